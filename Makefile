@@ -1,0 +1,75 @@
+# Two commands matter: `make run` (embedded platform) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/trading
+export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test lint format check-services chromium migrate demo bench clean help venv
+
+help:
+	@echo "make run    - install, set up and start the platform (embedded: SQLite, simulated broker)"
+	@echo "make test   - install dev deps and run ruff, the migrations check and the whole pytest suite"
+	@echo "make lint   - ruff check"
+	@echo "make bench  - run the benchmarks in bench/ and write bench/results.json"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (Django 5.2 LTS); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.base-installed: $(BIN)/python requirements/base.txt
+	$(BIN)/pip install -q -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python requirements/base.txt requirements/dev.txt
+	$(BIN)/pip install -q -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+venv: $(VENV)/.base-installed
+
+migrate: $(VENV)/.base-installed
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py setup_demo
+
+run: SIM_MARKET_HOURS ?= always
+run: export SIM_MARKET_HOURS := $(SIM_MARKET_HOURS)
+run: demo
+	$(BIN)/python manage.py run_platform --port $(PORT)
+
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "Installing Debian's chromium for the browser tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Headless Chromium is missing. Install it with:  sudo apt-get install -y chromium"; exit 1; \
+	fi
+
+check-services: $(VENV)/.dev-installed
+	@DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
+		$(BIN)/python -m trading_site.check_services
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(VENV)/.dev-installed chromium check-services
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=trading_site.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed check-services
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
+		$(BIN)/python -m bench.run
+
+clean:
+	rm -rf var/celery var/cache var/test bench/results.json

@@ -1,0 +1,72 @@
+"""Root fixtures shared by every app's tests and the cross-app tests in tests/."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from trading_site.accounts import roles_ensure
+from trading_site.lib import roles
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright: use Debian's chromium (Playwright cannot download browsers here)."""
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+def _make_user(username: str, role: str | None):
+    User = get_user_model()
+    user = User.objects.create_user(username=username, password="correct-horse-battery")
+    if role:
+        user.groups.add(roles_ensure()[role])
+    return user
+
+
+@pytest.fixture
+def make_user(db):
+    return _make_user
+
+
+@pytest.fixture
+def viewer(db):
+    return _make_user("viewer1", roles.VIEWER)
+
+
+@pytest.fixture
+def operator(db):
+    return _make_user("operator1", roles.OPERATOR)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _make_user("admin1", roles.ADMIN)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """``api_as(user)`` → an APIClient authenticated as that user."""
+
+    def factory(user):
+        client = APIClient()
+        client.force_authenticate(user=user)
+        return client
+
+    return factory

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TaxConfig(AppConfig):
+    name = "tax"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,91 @@
+"""One JSON error shape for every API error: ``{"code", "detail", "fields"?}``.
+
+``code`` is machine-readable (``validation_error``, ``not_authenticated``, ``permission_denied``,
+``not_found``, ``payload_too_large``, or a domain code such as ``KILL_SWITCH_ENGAGED``).
+Domain exceptions subclass :class:`DomainError` and map to HTTP here, in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A business-rule refusal. Subclasses set ``code`` and ``http_status``."""
+
+    code = "domain_error"
+    http_status = status.HTTP_409_CONFLICT
+
+    def __init__(self, detail: str, *, code: str | None = None, fields: dict | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.fields = fields
+
+
+def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
+    body = {"code": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _flatten(detail) -> object:
+    if isinstance(detail, dict):
+        return {k: _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        flat = [_flatten(v) for v in detail]
+        return [str(v) for v in flat] if all(not isinstance(v, dict | list) for v in flat) else flat
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected error: Django's 500 handling (logged with the request id)
+
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            non_field = detail.get("non_field_errors")
+            fields = {k: v for k, v in _flatten(detail).items() if k != "non_field_errors"}
+            message = "; ".join(str(m) for m in non_field) if non_field else "Invalid input."
+            response.data = error_body("validation_error", message, fields or None)
+        else:
+            messages = _flatten(detail)
+            text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+            response.data = error_body("validation_error", text or "Invalid input.")
+    else:
+        code = getattr(exc, "default_code", "error")
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else code
+        if isinstance(codes, str):
+            code = codes
+        detail = exc.detail if hasattr(exc, "detail") else str(exc)
+        response.data = error_body(code, str(detail))
+    return response
+
+
+def json_error(code: str, detail: str, status_code: int) -> JsonResponse:
+    """For plain Django views under /api/ (e.g. the API 404 fallback)."""
+    return JsonResponse(error_body(code, detail), status=status_code)

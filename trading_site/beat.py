@@ -1,0 +1,56 @@
+"""Beat: the schedule defined in code, and a DatabaseScheduler that writes the beat heartbeat.
+
+``BEAT_SCHEDULE`` is loaded into django-celery-beat's tables when beat starts (so entries are
+visible, and can be paused, in the admin). Apps add their own entries with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from trading_site.lib import queues
+
+logger = logging.getLogger(__name__)
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    "platform-heartbeat": {
+        "task": "platform.heartbeat",
+        "schedule": 10.0,
+        "options": {"queue": queues.DEFAULT, "expires": 30},
+    },
+}
+
+
+def register(name: str, entry: dict) -> None:
+    """Add a beat entry from an app (called at import time of the app's ``schedules`` module)."""
+    if name in BEAT_SCHEDULE and BEAT_SCHEDULE[name] != entry:
+        raise ValueError(f"beat entry {name!r} registered twice with different definitions")
+    BEAT_SCHEDULE[name] = entry
+
+
+class HeartbeatDatabaseScheduler(DatabaseScheduler):
+    """Writes the ``beat`` heartbeat at most every few seconds from the scheduler's own loop."""
+
+    heartbeat_every = 5.0
+
+    def setup_schedule(self):
+        self.app.conf.beat_schedule = dict(BEAT_SCHEDULE)
+        super().setup_schedule()
+        self._last_beat = 0.0
+
+    def tick(self, *args, **kwargs):
+        import time
+
+        now = time.monotonic()
+        if now - getattr(self, "_last_beat", 0.0) >= self.heartbeat_every:
+            self._last_beat = now
+            try:
+                from trading_site.health import heartbeat_record
+
+                heartbeat_record(name="beat")
+            except Exception:  # a heartbeat must never stop the scheduler
+                logger.exception("beat heartbeat failed")
+        interval = super().tick(*args, **kwargs)
+        return min(interval, self.heartbeat_every)

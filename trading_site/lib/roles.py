@@ -1,0 +1,67 @@
+"""Roles as Django groups: viewer (read-only) < operator (trade, toggle) < admin (resets, users).
+
+A user's role is the highest group they belong to; superusers are admins. Views use
+:func:`role_required`, DRF views the permission classes in ``trading_site.api.permissions``;
+templates get ``user_role`` and ``can_*`` flags from the context processor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+ADMIN = "admin"
+ROLES = (VIEWER, OPERATOR, ADMIN)
+_RANK = {VIEWER: 1, OPERATOR: 2, ADMIN: 3}
+
+
+def user_role(user) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    cached = getattr(user, "_trading_role", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    role = max((r for r in ROLES if r in names), key=_RANK.__getitem__, default=None)
+    user._trading_role = role
+    return role
+
+
+def has_role(user, role: str) -> bool:
+    current = user_role(user)
+    return current is not None and _RANK[current] >= _RANK[role]
+
+
+def role_required(role: str) -> Callable:
+    """Login required, then at least ``role``; otherwise 403."""
+    if role not in _RANK:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise PermissionDenied(f"This needs the {role} role.")
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped)
+
+    return decorator
+
+
+def role_context(request) -> dict:
+    """Template context processor."""
+    user = getattr(request, "user", None)
+    return {
+        "user_role": user_role(user),
+        "can_view": has_role(user, VIEWER),
+        "can_trade": has_role(user, OPERATOR),
+        "can_admin": has_role(user, ADMIN),
+    }
