@@ -1,0 +1,54 @@
+"""Fill listeners: how other apps (tax lots, metrics) follow every fill without orders importing them.
+
+The orders app calls :func:`fill_notify` for each *new* fill (a duplicate execution id never
+reaches it), inside the same database transaction that records the fill and updates the position,
+so a listener's writes commit or roll back together with the fill. Listeners register from their
+``AppConfig.ready()``::
+
+    from orders.events import register_fill_listener
+    register_fill_listener("tax_lots", lots_apply_fill)
+
+A listener raising an exception aborts the fill's transaction: the fill is retried on the next
+trade update or reconciliation, so listeners must be deterministic and idempotent by
+``execution_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    execution_id: str  # broker execution id, unique
+    order_id: int
+    client_order_id: str  # the platform's trade id for tax records
+    symbol: str
+    side: str  # "buy" | "sell"
+    qty: Decimal  # > 0
+    price: Decimal
+    commission: Decimal
+    executed_at: dt.datetime  # tz-aware UTC
+    source: str  # order source: manual, api, signal, twap, risk, kill_switch, reconcile
+    strategy: str = ""  # strategy name when the order came from a signal/rebalance
+    account: str = "default"
+
+
+Listener = Callable[[FillEvent], None]
+_listeners: dict[str, Listener] = {}
+
+
+def register_fill_listener(name: str, fn: Listener) -> None:
+    _listeners[name] = fn
+
+
+def unregister_fill_listener(name: str) -> None:
+    _listeners.pop(name, None)
+
+
+def fill_notify(event: FillEvent) -> None:
+    for name in sorted(_listeners):
+        _listeners[name](event)
