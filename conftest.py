@@ -29,7 +29,10 @@ def browser_type_launch_args(browser_type_launch_args):
 
 def _make_user(username: str, role: str | None):
     User = get_user_model()
-    user = User.objects.create_user(username=username, password="correct-horse-battery")
+    is_admin = role == roles.ADMIN  # as trading_site.accounts.user_create: admins are staff + superuser
+    user = User.objects.create_user(
+        username=username, password="correct-horse-battery", is_staff=is_admin, is_superuser=is_admin
+    )
     if role:
         user.groups.add(roles_ensure()[role])
     return user

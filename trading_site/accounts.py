@@ -23,7 +23,8 @@ def user_create(*, actor, username: str, role: str, password: str, validate: boo
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise ValueError(f"user {username!r} already exists")
-    user = User(username=username, is_staff=role == ADMIN)
+    # The admin role manages users and corrections in the Django admin: staff + superuser.
+    user = User(username=username, is_staff=role == ADMIN, is_superuser=role == ADMIN)
     if validate:
         validate_password(password, user)
     user.set_password(password)
@@ -38,6 +39,6 @@ def user_set_role(*, actor, user, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     user.groups.set([roles_ensure()[role]])
-    user.is_staff = role == ADMIN
-    user.save(update_fields=["is_staff"])
+    user.is_staff = user.is_superuser = role == ADMIN
+    user.save(update_fields=["is_staff", "is_superuser"])
     action_record(actor=actor, action="user.set_role", target=user, data={"role": role})

@@ -33,7 +33,7 @@ class RequestIdMiddleware:
 
 
 class LoginRequiredMiddleware:
-    """Every page needs a logged-in user except the public prefixes in settings.
+    """Every page needs a logged-in user except the public paths and prefixes in settings.
 
     The API (``/api/``) is public here only because DRF authenticates itself and answers 401/403
     JSON; its default permission class requires authentication.
@@ -41,9 +41,12 @@ class LoginRequiredMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.public = tuple(settings.PUBLIC_PATH_PREFIXES)
+        self.public_paths = frozenset(settings.PUBLIC_PATHS)
+        self.public_prefixes = tuple(settings.PUBLIC_PATH_PREFIXES)
 
     def __call__(self, request):
-        if not request.user.is_authenticated and not request.path.startswith(self.public):
+        path = request.path
+        public = path in self.public_paths or path.startswith(self.public_prefixes)
+        if not public and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return self.get_response(request)

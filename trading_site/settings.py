@@ -234,14 +234,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Paths reachable without login (everything else redirects to login or answers 401/403).
-PUBLIC_PATH_PREFIXES = ("/accounts/login/", "/accounts/password/reset/", "/healthz", "/static/", "/api/")
+PUBLIC_PATHS = frozenset({"/accounts/login/", "/accounts/2fa/authenticate/", "/healthz"})
+PUBLIC_PATH_PREFIXES = ("/static/", "/api/")
+# No self-service password reset or sign-up: there is no mail delivery; admins create users and set
+# passwords (create_user, the admin).
 # /api/ is listed because DRF enforces its own authentication (401 JSON rather than a redirect).
 
 # --- DRF -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "trading_site.api.authentication.AuditedSessionAuthentication",
+        # Token first: its WWW-Authenticate header makes anonymous API calls answer 401, not 403.
         "trading_site.api.authentication.AuditedTokenAuthentication",
+        "trading_site.api.authentication.AuditedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["trading_site.api.permissions.RoleBasedPermission"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -278,6 +282,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if not PRODUCTION:
+    # The embedded run keeps its SQLite file, Celery queue, cache and static root here.
+    for _sub in ("", "staticfiles", "media"):
+        (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(VAR_DIR / "media")}},
     "staticfiles": {

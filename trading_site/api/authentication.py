@@ -34,3 +34,7 @@ class AuditedSessionAuthentication(SessionAuthentication):
         if result is not None:
             _set_auditlog_actor(result[0])
         return result
+
+
+# Registers the OpenAPI descriptions of the classes above (drf-spectacular discovers extensions on import).
+from trading_site.api import schema as _schema  # noqa: E402,F401

@@ -1,0 +1,88 @@
+"""Token endpoint and the one JSON error shape {"code", "detail", "fields"?}."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def test_token_round_trip(operator):
+    client = APIClient()
+    response = client.post("/api/v1/auth/token/", {"username": "operator1", "password": "correct-horse-battery"}, format="json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert Token.objects.get(user=operator).key == token
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/me/").json() == {"username": "operator1", "role": "operator"}
+
+
+def test_same_token_on_second_request(operator):
+    client = APIClient()
+    body = {"username": "operator1", "password": "correct-horse-battery"}
+    first = client.post("/api/v1/auth/token/", body, format="json").json()["token"]
+    assert client.post("/api/v1/auth/token/", body, format="json").json()["token"] == first
+
+
+def test_wrong_password(operator):
+    response = APIClient().post("/api/v1/auth/token/", {"username": "operator1", "password": "nope"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"code": "authentication_failed", "detail": "Unable to log in with the provided credentials."}
+    assert Token.objects.count() == 0
+
+
+def test_missing_fields_name_each_field(db):
+    response = APIClient().post("/api/v1/auth/token/", {}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert set(body["fields"]) == {"username", "password"}
+
+
+def test_bad_token_is_401(db):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token deadbeef")
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response.json() == {"code": "authentication_failed", "detail": "Invalid token."}
+
+
+def test_unknown_api_path_is_json_404(api_as, viewer):
+    response = api_as(viewer).get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "No such API endpoint."}
+
+
+def test_viewer_write_is_403_before_method_check(api_as, viewer):
+    response = api_as(viewer).delete("/api/v1/me/")
+    assert response.status_code == 403
+    assert response.json() == {"code": "permission_denied", "detail": "Your role does not allow this."}
+
+
+def test_method_not_allowed_shape(api_as, operator):
+    response = api_as(operator).delete("/api/v1/me/")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_400(db):
+    response = APIClient().post("/api/v1/auth/token/", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_oversized_body_is_413(db):
+    big = json.dumps({"username": "x" * (1024 * 1024), "password": "y"})
+    response = APIClient().post("/api/v1/auth/token/", data=big, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json() == {"code": "payload_too_large", "detail": "The request body is too large."}
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_need_login(api_as, viewer):
+    assert APIClient().get("/api/schema/").status_code == 401
+    response = api_as(viewer).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert "/api/v1/auth/token/" in response.json()["paths"]

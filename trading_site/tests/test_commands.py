@@ -1,0 +1,65 @@
+"""create_user and setup_demo."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from trading_site.lib.roles import user_role
+
+
+def test_create_user_from_env(db, monkeypatch):
+    monkeypatch.setenv("PW", "a-long-enough-passphrase")
+    call_command("create_user", "dana", "--role", "viewer", "--password-env", "PW")
+    dana = get_user_model().objects.get(username="dana")
+    assert user_role(dana) == "viewer"
+    assert dana.check_password("a-long-enough-passphrase")
+    assert not dana.is_staff
+
+
+def test_create_admin_is_staff(db, monkeypatch):
+    monkeypatch.setenv("PW", "a-long-enough-passphrase")
+    call_command("create_user", "erin", "--role", "admin", "--password-env", "PW")
+    erin = get_user_model().objects.get(username="erin")
+    assert user_role(erin) == "admin" and erin.is_staff
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--role", "viewer", "--password-env", "MISSING_VAR"], {}, "MISSING_VAR is empty or not set"),
+        (["--role", "viewer", "--password-env", "PW"], {"PW": "short"}, "password rejected"),
+    ],
+)
+def test_create_user_refuses_bad_input(db, monkeypatch, args, env, message):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(CommandError, match=message):
+        call_command("create_user", "frank", *args)
+    assert not get_user_model().objects.filter(username="frank").exists()
+
+
+def test_create_user_rejects_unknown_role(db):
+    with pytest.raises(CommandError):
+        call_command("create_user", "gus", "--role", "superuser", "--password-env", "PW")
+
+
+def test_create_user_refuses_duplicates(db, monkeypatch):
+    monkeypatch.setenv("PW", "a-long-enough-passphrase")
+    call_command("create_user", "hana", "--role", "viewer", "--password-env", "PW")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_user", "hana", "--role", "admin", "--password-env", "PW")
+    assert user_role(get_user_model().objects.get(username="hana")) == "viewer"
+
+
+def test_setup_demo_is_idempotent(db, monkeypatch, capsys):
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
+    call_command("setup_demo")
+    call_command("setup_demo")
+    users = get_user_model().objects.filter(username__in=["admin", "operator", "viewer"])
+    assert {u.username: user_role(u) for u in users} == {"admin": "admin", "operator": "operator", "viewer": "viewer"}
+    assert all(u.check_password("demo-pass-123") for u in users)
+    out = capsys.readouterr().out
+    assert "user admin exists" in out
+    assert "Demo logins: admin, operator, viewer / password demo-pass-123" in out
