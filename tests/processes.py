@@ -1,0 +1,83 @@
+"""Start real platform processes (Celery worker, beat, web) against the *test* database.
+
+Used by tests that need the real thing end to end. The children get the test database's URL and a
+Redis database of their own, and are always stopped (SIGTERM, then SIGKILL) when the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_database_url() -> str:
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+def child_env(*, redis_db: int | None = None, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "trading_site.settings_test"
+    env["DATABASE_URL"] = test_database_url()
+    redis_url = settings.REDIS_URL
+    if redis_db is not None:
+        redis_url = redis_url.rsplit("/", 1)[0] + f"/{redis_db}"
+    env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+def celery_command(*args: str) -> list[str]:
+    return [str(BIN / "celery"), "-A", "trading_site", *args]
+
+
+@contextlib.contextmanager
+def running(commands: dict[str, list[str]], env: dict[str, str], log_dir: Path) -> Iterator[dict[str, subprocess.Popen]]:
+    procs: dict[str, subprocess.Popen] = {}
+    logs = {}
+    try:
+        for name, cmd in commands.items():
+            logs[name] = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in finally
+            procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
+        yield procs
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for fh in logs.values():
+            fh.close()
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.25, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def log_tail(log_dir: Path, name: str, lines: int = 40) -> str:
+    path = log_dir / f"{name}.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
