@@ -1,0 +1,156 @@
+"""HashiCorp Vault / OpenBao backend: KV version 2 through hvac, token or AppRole auth.
+
+A secret ``NAME`` lives at ``<VAULT_MOUNT>/data/<VAULT_PATH_PREFIX>/NAME`` with the value under the
+key ``value``. KV v2 keeps every version, so rotation writes a new version and the previous one stays
+readable for rollback (``get_secret(name, version="3")``).
+
+With AppRole the client logs in lazily and logs in again once when a request is refused (the token
+may have expired); a second refusal is a policy denial.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import hvac
+import hvac.exceptions
+import requests
+
+from trading_site.secret_store.base import (
+    SecretAccessDenied,
+    SecretBackendError,
+    SecretManager,
+    SecretNotFound,
+    secret_name_validate,
+)
+from trading_site.secret_store.conf import SecretsConfig
+
+T = TypeVar("T")
+VALUE_KEY = "value"
+
+
+class VaultSecretManager(SecretManager):
+    name = "vault"
+    supports_versions = True
+
+    def __init__(self, config: SecretsConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._client = hvac.Client(
+            url=config.vault_addr,
+            token=config.vault_token or None,
+            namespace=config.vault_namespace or None,
+            timeout=config.vault_timeout,
+        )
+        self._approle = bool(config.vault_role_id and config.vault_secret_id)
+        self._logged_in = not self._approle
+
+    # --- plumbing ----------------------------------------------------------------------------------
+    def _path(self, name: str) -> str:
+        prefix = self._config.vault_path_prefix
+        return f"{prefix}/{name}" if prefix else name
+
+    def location(self, name: str) -> str:
+        return f"vault {self._config.vault_mount}/{self._path(name)}"
+
+    def _login(self, name: str) -> None:
+        try:
+            self._client.auth.approle.login(
+                role_id=self._config.vault_role_id,
+                secret_id=self._config.vault_secret_id,
+                mount_point=self._config.vault_approle_mount,
+            )
+        except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized, hvac.exceptions.InvalidRequest):
+            raise SecretAccessDenied(name, self.name, "AppRole login refused (check VAULT_ROLE_ID/VAULT_SECRET_ID)") from None
+        except (requests.RequestException, hvac.exceptions.VaultError) as exc:
+            raise SecretBackendError(name, self.name, f"AppRole login failed ({type(exc).__name__})") from None
+        self._logged_in = True
+
+    def _call(self, name: str, fn: Callable[[], T], *, missing: str = "not found") -> T:
+        with self._lock:
+            if not self._logged_in:
+                self._login(name)
+        for attempt in (1, 2):
+            try:
+                return fn()
+            except hvac.exceptions.InvalidPath:
+                raise SecretNotFound(name, self.name, f"{missing} at {self.location(name)}") from None
+            except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
+                if self._approle and attempt == 1:
+                    with self._lock:
+                        self._login(name)
+                    continue
+                raise SecretAccessDenied(name, self.name, f"permission denied for {self.location(name)}") from None
+            except requests.RequestException as exc:
+                raise SecretBackendError(
+                    name, self.name, f"cannot reach {self._config.vault_addr} ({type(exc).__name__})"
+                ) from None
+            except hvac.exceptions.VaultError as exc:
+                raise SecretBackendError(name, self.name, f"Vault error ({type(exc).__name__})") from None
+        raise SecretAccessDenied(name, self.name, f"permission denied for {self.location(name)}")
+
+    # --- interface ----------------------------------------------------------------------------------
+    def get_secret(self, name: str, *, version: str | None = None) -> str:
+        secret_name_validate(name, self.name)
+        if version is not None and not str(version).isdigit():
+            raise SecretBackendError(name, self.name, "Vault versions are positive integers")
+        response = self._call(
+            name,
+            lambda: self._client.secrets.kv.v2.read_secret_version(
+                path=self._path(name),
+                mount_point=self._config.vault_mount,
+                version=int(version) if version is not None else None,
+                raise_on_deleted_version=True,
+            ),
+            missing="not found" if version is None else f"version {version} not found",
+        )
+        data = ((response or {}).get("data") or {}).get("data") or {}
+        value = data.get(VALUE_KEY)
+        if not isinstance(value, str) or not value:
+            raise SecretNotFound(name, self.name, f"no {VALUE_KEY!r} key at {self.location(name)}")
+        return value
+
+    def put_secret(self, name: str, value: str) -> str:
+        secret_name_validate(name, self.name)
+        if not isinstance(value, str) or not value:
+            raise SecretBackendError(name, self.name, "refusing to write an empty value")
+        response = self._call(
+            name,
+            lambda: self._client.secrets.kv.v2.create_or_update_secret(
+                path=self._path(name), secret={VALUE_KEY: value}, mount_point=self._config.vault_mount
+            ),
+        )
+        return str(response["data"]["version"])
+
+    def _metadata(self, name: str) -> dict:
+        secret_name_validate(name, self.name)
+        response = self._call(
+            name,
+            lambda: self._client.secrets.kv.v2.read_secret_metadata(
+                path=self._path(name), mount_point=self._config.vault_mount
+            ),
+        )
+        return response.get("data") or {}
+
+    def current_version(self, name: str) -> str | None:
+        try:
+            meta = self._metadata(name)
+        except SecretNotFound:
+            return None
+        current = meta.get("current_version") or 0
+        return str(current) if current else None
+
+    def previous_version(self, name: str) -> str | None:
+        try:
+            meta = self._metadata(name)
+        except SecretNotFound:
+            return None
+        current = int(meta.get("current_version") or 0)
+        versions = meta.get("versions") or {}
+        for candidate in range(current - 1, 0, -1):
+            info = versions.get(str(candidate)) or {}
+            if info and not info.get("destroyed") and not info.get("deletion_time"):
+                return str(candidate)
+        return None
