@@ -1,0 +1,515 @@
+"""The lot engine: pure, in-memory tax-lot accounting for one account and one symbol at a time.
+
+No ORM and no clock. A :class:`SymbolBook` holds the open lots and the recent loss sales whose
+loss is not yet fully matched with replacement shares; :meth:`SymbolBook.buy`,
+:meth:`SymbolBook.sell` and :meth:`SymbolBook.split` apply one event each and record what changed
+(new lots, relieved lots, realized rows, wash-sale matches, adjustments) so the persistence layer
+(``tax.services``) can write it in bulk. The same engine serves the fill listener (a book loaded
+from the database, one fill applied), the import (every trade of a file in memory, one bulk write)
+and the wash-sale preview (a throw-away copy).
+
+Rules (IRS Publication 550, Treas. Reg. 1.1091-1/-2; interpretations in
+docs/CONCEPTS/tax-accounting.md):
+
+- one lot per buy; basis = qty x price + commission; sells relieve lots by method: FIFO (earliest
+  acquisition first), LIFO (latest first), HIFO (highest adjusted basis per share first, ties to the
+  earliest acquisition) or specific identification (named buy trade ids, in the order given);
+- long-term only when sold *after* the one-year anniversary of the holding-period start (a Feb 29
+  start's anniversary is Feb 28);
+- a sale at a loss is a wash sale to the extent substantially identical shares were acquired within
+  30 days before or after (inclusive). Losses are matched in the order of the loss sales, the sold
+  shares in the order of their acquisition, and replacement shares earliest-acquired first. Each
+  replacement share absorbs at most one loss; shares sold in the same sale and the rest of the very
+  lot being sold are never replacements; a replacement acquired before the sale must still be held
+  after it. The disallowed loss is added to the replacement shares' basis and their holding period
+  is extended by the sold shares' holding period (tacking). A gain never triggers anything;
+- a split multiplies every open lot's quantity by ``ratio_to / ratio_from`` (lots acquired before
+  the ex-date), keeping total basis and holding period.
+
+Money is Decimal. Amounts are kept to 6 places; every allocation of a total over parts (basis over
+sold shares, proceeds over lots, a loss over replacement shares) gives the last part the remainder,
+so totals are exact.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from trading_site.lib.money import MONEY_QUANTUM, QTY_QUANTUM
+
+ZERO = Decimal(0)
+WASH_WINDOW_DAYS = 30
+BUY, SELL = "buy", "sell"
+FIFO, LIFO, HIFO, SPECIFIC_ID = "fifo", "lifo", "hifo", "specific_id"
+METHODS = (FIFO, LIFO, HIFO, SPECIFIC_ID)
+SHORT, LONG = "short", "long"
+
+
+class LotError(ValueError):
+    """A trade the ledger cannot apply (short sale, unknown lot id...). Nothing is changed."""
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def anniversary(day: dt.date) -> dt.date:
+    """The same calendar day one year later; Feb 29 → Feb 28 (Pub. 550, holding period)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # Feb 29 in a leap year
+        return day.replace(year=day.year + 1, day=28)
+
+
+def term_for(*, holding_start: dt.date, date_sold: dt.date) -> str:
+    """Long-term only when sold *after* the one-year anniversary (Pub. 550: "more than 1 year")."""
+    return LONG if date_sold > anniversary(holding_start) else SHORT
+
+
+@dataclass(slots=True)
+class Trade:
+    trade_id: str
+    date: dt.date
+    side: str
+    symbol: str
+    qty: Decimal
+    price: Decimal
+    commission: Decimal = ZERO
+    lot_ids: tuple[str, ...] = ()
+    execution_id: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class Lot:
+    id: uuid.UUID
+    symbol: str
+    trade_id: str
+    execution_id: str
+    root_id: uuid.UUID  # the purchase lot this one descends from (itself for a purchase)
+    parent_id: uuid.UUID | None  # the lot it was split off from by a wash-sale match
+    seq: int  # acquisition order within the book
+    sub: int  # order among lots split off the same purchase
+    acquired: dt.date  # date of the purchase (Form 8949 column b)
+    holding_start: dt.date  # start of the holding period, after tacking
+    price: Decimal  # purchase price per share as traded
+    qty: Decimal  # open quantity
+    basis: Decimal  # adjusted basis of the open quantity
+    qty_original: Decimal
+    basis_original: Decimal
+    wash_absorbed: bool = False  # these shares already absorbed one disallowed loss
+    new: bool = True
+    dirty: bool = False
+
+    @property
+    def basis_per_share(self) -> Decimal:
+        return self.basis / self.qty
+
+
+@dataclass(slots=True, eq=False)
+class Realized:
+    """One (sale, lot) pair: a row of Form 8949."""
+
+    id: uuid.UUID
+    symbol: str
+    sale_trade_id: str
+    sale_execution_id: str
+    lot_id: uuid.UUID
+    lot_trade_id: str
+    root_id: uuid.UUID
+    qty: Decimal
+    date_acquired: dt.date
+    date_sold: dt.date
+    holding_start: dt.date
+    proceeds: Decimal
+    cost_basis: Decimal
+    term: str
+    sale_seq: int
+    lot_seq: int
+    adjustment: Decimal = ZERO  # disallowed loss (positive), Form 8949 column g with code W
+    wash_open_qty: Decimal = ZERO  # loss shares not yet matched with a replacement
+    wash_open_loss: Decimal = ZERO  # part of the loss not yet disallowed (positive)
+    new: bool = True
+    dirty: bool = False
+
+    @property
+    def gain_loss(self) -> Decimal:
+        return self.proceeds - self.cost_basis + self.adjustment
+
+
+@dataclass(slots=True, eq=False)
+class Wash:
+    id: uuid.UUID
+    symbol: str
+    realized_id: uuid.UUID
+    sale_trade_id: str
+    lot_trade_id: str
+    date_sold: dt.date
+    replacement_lot_id: uuid.UUID
+    replacement_trade_id: str
+    replacement_acquired: dt.date
+    qty: Decimal
+    disallowed_loss: Decimal
+    holding_start_before: dt.date
+    holding_start_after: dt.date
+    detected_on: dt.date  # date of the event that found the match (the sale or the later buy)
+
+
+@dataclass(slots=True, eq=False)
+class Adjustment:
+    """Append-only history of what happened to a lot besides its purchase and its sales."""
+
+    lot_id: uuid.UUID
+    kind: str  # "wash_basis" | "wash_split_off" | "split"
+    day: dt.date
+    qty_before: Decimal
+    qty_after: Decimal
+    basis_before: Decimal
+    basis_after: Decimal
+    holding_start_before: dt.date
+    holding_start_after: dt.date
+    reference: str = ""
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one or more events produced, for the persistence layer."""
+
+    lots: list[Lot] = field(default_factory=list)  # new or modified (flags tell which)
+    realized: list[Realized] = field(default_factory=list)  # new or modified
+    washes: list[Wash] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+
+def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split ``total`` in proportion to ``weights``; the last share takes the remainder."""
+    whole = sum(weights, ZERO)
+    parts, given = [], ZERO
+    for i, w in enumerate(weights):
+        part = total - given if i == len(weights) - 1 else _money(total * w / whole)
+        parts.append(part)
+        given += part
+    return parts
+
+
+class SymbolBook:
+    """Open lots and unmatched recent losses of one symbol in one account."""
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        lots: list[Lot] | None = None,
+        pending: list[Realized] | None = None,
+        next_seq: int = 1,
+        known_trade_ids: set[str] | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.lots: list[Lot] = sorted(lots or [], key=lambda lot: (lot.seq, lot.sub))
+        self.pending: list[Realized] = sorted(pending or [], key=lambda r: (r.sale_seq, r.date_acquired, r.lot_seq))
+        self.next_seq = next_seq
+        self.known_trade_ids = known_trade_ids if known_trade_ids is not None else {lot.trade_id for lot in self.lots}
+        self.changes = Changes()
+        self._touched_lots: set[int] = set()
+        self._touched_realized: set[int] = set()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _touch_lot(self, lot: Lot) -> None:
+        if not lot.new:
+            lot.dirty = True
+        if id(lot) not in self._touched_lots:
+            self._touched_lots.add(id(lot))
+            self.changes.lots.append(lot)
+
+    def _touch_realized(self, row: Realized) -> None:
+        if not row.new:
+            row.dirty = True
+        if id(row) not in self._touched_realized:
+            self._touched_realized.add(id(row))
+            self.changes.realized.append(row)
+
+    def take_changes(self) -> Changes:
+        changes, self.changes = self.changes, Changes()
+        self._touched_lots.clear()
+        self._touched_realized.clear()
+        return changes
+
+    def clone(self) -> SymbolBook:
+        """A deep copy for what-if analysis (preview); changes are not shared."""
+        twin = copy.deepcopy(self)
+        twin.changes = Changes()
+        twin._touched_lots = set()
+        twin._touched_realized = set()
+        return twin
+
+    @property
+    def open_qty(self) -> Decimal:
+        return sum((lot.qty for lot in self.lots), ZERO)
+
+    # -- events ------------------------------------------------------------------------------
+    def buy(self, trade: Trade) -> Lot:
+        basis = _money(trade.qty * trade.price + trade.commission)
+        lot_id = uuid.uuid4()
+        lot = Lot(
+            id=lot_id,
+            symbol=self.symbol,
+            trade_id=trade.trade_id,
+            execution_id=trade.execution_id,
+            root_id=lot_id,
+            parent_id=None,
+            seq=self.next_seq,
+            sub=0,
+            acquired=trade.date,
+            holding_start=trade.date,
+            price=trade.price,
+            qty=trade.qty,
+            basis=basis,
+            qty_original=trade.qty,
+            basis_original=basis,
+        )
+        self.next_seq += 1
+        self.lots.append(lot)
+        self.known_trade_ids.add(trade.trade_id)
+        self._touch_lot(lot)
+        # A purchase replaces earlier unmatched losses sold within the last 30 days.
+        horizon = trade.date - dt.timedelta(days=WASH_WINDOW_DAYS)
+        self.pending = [r for r in self.pending if r.date_sold >= horizon and r.wash_open_qty > 0]
+        for loss in list(self.pending):
+            if lot.qty <= 0 or lot.wash_absorbed:
+                break
+            replacement = self._match(loss=loss, lot=lot, day=trade.date)
+            if replacement is lot:
+                break  # the whole new lot absorbed a loss; it cannot absorb another
+        self.pending = [r for r in self.pending if r.wash_open_qty > 0]
+        return lot
+
+    def _select(self, trade: Trade, method: str) -> list[tuple[Lot, Decimal]]:
+        open_lots = [lot for lot in self.lots if lot.qty > 0]
+        if trade.lot_ids or method == SPECIFIC_ID:
+            if not trade.lot_ids:
+                raise LotError("specific identification needs lot_ids for this sell")
+            ordered: list[Lot] = []
+            for name in trade.lot_ids:
+                if name not in self.known_trade_ids:
+                    raise LotError(f"unknown lot id {name!r} for {self.symbol}")
+                ordered.extend(lot for lot in open_lots if lot.trade_id == name and lot not in ordered)
+        elif method == FIFO:
+            ordered = open_lots
+        elif method == LIFO:
+            ordered = sorted(open_lots, key=lambda lot: (-lot.seq, lot.sub))
+        elif method == HIFO:
+            ordered = sorted(open_lots, key=lambda lot: (-lot.basis_per_share, lot.seq, lot.sub))
+        else:
+            raise LotError(f"unknown lot method {method!r}")
+        remaining = trade.qty
+        picks: list[tuple[Lot, Decimal]] = []
+        for lot in ordered:
+            if remaining <= 0:
+                break
+            take = min(lot.qty, remaining)
+            picks.append((lot, take))
+            remaining -= take
+        if remaining > 0:
+            if trade.lot_ids:
+                raise LotError(
+                    f"lots {';'.join(trade.lot_ids)} hold {trade.qty - remaining} open {self.symbol} shares, "
+                    f"the sell is {trade.qty}"
+                )
+            raise LotError(
+                f"sell of {trade.qty} {self.symbol} exceeds the open position of {trade.qty - remaining} "
+                "(short sales are not supported)"
+            )
+        return picks
+
+    def sell(self, trade: Trade, *, method: str = FIFO) -> list[Realized]:
+        picks = self._select(trade, method)  # raises before anything changes
+        net = trade.qty * trade.price - trade.commission
+        proceeds = _allocate(net, [take for _, take in picks])
+        sale_seq = self.next_seq
+        self.next_seq += 1
+        rows: list[Realized] = []
+        for (lot, take), lot_proceeds in zip(picks, proceeds, strict=True):
+            cost = lot.basis if take == lot.qty else _money(lot.basis * take / lot.qty)
+            lot.qty -= take
+            lot.basis -= cost
+            self._touch_lot(lot)
+            row = Realized(
+                id=uuid.uuid4(),
+                symbol=self.symbol,
+                sale_trade_id=trade.trade_id,
+                sale_execution_id=trade.execution_id,
+                lot_id=lot.id,
+                lot_trade_id=lot.trade_id,
+                root_id=lot.root_id,
+                qty=take,
+                date_acquired=lot.acquired,
+                date_sold=trade.date,
+                holding_start=lot.holding_start,
+                proceeds=lot_proceeds,
+                cost_basis=cost,
+                term=term_for(holding_start=lot.holding_start, date_sold=trade.date),
+                sale_seq=sale_seq,
+                lot_seq=lot.seq,
+            )
+            if row.proceeds < row.cost_basis:  # a gain (or zero) never triggers a wash sale
+                row.wash_open_qty = take
+                row.wash_open_loss = row.cost_basis - row.proceeds
+            rows.append(row)
+            self._touch_realized(row)
+        self.lots = [lot for lot in self.lots if lot.qty > 0]
+        losses = sorted((r for r in rows if r.wash_open_qty > 0), key=lambda r: (r.date_acquired, r.lot_seq))
+        if losses:
+            sold_roots = {lot.root_id for lot, _ in picks}
+            horizon = trade.date - dt.timedelta(days=WASH_WINDOW_DAYS)
+            # Replacements acquired before (or on the day of) the sale and still held after it,
+            # earliest acquisition first.
+            candidates = [
+                lot
+                for lot in self.lots
+                if lot.acquired >= horizon and not lot.wash_absorbed and lot.root_id not in sold_roots
+            ]
+            candidates.sort(key=lambda lot: (lot.acquired, lot.seq, lot.sub))
+            for loss in losses:
+                for lot in candidates:
+                    if loss.wash_open_qty <= 0:
+                        break
+                    if lot.wash_absorbed or lot.qty <= 0:
+                        continue
+                    self._match(loss=loss, lot=lot, day=trade.date)
+                candidates = [lot for lot in candidates if not lot.wash_absorbed and lot.qty > 0]
+            self.pending.extend(r for r in losses if r.wash_open_qty > 0)
+        return rows
+
+    def _match(self, *, loss: Realized, lot: Lot, day: dt.date) -> Lot:
+        """Make up to ``loss.wash_open_qty`` shares of ``lot`` replacements for ``loss``."""
+        k = min(loss.wash_open_qty, lot.qty)
+        if k == loss.wash_open_qty:
+            disallowed = loss.wash_open_loss
+        else:
+            disallowed = _money(loss.wash_open_loss * k / loss.wash_open_qty)
+        loss.wash_open_qty -= k
+        loss.wash_open_loss -= disallowed
+        loss.adjustment += disallowed
+        self._touch_realized(loss)
+        if k < lot.qty:
+            replacement = self._split_off(lot=lot, qty=k, day=day)
+        else:
+            replacement = lot
+        before_basis, before_start = replacement.basis, replacement.holding_start
+        replacement.basis += disallowed
+        # Tacking (IRC 1223(3), Pub. 550): the sold shares' holding period is added.
+        replacement.holding_start = replacement.acquired - (loss.date_sold - loss.holding_start)
+        replacement.wash_absorbed = True
+        self._touch_lot(replacement)
+        self.changes.adjustments.append(
+            Adjustment(
+                lot_id=replacement.id,
+                kind="wash_basis",
+                day=day,
+                qty_before=replacement.qty,
+                qty_after=replacement.qty,
+                basis_before=before_basis,
+                basis_after=replacement.basis,
+                holding_start_before=before_start,
+                holding_start_after=replacement.holding_start,
+                reference=loss.sale_trade_id,
+            )
+        )
+        self.changes.washes.append(
+            Wash(
+                id=uuid.uuid4(),
+                symbol=self.symbol,
+                realized_id=loss.id,
+                sale_trade_id=loss.sale_trade_id,
+                lot_trade_id=loss.lot_trade_id,
+                date_sold=loss.date_sold,
+                replacement_lot_id=replacement.id,
+                replacement_trade_id=replacement.trade_id,
+                replacement_acquired=replacement.acquired,
+                qty=k,
+                disallowed_loss=disallowed,
+                holding_start_before=before_start,
+                holding_start_after=replacement.holding_start,
+                detected_on=day,
+            )
+        )
+        return replacement
+
+    def _split_off(self, *, lot: Lot, qty: Decimal, day: dt.date) -> Lot:
+        """Carve ``qty`` shares out of ``lot`` into a child lot (same purchase, own basis)."""
+        basis = _money(lot.basis * qty / lot.qty)
+        child_id = uuid.uuid4()
+        siblings = [other.sub for other in self.lots if other.root_id == lot.root_id]
+        child = Lot(
+            id=child_id,
+            symbol=lot.symbol,
+            trade_id=lot.trade_id,
+            execution_id=lot.execution_id,
+            root_id=lot.root_id,
+            parent_id=lot.id,
+            seq=lot.seq,
+            sub=max(siblings, default=0) + 1,
+            acquired=lot.acquired,
+            holding_start=lot.holding_start,
+            price=lot.price,
+            qty=qty,
+            basis=basis,
+            qty_original=qty,
+            basis_original=basis,
+        )
+        self.changes.adjustments.append(
+            Adjustment(
+                lot_id=lot.id,
+                kind="wash_split_off",
+                day=day,
+                qty_before=lot.qty,
+                qty_after=lot.qty - qty,
+                basis_before=lot.basis,
+                basis_after=lot.basis - basis,
+                holding_start_before=lot.holding_start,
+                holding_start_after=lot.holding_start,
+                reference=str(child_id),
+            )
+        )
+        lot.qty -= qty
+        lot.basis -= basis
+        self._touch_lot(lot)
+        self.lots.insert(self.lots.index(lot), child)
+        self._touch_lot(child)
+        return child
+
+    def split(self, *, day: dt.date, ratio_from: Decimal, ratio_to: Decimal, reference: str = "") -> list[Lot]:
+        """A ``ratio_to``-for-``ratio_from`` split effective ``day`` (the ex-date)."""
+        if ratio_from <= 0 or ratio_to <= 0:
+            raise LotError("split ratios must be greater than zero")
+        factor = ratio_to / ratio_from
+        changed = []
+        for lot in self.lots:
+            if lot.qty <= 0 or lot.acquired >= day:
+                continue
+            before = lot.qty
+            lot.qty = (lot.qty * factor).quantize(QTY_QUANTUM)
+            self._touch_lot(lot)
+            changed.append(lot)
+            self.changes.adjustments.append(
+                Adjustment(
+                    lot_id=lot.id,
+                    kind="split",
+                    day=day,
+                    qty_before=before,
+                    qty_after=lot.qty,
+                    basis_before=lot.basis,
+                    basis_after=lot.basis,
+                    holding_start_before=lot.holding_start,
+                    holding_start_after=lot.holding_start,
+                    reference=reference or f"{ratio_to}-for-{ratio_from}",
+                )
+            )
+        # Unmatched loss shares are counted in post-split shares too.
+        for row in self.pending:
+            row.wash_open_qty = (row.wash_open_qty * factor).quantize(QTY_QUANTUM)
+            self._touch_realized(row)
+        return changed
