@@ -3,4 +3,38 @@ from django.apps import AppConfig
 
 class OrdersConfig(AppConfig):
     name = "orders"
+    verbose_name = "Orders & execution"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from orders.conf import conf
+        from trading_site import beat, health
+        from trading_site.lib import queues
+
+        beat.register(
+            "orders-reconcile",
+            {
+                "task": "orders.reconcile",
+                "schedule": float(conf.reconcile_every_seconds),
+                "options": {"queue": queues.ORDERS, "expires": conf.reconcile_every_seconds},
+            },
+        )
+        if settings.BROKER == "simulated":
+            beat.register(
+                "orders-sim-tick",
+                {
+                    "task": "orders.sim_tick",
+                    "schedule": float(conf.sim_tick_every_seconds),
+                    "options": {"queue": queues.ORDERS, "expires": conf.sim_tick_every_seconds},
+                },
+            )
+        health.register_check("broker", _broker_health)
+        from orders import tasks  # noqa: F401  (connects the worker start-up reconciliation)
+
+
+def _broker_health() -> dict:
+    from orders.brokers import get_broker
+
+    return get_broker().health()

@@ -1,0 +1,153 @@
+"""Input and output serializers of the orders API (thin: parsing and shape only)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from orders.models import (
+    AccountSnapshot,
+    Fill,
+    Order,
+    OrderEvent,
+    OrderSource,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know (a typo must not silently change an order)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class LedgerDecimalField(serializers.Field):
+    """A quantity or price: JSON number or string, finite, positive, within the ledger precision."""
+
+    def __init__(self, *, kind: str, **kwargs) -> None:
+        self.kind = kind
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        parse = parse_qty if self.kind == "qty" else parse_price
+        try:
+            return parse(data, field=self.field_name)
+        except DecimalInputError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value):
+        return None if value is None else str(value)
+
+
+class OrderCreateSerializer(StrictSerializer):
+    symbol = serializers.CharField(max_length=16)
+    side = serializers.ChoiceField(choices=Side.choices)
+    qty = LedgerDecimalField(kind="qty")
+    type = serializers.ChoiceField(choices=OrderType.choices, default=OrderType.MARKET)
+    limit_price = LedgerDecimalField(kind="price", required=False, allow_null=True)
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.choices, default=TimeInForce.DAY)
+    extended_hours = serializers.BooleanField(default=False)
+    client_order_id = serializers.CharField(max_length=128, required=False)
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # Reserved for algorithmic execution (TWAP). Until it is wired, any value is refused clearly.
+    algo = serializers.JSONField(required=False)
+
+    def validate_algo(self, value):
+        raise serializers.ValidationError("Algorithmic orders (algo) are not available yet; omit the field.")
+
+    def validate(self, attrs):
+        if attrs.get("type") == OrderType.LIMIT and attrs.get("limit_price") is None:
+            raise serializers.ValidationError({"limit_price": ["A limit order needs a limit_price."]})
+        if attrs.get("type") == OrderType.MARKET and attrs.get("limit_price") is not None:
+            raise serializers.ValidationError({"limit_price": ["A market order takes no limit_price."]})
+        return attrs
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class CancelAllSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+    include_scheduled = serializers.BooleanField(default=True)
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
+    symbol = serializers.CharField(max_length=16, required=False)
+    source = serializers.ChoiceField(choices=OrderSource.choices, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    page = serializers.IntegerField(min_value=1, required=False)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="order_type")
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "client_order_id", "broker_order_id", "symbol", "side", "type", "qty", "limit_price",
+            "time_in_force", "extended_hours", "status", "source", "strategy", "created_by", "reason",
+            "reject_code", "reject_detail", "filled_qty", "avg_fill_price", "commission", "reference_price",
+            "parent_order", "slice_num", "total_slices", "scheduled_time",
+            "created_at", "updated_at", "submitted_at", "filled_at", "canceled_at",
+        ]
+        read_only_fields = fields
+
+    def get_created_by(self, obj) -> str | None:
+        return obj.created_by.get_username() if obj.created_by_id else None
+
+
+class FillSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Fill
+        fields = ["id", "execution_id", "qty", "price", "commission", "executed_at", "origin"]
+        read_only_fields = fields
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["id", "created_at", "kind", "from_status", "to_status", "data"]
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(OrderSerializer):
+    fills = FillSerializer(many=True, read_only=True)
+    events = OrderEventSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "fills", "events"]
+        read_only_fields = fields
+
+
+class PositionSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    qty = serializers.DecimalField(max_digits=20, decimal_places=9)
+    avg_cost = serializers.DecimalField(max_digits=20, decimal_places=6)
+    realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=6)
+    last_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    market_value = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AccountSnapshot
+        fields = ["time", "equity", "cash", "buying_power", "long_market_value", "short_market_value", "broker",
+                  "pattern_day_trader", "daytrade_count"]
+        read_only_fields = fields
+
+
+class CancelAllResultSerializer(serializers.Serializer):
+    canceled = serializers.IntegerField()

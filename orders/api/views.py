@@ -1,0 +1,113 @@
+"""Orders API views: parse, call one service, render. Permissions: viewers read, operators write."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors
+from orders.api import serializers as s
+from orders.gateway import order_cancel, order_cancel_all, order_place
+from orders.models import AccountSnapshot, OrderSource
+from orders.reconcile import account_snapshot_record
+from trading_site.api.errors import DomainError
+
+
+class OrderListCreateView(APIView):
+    @extend_schema(parameters=[s.OrderFilterSerializer], responses=s.OrderSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = s.OrderFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
+        qs = selectors.orders_list(
+            status=f.get("status"),
+            symbol=f.get("symbol"),
+            source=f.get("source"),
+            created_from=f.get("created_after"),
+            created_to=f.get("created_before"),
+        ).select_related("created_by")
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.OrderSerializer(page, many=True).data)
+
+    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderSerializer, 200: s.OrderSerializer})
+    def post(self, request: Request) -> Response:
+        data = s.OrderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = order_place(
+            symbol=v["symbol"],
+            side=v["side"],
+            qty=v["qty"],
+            order_type=v["type"],
+            limit_price=v.get("limit_price"),
+            time_in_force=v["time_in_force"],
+            extended_hours=v["extended_hours"],
+            client_order_id=v.get("client_order_id"),
+            reason=v["reason"],
+            source=OrderSource.API,
+            actor=request.user,
+        )
+        return Response(
+            s.OrderSerializer(result.order).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+
+class _NotFound(DomainError):
+    code = "not_found"
+    http_status = 404
+
+
+def _order_or_404(order_id: int):
+    order = selectors.order_detail(order_id=order_id)
+    if order is None:
+        raise _NotFound("Order not found.")
+    return order
+
+
+class OrderDetailView(APIView):
+    @extend_schema(responses=s.OrderDetailSerializer)
+    def get(self, request: Request, order_id: int) -> Response:
+        return Response(s.OrderDetailSerializer(_order_or_404(order_id)).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(request=s.ReasonSerializer, responses=s.OrderSerializer)
+    def post(self, request: Request, order_id: int) -> Response:
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = _order_or_404(order_id)
+        result = order_cancel(order=order, actor=request.user, reason=data.validated_data["reason"])
+        return Response(s.OrderSerializer(result).data)
+
+
+class OrderCancelAllView(APIView):
+    @extend_schema(request=s.CancelAllSerializer, responses=s.CancelAllResultSerializer)
+    def post(self, request: Request) -> Response:
+        data = s.CancelAllSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        count = order_cancel_all(
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            include_scheduled=data.validated_data["include_scheduled"],
+        )
+        return Response({"canceled": count})
+
+
+class PositionListView(APIView):
+    @extend_schema(responses=s.PositionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(s.PositionSerializer(selectors.positions_list(), many=True).data)
+
+
+class AccountView(APIView):
+    @extend_schema(responses=s.AccountSerializer)
+    def get(self, request: Request) -> Response:
+        snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
+        if snap is None:
+            snap = account_snapshot_record()
+        return Response(s.AccountSerializer(snap).data)

@@ -1,0 +1,392 @@
+"""The simulated exchange: the embedded default broker.
+
+Prices
+    Daily bars from ``strategies.selectors`` (raw OHLCV). Within a session the price follows a
+    deterministic piecewise-linear path ``open → first extreme → second extreme → close``; whether
+    the high or the low comes first and when the extremes happen are drawn from a RNG seeded with
+    ``(SIM_SEED, symbol, session)``, so the same time always gives the same price and the path
+    never leaves ``[low, high]``. The latest bar on or before today is used, so bundled historical
+    data gives a live-looking market. Quotes: ``last`` from the path, ``bid``/``ask`` ``last ∓
+    SIM_SLIPPAGE_BPS``.
+
+Market hours
+    ``SIM_MARKET_HOURS=nyse`` follows the XNYS calendar (exchange_calendars): the session runs from
+    the open to the (possibly early) close; orders outside it wait for the next session.
+    ``always`` (the ``make run`` default) treats the whole New York day as one session, so a
+    newcomer sees fills at any hour.
+
+Fill model (per evaluation of an open order)
+    - Participation cap: at most ``SIM_PARTICIPATION × ADV × elapsed / 390 min`` shares, with
+      ``elapsed`` the time since the order was last evaluated (at least one minute) — large orders
+      fill partially over several evaluations. Whole shares unless the asset is fractionable; at
+      least one share per evaluation.
+    - ADV: mean volume of the 20 sessions before the bar; without volume data the bar's volume;
+      without any volume a fixed ``SIM_DEFAULT_ADV`` (1,000,000 shares).
+    - Price: ``path × (1 ± (SIM_SLIPPAGE_BPS + SIM_IMPACT_COEF_BPS × √(fill_qty / ADV)) / 10⁴)``
+      (buy +, sell −), rounded away from the trader to the tick (0.01 at or above $1, 0.0001 below).
+    - Limit orders fill when the path price crosses the limit, at the better of the model price
+      and the limit.
+    - Commission ``max(SIM_COMMISSION_MIN, SIM_COMMISSION_PER_SHARE × qty)`` (default 0, as Alpaca).
+    - ``SIM_REJECT_RATE``: a deterministic share of orders (seeded by ``client_order_id``) is
+      rejected; ``SIM_LATENCY_MS`` sleeps before answering.
+    - Day orders expire when the New York date changes.
+
+Trade updates go to an outbox (:class:`orders.models.SimTradeUpdate`) and are delivered to the same
+``trade_update_apply`` the Alpaca stream uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import random
+import time
+import uuid
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from orders.brokers.base import (
+    BrokerAccount,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerRejected,
+    DuplicateClientOrderId,
+    Quote,
+    SubmitRequest,
+    TradeUpdate,
+)
+from orders.conf import conf
+from orders.models import SimOrder, SimTradeUpdate
+from orders.pnl import PositionState, apply_fill
+from strategies import selectors as market
+from trading_site.lib import clock
+from trading_site.lib.money import quantize_money
+
+SESSION_MINUTES = Decimal(390)
+BPS = Decimal(10000)
+OPEN_SIM_STATUSES = ("accepted", "partially_filled")
+
+
+@functools.cache
+def _xnys():
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar("XNYS")
+
+
+def session_position(now: dt.datetime, *, mode: str) -> tuple[bool, dt.date, Decimal]:
+    """(market open?, session date in New York, fraction of the session elapsed in [0, 1])."""
+    ny = now.astimezone(clock.NEW_YORK)
+    if mode == "always":
+        seconds = ny.hour * 3600 + ny.minute * 60 + ny.second
+        return True, ny.date(), Decimal(seconds) / Decimal(86400)
+    import pandas as pd
+
+    cal = _xnys()
+    ts = pd.Timestamp(now.astimezone(dt.UTC))
+    day = pd.Timestamp(ny.date())
+    if not cal.is_session(day):
+        return False, ny.date(), Decimal(1)
+    opens, closes = cal.session_open(day), cal.session_close(day)
+    if ts < opens or ts >= closes:
+        return False, ny.date(), Decimal(0) if ts < opens else Decimal(1)
+    frac = Decimal((ts - opens).total_seconds()) / Decimal((closes - opens).total_seconds())
+    return True, ny.date(), frac
+
+
+def path_price(bar: market.BarData, frac: Decimal, *, seed: int) -> Decimal:
+    """Deterministic intraday price at ``frac`` of the session, within [low, high]."""
+    rng = random.Random(f"{seed}:{bar.symbol}:{bar.session.isoformat()}")
+    high_first = rng.random() < 0.5
+    t1 = Decimal("0.05") + Decimal(str(round(rng.random(), 6))) * Decimal("0.40")
+    t2 = t1 + Decimal("0.05") + Decimal(str(round(rng.random(), 6))) * (Decimal("0.90") - t1)
+    first, second = (bar.high, bar.low) if high_first else (bar.low, bar.high)
+    points = [(Decimal(0), bar.open), (t1, first), (t2, second), (Decimal(1), bar.close)]
+    frac = min(max(frac, Decimal(0)), Decimal(1))
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if frac <= x1:
+            value = y0 + (y1 - y0) * (frac - x0) / (x1 - x0)
+            return min(max(value, bar.low), bar.high).quantize(Decimal("0.0001"))
+    return bar.close
+
+
+def tick_size(price: Decimal) -> Decimal:
+    return Decimal("0.01") if price >= 1 else Decimal("0.0001")
+
+
+class SimulatedBroker:
+    name = "simulated"
+    synchronous_updates = True
+
+    def __init__(self, *, market_hours: str | None = None) -> None:
+        self.market_hours = market_hours or settings.SIM_MARKET_HOURS
+
+    # --- prices -----------------------------------------------------------------------------------
+    def _price_now(self, symbol: str, now: dt.datetime) -> tuple[bool, Decimal | None, market.BarData | None]:
+        is_open, session, frac = session_position(now, mode=self.market_hours)
+        bar = market.latest_daily_bar(symbol=symbol, on_or_before=session)
+        if bar is None:
+            return is_open, None, None
+        if bar.session != session and self.market_hours == "nyse":
+            frac = frac if is_open else Decimal(1)
+        return is_open, path_price(bar, frac, seed=conf.sim_seed), bar
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        now = clock.now()
+        _, last, _ = self._price_now(symbol.upper(), now)
+        if last is None:
+            return None
+        half = conf.sim_slippage_bps / BPS
+        tick = tick_size(last)
+        return Quote(
+            symbol=symbol.upper(),
+            bid=(last * (1 - half)).quantize(tick, rounding=ROUND_FLOOR),
+            ask=(last * (1 + half)).quantize(tick, rounding=ROUND_CEILING),
+            last=last,
+            time=now,
+        )
+
+    # --- orders -----------------------------------------------------------------------------------
+    def submit_order(self, request: SubmitRequest) -> BrokerOrder:
+        if conf.sim_latency_ms:
+            time.sleep(conf.sim_latency_ms / 1000)
+        if conf.sim_reject_rate and random.Random(f"{conf.sim_seed}:{request.client_order_id}").random() < conf.sim_reject_rate:
+            raise BrokerRejected("The simulated exchange rejected the order (SIM_REJECT_RATE).", code="SIMULATED_REJECT")
+        now = clock.now()
+        asset = market.asset_get(symbol=request.symbol)
+        try:
+            with transaction.atomic():
+                row = SimOrder.objects.create(
+                    broker_order_id=str(uuid.uuid4()),
+                    client_order_id=request.client_order_id,
+                    symbol=request.symbol,
+                    side=request.side,
+                    order_type=request.order_type,
+                    qty=request.qty,
+                    limit_price=request.limit_price,
+                    time_in_force=request.time_in_force,
+                    status="accepted",
+                    fractionable=bool(asset and asset.fractionable),
+                    created_at=now,
+                    updated_at=now,
+                    last_eval_at=now - dt.timedelta(minutes=1),
+                )
+                self._emit(row, event="new", now=now)
+                self._evaluate(row, now)
+        except IntegrityError as exc:
+            raise DuplicateClientOrderId(
+                f"client_order_id {request.client_order_id!r} was already used", code="DUPLICATE_CLIENT_ORDER_ID"
+            ) from exc
+        return self._to_broker_order(row)
+
+    def _emit(self, row: SimOrder, *, event: str, now: dt.datetime, execution: tuple | None = None) -> None:
+        qty = price = None
+        commission = Decimal(0)
+        execution_id = None
+        if execution is not None:
+            qty, price, commission = execution
+            execution_id = str(uuid.uuid4())
+        SimTradeUpdate.objects.create(
+            sim_order=row,
+            event=event,
+            execution_id=execution_id,
+            qty=qty,
+            price=price,
+            commission=commission,
+            cum_qty=row.filled_qty,
+            cum_notional=row.filled_notional,
+            status=row.status,
+            timestamp=now,
+        )
+
+    def _evaluate(self, row: SimOrder, now: dt.datetime) -> None:
+        """Fill what the model allows now (called inside a transaction, row locked or fresh)."""
+        if row.status not in OPEN_SIM_STATUSES:
+            return
+        ny_today = now.astimezone(clock.NEW_YORK).date()
+        if row.time_in_force == "day" and row.created_at.astimezone(clock.NEW_YORK).date() < ny_today:
+            row.status, row.updated_at = "expired", now
+            row.save(update_fields=["status", "updated_at"])
+            self._emit(row, event="expired", now=now)
+            return
+        is_open, price, bar = self._price_now(row.symbol, now)
+        if not is_open or price is None or bar is None:
+            return
+        adv = market.average_daily_volume(symbol=row.symbol, before=bar.session) or bar.volume or conf.sim_default_adv
+        elapsed = max(Decimal((now - row.last_eval_at).total_seconds()), Decimal(60))
+        cap = conf.sim_participation * adv * elapsed / (SESSION_MINUTES * 60)
+        remaining = row.qty - row.filled_qty
+        qty = min(remaining, cap)
+        if not row.fractionable:
+            qty = max(qty.to_integral_value(rounding=ROUND_FLOOR), min(remaining, Decimal(1)))
+        else:
+            qty = qty.quantize(Decimal("0.000000001"), rounding=ROUND_FLOOR)
+        row.last_eval_at = now
+        if qty <= 0:
+            row.save(update_fields=["last_eval_at"])
+            return
+        impact = conf.sim_impact_coef_bps * (qty / adv).sqrt()
+        cost = (conf.sim_slippage_bps + impact) / BPS
+        tick = tick_size(price)
+        if row.side == "buy":
+            fill_price = (price * (1 + cost)).quantize(tick, rounding=ROUND_CEILING)
+        else:
+            fill_price = max((price * (1 - cost)).quantize(tick, rounding=ROUND_FLOOR), tick)
+        if row.order_type == "limit":
+            limit = row.limit_price
+            if (row.side == "buy" and price > limit) or (row.side == "sell" and price < limit):
+                row.save(update_fields=["last_eval_at"])
+                return
+            fill_price = min(fill_price, limit) if row.side == "buy" else max(fill_price, limit)
+        commission = quantize_money(max(conf.sim_commission_min, conf.sim_commission_per_share * qty))
+        row.filled_qty += qty
+        row.filled_notional += qty * fill_price
+        row.commission += commission
+        row.status = "filled" if row.filled_qty == row.qty else "partially_filled"
+        row.updated_at = now
+        row.save(update_fields=["filled_qty", "filled_notional", "commission", "status", "updated_at", "last_eval_at"])
+        self._emit(
+            row,
+            event="fill" if row.status == "filled" else "partial_fill",
+            now=now,
+            execution=(qty, fill_price, commission),
+        )
+
+    def tick(self) -> int:
+        """Evaluate every open simulated order (partial remainders, resting limits, expiry)."""
+        now = clock.now()
+        count = 0
+        ids = list(SimOrder.objects.filter(status__in=OPEN_SIM_STATUSES).order_by("pk").values_list("pk", flat=True))
+        for pk in ids:
+            with transaction.atomic():
+                row = SimOrder.objects.select_for_update().get(pk=pk)
+                before = row.updated_at
+                self._evaluate(row, now)
+                count += row.updated_at != before
+        return count
+
+    def cancel_order(self, *, broker_order_id: str | None, client_order_id: str) -> None:
+        now = clock.now()
+        with transaction.atomic():
+            row = SimOrder.objects.select_for_update().filter(client_order_id=client_order_id).first()
+            if row is None:
+                from orders.brokers.base import BrokerOrderNotFound
+
+                raise BrokerOrderNotFound(f"order {client_order_id} not found at the simulated exchange")
+            if row.status not in OPEN_SIM_STATUSES:
+                return
+            row.status, row.updated_at = "canceled", now
+            row.save(update_fields=["status", "updated_at"])
+            self._emit(row, event="canceled", now=now)
+
+    def cancel_all_orders(self) -> int:
+        ids = list(SimOrder.objects.filter(status__in=OPEN_SIM_STATUSES).values_list("client_order_id", flat=True))
+        for cid in ids:
+            self.cancel_order(broker_order_id=None, client_order_id=cid)
+        return len(ids)
+
+    def _to_broker_order(self, row: SimOrder) -> BrokerOrder:
+        avg = quantize_money(row.filled_notional / row.filled_qty) if row.filled_qty else None
+        return BrokerOrder(
+            broker_order_id=row.broker_order_id,
+            client_order_id=row.client_order_id,
+            symbol=row.symbol,
+            side=row.side,
+            qty=row.qty,
+            status=row.status,
+            filled_qty=row.filled_qty,
+            filled_avg_price=avg,
+            submitted_at=row.created_at,
+        )
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        row = SimOrder.objects.filter(client_order_id=client_order_id).first()
+        return None if row is None else self._to_broker_order(row)
+
+    def list_open_orders(self) -> list[BrokerOrder]:
+        return [self._to_broker_order(r) for r in SimOrder.objects.filter(status__in=OPEN_SIM_STATUSES).order_by("pk")]
+
+    # --- trade updates ----------------------------------------------------------------------------
+    def pending_updates(self, *, limit: int = 500) -> list[TradeUpdate]:
+        rows = SimTradeUpdate.objects.filter(delivered=False).select_related("sim_order").order_by("pk")[:limit]
+        updates = []
+        for u in rows:
+            o = u.sim_order
+            order = BrokerOrder(
+                broker_order_id=o.broker_order_id,
+                client_order_id=o.client_order_id,
+                symbol=o.symbol,
+                side=o.side,
+                qty=o.qty,
+                status=u.status,
+                filled_qty=u.cum_qty,
+                filled_avg_price=quantize_money(u.cum_notional / u.cum_qty) if u.cum_qty else None,
+                submitted_at=o.created_at,
+            )
+            updates.append(
+                TradeUpdate(
+                    event=u.event,
+                    order=order,
+                    timestamp=u.timestamp,
+                    execution_id=u.execution_id,
+                    qty=u.qty,
+                    price=u.price,
+                    commission=u.commission,
+                    origin="simulated",
+                    ref=u.pk,
+                )
+            )
+        return updates
+
+    def mark_delivered(self, update: TradeUpdate) -> None:
+        if update.ref is not None:
+            SimTradeUpdate.objects.filter(pk=update.ref).update(delivered=True)
+
+    # --- account ----------------------------------------------------------------------------------
+    def list_positions(self) -> list[BrokerPosition]:
+        states: dict[str, PositionState] = {}
+        fills = (
+            SimTradeUpdate.objects.filter(execution_id__isnull=False)
+            .order_by("pk")
+            .values_list("sim_order__symbol", "sim_order__side", "qty", "price")
+        )
+        for symbol, side, qty, price in fills:
+            states[symbol] = apply_fill(states.get(symbol, PositionState()), side=side, qty=qty, price=price)
+        return [
+            BrokerPosition(symbol=s, qty=st.qty, avg_entry_price=st.avg_cost)
+            for s, st in sorted(states.items())
+            if st.qty != 0
+        ]
+
+    def get_account(self) -> BrokerAccount:
+        totals = {
+            side: SimOrder.objects.filter(side=side).aggregate(n=Sum("filled_notional"), c=Sum("commission"))
+            for side in ("buy", "sell")
+        }
+        cash = conf.sim_starting_cash
+        cash -= totals["buy"]["n"] or 0
+        cash += totals["sell"]["n"] or 0
+        cash -= (totals["buy"]["c"] or 0) + (totals["sell"]["c"] or 0)
+        long_value = short_value = Decimal(0)
+        for pos in self.list_positions():
+            quote = self.latest_quote(pos.symbol)
+            price = quote.last if quote and quote.last else pos.avg_entry_price
+            value = pos.qty * price
+            if value >= 0:
+                long_value += value
+            else:
+                short_value += value
+        equity = cash + long_value + short_value
+        return BrokerAccount(
+            cash=quantize_money(cash),
+            equity=quantize_money(equity),
+            buying_power=quantize_money(max(cash, Decimal(0))),
+            long_market_value=quantize_money(long_value),
+            short_market_value=quantize_money(short_value),
+        )
+
+    def health(self) -> dict:
+        return {"ok": True, "name": self.name, "market_hours": self.market_hours}

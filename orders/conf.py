@@ -1,0 +1,104 @@
+"""Orders configuration (non-secret), read from the environment and validated loudly.
+
+``BROKER`` and ``ALPACA_PAPER`` live in the platform settings; everything specific to execution is
+here. Values are read once at import; tests override attributes of :data:`conf` directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_env = environ.Env()
+
+
+def _decimal(name: str, default: str, *, low: Decimal, high: Decimal) -> Decimal:
+    raw = _env.str(name, default=default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
+    if not value.is_finite() or not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {raw!r}")
+    return value
+
+
+def _int(name: str, default: int, *, low: int, high: int) -> int:
+    try:
+        value = _env.int(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _float(name: str, default: float, *, low: float, high: float) -> float:
+    try:
+        value = _env.float(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number") from exc
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+@dataclass
+class OrdersConf:
+    # Stale-order cleanup: cancel day orders still open after this many minutes.
+    stale_order_minutes: int
+    # An order left in ``submitting``/``unknown`` this long is resolved against the broker.
+    unknown_grace_seconds: int
+    reconcile_every_seconds: int
+    sim_tick_every_seconds: int
+    # Simulated fill model.
+    sim_seed: int
+    sim_slippage_bps: Decimal
+    sim_impact_coef_bps: Decimal
+    sim_commission_per_share: Decimal
+    sim_commission_min: Decimal
+    sim_participation: Decimal
+    sim_default_adv: Decimal
+    sim_reject_rate: float
+    sim_latency_ms: int
+    sim_starting_cash: Decimal
+    # Alpaca adapter.
+    alpaca_url_override: str
+    alpaca_stream_url_override: str
+    alpaca_data_url_override: str
+    alpaca_timeout_seconds: float
+    alpaca_retry_attempts: int
+    alpaca_retry_wait_seconds: int
+    trade_stream_poll_seconds: int
+
+
+def load() -> OrdersConf:
+    return OrdersConf(
+        stale_order_minutes=_int("ORDERS_STALE_MINUTES", 15, low=1, high=7 * 24 * 60),
+        unknown_grace_seconds=_int("ORDERS_UNKNOWN_GRACE_SECONDS", 30, low=0, high=3600),
+        reconcile_every_seconds=_int("ORDERS_RECONCILE_EVERY_SECONDS", 60, low=5, high=3600),
+        sim_tick_every_seconds=_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
+        sim_seed=_int("SIM_SEED", 42, low=0, high=2**31),
+        sim_slippage_bps=_decimal("SIM_SLIPPAGE_BPS", "2", low=Decimal(0), high=Decimal(500)),
+        sim_impact_coef_bps=_decimal("SIM_IMPACT_COEF_BPS", "10", low=Decimal(0), high=Decimal(10000)),
+        sim_commission_per_share=_decimal("SIM_COMMISSION_PER_SHARE", "0", low=Decimal(0), high=Decimal(1)),
+        sim_commission_min=_decimal("SIM_COMMISSION_MIN", "0", low=Decimal(0), high=Decimal(100)),
+        sim_participation=_decimal("SIM_PARTICIPATION", "0.10", low=Decimal("0.0001"), high=Decimal(1)),
+        sim_default_adv=_decimal("SIM_DEFAULT_ADV", "1000000", low=Decimal(1), high=Decimal(10) ** 12),
+        sim_reject_rate=_float("SIM_REJECT_RATE", 0.0, low=0.0, high=1.0),
+        sim_latency_ms=_int("SIM_LATENCY_MS", 0, low=0, high=60000),
+        sim_starting_cash=_decimal("SIM_STARTING_CASH", "100000", low=Decimal(0), high=Decimal(10) ** 12),
+        alpaca_url_override=_env.str("ALPACA_URL_OVERRIDE", default=""),
+        alpaca_stream_url_override=_env.str("ALPACA_STREAM_URL_OVERRIDE", default=""),
+        alpaca_data_url_override=_env.str("ALPACA_DATA_URL_OVERRIDE", default=""),
+        alpaca_timeout_seconds=_float("ALPACA_TIMEOUT_SECONDS", 10.0, low=0.1, high=120.0),
+        alpaca_retry_attempts=_int("ALPACA_RETRY_ATTEMPTS", 2, low=0, high=10),
+        alpaca_retry_wait_seconds=_int("ALPACA_RETRY_WAIT_SECONDS", 1, low=0, high=60),
+        trade_stream_poll_seconds=_int("TRADE_STREAM_POLL_SECONDS", 5, low=1, high=300),
+    )
+
+
+conf = load()

@@ -1,0 +1,464 @@
+"""The execution gateway: the ONE way to place, cancel and resolve orders with a broker.
+
+``order_place`` (``order_submit`` returns just the order):
+
+1. validate (symbol exists and is tradable, quantity, whole shares unless fractionable, limit-price
+   rules incl. sub-penny) — bad input raises :class:`OrderInputError` and stores nothing;
+2. idempotency: an existing ``client_order_id`` returns the existing order (no broker call). The
+   unique constraint decides races: the loser of a concurrent insert gets the winner's order;
+3. run the pre-trade checks (``orders.pretrade.run_checks``); a rejection is stored as a
+   ``rejected`` order with the check's code and an event, then re-raised (API: 422 with the code);
+4. commit the order as ``submitting`` *before* calling the broker, then call the broker outside any
+   transaction or row lock;
+5. outcome: accepted → ``accepted`` + broker id; definite rejection → ``rejected`` + code (raised);
+   429 → ``failed`` (raised, nothing was placed); timeout/5xx/connection error → ``unknown``, and
+   :func:`order_resolve` later asks the broker for that ``client_order_id``. The gateway never
+   resubmits under a new id; a duplicate-id answer from the broker means the order *is* there and
+   is resolved by lookup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from orders import pretrade
+from orders.brokers import get_broker
+from orders.brokers.base import (
+    BrokerError,
+    BrokerOrderNotFound,
+    BrokerRejected,
+    BrokerUnavailable,
+    DuplicateClientOrderId,
+    RateLimited,
+    SubmitRequest,
+    TradeUpdate,
+)
+from orders.fills import order_event_record, order_transition, trade_update_apply, updates_pump
+from orders.models import (
+    OPEN_STATUSES,
+    Order,
+    OrderSource,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from strategies.selectors import asset_get
+from trading_site.api.errors import DomainError
+from trading_site.audit import action_record
+from trading_site.lib import clock
+from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
+
+logger = logging.getLogger(__name__)
+
+CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API, OrderSource.KILL_SWITCH}
+
+
+class OrderInputError(DomainError):
+    code = "validation_error"
+    http_status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, fields={field: [message]})
+
+
+class OrderConflict(DomainError):
+    code = "CLIENT_ORDER_ID_CONFLICT"
+    http_status = 409
+
+
+class OrderNotCancelable(DomainError):
+    code = "ORDER_NOT_CANCELABLE"
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order: Order
+    created: bool
+
+
+def client_order_id_for(*, source: str, key: str) -> str:
+    """A deterministic id for callers with a natural key (rebalance run + symbol, slice, flatten)."""
+    digest = hashlib.sha256(f"{source}|{key}".encode()).hexdigest()[:32]
+    return f"{source[:8]}-{digest}"
+
+
+def _new_client_order_id(source: str, now: dt.datetime) -> str:
+    # Assigned once and committed before the broker call; every retry or resolve reuses it.
+    return f"{source[:8]}-{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:20]}"
+
+
+def _validate_limit_price(value: object) -> Decimal:
+    try:
+        price = parse_price(value, field="limit_price")
+    except DecimalInputError as exc:
+        raise OrderInputError("limit_price", str(exc)) from exc
+    places = -price.normalize().as_tuple().exponent
+    if price >= 1 and places > 2:
+        raise OrderInputError("limit_price", "sub-penny price: at or above $1 use at most 2 decimal places")
+    if price < 1 and places > 4:
+        raise OrderInputError("limit_price", "sub-penny price: below $1 use at most 4 decimal places")
+    return price
+
+
+@dataclass(frozen=True, slots=True)
+class _Validated:
+    symbol: str
+    side: str
+    qty: Decimal
+    order_type: str
+    limit_price: Decimal | None
+    time_in_force: str
+    source: str
+
+
+def order_validate(
+    *, symbol: str, side: str, qty: object, order_type: str, limit_price: object, time_in_force: str, source: str
+) -> _Validated:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise OrderInputError("symbol", "symbol is required")
+    symbol = symbol.strip().upper()
+    if side not in Side.values:
+        raise OrderInputError("side", "side must be buy or sell")
+    if order_type not in OrderType.values:
+        raise OrderInputError("type", "type must be market or limit")
+    if time_in_force not in TimeInForce.values:
+        raise OrderInputError("time_in_force", "time_in_force must be day or gtc")
+    if source not in OrderSource.values:
+        raise OrderInputError("source", f"unknown source {source!r}")
+    try:
+        qty_d = parse_qty(qty)
+    except DecimalInputError as exc:
+        raise OrderInputError("qty", str(exc)) from exc
+    asset = asset_get(symbol=symbol)
+    if asset is None:
+        raise OrderInputError("symbol", f"unknown symbol {symbol}")
+    if not asset.tradable:
+        raise DomainError(f"{symbol} is not tradable", code="ASSET_NOT_TRADABLE")
+    if not asset.fractionable and whole_shares(qty_d) != qty_d:
+        raise OrderInputError("qty", f"{symbol} trades in whole shares only")
+    if whole_shares(qty_d) != qty_d and time_in_force != TimeInForce.DAY:
+        raise OrderInputError("time_in_force", "fractional orders must be day orders")
+    price = None
+    if order_type == OrderType.LIMIT:
+        if limit_price is None or limit_price == "":
+            raise OrderInputError("limit_price", "a limit order needs a limit_price")
+        price = _validate_limit_price(limit_price)
+    elif limit_price not in (None, ""):
+        raise OrderInputError("limit_price", "a market order takes no limit_price")
+    return _Validated(symbol, side, qty_d, order_type, price, time_in_force, source)
+
+
+def _same_request(order: Order, v: _Validated) -> bool:
+    return (
+        order.symbol == v.symbol
+        and order.side == v.side
+        and order.qty == v.qty
+        and order.order_type == v.order_type
+        and order.limit_price == v.limit_price
+    )
+
+
+def _existing(client_order_id: str, v: _Validated) -> PlaceResult:
+    order = Order.objects.get(client_order_id=client_order_id)
+    if not _same_request(order, v):
+        raise OrderConflict(f"client_order_id {client_order_id} is already used by a different order")
+    return PlaceResult(order=order, created=False)
+
+
+def _reference_price(symbol: str) -> Decimal | None:
+    from orders.selectors import last_price
+
+    try:
+        return last_price(symbol=symbol)
+    except BrokerError:
+        return None
+
+
+def order_place(
+    *,
+    symbol: str,
+    side: str,
+    qty: object,
+    source: str,
+    actor=None,
+    order_type: str = OrderType.MARKET,
+    limit_price: object = None,
+    time_in_force: str = TimeInForce.DAY,
+    extended_hours: bool = False,
+    client_order_id: str | None = None,
+    reason: str = "",
+    strategy: str = "",
+    parent_order: Order | None = None,
+    slice_num: int | None = None,
+    total_slices: int | None = None,
+) -> PlaceResult:
+    v = order_validate(
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        order_type=order_type,
+        limit_price=limit_price,
+        time_in_force=time_in_force,
+        source=source,
+    )
+    now = clock.now()
+    if client_order_id is not None:
+        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID_RE.match(client_order_id):
+            raise OrderInputError(
+                "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
+            )
+        if Order.objects.filter(client_order_id=client_order_id).exists():
+            return _existing(client_order_id, v)  # fast path; the unique constraint below decides races
+    else:
+        client_order_id = _new_client_order_id(source, now)
+
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    reference = _reference_price(v.symbol)
+    intent = pretrade.OrderIntent(
+        symbol=v.symbol,
+        side=v.side,
+        qty=v.qty,
+        order_type=v.order_type,
+        time_in_force=v.time_in_force,
+        source=v.source,
+        now=now,
+        limit_price=v.limit_price,
+        extended_hours=extended_hours,
+        reference_price=reference,
+        actor_id=actor_obj.pk if actor_obj else None,
+        parent_order_id=parent_order.pk if parent_order else None,
+        client_order_id=client_order_id,
+    )
+    rejection: pretrade.PreTradeRejection | None = None
+    try:
+        pretrade.run_checks(intent)
+    except pretrade.PreTradeRejection as exc:
+        rejection = exc
+
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                client_order_id=client_order_id,
+                symbol=v.symbol,
+                side=v.side,
+                order_type=v.order_type,
+                qty=v.qty,
+                limit_price=v.limit_price,
+                time_in_force=v.time_in_force,
+                extended_hours=extended_hours,
+                status=OrderStatus.NEW,
+                source=v.source,
+                strategy=strategy,
+                created_by=actor_obj,
+                reason=reason,
+                reference_price=reference,
+                parent_order=parent_order,
+                slice_num=slice_num,
+                total_slices=total_slices,
+                created_at=now,
+                updated_at=now,
+            )
+            if rejection is not None:
+                order.reject_code, order.reject_detail = rejection.code, rejection.detail
+                order_transition(
+                    order=order,
+                    to=OrderStatus.REJECTED,
+                    kind="pretrade_rejected",
+                    now=now,
+                    actor=actor_obj,
+                    data={"code": rejection.code, "detail": rejection.detail, **rejection.data},
+                )
+            else:
+                order_transition(order=order, to=OrderStatus.SUBMITTING, kind="created", now=now, actor=actor_obj)
+            order.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+            if v.source in _AUDITED_SOURCES:
+                action_record(
+                    actor=actor_obj,
+                    action="order.submit",
+                    target=order,
+                    reason=reason,
+                    data={"symbol": v.symbol, "side": v.side, "qty": str(v.qty), "source": v.source,
+                          "rejected": rejection.code if rejection else ""},
+                )
+    except IntegrityError:
+        # Lost the race for this client_order_id (or a constraint failed): the winner's order is the answer.
+        if Order.objects.filter(client_order_id=client_order_id).exists():
+            return _existing(client_order_id, v)
+        raise
+    if rejection is not None:
+        raise rejection
+    _broker_submit(order)
+    return PlaceResult(order=order, created=True)
+
+
+def order_submit(**kwargs) -> Order:
+    """Place an order (see :func:`order_place`); returns the order, new or existing."""
+    return order_place(**kwargs).order
+
+
+def _broker_submit(order: Order) -> None:
+    broker = get_broker()
+    request = SubmitRequest(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        limit_price=order.limit_price,
+        extended_hours=order.extended_hours,
+    )
+    try:
+        result = broker.submit_order(request)
+    except DuplicateClientOrderId:
+        # The broker already has this id: it is our order (we never reuse ids). Look it up.
+        order_resolve(order_id=order.pk)
+        order.refresh_from_db()
+        return
+    except RateLimited as exc:
+        _order_finish(order, OrderStatus.FAILED, kind="rate_limited", code=exc.code, detail=exc.detail)
+        raise
+    except BrokerRejected as exc:
+        _order_finish(order, OrderStatus.REJECTED, kind="broker_rejected", code=exc.code, detail=exc.detail)
+        raise
+    except Exception as exc:  # timeout, 5xx, connection error: the outcome is unknown
+        detail = exc.detail if isinstance(exc, BrokerError) else f"{type(exc).__name__}: {exc}"
+        logger.warning("broker submit outcome unknown for %s: %s", order.client_order_id, detail)
+        _order_finish(order, OrderStatus.UNKNOWN, kind="submit_unknown", code="", detail=detail)
+        _resolve_later(order.pk)
+        return
+    trade_update_apply(update=TradeUpdate(event="accepted", order=result, timestamp=clock.now(), origin="submit"))
+    if broker.synchronous_updates:
+        updates_pump(broker=broker)
+    order.refresh_from_db()
+
+
+def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: str) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status not in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+            return
+        if code:
+            locked.reject_code, locked.reject_detail = code, detail
+        order_transition(order=locked, to=status, kind=kind, now=now, data={"code": code, "detail": detail})
+        locked.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+    order.refresh_from_db()
+
+
+def _resolve_later(order_id: int) -> None:
+    from orders.conf import conf
+    from orders.tasks import resolve_order
+
+    try:
+        resolve_order.apply_async(kwargs={"order_id": order_id}, countdown=max(conf.unknown_grace_seconds, 1))
+    except Exception:  # the beat reconciliation resolves it anyway
+        logger.exception("could not enqueue the resolver for order %s", order_id)
+
+
+def order_resolve(*, order_id: int) -> Order:
+    """Ask the broker about an order whose outcome is unknown (or stuck in ``submitting``).
+
+    Found → its state and fills are applied. Not found → the order never reached the broker and is
+    marked ``failed`` (it is never resubmitted under a new id).
+    """
+    order = Order.objects.get(pk=order_id)
+    if order.status not in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING, OrderStatus.SUBMITTED,
+                            OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+        return order
+    broker = get_broker()
+    found = broker.get_order_by_client_id(order.client_order_id)
+    if found is None:
+        if order.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
+            _order_finish(order, OrderStatus.FAILED, kind="not_at_broker", code="NOT_AT_BROKER",
+                          detail="the broker has no order with this client_order_id")
+        return Order.objects.get(pk=order_id)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order_id)
+        if locked.status == OrderStatus.UNKNOWN:
+            order_transition(order=locked, to=OrderStatus.SUBMITTED, kind="resolved", now=clock.now(),
+                             data={"broker_order_id": found.broker_order_id})
+            locked.save(update_fields=["status", "updated_at"])
+    event = {"filled": "fill", "partially_filled": "partial_fill"}.get(found.status, found.status)
+    trade_update_apply(update=TradeUpdate(event=event, order=found, timestamp=clock.now(), origin="reconcile"))
+    if broker.synchronous_updates:
+        updates_pump(broker=broker)
+    return Order.objects.get(pk=order_id)
+
+
+def order_cancel(*, order: Order | int, actor=None, reason: str = "") -> Order:
+    """Cancel one order. Scheduled (never sent) orders are canceled locally; sent ones at the broker."""
+    order_id = order.pk if isinstance(order, Order) else order
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    now = clock.now()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order_id)
+        if locked.is_terminal:
+            raise OrderNotCancelable(f"order {locked.client_order_id} is already {locked.status}")
+        action_record(actor=actor_obj, action="order.cancel", target=locked, reason=reason,
+                      data={"status": locked.status})
+        if locked.status in (OrderStatus.SCHEDULED, OrderStatus.NEW):
+            locked.canceled_at = now
+            order_transition(order=locked, to=OrderStatus.CANCELED, kind="canceled", now=now, actor=actor_obj,
+                             data={"reason": reason})
+            locked.save(update_fields=["status", "canceled_at", "updated_at"])
+            return locked
+        order_event_record(order=locked, kind="cancel_requested", now=now, actor=actor_obj, data={"reason": reason})
+    broker = get_broker()
+    try:
+        broker.cancel_order(broker_order_id=locked.broker_order_id, client_order_id=locked.client_order_id)
+    except BrokerOrderNotFound:
+        order_resolve(order_id=order_id)
+    except BrokerUnavailable:
+        logger.warning("cancel of %s: broker unavailable; reconciliation will retry", locked.client_order_id)
+    if broker.synchronous_updates:
+        updates_pump(broker=broker)
+    return Order.objects.get(pk=order_id)
+
+
+def order_cancel_all(*, actor, reason: str, include_scheduled: bool = True) -> int:
+    """Cancel every open order (and, by default, scheduled TWAP slices). Returns how many were canceled."""
+    statuses = set(OPEN_STATUSES) | ({OrderStatus.SCHEDULED} if include_scheduled else set())
+    count = 0
+    for pk in Order.objects.filter(status__in=statuses).order_by("pk").values_list("pk", flat=True):
+        try:
+            result = order_cancel(order=pk, actor=actor, reason=reason)
+        except OrderNotCancelable:
+            continue
+        count += result.status == OrderStatus.CANCELED or result.status in OPEN_STATUSES
+    return count
+
+
+def positions_flatten_all(*, actor, reason: str, source: str = OrderSource.KILL_SWITCH) -> list[Order]:
+    """Market orders closing every non-zero position. Idempotent while a flatten order is working."""
+    orders: list[Order] = []
+    for pos in Position.objects.exclude(qty=0).order_by("symbol"):
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        key = f"flatten|{pos.symbol}|{pos.qty}|{pos.updated_at.isoformat()}"
+        try:
+            orders.append(
+                order_submit(
+                    symbol=pos.symbol,
+                    side=side,
+                    qty=abs(pos.qty),
+                    source=source,
+                    actor=actor,
+                    reason=reason,
+                    client_order_id=client_order_id_for(source=source, key=key),
+                )
+            )
+        except DomainError as exc:
+            logger.error("flatten %s failed: %s", pos.symbol, exc)
+    return orders

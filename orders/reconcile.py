@@ -1,0 +1,159 @@
+"""Reconciliation with the broker (the broker is the truth for fills) and stale-order cleanup.
+
+:func:`reconcile_run` runs on Celery beat and at start-up:
+
+1. deliver pending trade updates (simulated outbox) and advance the simulated exchange;
+2. every open ledger order older than the grace period is looked up by ``client_order_id``; its
+   status and cumulative fills are applied through the same trade-update path (missed fills are
+   booked as catch-up fills — an alert says so); ``unknown``/``submitting`` orders the broker never
+   saw become ``failed``; an order the ledger thinks open but the broker does not have is alerted;
+3. broker open orders the ledger does not know are alerted (never adopted blindly);
+4. positions are compared symbol by symbol; a mismatch is alerted (not auto-corrected: that would
+   invent fills);
+5. an :class:`AccountSnapshot` is stored;
+6. day orders open longer than ``ORDERS_STALE_MINUTES`` (15) are canceled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from orders.brokers import get_broker
+from orders.brokers.base import BrokerError
+from orders.conf import conf
+from orders.fills import updates_pump
+from orders.gateway import OrderNotCancelable, order_cancel, order_resolve
+from orders.models import OPEN_STATUSES, AccountSnapshot, Order, OrderStatus, Position, TimeInForce
+from trading_site.alerts import alert_raise
+from trading_site.lib import clock
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    orders_checked: int = 0
+    orders_repaired: int = 0
+    fills_added: int = 0
+    discrepancies: list[str] = field(default_factory=list)
+    stale_canceled: int = 0
+    snapshot_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _discrepancy(report: ReconcileReport, *, metric: str, message: str, data: dict) -> None:
+    report.discrepancies.append(message)
+    alert_raise(source="reconciliation", metric=metric, message=message, data=data)
+
+
+def account_snapshot_record(*, broker=None) -> AccountSnapshot:
+    broker = broker or get_broker()
+    account = broker.get_account()
+    return AccountSnapshot.objects.create(
+        time=clock.now(),
+        cash=account.cash,
+        equity=account.equity,
+        buying_power=account.buying_power,
+        long_market_value=account.long_market_value,
+        short_market_value=account.short_market_value,
+        broker=broker.name,
+        pattern_day_trader=account.pattern_day_trader,
+        daytrade_count=account.daytrade_count,
+    )
+
+
+def orders_reconcile(*, report: ReconcileReport, now: dt.datetime) -> None:
+    broker = get_broker()
+    grace = dt.timedelta(seconds=conf.unknown_grace_seconds)
+    for order in Order.objects.filter(status__in=OPEN_STATUSES, updated_at__lte=now - grace).order_by("pk"):
+        report.orders_checked += 1
+        before = (order.status, order.filled_qty)
+        fills_before = order.fills.count()
+        try:
+            after = order_resolve(order_id=order.pk)
+        except BrokerError as exc:
+            logger.warning("reconcile: broker error for %s: %s", order.client_order_id, exc)
+            continue
+        added = after.fills.count() - fills_before
+        if (after.status, after.filled_qty) != before:
+            report.orders_repaired += 1
+        if added:
+            report.fills_added += added
+            _discrepancy(
+                report,
+                metric="missed_fill",
+                message=f"{order.client_order_id}: {added} fill(s) found at the broker and booked",
+                data={"order_id": order.pk, "filled_qty": str(after.filled_qty)},
+            )
+        if after.status == OrderStatus.FAILED and before[0] != OrderStatus.FAILED:
+            _discrepancy(
+                report,
+                metric="order_not_at_broker",
+                message=f"{order.client_order_id} was {before[0]} but the broker never received it",
+                data={"order_id": order.pk},
+            )
+    known = set(Order.objects.filter(status__in=OPEN_STATUSES).values_list("client_order_id", flat=True))
+    for bo in broker.list_open_orders():
+        if bo.client_order_id not in known and not Order.objects.filter(client_order_id=bo.client_order_id).exists():
+            _discrepancy(
+                report,
+                metric="orphan_broker_order",
+                message=f"broker has open order {bo.client_order_id} ({bo.side} {bo.qty} {bo.symbol}) unknown to the ledger",
+                data={"client_order_id": bo.client_order_id, "broker_order_id": bo.broker_order_id},
+            )
+
+
+def positions_reconcile(*, report: ReconcileReport) -> None:
+    broker_positions = {p.symbol: p.qty for p in get_broker().list_positions()}
+    ledger = {p.symbol: p.qty for p in Position.objects.exclude(qty=0)}
+    for symbol in sorted(set(broker_positions) | set(ledger)):
+        b, mine = broker_positions.get(symbol, 0), ledger.get(symbol, 0)
+        if b != mine:
+            _discrepancy(
+                report,
+                metric="position_mismatch",
+                message=f"position {symbol}: ledger {mine}, broker {b}",
+                data={"symbol": symbol, "ledger": str(mine), "broker": str(b)},
+            )
+
+
+def stale_orders_cancel(*, now: dt.datetime | None = None, max_age_minutes: int | None = None) -> int:
+    now = now or clock.now()
+    age = dt.timedelta(minutes=max_age_minutes or conf.stale_order_minutes)
+    stale = Order.objects.filter(
+        status__in=(OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED),
+        time_in_force=TimeInForce.DAY,
+        created_at__lte=now - age,
+    ).order_by("pk")
+    count = 0
+    for pk in stale.values_list("pk", flat=True):
+        try:
+            result = order_cancel(order=pk, actor=None, reason=f"stale: open longer than {age}")
+        except (OrderNotCancelable, BrokerError):
+            continue
+        count += result.status == OrderStatus.CANCELED
+    return count
+
+
+def reconcile_run(*, snapshot: bool = True) -> ReconcileReport:
+    now = clock.now()
+    report = ReconcileReport()
+    broker = get_broker()
+    if hasattr(broker, "tick"):
+        broker.tick()
+    if broker.synchronous_updates:
+        updates_pump(broker=broker)
+    orders_reconcile(report=report, now=now)
+    positions_reconcile(report=report)
+    if snapshot:
+        try:
+            report.snapshot_id = account_snapshot_record(broker=broker).pk
+        except BrokerError as exc:
+            logger.warning("reconcile: account snapshot failed: %s", exc)
+    report.stale_canceled = stale_orders_cancel(now=now)
+    return report

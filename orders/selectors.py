@@ -1,0 +1,145 @@
+"""Reads of the ledger for views, the API and other apps (risk, tax, console).
+
+Positions and accounts are returned as small frozen dataclasses with Decimals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from orders.models import OPEN_STATUSES, AccountSnapshot, Order, Position
+from orders.pnl import unrealized_pnl
+from trading_site.lib.money import quantize_money
+
+_PRICE_TTL = 1.0  # seconds: one quote per symbol per second is plenty for checks and pages
+_price_cache: dict[str, tuple[float, Decimal | None]] = {}
+_price_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class PositionData:
+    symbol: str
+    qty: Decimal
+    avg_cost: Decimal
+    realized_pnl: Decimal
+    last_price: Decimal | None
+    market_value: Decimal | None
+    unrealized_pnl: Decimal | None
+
+    @property
+    def avg_entry_price(self) -> Decimal:
+        """Alias of ``avg_cost`` in the broker's vocabulary."""
+        return self.avg_cost
+
+
+@dataclass(frozen=True, slots=True)
+class AccountData:
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    time: dt.datetime
+    long_market_value: Decimal = Decimal(0)
+    short_market_value: Decimal = Decimal(0)
+
+
+def last_price(*, symbol: str) -> Decimal | None:
+    """Last trade price from the configured broker's quote (cached for a second), or None."""
+    from orders.brokers import get_broker
+
+    symbol = symbol.upper()
+    now = time.monotonic()
+    cached = _price_cache.get(symbol)
+    if cached and now - cached[0] < _PRICE_TTL:
+        return cached[1]
+    quote = get_broker().latest_quote(symbol)
+    price = quote.last if quote is not None else None
+    with _price_lock:
+        _price_cache[symbol] = (now, price)
+    return price
+
+
+def price_cache_clear() -> None:
+    with _price_lock:
+        _price_cache.clear()
+
+
+def _position_data(pos: Position, *, with_price: bool = True) -> PositionData:
+    price = last_price(symbol=pos.symbol) if with_price and pos.qty != 0 else None
+    return PositionData(
+        symbol=pos.symbol,
+        qty=pos.qty,
+        avg_cost=pos.avg_cost,
+        realized_pnl=pos.realized_pnl,
+        last_price=price,
+        market_value=None if price is None else quantize_money(price * pos.qty),
+        unrealized_pnl=unrealized_pnl(qty=pos.qty, avg_cost=pos.avg_cost, price=price) if pos.qty else Decimal(0),
+    )
+
+
+def position_get(*, symbol: str) -> PositionData | None:
+    pos = Position.objects.filter(symbol=symbol.upper()).first()
+    return None if pos is None else _position_data(pos)
+
+
+def positions_list(*, include_flat: bool = False) -> list[PositionData]:
+    qs = Position.objects.all() if include_flat else Position.objects.exclude(qty=0)
+    return [_position_data(p) for p in qs.order_by("symbol")]
+
+
+def orders_open() -> QuerySet[Order]:
+    return Order.objects.filter(status__in=OPEN_STATUSES).order_by("created_at", "pk")
+
+
+def orders_list(
+    *,
+    status: str | None = None,
+    symbol: str | None = None,
+    source: str | None = None,
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+) -> QuerySet[Order]:
+    qs = Order.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    if symbol:
+        qs = qs.filter(symbol=symbol.upper())
+    if source:
+        qs = qs.filter(source=source)
+    if created_from:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_to:
+        qs = qs.filter(created_at__lt=created_to)
+    return qs.order_by("-created_at", "-pk")
+
+
+def order_detail(*, order_id: int) -> Order | None:
+    return Order.objects.filter(pk=order_id).prefetch_related("fills", "events").first()
+
+
+def account_latest() -> AccountData | None:
+    snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
+    if snap is None:
+        return None
+    return AccountData(
+        equity=snap.equity,
+        cash=snap.cash,
+        buying_power=snap.buying_power,
+        time=snap.time,
+        long_market_value=snap.long_market_value,
+        short_market_value=snap.short_market_value,
+    )
+
+
+def gross_exposure() -> Decimal:
+    """Σ |qty| × last price over open positions (average cost when no price is known)."""
+    total = Decimal(0)
+    for pos in Position.objects.exclude(qty=0):
+        price = last_price(symbol=pos.symbol) or pos.avg_cost
+        total += abs(pos.qty) * price
+    return quantize_money(total)

@@ -1,0 +1,48 @@
+"""Celery tasks of the orders app: thin, ids only, idempotent (each calls one service)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+
+@shared_task(name="orders.resolve_order", ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
+def resolve_order(*, order_id: int) -> None:
+    from orders.gateway import order_resolve
+    from orders.models import Order
+
+    if Order.objects.filter(pk=order_id).exists():
+        order_resolve(order_id=order_id)
+
+
+@shared_task(name="orders.reconcile", ignore_result=True, acks_late=True, time_limit=300, soft_time_limit=270)
+def reconcile() -> dict:
+    from orders.reconcile import reconcile_run
+
+    return reconcile_run().as_dict()
+
+
+@shared_task(name="orders.sim_tick", ignore_result=True, time_limit=60, soft_time_limit=50)
+def sim_tick() -> int:
+    """Advance the simulated exchange (partial remainders, resting limits) and deliver its updates."""
+    from orders.brokers import get_broker
+    from orders.fills import updates_pump
+
+    broker = get_broker()
+    if not hasattr(broker, "tick"):
+        return 0
+    broker.tick()
+    return updates_pump(broker=broker)
+
+
+
+@worker_ready.connect
+def _reconcile_at_startup(sender=None, **kwargs) -> None:
+    """Start-up step: reconcile once when a worker comes up (after a crash or a deploy)."""
+    reconcile.apply_async(queue=_orders_queue())
+
+
+def _orders_queue() -> str:
+    from trading_site.lib import queues
+
+    return queues.ORDERS
