@@ -1,0 +1,136 @@
+"""Sliding-window counters shared by every process: order rate, broker request rate, error bursts.
+
+With ``REDIS_URL`` the window is a Redis sorted set updated by one Lua script (atomic across web,
+workers and machines). Without Redis (the embedded run: web, worker and beat on one machine) the
+window is a small JSON file under ``VAR_DIR`` guarded by an exclusive ``fcntl`` lock.
+
+Timestamps come from the caller (the order's ``now`` from the platform clock), so a replay with a
+simulated clock counts simulated minutes, not wall-clock ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+KEY_PREFIX = os.environ.get("RISK_RATE_KEY_PREFIX", "trading:risk:rate:")
+
+_LUA = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local n = redis.call('ZCARD', key)
+if limit >= 0 and n >= limit then
+  return {0, n}
+end
+redis.call('ZADD', key, now, ARGV[4])
+redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+return {1, n + 1}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    allowed: bool
+    count: int  # events in the window after this call (not counting a refused one)
+
+
+_client_lock = threading.Lock()
+_client = None
+_script = None
+
+
+def _redis():
+    global _client, _script
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                import redis
+
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+                _script = client.register_script(_LUA)
+                _client = client
+    return _client, _script
+
+
+def _ts(now: dt.datetime) -> float:
+    if now.tzinfo is None:
+        raise ValueError("limiter needs a tz-aware datetime")
+    return now.timestamp()
+
+
+def _file(name: str) -> Path:
+    folder = Path(settings.VAR_DIR) / "risk"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"rate-{name}.json"
+
+
+def _file_hit(name: str, now: float, window: float, limit: int) -> Hit:
+    path = _file(name)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            raw = handle.read()
+            stamps = [t for t in (json.loads(raw) if raw else []) if t > now - window]
+            if 0 <= limit <= len(stamps):
+                allowed = False
+            else:
+                stamps.append(now)
+                allowed = True
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(stamps))
+            handle.flush()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return Hit(allowed=allowed, count=len(stamps))
+
+
+def hit(*, name: str, now: dt.datetime, window: float, limit: int) -> Hit:
+    """Count one event unless ``limit`` events are already in the window (``limit=-1``: no limit)."""
+    ts = _ts(now)
+    if settings.REDIS_URL:
+        _, script = _redis()
+        allowed, count = script(keys=[KEY_PREFIX + name], args=[ts, window, limit, f"{ts}:{uuid.uuid4().hex}"])
+        return Hit(allowed=bool(allowed), count=int(count))
+    return _file_hit(name, ts, window, limit)
+
+
+def count(*, name: str, now: dt.datetime, window: float) -> int:
+    """Events in the window ending at ``now`` (for status pages)."""
+    ts = _ts(now)
+    if settings.REDIS_URL:
+        client, _ = _redis()
+        return int(client.zcount(KEY_PREFIX + name, f"({ts - window}", "+inf"))
+    path = _file(name)
+    if not path.exists():
+        return 0
+    with open(path) as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            raw = handle.read()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return sum(1 for t in (json.loads(raw) if raw else []) if t > ts - window)
+
+
+def clear(*, name: str) -> None:
+    """Forget a window (tests, and an admin resetting a counter)."""
+    if settings.REDIS_URL:
+        client, _ = _redis()
+        client.delete(KEY_PREFIX + name)
+        return
+    path = _file(name)
+    if path.exists():
+        path.unlink()

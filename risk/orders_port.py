@@ -1,0 +1,106 @@
+"""The risk app's window on the orders app: its selectors and services, imported lazily.
+
+Risk sits on the gateway's path (orders imports risk's checks through the pre-trade registry), so
+importing orders at module level would be circular. Everything here is a thin adapter that turns
+the orders app's return values into the few numbers risk needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountData:
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    multiplier: Decimal | None  # None: the snapshot does not say (cash vs margin unknown)
+    shorting_enabled: bool | None
+    status: str
+
+
+def _dec(value) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def position_qty(*, symbol: str) -> Decimal:
+    """Signed position quantity (0 when flat)."""
+    from orders import selectors
+
+    position = selectors.position_get(symbol=symbol)
+    if position is None:
+        return Decimal(0)
+    return _dec(getattr(position, "qty", None)) or Decimal(0)
+
+
+def positions() -> list[tuple[str, Decimal, Decimal]]:
+    """(symbol, signed qty, average entry price) of every open position."""
+    from orders import selectors
+
+    result = []
+    for position in selectors.positions_list():
+        qty = _dec(getattr(position, "qty", None)) or Decimal(0)
+        if qty != 0:
+            avg = _dec(getattr(position, "avg_cost", None))
+            result.append((position.symbol, qty, avg or Decimal(0)))
+    return result
+
+
+def gross_exposure() -> Decimal:
+    from orders import selectors
+
+    return _dec(selectors.gross_exposure()) or Decimal(0)
+
+
+def last_price(*, symbol: str) -> Decimal | None:
+    from orders import selectors
+
+    return _dec(selectors.last_price(symbol=symbol))
+
+
+def account() -> AccountData | None:
+    from orders import selectors
+
+    row = selectors.account_latest()
+    if row is None:
+        return None
+    shorting = getattr(row, "shorting_enabled", None)
+    return AccountData(
+        equity=_dec(row.equity),
+        cash=_dec(row.cash),
+        buying_power=_dec(row.buying_power),
+        multiplier=_dec(getattr(row, "multiplier", None)),
+        shorting_enabled=None if shorting is None else bool(shorting),
+        status=str(getattr(row, "status", "") or ""),
+    )
+
+
+def open_orders_count() -> int:
+    from orders import selectors
+
+    return len(selectors.orders_open())
+
+
+def orders_cancel_all(*, actor, reason: str) -> int:
+    from orders import services
+
+    return services.order_cancel_all(actor=actor, reason=reason, include_scheduled=True)
+
+
+def positions_flatten_all(*, actor, reason: str) -> list:
+    from orders import services
+
+    return services.positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
+
+
+def exit_submit(*, symbol: str, side: str, qty: Decimal, reason: str, client_order_id: str):
+    """An exit through the gateway (``source="risk"``): every check still applies."""
+    from orders import services
+
+    return services.order_submit(
+        symbol=symbol, side=side, qty=qty, source="risk", actor=None, reason=reason, client_order_id=client_order_id
+    )
