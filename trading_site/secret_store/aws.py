@@ -8,6 +8,7 @@ stage name (``AWSCURRENT``, ``AWSPREVIOUS``).
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import boto3
@@ -23,6 +24,8 @@ from trading_site.secret_store.base import (
 from trading_site.secret_store.conf import SecretsConfig
 
 STAGES = ("AWSCURRENT", "AWSPREVIOUS", "AWSPENDING")
+# botocore logs request and response bodies (the SecretString) at DEBUG: never let that through.
+_QUIET_LOGGERS = ("botocore", "boto3", "urllib3")
 _DENIED = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"}
 
 
@@ -34,6 +37,10 @@ class AwsSecretManager(SecretManager):
         self._config = config
         self._lock = threading.Lock()
         self._client = None
+        for logger_name in _QUIET_LOGGERS:
+            quiet = logging.getLogger(logger_name)
+            if quiet.getEffectiveLevel() < logging.INFO:
+                quiet.setLevel(logging.INFO)
 
     def _secret_id(self, name: str) -> str:
         return f"{self._config.aws_prefix}{name}"
