@@ -1,0 +1,49 @@
+"""Non-secret settings of the strategies app, read from the environment and validated loudly.
+
+- ``ALPACA_DATA_FEED``: ``iex`` (default, free) or ``sip`` — the feed for Alpaca bar requests.
+- ``ALPACA_DATA_URL``: optional override of Alpaca's market-data base URL (a proxy, or the local fake).
+- ``ALLOCATION_METHOD``: default allocator method (``rank_aggregation``).
+- ``ALLOCATION_GROSS``: total weight the allocator distributes, as a fraction of equity (default 1.0).
+- ``ALLOCATION_STRATEGY_CAP``: default per-strategy cap (0.40) for new strategies.
+- ``CORRELATION_THRESHOLD`` (0.70) and ``CORRELATION_LOOKBACK`` (60 sessions) for ``check_correlation``.
+- ``DEMO_DATA``: load the bundled demo dataset in ``setup_demo`` (default true).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+
+ALLOCATION_METHODS = ("rank_aggregation", "inverse_vol", "equal_weight")
+
+
+def _decimal(name: str, default: str, *, low: Decimal, high: Decimal) -> Decimal:
+    raw = env.str(name, default=default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not value.is_finite() or not (low < value <= high):
+        raise ImproperlyConfigured(f"{name} must be in ({low}, {high}], not {raw!r}")
+    return value
+
+
+ALPACA_DATA_FEED = env.str("ALPACA_DATA_FEED", default="iex").lower()
+if ALPACA_DATA_FEED not in ("iex", "sip"):
+    raise ImproperlyConfigured(f"ALPACA_DATA_FEED must be iex or sip, not {ALPACA_DATA_FEED!r}")
+ALPACA_DATA_URL = env.str("ALPACA_DATA_URL", default="") or None
+
+ALLOCATION_METHOD = env.str("ALLOCATION_METHOD", default="rank_aggregation")
+if ALLOCATION_METHOD not in ALLOCATION_METHODS:
+    raise ImproperlyConfigured(f"ALLOCATION_METHOD must be one of {ALLOCATION_METHODS}, not {ALLOCATION_METHOD!r}")
+ALLOCATION_GROSS = _decimal("ALLOCATION_GROSS", "1.0", low=Decimal(0), high=Decimal(4))
+ALLOCATION_STRATEGY_CAP = _decimal("ALLOCATION_STRATEGY_CAP", "0.40", low=Decimal(0), high=Decimal(1))
+CORRELATION_THRESHOLD = float(_decimal("CORRELATION_THRESHOLD", "0.70", low=Decimal(-1), high=Decimal(1)))
+CORRELATION_LOOKBACK = env.int("CORRELATION_LOOKBACK", default=60)
+if not 10 <= CORRELATION_LOOKBACK <= 1000:
+    raise ImproperlyConfigured(f"CORRELATION_LOOKBACK must be between 10 and 1000, not {CORRELATION_LOOKBACK}")
+DEMO_DATA = env.bool("DEMO_DATA", default=True)
