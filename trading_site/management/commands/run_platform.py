@@ -16,7 +16,20 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from trading_site.demo import DEMO_USERS, demo_password_file
 from trading_site.lib import queues
+
+
+def demo_logins_line() -> str:
+    """The demo logins, when the demo users exist and their password is known to this machine."""
+    from django.contrib.auth import get_user_model
+
+    if not get_user_model().objects.filter(username__in=DEMO_USERS).exists():
+        return ""
+    password = os.environ.get("DEMO_PASSWORD")
+    if not password and demo_password_file().exists():
+        password = demo_password_file().read_text().strip()
+    return f"Logins: {' / '.join(DEMO_USERS)} with password {password}" if password else ""
 
 
 def process_commands(*, port: int, host: str) -> dict[str, list[str]]:
@@ -67,6 +80,9 @@ class Command(BaseCommand):
             children[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
             self.stdout.write(f"started {name} (pid {children[name].pid})")
         self.stdout.write(self.style.SUCCESS(f"\nConsole: http://{host}:{port}/   Health: http://{host}:{port}/healthz"))
+        logins = demo_logins_line()
+        if logins:
+            self.stdout.write(logins)
         self.stdout.write("Press Ctrl-C to stop every process.\n")
         exit_code = 0
         try:
