@@ -394,10 +394,7 @@ class SymbolBook:
         loss.wash_open_loss -= disallowed
         loss.adjustment += disallowed
         self._touch_realized(loss)
-        if k < lot.qty:
-            replacement = self._split_off(lot=lot, qty=k, day=day)
-        else:
-            replacement = lot
+        replacement = self._split_off(lot=lot, qty=k, day=day) if k < lot.qty else lot
         before_basis, before_start = replacement.basis, replacement.holding_start
         replacement.basis += disallowed
         # Tacking (IRC 1223(3), Pub. 550): the sold shares' holding period is added.

@@ -1,0 +1,345 @@
+"""Downloads: realized CSV, Form 8949 CSV, the daily trade blotter and the monthly compliance report.
+
+The console links these (``blotter_csv(day=)``, ``form8949_csv(year=)``, ``compliance_report(month=)``
+and the stored :class:`~tax.models.TaxExport` rows written by the beat jobs).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import transaction
+
+from tax import engine
+from tax.models import AppliedSplit, LotAdjustment, RealizedGain, TaxExport, TaxTrade
+from tax.selectors import (
+    COVERAGE_NOTE,
+    cents,
+    day_trades,
+    qty_text,
+    report_totals,
+    tax_report,
+    wash_sale_dict,
+    wash_sales_list,
+)
+from trading_site.lib import clock
+from trading_site.models import ActionLog
+
+REALIZED_COLUMNS = [
+    "sale_trade_id",
+    "lot_trade_id",
+    "symbol",
+    "qty",
+    "date_acquired",
+    "date_sold",
+    "proceeds",
+    "cost_basis",
+    "adjustment_code",
+    "adjustment_amount",
+    "gain_loss",
+    "term",
+]
+F8949_COLUMNS = [
+    "part",
+    "box",
+    "(a) description of property",
+    "(b) date acquired",
+    "(c) date sold or disposed of",
+    "(d) proceeds",
+    "(e) cost or other basis",
+    "(f) code(s)",
+    "(g) amount of adjustment",
+    "(h) gain or (loss)",
+]
+ZERO = Decimal(0)
+
+
+def _csv(rows: list[list]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def realized_csv(*, year: int | None = None, account: str = "default") -> str:
+    report = tax_report(year=year, account=account)
+    rows = [REALIZED_COLUMNS] + [[r[c] for c in REALIZED_COLUMNS] for r in report["realized"]]
+    return _csv(rows)
+
+
+def _form_date(iso: str) -> str:
+    day = dt.date.fromisoformat(iso)
+    return f"{day:%m/%d/%Y}"
+
+
+def form8949_rows(*, year: int | None = None, account: str = "default") -> list[list[str]]:
+    """Part I (short-term, box A) and Part II (long-term, box D): broker-reported, basis reported.
+
+    Each part ends with a totals row (columns d, e, g, h); column h = d − e + g per row.
+    """
+    report = tax_report(year=year, account=account)
+    rows: list[list[str]] = [F8949_COLUMNS]
+    for part, box, term in (("I", "A", engine.SHORT), ("II", "D", engine.LONG)):
+        totals = {"d": ZERO, "e": ZERO, "g": ZERO, "h": ZERO}
+        for r in (r for r in report["realized"] if r["term"] == term):
+            rows.append(
+                [
+                    part,
+                    box,
+                    f"{r['qty']} sh {r['symbol']}",
+                    _form_date(r["date_acquired"]),
+                    _form_date(r["date_sold"]),
+                    r["proceeds"],
+                    r["cost_basis"],
+                    r["adjustment_code"],
+                    r["adjustment_amount"] if r["adjustment_code"] else "",
+                    r["gain_loss"],
+                ]
+            )
+            totals["d"] += Decimal(r["proceeds"])
+            totals["e"] += Decimal(r["cost_basis"])
+            totals["g"] += Decimal(r["adjustment_amount"])
+            totals["h"] += Decimal(r["gain_loss"])
+        rows.append(
+            [part, box, "Totals", "", "", str(totals["d"]), str(totals["e"]), "", str(totals["g"]), str(totals["h"])]
+        )
+    return rows
+
+
+def form8949_csv(*, year: int | None = None, account: str = "default") -> str:
+    return _csv(form8949_rows(year=year, account=account))
+
+
+# -- daily blotter ----------------------------------------------------------------------------------------
+BLOTTER_COLUMNS = [
+    "trade_date",
+    "executed_at",
+    "execution_id",
+    "trade_id",
+    "order_id",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "commission",
+    "source",
+    "strategy",
+    "lot_relief",
+    "realized_gain_loss",
+    "wash_sale_disallowed",
+    "notes",
+]
+
+
+def blotter_csv(*, day: dt.date, account: str = "default") -> str:
+    """Every trade of the day (fills with order, strategy, source), the lots each sale relieved, and
+    footnotes for corporate actions: splits effective that day and splits behind relieved lots."""
+    trades = list(TaxTrade.objects.filter(account=account, trade_date=day).order_by("executed_at", "id"))
+    realized = defaultdict(list)
+    for r in RealizedGain.objects.filter(
+        account=account, sale_execution_id__in=[t.execution_id for t in trades if t.side == engine.SELL]
+    ).order_by("sale_seq", "lot_seq"):
+        realized[r.sale_execution_id].append(r)
+    relieved_lot_ids = [r.lot_id for rows in realized.values() for r in rows]
+    split_adjustments = defaultdict(list)
+    for adj in LotAdjustment.objects.filter(lot_id__in=relieved_lot_ids, kind=LotAdjustment.Kind.SPLIT):
+        split_adjustments[adj.lot_id].append(adj)
+    footnotes: list[str] = []
+    footnote_index: dict[str, int] = {}
+
+    def note(text: str) -> str:
+        if text not in footnote_index:
+            footnotes.append(text)
+            footnote_index[text] = len(footnotes)
+        return f"[{footnote_index[text]}]"
+
+    day_splits = {s.symbol: s for s in AppliedSplit.objects.filter(account=account, ex_date=day)}
+    rows: list[list] = [BLOTTER_COLUMNS]
+    for t in trades:
+        notes = []
+        if t.symbol in day_splits:
+            s = day_splits[t.symbol]
+            notes.append(
+                note(f"{s.symbol} {qty_text(s.ratio_to)}-for-{qty_text(s.ratio_from)} split effective {s.ex_date}")
+            )
+        relief, gain, disallowed = [], ZERO, ZERO
+        for r in realized.get(t.execution_id, []):
+            relief.append(f"{r.lot_trade_id}:{qty_text(r.qty)}@{r.date_acquired}")
+            gain += r.proceeds - r.cost_basis
+            disallowed += r.adjustment_amount
+            for adj in split_adjustments.get(r.lot_id, []):
+                notes.append(
+                    note(
+                        f"lot {r.lot_trade_id} ({r.symbol}) adjusted for a split effective {adj.day}: "
+                        f"{qty_text(adj.qty_before)} → {qty_text(adj.qty_after)} shares, basis unchanged"
+                    )
+                )
+        if t.error:
+            notes.append(note(f"not applied to the tax ledger: {t.error}"))
+        rows.append(
+            [
+                t.trade_date.isoformat(),
+                t.executed_at.isoformat() if t.executed_at else "",
+                t.execution_id,
+                t.trade_id,
+                t.order_id or "",
+                t.symbol,
+                t.side,
+                qty_text(t.qty),
+                qty_text(t.price),
+                str(cents(t.commission)),
+                t.source,
+                t.strategy,
+                ";".join(relief),
+                str(cents(gain)) if relief else "",
+                str(cents(disallowed)) if disallowed else "",
+                " ".join(dict.fromkeys(notes)),
+            ]
+        )
+    for text in footnotes:
+        rows.append([f"[{footnote_index[text]}]", text] + [""] * (len(BLOTTER_COLUMNS) - 2))
+    for s in day_splits.values():
+        if not any(t.symbol == s.symbol for t in trades):
+            rows.append(
+                [
+                    "note",
+                    f"{s.symbol} {qty_text(s.ratio_to)}-for-{qty_text(s.ratio_from)} split effective "
+                    f"{s.ex_date}: {s.lots_adjusted} open lot(s) adjusted",
+                ]
+                + [""] * (len(BLOTTER_COLUMNS) - 2)
+            )
+    return _csv(rows)
+
+
+# -- monthly compliance ---------------------------------------------------------------------------------------
+def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    try:
+        start = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise ValueError(f"month {month!r} must be YYYY-MM") from None
+    end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return start, end
+
+
+def _actions(start: dt.date, end: dt.date, *, prefixes: tuple[str, ...]) -> list[dict]:
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=clock.NEW_YORK)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK)
+    qs = (
+        ActionLog.objects.filter(created_at__gte=lo, created_at__lt=hi)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    result = []
+    for entry in qs:
+        if not entry.action.startswith(prefixes):
+            continue
+        result.append(
+            {
+                "at": entry.created_at.isoformat(),
+                "actor": entry.actor.get_username() if entry.actor_id else "system",
+                "action": entry.action,
+                "object": f"{entry.object_type}:{entry.object_id}" if entry.object_type else "",
+                "reason": entry.reason,
+                "data": entry.data,
+            }
+        )
+    return result
+
+
+# ActionLog prefixes read from the other apps (risk, orders); absent apps simply yield nothing.
+LIMIT_BREACH_ACTIONS = ("risk.limit", "risk.breach", "circuit_breaker.", "pretrade.reject", "risk.circuit_breaker")
+KILL_SWITCH_ACTIONS = ("kill_switch.",)
+MANUAL_ORDER_ACTIONS = ("order.manual",)
+
+
+def compliance_report(*, month: str, account: str = "default") -> dict:
+    """Realized totals, wash sales, day trades, limit breaches, kill-switch events, manual orders."""
+    start, end = _month_bounds(month)
+    realized_rows = RealizedGain.objects.filter(account=account, date_sold__range=(start, end)).order_by(
+        "date_sold", "symbol", "sale_seq", "lot_seq"
+    )
+    from tax.selectors import realized_row_dict
+
+    realized = [realized_row_dict(r) for r in realized_rows]
+    washes = [
+        wash_sale_dict(w) for w in wash_sales_list(account=account).filter(original_sale_date__range=(start, end))
+    ]
+    trades = day_trades(start=start, end=end, account=account)
+    return {
+        "month": month,
+        "account": account,
+        "generated_at": clock.now().isoformat(),
+        "coverage": COVERAGE_NOTE,
+        "realized": {**report_totals(realized), "rows": len(realized)},
+        "wash_sales": washes,
+        "day_trades": {
+            "count": sum(t["count"] for t in trades),
+            "days": [{**t, "date": t["date"].isoformat()} for t in trades],
+        },
+        "limit_breaches": _actions(start, end, prefixes=LIMIT_BREACH_ACTIONS),
+        "kill_switch_events": _actions(start, end, prefixes=KILL_SWITCH_ACTIONS),
+        "manual_orders": _actions(start, end, prefixes=MANUAL_ORDER_ACTIONS),
+    }
+
+
+def compliance_report_csv(*, month: str, account: str = "default") -> str:
+    report = compliance_report(month=month, account=account)
+    rows: list[list] = [["section", "field", "value", "detail"]]
+    rows.append(["report", "month", report["month"], ""])
+    rows.append(["report", "account", report["account"], ""])
+    rows.append(["report", "coverage", report["coverage"], ""])
+    for key in ("short_term_gain", "long_term_gain", "disallowed_loss", "rows"):
+        rows.append(["realized", key, report["realized"][key], ""])
+    for w in report["wash_sales"]:
+        rows.append(
+            [
+                "wash_sale",
+                w["symbol"],
+                w["disallowed_loss"],
+                f"sale {w['sale_trade_id']} on {w['date_sold']}, {w['qty']} sh replaced by {w['replacement_trade_id']}",
+            ]
+        )
+    rows.append(["day_trades", "count", report["day_trades"]["count"], ""])
+    for t in report["day_trades"]["days"]:
+        rows.append(["day_trade", t["symbol"], t["count"], t["date"]])
+    for section, key in (
+        ("limit_breach", "limit_breaches"),
+        ("kill_switch", "kill_switch_events"),
+        ("manual_order", "manual_orders"),
+    ):
+        for a in report[key]:
+            rows.append([section, a["action"], a["actor"], f"{a['at']} {a['object']} reason: {a['reason']}".strip()])
+    return _csv(rows)
+
+
+# -- stored downloads ------------------------------------------------------------------------------------------
+def export_store(*, kind: str, period: str, content: str, content_type: str = "text/csv") -> TaxExport:
+    """Create or replace the stored download for (kind, period)."""
+    with transaction.atomic():
+        export, _ = TaxExport.objects.update_or_create(
+            kind=kind,
+            period=period,
+            defaults={"content": content, "content_type": content_type, "created_at": clock.now()},
+        )
+    return export
+
+
+def blotter_store(*, day: dt.date, account: str = "default") -> TaxExport:
+    return export_store(
+        kind=TaxExport.Kind.BLOTTER, period=day.isoformat(), content=blotter_csv(day=day, account=account)
+    )
+
+
+def compliance_store(*, month: str, account: str = "default") -> TaxExport:
+    return export_store(
+        kind=TaxExport.Kind.COMPLIANCE, period=month, content=compliance_report_csv(month=month, account=account)
+    )
+
+
+def compliance_json(*, month: str, account: str = "default") -> str:
+    return json.dumps(compliance_report(month=month, account=account), indent=2, default=str)

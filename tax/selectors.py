@@ -1,0 +1,282 @@
+"""Reads of the tax ledger for the API, the console, reports and the pre-trade check.
+
+Coverage: the ledger sees only this account's trades (platform fills and imported history).
+Purchases of substantially identical stock in other accounts (an IRA, a spouse's account) also
+trigger wash sales under Pub. 550 and are not visible here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import QuerySet
+
+from tax import conf, engine
+from tax.models import RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
+from trading_site.api.errors import DomainError
+from trading_site.lib import clock
+from trading_site.lib.money import CENT
+
+COVERAGE_NOTE = (
+    "Wash-sale detection covers this account only; purchases in other accounts (IRAs, a spouse's "
+    "accounts) also count under IRS Pub. 550 and are not visible to the platform."
+)
+ZERO = Decimal(0)
+
+
+def cents(value: Decimal) -> Decimal:
+    """Presentation rounding for forms and reports (half up, as on tax forms)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def qty_text(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text if text != "-0" else "0"
+
+
+# -- querysets ----------------------------------------------------------------------------------------
+def lots_list(*, account: str = "default", symbol: str | None = None, include_closed: bool = False) -> QuerySet[TaxLot]:
+    qs = TaxLot.objects.filter(account=account)
+    if not include_closed:
+        qs = qs.filter(status=TaxLot.Status.OPEN)
+    if symbol:
+        qs = qs.filter(symbol=symbol.upper())
+    return qs.order_by("symbol", "seq", "sub")
+
+
+def realized_list(*, account: str = "default", year: int | None = None) -> QuerySet[RealizedGain]:
+    qs = RealizedGain.objects.filter(account=account)
+    if year is not None:
+        qs = qs.filter(date_sold__year=year)
+    return qs.order_by("date_sold", "symbol", "sale_seq", "lot_seq")
+
+
+def wash_sales_list(*, account: str = "default", year: int | None = None) -> QuerySet[WashSale]:
+    qs = WashSale.objects.filter(account=account)
+    if year is not None:
+        qs = qs.filter(original_sale_date__year=year)
+    return qs.order_by("original_sale_date", "symbol", "triggering_purchase_date", "created_at", "id")
+
+
+# -- the report (tax_report, API, exports) ----------------------------------------------------------
+def realized_row_dict(row: RealizedGain) -> dict:
+    proceeds, basis, adjustment = cents(row.proceeds), cents(row.cost_basis), cents(row.adjustment_amount)
+    return {
+        "sale_trade_id": row.sale_trade_id,
+        "lot_trade_id": row.lot_trade_id,
+        "symbol": row.symbol,
+        "qty": qty_text(row.qty),
+        "date_acquired": row.date_acquired.isoformat(),
+        "date_sold": row.date_sold.isoformat(),
+        "proceeds": str(proceeds),
+        "cost_basis": str(basis),
+        "adjustment_code": "W" if row.adjustment_amount > 0 else "",
+        "adjustment_amount": str(adjustment),
+        "gain_loss": str(proceeds - basis + adjustment),
+        "term": row.term,
+    }
+
+
+def open_lot_dict(lot: TaxLot) -> dict:
+    return {
+        "lot_trade_id": lot.trade_id,
+        "symbol": lot.symbol,
+        "qty": qty_text(lot.open_qty),
+        "cost_basis_total": str(cents(lot.cost_basis_total)),
+        "holding_period_start": lot.holding_period_start.isoformat(),
+    }
+
+
+def wash_sale_dict(wash: WashSale) -> dict:
+    return {
+        "sale_trade_id": wash.sale_trade_id,
+        "lot_trade_id": wash.lot_trade_id,
+        "symbol": wash.symbol,
+        "qty": qty_text(wash.qty),
+        "date_sold": wash.original_sale_date.isoformat(),
+        "disallowed_loss": str(cents(wash.disallowed_loss)),
+        "replacement_trade_id": wash.replacement_trade_id,
+        "replacement_date_acquired": wash.triggering_purchase_date.isoformat(),
+        "holding_period_start": wash.holding_start_after.isoformat(),
+    }
+
+
+def report_totals(realized: list[dict]) -> dict:
+    """Totals of the rows *as presented* (cents), so forms and JSON add up line by line."""
+    short = sum((Decimal(r["gain_loss"]) for r in realized if r["term"] == engine.SHORT), ZERO)
+    long = sum((Decimal(r["gain_loss"]) for r in realized if r["term"] == engine.LONG), ZERO)
+    disallowed = sum((Decimal(r["adjustment_amount"]) for r in realized), ZERO)
+    return {
+        "short_term_gain": str(cents(short)),
+        "long_term_gain": str(cents(long)),
+        "disallowed_loss": str(cents(disallowed)),
+    }
+
+
+def tax_report(*, year: int | None = None, account: str = "default") -> dict:
+    realized = [realized_row_dict(r) for r in realized_list(account=account, year=year)]
+    return {
+        "realized": realized,
+        "open_lots": [open_lot_dict(lot) for lot in lots_list(account=account)],
+        "wash_sales": [wash_sale_dict(w) for w in wash_sales_list(account=account, year=year)],
+        "totals": report_totals(realized),
+    }
+
+
+# -- tax-aware trading -----------------------------------------------------------------------------------
+@dataclass
+class WashPreview:
+    symbol: str
+    side: str
+    qty: Decimal
+    would_wash: bool
+    disallowed_loss: Decimal  # dollars at stake: loss that would be disallowed now
+    shares: Decimal  # shares matched
+    realized_loss: Decimal = ZERO  # for a sell: the loss the sale itself would realize
+    window_closes: dt.date | None = None  # for a loss sell: buying on or before this date washes it
+    matches: list[dict] = field(default_factory=list)
+    detail: str = ""
+
+
+def _book_snapshot(*, account: str, symbol: str, on: dt.date) -> engine.SymbolBook:
+    from tax.services import _book_load
+
+    row = SymbolBook.objects.filter(account=account, symbol=symbol).first() or SymbolBook(
+        account=account, symbol=symbol
+    )
+    return _book_load(account=account, row=row, on=on)
+
+
+def wash_sale_preview(
+    *,
+    symbol: str,
+    side: str,
+    qty: Decimal,
+    price: Decimal,
+    now: dt.datetime,
+    account: str = "default",
+    method: str | None = None,
+) -> WashPreview:
+    """Would this order wash a loss now? A buy: recent unmatched losses it would replace. A sell at
+    a loss: recent purchases that would replace it. Runs the real engine on a throw-away copy."""
+    symbol = symbol.upper()
+    day = now.astimezone(clock.NEW_YORK).date()
+    book = _book_snapshot(account=account, symbol=symbol, on=day).clone()
+    trade = engine.Trade(trade_id="preview", date=day, side=side, symbol=symbol, qty=qty, price=price)
+    realized_loss = ZERO
+    window_closes = None
+    if side == engine.BUY:
+        book.buy(trade)
+    elif side == engine.SELL:
+        try:
+            rows = book.sell(trade, method=method or conf.LOT_METHOD)
+        except engine.LotError as exc:
+            raise DomainError(str(exc), code="TAX_PREVIEW_INVALID") from exc
+        loss = sum((r.cost_basis - r.proceeds for r in rows if r.proceeds < r.cost_basis), ZERO)
+        realized_loss = cents(loss)
+        if loss > 0:
+            window_closes = day + dt.timedelta(days=engine.WASH_WINDOW_DAYS)
+    else:
+        raise DomainError("side must be buy or sell", code="validation_error")
+    washes = book.take_changes().washes
+    amount = sum((w.disallowed_loss for w in washes), ZERO)
+    shares = sum((w.qty for w in washes), ZERO)
+    matches = [
+        {
+            "sale_trade_id": w.sale_trade_id,
+            "date_sold": w.date_sold.isoformat(),
+            "replacement_trade_id": w.replacement_trade_id,
+            "qty": qty_text(w.qty),
+            "disallowed_loss": str(cents(w.disallowed_loss)),
+        }
+        for w in washes
+    ]
+    if washes and side == engine.BUY:
+        detail = f"Buying {qty_text(qty)} {symbol} would disallow ${cents(amount)} of recent realized loss (wash sale)."
+    elif washes:
+        detail = (
+            f"Selling {qty_text(qty)} {symbol} at {price} realizes a ${realized_loss} loss; ${cents(amount)} of it "
+            "would be disallowed by shares bought in the last 30 days (wash sale)."
+        )
+    else:
+        detail = "No wash sale."
+    return WashPreview(
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        would_wash=bool(washes) and amount > 0,
+        disallowed_loss=cents(amount),
+        shares=shares,
+        realized_loss=realized_loss,
+        window_closes=window_closes,
+        matches=matches,
+        detail=detail,
+    )
+
+
+def wash_sale_windows_open(*, now: dt.datetime, account: str = "default") -> list[dict]:
+    """Symbols with a realized loss that buying now would (partly) disallow, and when that ends."""
+    today = now.astimezone(clock.NEW_YORK).date()
+    horizon = today - dt.timedelta(days=engine.WASH_WINDOW_DAYS)
+    rows = RealizedGain.objects.filter(account=account, wash_open_qty__gt=0, date_sold__gte=horizon).order_by(
+        "symbol", "date_sold"
+    )
+    by_symbol: dict[str, dict] = {}
+    for row in rows:
+        entry = by_symbol.setdefault(
+            row.symbol, {"symbol": row.symbol, "closes_on": row.date_sold, "shares": ZERO, "loss_at_stake": ZERO}
+        )
+        entry["closes_on"] = max(entry["closes_on"], row.date_sold)
+        entry["shares"] += row.wash_open_qty
+        entry["loss_at_stake"] += row.wash_open_loss
+    result = []
+    for entry in by_symbol.values():
+        closes = entry["closes_on"] + dt.timedelta(days=engine.WASH_WINDOW_DAYS)
+        result.append(
+            {
+                "symbol": entry["symbol"],
+                "closes_on": closes,
+                "days_left": (closes - today).days,
+                "shares": entry["shares"],
+                "loss_at_stake": cents(entry["loss_at_stake"]),
+            }
+        )
+    return result
+
+
+# -- compliance helpers ---------------------------------------------------------------------------------
+def day_trades(*, start: dt.date, end: dt.date, account: str = "default") -> list[dict]:
+    """Day trades of platform fills between ``start`` and ``end`` (inclusive).
+
+    A day trade is a purchase followed by a sale of the same symbol on the same day (FINRA Rule
+    4210(f)(8)(B)); orders, not their partial fills, are counted; buy-sell-buy-sell is two.
+    """
+    trades = (
+        TaxTrade.objects.filter(account=account, origin=TaxTrade.Origin.FILL, trade_date__range=(start, end))
+        .order_by("trade_date", "symbol", "executed_at", "id")
+        .values("trade_date", "symbol", "side", "trade_id", "executed_at")
+    )
+    grouped: dict[tuple[dt.date, str], list[dict]] = defaultdict(list)
+    for t in trades:
+        grouped[(t["trade_date"], t["symbol"])].append(t)
+    result = []
+    for (day, symbol), items in grouped.items():
+        seen_orders: set[tuple[str, str]] = set()
+        holding_buy = False
+        count = 0
+        for t in items:
+            key = (t["side"], t["trade_id"])
+            if key in seen_orders:
+                continue
+            seen_orders.add(key)
+            if t["side"] == engine.BUY:
+                holding_buy = True
+            elif holding_buy:
+                count += 1
+                holding_buy = False
+        if count:
+            result.append({"date": day, "symbol": symbol, "count": count})
+    return sorted(result, key=lambda d: (d["date"], d["symbol"]))
