@@ -183,7 +183,9 @@ def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list
             )
             return fills
     # Catch up to the broker's cumulative fill (missed or out-of-order executions, reconciliation).
-    if cum > order.filled_qty and avg is not None and cum <= order.qty:
+    # A submit acknowledgement never books fills: the executions follow on the update stream.
+    catch_up = update.event in _FILL_EVENTS or update.origin in ("reconcile", "poll")
+    if catch_up and cum > order.filled_qty and avg is not None and cum <= order.qty:
         delta = cum - order.filled_qty
         price = quantize_price((cum * avg - order.filled_notional) / delta)
         if price <= 0:
@@ -229,7 +231,8 @@ def trade_update_apply(*, update: TradeUpdate) -> list[Fill]:
             fields |= {"filled_qty", "filled_notional", "avg_fill_price", "commission", "filled_at"}
         target = update.order.status
         if target in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
-            target = None  # fill status follows the ledger's own filled quantity (set in _fill_book)
+            # The broker has the order; fill states follow the ledger's own filled quantity (_fill_book).
+            target = OrderStatus.ACCEPTED
         if target and _moves_forward(order.status, target):
             if target == OrderStatus.CANCELED:
                 order.canceled_at = update.timestamp

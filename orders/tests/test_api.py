@@ -1,0 +1,172 @@
+"""The orders API: create (201/200), bad input (4xx, error shape, nothing stored), reads, cancel, roles."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+
+import pytest
+
+from orders import pretrade
+from orders.models import Fill, Order, OrderEvent, SimOrder
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/orders/"
+
+
+def _counts():
+    return (Order.objects.count(), OrderEvent.objects.count(), SimOrder.objects.count(), Fill.objects.count())
+
+
+def _post(client, body, **extra):
+    return client.post(URL, data=json.dumps(body) if not isinstance(body, str) else body,
+                       content_type="application/json", **extra)
+
+
+def test_create_then_same_client_order_id_returns_200(aapl, counting_broker, frozen, operator, api_as):
+    client = api_as(operator)
+    body = {"symbol": "AAPL", "side": "buy", "qty": "3", "type": "market", "client_order_id": "api-1"}
+    first = _post(client, body)
+    assert first.status_code == 201, first.json()
+    data = first.json()
+    assert (data["client_order_id"], data["status"], data["filled_qty"], data["source"]) == ("api-1", "filled", "3.000000000", "api")
+    assert data["created_by"] == "operator1"
+    again = _post(client, body)
+    assert again.status_code == 200 and again.json()["id"] == data["id"]
+    assert Order.objects.count() == 1 and counting_broker.submit_calls == 1
+
+
+def test_limit_order_with_numeric_json_values(aapl, counting_broker, frozen, operator, api_as):
+    resp = _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": 2, "type": "limit", "limit_price": 95.5,
+                                    "time_in_force": "gtc"})
+    assert resp.status_code == 201, resp.json()
+    assert (resp.json()["limit_price"], resp.json()["status"], resp.json()["time_in_force"]) == ("95.500000", "accepted", "gtc")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"qty": "0"}, 400, "qty"),
+        ({"qty": 0}, 400, "qty"),
+        ({"qty": "-1"}, 400, "qty"),
+        ({"qty": -1}, 400, "qty"),
+        ('{"symbol": "AAPL", "side": "buy", "qty": NaN}', 400, "qty"),
+        ('{"symbol": "AAPL", "side": "buy", "qty": 1e309}', 400, "qty"),
+        ({"qty": "NaN"}, 400, "qty"),
+        ({"qty": "Infinity"}, 400, "qty"),
+        ({"qty": True}, 400, "qty"),
+        ({"qty": "1.5"}, 400, "qty"),
+        ({"symbol": "ZZZZ"}, 400, "symbol"),
+        ({"type": "limit"}, 400, "limit_price"),
+        ({"type": "limit", "limit_price": "100.001"}, 400, "limit_price"),
+        ({"type": "limit", "limit_price": "0.00001"}, 400, "limit_price"),
+        ({"type": "limit", "limit_price": "-1"}, 400, "limit_price"),
+        ({"side": "short"}, 400, "side"),
+        ({"type": "stop"}, 400, "type"),
+        ({"quantity": "1"}, 400, "quantity"),
+        ({"algo": {"kind": "twap", "slices": 10}}, 400, "algo"),
+        ({"client_order_id": "bad id!"}, 400, "client_order_id"),
+    ],
+)
+def test_bad_input_is_4xx_with_error_shape_and_nothing_stored(aapl, counting_broker, operator, api_as, body, status, field):
+    if isinstance(body, dict):
+        body = {"symbol": "AAPL", "side": "buy", "qty": "1", **body}
+    resp = _post(api_as(operator), body)
+    assert resp.status_code == status, resp.content
+    data = resp.json()
+    if data["code"] == "parse_error":  # a bare NaN is not JSON: DRF's strict parser refuses the body
+        assert "NaN" in body and data["detail"]
+    else:
+        assert data["code"] == "validation_error" and data["detail"]
+        assert field in data["fields"], data
+    assert _counts() == (0, 0, 0, 0) and counting_broker.submit_calls == 0
+
+
+def test_one_megabyte_body_is_413_and_nothing_stored(aapl, counting_broker, operator, client):
+    client.force_login(operator)
+    body = json.dumps({"symbol": "AAPL", "side": "buy", "qty": "1", "reason": "x" * (1024 * 1024)})
+    resp = client.post(URL, data=body, content_type="application/json")
+    assert resp.status_code == 413
+    assert resp.json()["code"] == "payload_too_large"
+    assert _counts() == (0, 0, 0, 0)
+
+
+def test_viewer_may_read_but_not_place_or_cancel(aapl, counting_broker, frozen, viewer, operator, api_as):
+    resp = _post(api_as(viewer), {"symbol": "AAPL", "side": "buy", "qty": "1"})
+    assert resp.status_code == 403 and resp.json()["code"] == "permission_denied"
+    assert _counts() == (0, 0, 0, 0)
+    order_id = _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit",
+                                        "limit_price": "50"}).json()["id"]
+    assert api_as(viewer).get(URL).status_code == 200
+    assert api_as(viewer).post(f"{URL}{order_id}/cancel/", {}, format="json").status_code == 403
+    assert api_as(viewer).post(f"{URL}cancel-all/", {"reason": "x"}, format="json").status_code == 403
+    assert Order.objects.get().status == "accepted"
+
+
+def test_anonymous_is_401(api_client, aapl):
+    assert api_client.get(URL).status_code in (401, 403)
+    assert api_client.post(URL, {"symbol": "AAPL"}, format="json").status_code in (401, 403)
+    assert Order.objects.count() == 0
+
+
+def test_pretrade_rejection_is_422_with_code(aapl, counting_broker, frozen, operator, api_as):
+    def breaker(intent):
+        raise pretrade.PreTradeRejection("CIRCUIT_BREAKER_OPEN", "daily loss limit")
+
+    pretrade.register_check("breaker", breaker)
+    resp = _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "1"})
+    assert resp.status_code == 422
+    assert resp.json() == {"code": "CIRCUIT_BREAKER_OPEN", "detail": "daily loss limit"}
+    assert Order.objects.get().status == "rejected" and counting_broker.submit_calls == 0
+
+
+def test_list_filters_and_pagination(aapl, counting_broker, frozen, operator, viewer, api_as):
+    client = api_as(operator)
+    for i in range(3):
+        _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "client_order_id": f"f-{i}"})
+    frozen.shift(3600)
+    _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit", "limit_price": "10", "client_order_id": "late"})
+    reader = api_as(viewer)
+    all_orders = reader.get(URL).json()
+    assert all_orders["count"] == 4 and [o["client_order_id"] for o in all_orders["results"]][0] == "late"
+    assert reader.get(URL, {"status": "accepted"}).json()["count"] == 1
+    assert reader.get(URL, {"symbol": "aapl", "source": "api"}).json()["count"] == 4
+    assert reader.get(URL, {"created_after": "2026-03-10T15:30:00Z"}).json()["count"] == 1
+    assert reader.get(URL, {"created_before": "2026-03-10T15:30:00Z"}).json()["count"] == 3
+    assert reader.get(URL, {"status": "bogus"}).status_code == 400
+    assert reader.get(URL, {"page": 2}).status_code == 404
+
+
+def test_detail_with_fills_and_events(aapl, counting_broker, frozen, operator, api_as):
+    order_id = _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "2"}).json()["id"]
+    data = api_as(operator).get(f"{URL}{order_id}/").json()
+    assert [f["qty"] for f in data["fills"]] == ["2.000000000"]
+    assert [e["kind"] for e in data["events"]][:2] == ["created", "accepted"]
+    assert api_as(operator).get(f"{URL}999999/").status_code == 404
+
+
+def test_cancel_and_cancel_all(aapl, counting_broker, frozen, operator, api_as):
+    client = api_as(operator)
+    a = _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit", "limit_price": "50"}).json()["id"]
+    _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit", "limit_price": "51"})
+    resp = client.post(f"{URL}{a}/cancel/", {"reason": "typo"}, format="json")
+    assert resp.status_code == 200 and resp.json()["status"] == "canceled"
+    again = client.post(f"{URL}{a}/cancel/", {}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "ORDER_NOT_CANCELABLE"
+    assert client.post(f"{URL}cancel-all/", {}, format="json").status_code == 400  # reason required
+    resp = client.post(f"{URL}cancel-all/", {"reason": "flat for the night"}, format="json")
+    assert resp.json() == {"canceled": 1}
+    assert set(Order.objects.values_list("status", flat=True)) == {"canceled"}
+
+
+def test_positions_and_account(aapl, counting_broker, frozen, operator, viewer, api_as):
+    _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "10"})
+    positions = api_as(viewer).get("/api/v1/positions/").json()
+    assert len(positions) == 1
+    p = positions[0]
+    # bought 10 @ 100.03; last 100.0000 → unrealized 10 × (100 − 100.03) = −0.30
+    assert (p["symbol"], p["qty"], p["avg_cost"], p["last_price"], p["unrealized_pnl"]) == (
+        "AAPL", "10.000000000", "100.030000", "100.000000", "-0.300000")
+    account = api_as(viewer).get("/api/v1/account/").json()
+    # 100,000 − 10 × 100.03 = 98,999.70 cash; equity = cash + 10 × 100 = 99,999.70
+    assert (D(account["cash"]), D(account["equity"]), account["broker"]) == (D("98999.70"), D("99999.70"), "simulated")
