@@ -1,0 +1,212 @@
+"""Lots follow real fills: the listener, its idempotency, splits from market data, the orders path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from orders import events
+from strategies.models import Asset, CorporateAction
+from tax.models import AppliedSplit, RealizedGain, TaxLot, TaxTrade, WashSale
+from tax.services import lots_apply_fill
+from tax.tests.conftest import fill
+from trading_site.models import Alert
+
+pytestmark = pytest.mark.django_db
+
+HISTORY = [
+    # day, side, symbol, qty, price, trade_id
+    ("2024-01-02", "buy", "AAA", "100", "10.00", "o1"),
+    ("2024-01-03", "buy", "BBB", "50", "20.00", "o2"),
+    ("2024-01-10", "buy", "AAA", "50", "11.00", "o3"),
+    ("2024-02-01", "sell", "AAA", "120", "9.00", "o4"),  # FIFO: 100 of o1 + 20 of o3, both at a loss
+    ("2024-02-05", "buy", "AAA", "40", "9.50", "o5"),  # replaces 40 loss shares
+    ("2024-02-06", "sell", "BBB", "50", "25.00", "o6"),  # gain
+    ("2024-02-07", "buy", "BBB", "10", "24.00", "o7"),  # gain sale: no wash
+    ("2024-03-20", "sell", "AAA", "30", "12.00", "o8"),
+]
+
+
+def _lots(account: str) -> list[tuple]:
+    return [
+        (
+            lot.symbol,
+            lot.trade_id,
+            lot.seq,
+            lot.sub,
+            lot.acquired_date,
+            lot.holding_period_start,
+            lot.qty_original,
+            lot.open_qty,
+            lot.cost_basis_total,
+            lot.wash_absorbed,
+            lot.status,
+        )
+        for lot in TaxLot.objects.filter(account=account).order_by("symbol", "seq", "sub")
+    ]
+
+
+def _realized(account: str) -> list[tuple]:
+    return [
+        (
+            r.symbol,
+            r.sale_trade_id,
+            r.lot_trade_id,
+            r.qty,
+            r.date_acquired,
+            r.date_sold,
+            r.proceeds,
+            r.cost_basis,
+            r.adjustment_amount,
+            r.gain_loss,
+            r.term,
+        )
+        for r in RealizedGain.objects.filter(account=account).order_by("symbol", "sale_seq", "lot_seq", "date_acquired")
+    ]
+
+
+def _washes(account: str) -> list[tuple]:
+    return sorted(
+        (
+            w.symbol,
+            w.sale_trade_id,
+            w.lot_trade_id,
+            w.replacement_trade_id,
+            w.qty,
+            w.disallowed_loss,
+            w.holding_start_after,
+        )
+        for w in WashSale.objects.filter(account=account)
+    )
+
+
+def test_fills_yield_the_same_lots_as_importing_the_same_trades(run_import):
+    # Given the history imported into one account
+    csv_text = "date,side,symbol,qty,price,trade_id\n" + "\n".join(",".join(row) for row in HISTORY)
+    run_import(csv_text, account="imported")
+    # When the same trades arrive as fills in another account
+    for i, (day, side, symbol, qty, price, trade_id) in enumerate(HISTORY):
+        lots_apply_fill(
+            fill(
+                f"exec-{i}", day=day, side=side, symbol=symbol, qty=qty, price=price, trade_id=trade_id, account="live"
+            )
+        )
+    # Then lots, realized rows and wash sales are identical
+    assert _lots("live") == _lots("imported")
+    assert _realized("live") == _realized("imported")
+    assert _washes("live") == _washes("imported")
+    # and the figures are the hand-computed ones: o4 loses 100*(9-10) = -100 on o1 and 20*(9-11) = -40 on o3;
+    # o5's 40 shares replace 40 of o1's loss shares: $40 disallowed, o5 basis 380 + 40 = 420
+    realized = {(r[1], r[2]): r for r in _realized("live")}
+    assert realized[("o4", "o1")][8:10] == (D("40"), D("-60"))
+    assert realized[("o4", "o3")][8:10] == (D("0"), D("-40"))
+    o5 = TaxLot.objects.get(account="live", trade_id="o5")
+    # o1 was held 2024-01-02 → 02-01 (30 days), so o5's holding period starts 30 days before 02-05
+    assert (o5.open_qty, o5.cost_basis_total, o5.holding_period_start) == (D(40), D(420), dt.date(2024, 1, 6))
+    assert realized[("o8", "o3")][3] == D("30")  # FIFO: o3's remaining 30 go before o5
+    assert len(_washes("live")) == 1
+
+
+def test_duplicate_fill_is_ignored():
+    event = fill("e1", day="2024-01-02", side="buy", symbol="DUP", qty="10", price="5")
+    assert lots_apply_fill(event) is not None
+    assert lots_apply_fill(event) is None
+    assert TaxLot.objects.filter(symbol="DUP").count() == 1 and TaxTrade.objects.filter(symbol="DUP").count() == 1
+
+
+def test_trade_date_is_new_york_date():
+    # 2024-03-01 02:00 UTC is still 2024-02-29 in New York
+    event = fill("e1", day="2024-03-01", side="buy", symbol="NY", qty="1", price="5", hour=2)
+    lots_apply_fill(event)
+    assert TaxLot.objects.get(symbol="NY").acquired_date == dt.date(2024, 2, 29)
+
+
+def test_sell_beyond_tax_position_keeps_the_fill_and_alerts():
+    # Given no lots for the symbol (history not imported)
+    event = fill("e1", day="2024-01-02", side="sell", symbol="NOLOTS", qty="10", price="5")
+    # When the fill arrives, the listener does not raise (the fill's transaction survives)
+    row = lots_apply_fill(event)
+    # Then the trade is stored with the reason, nothing was relieved, and a critical alert is raised
+    assert "exceeds the open position of 0" in row.error
+    assert RealizedGain.objects.count() == 0
+    alert = Alert.objects.get(metric="tax_lot_error")
+    assert alert.severity == "critical" and "NOLOTS" in alert.message
+
+
+def test_market_data_split_is_applied_before_the_next_fill():
+    # Given 10 shares bought before a 2-for-1 split recorded in the market data
+    lots_apply_fill(fill("e1", day="2024-06-03", side="buy", symbol="SPL", qty="10", price="100"))
+    asset = Asset.objects.create(symbol="SPL")
+    CorporateAction.objects.create(asset=asset, ex_date=dt.date(2024, 6, 10), kind="split", ratio_from=1, ratio_to=2)
+    # When 5 shares are sold after the ex-date
+    lots_apply_fill(fill("e2", day="2024-06-12", side="sell", symbol="SPL", qty="5", price="55"))
+    # Then the lot was 20 shares at $50: 5 sold for 275 with basis 250
+    (row,) = RealizedGain.objects.filter(symbol="SPL")
+    assert (row.qty, row.cost_basis, row.proceeds, row.gain_loss) == (D(5), D(250), D(275), D(25))
+    lot = TaxLot.objects.get(symbol="SPL")
+    assert (lot.open_qty, lot.cost_basis_total) == (D(15), D(750))
+    assert AppliedSplit.objects.get(symbol="SPL").source == "market_data"
+    # and applying again (a later fill) does not split twice
+    lots_apply_fill(fill("e3", day="2024-06-13", side="sell", symbol="SPL", qty="5", price="55"))
+    assert TaxLot.objects.get(symbol="SPL").open_qty == D(10)
+
+
+def test_listener_is_registered_with_the_orders_contract():
+    assert events._listeners["tax_lots"] is lots_apply_fill
+
+
+def test_lots_follow_fills_through_the_orders_fill_service():
+    from orders.brokers.base import BrokerOrder, TradeUpdate
+    from orders.fills import trade_update_apply
+    from orders.models import Order, OrderStatus
+
+    ts = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+
+    def order_and_fill(cid: str, side: str, qty: str, price: str, when: dt.datetime) -> None:
+        order = Order.objects.create(
+            client_order_id=cid,
+            broker_order_id=f"b-{cid}",
+            symbol="ORD",
+            side=side,
+            qty=D(qty),
+            source="api",
+            status=OrderStatus.ACCEPTED,
+            created_at=when,
+            updated_at=when,
+        )
+        trade_update_apply(
+            update=TradeUpdate(
+                event="fill",
+                order=BrokerOrder(
+                    broker_order_id=order.broker_order_id,
+                    client_order_id=cid,
+                    symbol="ORD",
+                    side=side,
+                    qty=D(qty),
+                    status="filled",
+                    filled_qty=D(qty),
+                    filled_avg_price=D(price),
+                ),
+                timestamp=when,
+                execution_id=f"x-{cid}",
+                qty=D(qty),
+                price=D(price),
+            )
+        )
+
+    # Given a buy and a losing sell through the real fill service, then a repurchase 3 days later
+    order_and_fill("cid-buy", "buy", "10", "50.00", ts)
+    order_and_fill("cid-sell", "sell", "10", "45.00", ts + dt.timedelta(days=1))
+    order_and_fill("cid-rebuy", "buy", "10", "46.00", ts + dt.timedelta(days=4))
+    # Then the lots use the client_order_id as trade id and the $50 loss is washed into the new lot
+    (row,) = RealizedGain.objects.filter(symbol="ORD")
+    assert (row.sale_trade_id, row.lot_trade_id, row.adjustment_amount, row.gain_loss) == (
+        "cid-sell",
+        "cid-buy",
+        D(50),
+        D(0),
+    )
+    lot = TaxLot.objects.get(symbol="ORD", status="open")
+    assert (lot.trade_id, lot.cost_basis_total, lot.holding_period_start) == ("cid-rebuy", D(510), dt.date(2026, 3, 13))
