@@ -90,8 +90,11 @@ def secrets_config_from_env(environ_map: Mapping[str, str] | None = None, *, bac
 
 
 def alpaca_base_url(environ_map: Mapping[str, str] | None = None) -> str:
-    """``ALPACA_BASE_URL`` overrides alpaca-py's endpoint (a proxy, or the fake server in tests)."""
-    url = _env_for(environ_map).str("ALPACA_BASE_URL", default="")
+    """Overrides alpaca-py's trading endpoint for the rotation check (a proxy, or the fake server in
+    tests): ``ALPACA_BASE_URL``, else the broker adapter's ``ALPACA_URL_OVERRIDE`` (orders/conf.py),
+    so the new keys are verified against the endpoint the broker will use."""
+    env = _env_for(environ_map)
+    url = env.str("ALPACA_BASE_URL", default="") or env.str("ALPACA_URL_OVERRIDE", default="")
     if url and not url.startswith(("http://", "https://")):
         raise ImproperlyConfigured(f"ALPACA_BASE_URL must be an http(s) URL, not {url!r}")
     return url.rstrip("/")
