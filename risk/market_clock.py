@@ -48,10 +48,14 @@ class Session:
 
 class _Calendar:
     def __init__(self) -> None:
+        import warnings
+
         import exchange_calendars as xc
 
-        cal = xc.get_calendar("XNYS", start=conf.CALENDAR_START, end=conf.CALENDAR_END)
-        schedule = cal.schedule
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas deprecation noise from inside exchange_calendars
+            cal = xc.get_calendar("XNYS", start=conf.CALENDAR_START, end=conf.CALENDAR_END)
+            schedule = cal.schedule
         self.sessions: dict[dt.date, Session] = {}
         for label, opens, closes in zip(schedule.index, schedule["open"], schedule["close"], strict=True):
             day = label.date()
