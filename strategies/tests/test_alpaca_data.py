@@ -1,0 +1,99 @@
+"""Alpaca bars through alpaca-py against the local fake market-data server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from alpaca.data.historical import StockHistoricalDataClient
+
+from strategies.alpaca_data import alpaca_data_client, bars_import_alpaca
+from strategies.data_import import BarFileError
+from strategies.models import Bar, CorporateAction
+from tests.fakes.alpaca_data import FakeAlpacaData, FakeBar, FakeMarketData
+
+SESSIONS = [dt.date(2024, 6, d) for d in (3, 4, 5, 6, 7, 10, 11)]
+
+
+def market() -> FakeMarketData:
+    # NVDA's real 10:1 split took effect on 2024-06-10: raw prices drop from ~1200 to ~120
+    nvda = [
+        FakeBar(SESSIONS[0], 1136.0, 1150.0, 1120.0, 1150.0, 400),
+        FakeBar(SESSIONS[1], 1150.0, 1166.0, 1140.0, 1164.37, 410),
+        FakeBar(SESSIONS[2], 1180.0, 1225.0, 1178.0, 1224.4, 420),
+        FakeBar(SESSIONS[3], 1224.0, 1255.0, 1200.0, 1209.98, 430),
+        FakeBar(SESSIONS[4], 1197.0, 1216.0, 1180.0, 1208.88, 440),
+        FakeBar(SESSIONS[5], 120.37, 123.1, 117.01, 121.79, 4500),
+        FakeBar(SESSIONS[6], 121.77, 122.87, 118.74, 120.91, 4600),
+    ]
+    spy = [FakeBar(s, 530.0 + i, 531.5 + i, 529.0 + i, 531.0 + i, 1000 + i) for i, s in enumerate(SESSIONS)]
+    return FakeMarketData(bars={"NVDA": nvda, "SPY": spy}, splits={"NVDA": [(dt.date(2024, 6, 10), 10.0)]}, page_size=5)
+
+
+@pytest.fixture
+def fake():
+    with FakeAlpacaData(market()) as server:
+        yield server
+
+
+def client_for(fake) -> StockHistoricalDataClient:
+    return StockHistoricalDataClient(api_key="key-id", secret_key="secret", url_override=fake.url)
+
+
+def test_raw_bars_are_imported_with_the_split_derived_and_iex_by_default(db, fake):
+    summary = bars_import_alpaca(symbols=["nvda", "SPY"], start=SESSIONS[0], end=SESSIONS[-1], client=client_for(fake))
+
+    # all 14 bars arrived through pagination (page size 5), stored raw and exact
+    assert (summary.bars, summary.splits) == (14, 1)
+    bar = Bar.objects.get(asset__symbol="NVDA", session=dt.date(2024, 6, 10))
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.source) == (
+        Decimal("120.37"),
+        Decimal("123.1"),
+        Decimal("117.01"),
+        Decimal("121.79"),
+        Decimal(4500),
+        "alpaca",
+    )
+    split = CorporateAction.objects.get()
+    assert (split.asset.symbol, split.ex_date, split.ratio_from, split.ratio_to) == (
+        "NVDA",
+        dt.date(2024, 6, 10),
+        Decimal(1),
+        Decimal(10),
+    )
+    # the requests used the IEX feed, daily bars, raw and split-adjusted, and followed next_page_token
+    bars_requests = [r["query"] for r in fake.requests if r["path"] == "/v2/stocks/bars"]
+    assert {q["feed"] for q in bars_requests} == {"iex"}
+    assert {q["timeframe"] for q in bars_requests} == {"1Day"}
+    assert {q["adjustment"] for q in bars_requests} == {"raw", "split"}
+    assert len(bars_requests) == 6
+    assert {q["symbols"] for q in bars_requests} == {"NVDA,SPY"}
+
+
+def test_feed_is_configurable(db, fake):
+    bars_import_alpaca(symbols=["SPY"], start=SESSIONS[0], end=SESSIONS[1], feed="sip", client=client_for(fake))
+
+    assert {r["query"]["feed"] for r in fake.requests} == {"sip"}
+    with pytest.raises(ValueError, match="feed must be iex or sip"):
+        bars_import_alpaca(symbols=["SPY"], start=SESSIONS[0], end=SESSIONS[1], feed="otc", client=client_for(fake))
+
+
+def test_client_takes_credentials_from_the_secrets_layer(db, fake, monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY", "key-from-env")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "secret-from-env")
+
+    summary = bars_import_alpaca(
+        symbols=["SPY"], start=SESSIONS[0], end=SESSIONS[-1], client=alpaca_data_client(url_override=fake.url)
+    )
+
+    assert summary.bars == 7
+
+
+def test_an_inconsistent_bar_stores_nothing(db):
+    data = market()
+    data.bars["SPY"][3] = FakeBar(SESSIONS[3], 530.0, 531.0, 529.0, 540.0, 1000)  # close above high
+    with FakeAlpacaData(data) as server, pytest.raises(BarFileError, match="SPY 2024-06-06: inconsistent OHLC"):
+        bars_import_alpaca(symbols=["NVDA", "SPY"], start=SESSIONS[0], end=SESSIONS[-1], client=client_for(server))
+
+    assert not Bar.objects.exists()
