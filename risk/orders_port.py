@@ -85,22 +85,25 @@ def open_orders_count() -> int:
     return len(selectors.orders_open())
 
 
-def orders_cancel_all(*, actor, reason: str) -> int:
-    from orders import services
+def _services():
+    """``orders.services`` per the contract; the gateway module holds the same functions."""
+    try:
+        from orders import services
+    except ImportError:
+        from orders import gateway as services
+    return services
 
-    return services.order_cancel_all(actor=actor, reason=reason, include_scheduled=True)
+
+def orders_cancel_all(*, actor, reason: str) -> int:
+    return _services().order_cancel_all(actor=actor, reason=reason, include_scheduled=True)
 
 
 def positions_flatten_all(*, actor, reason: str) -> list:
-    from orders import services
-
-    return services.positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
+    return _services().positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
 
 
 def exit_submit(*, symbol: str, side: str, qty: Decimal, reason: str, client_order_id: str):
     """An exit through the gateway (``source="risk"``): every check still applies."""
-    from orders import services
-
-    return services.order_submit(
+    return _services().order_submit(
         symbol=symbol, side=side, qty=qty, source="risk", actor=None, reason=reason, client_order_id=client_order_id
     )

@@ -1,0 +1,250 @@
+"""Risk checks on the real gateway with the simulated exchange: every rejection code is stored on
+the order with no broker call; breakers let reducing orders through; the kill switch unwinds."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from orders import events, pretrade
+from orders.brokers import use_broker
+from orders.brokers.simulated import SimulatedBroker
+from orders.gateway import order_place, order_submit
+from orders.models import AccountSnapshot, Order, OrderEvent, Position
+from orders.selectors import price_cache_clear
+from risk import services
+from risk.models import RiskEvent
+from risk.tests.conftest import T_OPEN, T_WEEKEND
+from strategies.models import Asset, Bar
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+class CountingBroker:
+    def __init__(self, inner):
+        self.inner = inner
+        self.submit_calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def submit_order(self, request):
+        self.submit_calls += 1
+        return self.inner.submit_order(request)
+
+
+@pytest.fixture(autouse=True)
+def only_risk_checks(settings):
+    """The gateway runs exactly the risk app's checks (other apps test theirs)."""
+    settings.BROKER, settings.SIM_MARKET_HOURS, settings.ALPACA_PAPER = "simulated", "nyse", True
+    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
+    for name in list(pretrade._checks):
+        if not name.startswith("risk."):
+            pretrade._checks.pop(name)
+    events._listeners.clear()
+    price_cache_clear()
+    yield
+    pretrade._checks.clear()
+    pretrade._checks.update(saved_checks)
+    events._listeners.clear()
+    events._listeners.update(saved_listeners)
+    price_cache_clear()
+
+
+@pytest.fixture
+def broker():
+    counting = CountingBroker(SimulatedBroker(market_hours="always"))
+    with use_broker(counting):
+        yield counting
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(T_OPEN, tick=False) as traveller:
+        yield traveller
+
+
+def asset(symbol="AAPL", price="100", session=dt.date(2026, 3, 9)):
+    a = Asset.objects.create(symbol=symbol, name=symbol)
+    p = D(price)
+    Bar.objects.create(asset=a, session=session, open=p, high=p, low=p, close=p)
+    return a
+
+
+@pytest.fixture
+def aapl():
+    return asset()
+
+
+def limits(**changes):
+    diff = services.limits_update(actor=None, reason="test", changes=changes)
+    _drop_cache()
+    return diff
+
+
+def rejected(code: str, broker, **kwargs) -> Order:
+    """Place an order expecting ``code``; return the stored order; assert no broker call was made."""
+    calls = broker.submit_calls
+    params = {"symbol": "AAPL", "side": "buy", "qty": "10", "source": "api"} | kwargs
+    with pytest.raises(pretrade.PreTradeRejection) as info:
+        order_place(**params)
+    assert info.value.code == code
+    order = Order.objects.filter(status="rejected").latest("pk")
+    assert order.reject_code == code
+    assert OrderEvent.objects.filter(order=order, kind="pretrade_rejected").count() == 1
+    assert broker.submit_calls == calls
+    return order
+
+
+def _drop_cache():
+    """The test transaction never commits, so the on-commit invalidation is done by hand."""
+    from django.core.cache import cache
+
+    from risk.state import CACHE_KEY
+
+    cache.delete(CACHE_KEY)
+
+
+def test_kill_switch_engaged(aapl, broker, frozen, operator):
+    services.kill_switch_latch(actor=operator, reason="test")
+    _drop_cache()
+    for source in ("api", "manual", "signal", "twap", "risk"):
+        rejected("KILL_SWITCH_ENGAGED", broker, source=source)
+
+
+def test_circuit_breaker_blocks_a_buy_but_lets_a_reducing_sell_through(aapl, broker, frozen):
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    services.breaker_trip(name="daily_loss", reason="test")
+    _drop_cache()
+    rejected("CIRCUIT_BREAKER_OPEN", broker, qty="1")
+    rejected("CIRCUIT_BREAKER_OPEN", broker, side="sell", qty="11")  # crosses into a short
+    sell = order_submit(symbol="AAPL", side="sell", qty="4", source="api")
+    assert sell.status == "filled"
+    assert Position.objects.get(symbol="AAPL").qty == D(6)
+
+
+def test_max_order_notional(aapl, broker, frozen):
+    limits(max_order_notional=D("1000"))
+    rejected("MAX_ORDER_NOTIONAL", broker, qty="11")  # 11 x 100.00 = 1,100.00
+    assert order_submit(symbol="AAPL", side="buy", qty="9", source="api").status == "filled"
+
+
+def test_max_position_notional(aapl, broker, frozen):
+    limits(max_position_notional=D("1500"))
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    rejected("MAX_POSITION_NOTIONAL", broker, qty="6")  # 16 x 100 = 1,600
+
+
+def test_max_gross_exposure(aapl, broker, frozen):
+    asset("MSFT", "200")
+    limits(max_gross_exposure=D("3000"))
+    order_submit(symbol="MSFT", side="buy", qty="10", source="api")  # 10 x 200 = 2,000 gross
+    rejected("MAX_GROSS_EXPOSURE", broker, qty="11")  # + 1,100 = 3,100
+
+
+def test_price_band(aapl, broker, frozen):
+    rejected("PRICE_BAND", broker, order_type="limit", limit_price="106")  # 6% over 100
+
+
+def test_order_rate(aapl, broker, frozen):
+    limits(orders_per_minute=3)
+    for _ in range(3):
+        order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    rejected("ORDER_RATE", broker, qty="1")
+
+
+def test_broker_rate(aapl, broker, frozen):
+    limits(broker_requests_per_minute=2)
+    services.broker_request_allow()  # a cancel or poll used one request
+    order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    rejected("BROKER_RATE", broker, qty="1")
+
+
+def test_market_closed(aapl, broker):
+    with time_machine.travel(T_WEEKEND, tick=False):
+        rejected("MARKET_CLOSED", broker, qty="1")
+
+
+def test_insufficient_buying_power(aapl, broker, frozen):
+    AccountSnapshot.objects.create(time=T_OPEN, cash=D("500"), equity=D("500"), buying_power=D("500"), broker="simulated")
+    rejected("INSUFFICIENT_BUYING_POWER", broker, qty="6")  # 600 > 500
+    assert order_submit(symbol="AAPL", side="buy", qty="5", source="api").status == "filled"
+
+
+def test_rollout_phase_limit_and_symbol_allow_list_when_live(broker, frozen, settings):
+    asset("SPY", "100")
+    asset("AAPL", "100")
+    settings.BROKER, settings.ALPACA_PAPER = "alpaca", False  # live: the phase applies (broker stays simulated here)
+    services.risk_defaults_ensure()
+    rejected("ROLLOUT_PHASE_LIMIT", broker, symbol="SPY", qty="1")  # live without a phase
+    services.rollout_phase_set(actor=None, phase=1, reason="go live, phase 1")
+    _drop_cache()
+    rejected("SYMBOL_NOT_ALLOWED", broker, symbol="AAPL", qty="1")
+    rejected("ROLLOUT_PHASE_LIMIT", broker, symbol="SPY", qty="6")  # 600 > 500 cap
+    assert order_submit(symbol="SPY", side="buy", qty="5", source="api").status == "filled"
+
+
+def test_symbol_deny_list(aapl, broker, frozen):
+    limits(symbol_denylist=["aapl"])
+    rejected("SYMBOL_NOT_ALLOWED", broker, qty="1")
+
+
+def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flattens(broker, frozen, operator):
+    asset("AAPL", "100")
+    asset("MSFT", "200")
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_submit(symbol="MSFT", side="sell", qty="5", source="api")
+    resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
+    assert resting.status == "accepted"
+    slice_ = Order.objects.create(client_order_id="twap-slice-1", symbol="AAPL", side="buy", qty=D(3), source="twap",
+                                  status="scheduled", created_at=T_OPEN, updated_at=T_OPEN)
+
+    result = services.kill_switch_engage(actor=operator, reason="market turmoil")
+    _drop_cache()
+
+    assert result.errors == [] and result.cancelled == 2 and result.flatten_orders == 2
+    resting.refresh_from_db()
+    slice_.refresh_from_db()
+    assert (resting.status, slice_.status) == ("canceled", "canceled")
+    assert set(Position.objects.values_list("symbol", "qty")) == {("AAPL", D(0)), ("MSFT", D(0))}
+    flatten = Order.objects.filter(source="kill_switch")
+    assert sorted((o.symbol, o.side, o.qty, o.status) for o in flatten) == [
+        ("AAPL", "sell", D(10), "filled"), ("MSFT", "buy", D(5), "filled")]
+    assert RiskEvent.objects.filter(kind="kill_switch_unwind").get().data["cancelled"] == 2
+    # and every new order is refused
+    rejected("KILL_SWITCH_ENGAGED", broker, qty="1")
+
+
+def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
+    a = asset("AAPL", "100")
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")  # fills at 100.03
+    # the price falls to 97.00: 97.00 <= 100.03 x 0.97 = 97.0291 → stop-loss
+    Bar.objects.filter(asset=a).update(open=D("97"), high=D("97"), low=D("97"), close=D("97"))
+    price_cache_clear()
+    from risk.exits import exits_evaluate
+
+    results = exits_evaluate(now=T_OPEN)
+    assert [(r["symbol"], r["reason"], r["side"], r["qty"], r["status"]) for r in results] == [
+        ("AAPL", "stop_loss", "sell", "10.000000000", "filled")]
+    exit_order = Order.objects.get(source="risk")
+    assert exit_order.client_order_id == "risk:AAPL:stop_loss:10:100.03"
+    assert Position.objects.get(symbol="AAPL").qty == D(0)
+    assert RiskEvent.objects.filter(kind="exit_submitted", subject="AAPL").count() == 1
+    # a repeated poll finds no position and sends nothing
+    assert exits_evaluate(now=T_OPEN) == []
+
+
+def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
+    a = asset("AAPL", "100")
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    services.position_risk_set(actor=operator, symbol="AAPL", reason="wider stop", stop_loss_pct=D("0.05"))
+    Bar.objects.filter(asset=a).update(open=D("97"), high=D("97"), low=D("97"), close=D("97"))
+    price_cache_clear()
+    from risk.exits import exits_evaluate
+
+    assert exits_evaluate(now=T_OPEN) == []  # 97 > 100.03 x 0.95 = 95.0285
+    Bar.objects.filter(asset=a).update(open=D("95"), high=D("95"), low=D("95"), close=D("95"))
+    price_cache_clear()
+    assert [r["reason"] for r in exits_evaluate(now=T_OPEN)] == ["stop_loss"]
