@@ -67,13 +67,12 @@ def access_record(
     if not _apps_ready():
         return
     try:
-        from auditlog.context import auditlog_value
         from django.db import transaction
 
         from trading_site.audit import action_record
 
-        if actor is None:
-            actor = (auditlog_value.get(None) or {}).get("actor")
+        # actor: the one passed in (rotation by a person) or the system; a read inside a web request
+        # is tied to it by the request id that action_record stores.
         with transaction.atomic():
             action_record(actor=actor, action=action, object_type="secret", object_id=name, data=payload)
     except Exception as exc:  # see module docstring: an audit failure must not fail the read
