@@ -118,8 +118,8 @@ class DuplicateClientOrderId(BrokerRejected):
 
 
 class InsufficientBuyingPower(BrokerRejected):
+    # Alpaca answers 403; the API answers 422 so it is not mistaken for a role refusal.
     code = "INSUFFICIENT_BUYING_POWER"
-    http_status = 403
 
 
 class SubPennyPrice(BrokerRejected):

@@ -1,0 +1,105 @@
+"""Alpaca trade updates in one dedicated process (``manage.py run_trade_stream``).
+
+Alpaca allows one ``trade_updates`` websocket per account, so exactly one process runs this. The
+websocket runs in a background thread (alpaca-py's ``TradingStream`` with its own asyncio loop)
+and only *queues* raw messages; the main thread applies them with the ordinary synchronous
+:func:`orders.fills.trade_update_apply` — the same path as the simulated exchange. Polling
+fallback: every ``TRADE_STREAM_POLL_SECONDS`` without stream traffic (disconnected, or simply
+quiet), open orders are resolved over REST, which books any missed fills by the broker's
+cumulative quantities. The process writes a ``trade_stream`` heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from django.db import close_old_connections
+
+from orders.brokers.alpaca import trade_update_from_alpaca
+from orders.fills import trade_update_apply
+from orders.gateway import order_resolve
+from orders.models import OPEN_STATUSES, Order
+
+logger = logging.getLogger(__name__)
+
+
+class TradeStreamRunner:
+    def __init__(self, broker, *, poll_seconds: float = 5.0) -> None:
+        self.broker = broker
+        self.poll_seconds = poll_seconds
+        self.messages: queue.Queue[dict] = queue.Queue()
+        self.stream = broker.trading_stream()
+        self.stream.subscribe_trade_updates(self._on_message)
+        self._thread: threading.Thread | None = None
+        self._last_message = time.monotonic()
+        self._last_poll = time.monotonic()
+        self.applied = 0
+
+    async def _on_message(self, message: dict) -> None:
+        self.messages.put(message)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.stream.run, name="alpaca-trade-stream", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        try:
+            self.stream.stop()
+        except Exception:  # the loop may not have started yet
+            logger.debug("trade stream stop before start", exc_info=True)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def process(self, *, timeout: float = 1.0) -> int:
+        """Apply queued trade updates (waits up to ``timeout`` for the first). Returns how many."""
+        count = 0
+        try:
+            message = self.messages.get(timeout=timeout)
+        except queue.Empty:
+            return 0
+        while True:
+            data = message.get("data") if isinstance(message, dict) else None
+            if isinstance(data, dict) and "order" in data:
+                try:
+                    trade_update_apply(update=trade_update_from_alpaca(data))
+                    count += 1
+                except Exception:
+                    # Never lose the stream over one bad message: reconciliation repairs from REST.
+                    logger.exception("trade update failed: %s", data.get("event"))
+            self._last_message = time.monotonic()
+            try:
+                message = self.messages.get_nowait()
+            except queue.Empty:
+                break
+        self.applied += count
+        return count
+
+    def poll(self) -> int:
+        """Polling fallback: resolve every open order against the broker's REST API."""
+        self._last_poll = time.monotonic()
+        resolved = 0
+        for pk in Order.objects.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True):
+            try:
+                order_resolve(order_id=pk)
+                resolved += 1
+            except Exception:
+                logger.exception("poll: could not resolve order %s", pk)
+        return resolved
+
+    def run_forever(self, stop: threading.Event) -> None:
+        from trading_site.health import heartbeat_record
+
+        self.start()
+        try:
+            while not stop.is_set():
+                close_old_connections()
+                self.process(timeout=1.0)
+                now = time.monotonic()
+                if now - max(self._last_message, self._last_poll) >= self.poll_seconds:
+                    self.poll()
+                heartbeat_record(name="trade_stream", detail={"applied": self.applied})
+        finally:
+            self.stop()

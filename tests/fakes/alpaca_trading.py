@@ -1,0 +1,370 @@
+"""A small local fake of Alpaca's trading REST API, its ``trade_updates`` websocket and latest quotes.
+
+It speaks the wire format alpaca-py's ``TradingClient``, ``TradingStream`` (raw JSON) and
+``StockHistoricalDataClient.get_stock_latest_quote`` expect, on 127.0.0.1 with random free ports,
+in background threads. Point alpaca-py at it with ``url_override``::
+
+    with FakeAlpaca() as fake:
+        client = TradingClient("key", "secret", url_override=fake.base_url)
+
+Behaviour:
+- ``POST /v2/orders``: duplicate ``client_order_id`` → 422 code 40010001; notional above buying
+  power → 403 code 40310000; sub-penny limit → 422 code 42210000; otherwise ``accepted``.
+- ``fail_next(method, path, status, body)`` scripts failures (e.g. 429, 500) for the next matching
+  requests; ``delay_next(...)`` processes a request and then sleeps (an answer lost to a timeout).
+- ``fill(client_order_id, qty, price)`` executes part or all of an order and pushes a
+  ``partial_fill``/``fill`` trade update to every subscribed websocket.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from websockets.sync.server import serve as ws_serve
+
+KEY, SECRET = "fake-key", "fake-secret"
+OPEN = ("new", "accepted", "partially_filled", "pending_new")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _s(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+@dataclass
+class FakeOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    type: str
+    time_in_force: str
+    limit_price: Decimal | None
+    extended_hours: bool
+    status: str = "accepted"
+    filled_qty: Decimal = Decimal(0)
+    filled_notional: Decimal = Decimal(0)
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    filled_at: str | None = None
+    canceled_at: str | None = None
+    asset_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def filled_avg_price(self) -> Decimal | None:
+        if not self.filled_qty:
+            return None
+        return (self.filled_notional / self.filled_qty).quantize(Decimal("0.0001"))
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id, "client_order_id": self.client_order_id, "created_at": self.created_at,
+            "updated_at": self.updated_at, "submitted_at": self.created_at, "filled_at": self.filled_at,
+            "expired_at": None, "canceled_at": self.canceled_at, "failed_at": None, "replaced_at": None,
+            "replaced_by": None, "replaces": None, "asset_id": self.asset_id, "symbol": self.symbol,
+            "asset_class": "us_equity", "notional": None, "qty": _s(self.qty), "filled_qty": _s(self.filled_qty),
+            "filled_avg_price": _s(self.filled_avg_price), "order_class": "simple", "order_type": self.type,
+            "type": self.type, "side": self.side, "time_in_force": self.time_in_force,
+            "limit_price": _s(self.limit_price), "stop_price": None, "status": self.status,
+            "extended_hours": self.extended_hours, "legs": None, "trail_percent": None, "trail_price": None,
+            "hwm": None,
+        }
+
+
+@dataclass
+class _Scripted:
+    method: str
+    path: str
+    status: int
+    body: dict | None
+    delay: float = 0.0
+
+
+class FakeAlpaca:
+    def __init__(self, *, cash: Decimal = Decimal("100000"), pattern_day_trader: bool | None = None) -> None:
+        self.lock = threading.RLock()
+        self.orders: dict[str, FakeOrder] = {}
+        self.by_client_id: dict[str, FakeOrder] = {}
+        self.cash = cash
+        self.buying_power = cash
+        self.pattern_day_trader = pattern_day_trader
+        self.positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol → (signed qty, avg price)
+        self.quotes: dict[str, tuple[Decimal, Decimal]] = {}
+        self.requests: list[tuple[str, str, dict | None]] = []
+        self.scripted: list[_Scripted] = []
+        self.subscribers: list = []
+        self.subscribed = threading.Event()
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._http.daemon_threads = True
+        self._ws = ws_serve(self._ws_handler, "127.0.0.1", 0)
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def stream_url(self) -> str:
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/stream"
+
+    def start(self) -> FakeAlpaca:
+        for target in (self._http.serve_forever, self._ws.serve_forever):
+            t = threading.Thread(target=target, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._ws.shutdown()
+        for t in self._threads:
+            t.join(5)
+
+    def __enter__(self) -> FakeAlpaca:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- scripting --------------------------------------------------------------------------------
+    def fail_next(self, method: str, path: str, status: int, body: dict | None = None, *, times: int = 1) -> None:
+        with self.lock:
+            self.scripted.extend(_Scripted(method, path, status, body) for _ in range(times))
+
+    def delay_next(self, method: str, path: str, seconds: float) -> None:
+        """Process the next matching request normally, then sleep before answering."""
+        with self.lock:
+            self.scripted.append(_Scripted(method, path, 0, None, delay=seconds))
+
+    def _take_script(self, method: str, path: str) -> _Scripted | None:
+        with self.lock:
+            for i, s in enumerate(self.scripted):
+                if s.method == method and path.startswith(s.path):
+                    return self.scripted.pop(i)
+        return None
+
+    def calls(self, method: str, path: str) -> int:
+        return sum(1 for m, p, _ in self.requests if m == method and p == path)
+
+    # --- exchange actions -------------------------------------------------------------------------
+    def fill(self, client_order_id: str, qty: Decimal | str, price: Decimal | str) -> dict:
+        qty, price = Decimal(str(qty)), Decimal(str(price))
+        with self.lock:
+            o = self.by_client_id[client_order_id]
+            o.filled_qty += qty
+            o.filled_notional += qty * price
+            o.status = "filled" if o.filled_qty >= o.qty else "partially_filled"
+            o.updated_at = _now()
+            if o.status == "filled":
+                o.filled_at = o.updated_at
+            signed = qty if o.side == "buy" else -qty
+            old_qty, old_avg = self.positions.get(o.symbol, (Decimal(0), Decimal(0)))
+            new_qty = old_qty + signed
+            avg = price if old_qty == 0 or (old_qty > 0) != (new_qty > 0) else (
+                (abs(old_qty) * old_avg + qty * price) / abs(new_qty) if (signed > 0) == (old_qty > 0) else old_avg)
+            self.positions[o.symbol] = (new_qty, avg)
+            self.cash -= signed * price
+            self.buying_power = self.cash
+            event = "fill" if o.status == "filled" else "partial_fill"
+            message = self._update(o, event, execution_id=str(uuid.uuid4()), qty=qty, price=price)
+        self.broadcast(message)
+        return message
+
+    def _update(self, o: FakeOrder, event: str, **extra) -> dict:
+        data = {"event": event, "timestamp": _now(), "order": o.as_json()}
+        if extra.get("execution_id"):
+            position_qty = self.positions.get(o.symbol, (Decimal(0),))[0]
+            data.update(execution_id=extra["execution_id"], qty=_s(extra["qty"]), price=_s(extra["price"]),
+                        position_qty=_s(position_qty))
+        return {"stream": "trade_updates", "data": data}
+
+    def broadcast(self, message: dict) -> None:
+        text = json.dumps(message)
+        for conn in list(self.subscribers):
+            try:
+                conn.send(text)
+            except Exception:
+                self.subscribers.remove(conn)
+
+    # --- websocket --------------------------------------------------------------------------------
+    def _ws_handler(self, conn) -> None:
+        auth = json.loads(conn.recv())
+        ok = auth.get("action") == "authenticate" and auth.get("data", {}).get("key_id") == KEY and (
+            auth.get("data", {}).get("secret_key") == SECRET)
+        conn.send(json.dumps({"stream": "authorization",
+                              "data": {"action": "authenticate", "status": "authorized" if ok else "unauthorized"}}))
+        if not ok:
+            return
+        listen = json.loads(conn.recv())
+        streams = listen.get("data", {}).get("streams", [])
+        conn.send(json.dumps({"stream": "listening", "data": {"streams": streams}}))
+        if "trade_updates" in streams:
+            self.subscribers.append(conn)
+            self.subscribed.set()
+        for _ in conn:  # keep the connection open until the client leaves
+            pass
+        if conn in self.subscribers:
+            self.subscribers.remove(conn)
+
+    # --- REST -------------------------------------------------------------------------------------
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                return
+
+            def _reply(self, status: int, body=None) -> None:
+                payload = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _handle(self, method: str) -> None:
+                url = urlparse(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                fake.requests.append((method, url.path, body))
+                if self.headers.get("APCA-API-KEY-ID") != KEY or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
+                    return self._reply(401, {"code": 40110000, "message": "request is not authorized"})
+                script = fake._take_script(method, url.path)
+                if script is not None and not script.delay:
+                    return self._reply(script.status, script.body or {"code": script.status, "message": "scripted"})
+                status, payload = fake.route(method, url.path, parse_qs(url.query), body)
+                if script is not None and script.delay:
+                    time.sleep(script.delay)
+                try:
+                    self._reply(status, payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_POST(self):
+                self._handle("POST")
+
+            def do_DELETE(self):
+                self._handle("DELETE")
+
+        return Handler
+
+    def route(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, object]:
+        with self.lock:
+            if path == "/v2/orders" and method == "POST":
+                return self._submit(body or {})
+            if path == "/v2/orders" and method == "GET":
+                status = (query.get("status") or ["open"])[0]
+                rows = [o for o in self.orders.values() if status == "all" or (o.status in OPEN) == (status == "open")]
+                return 200, [o.as_json() for o in rows]
+            if path == "/v2/orders" and method == "DELETE":
+                result = []
+                for o in list(self.orders.values()):
+                    if o.status in OPEN:
+                        self._cancel(o)
+                        result.append({"id": o.id, "status": 200})
+                return 207, result
+            if path == "/v2/orders:by_client_order_id" and method == "GET":
+                o = self.by_client_id.get((query.get("client_order_id") or [""])[0])
+                return (200, o.as_json()) if o else (404, {"code": 40410000, "message": "order not found"})
+            if path.startswith("/v2/orders/"):
+                o = self.orders.get(path.rsplit("/", 1)[1])
+                if o is None:
+                    return 404, {"code": 40410000, "message": "order not found"}
+                if method == "GET":
+                    return 200, o.as_json()
+                if method == "DELETE":
+                    if o.status not in OPEN:
+                        return 422, {"code": 42210000, "message": f"order is not cancelable (status {o.status})"}
+                    self._cancel(o)
+                    return 204, None
+            if path == "/v2/account":
+                return 200, self._account()
+            if path == "/v2/positions":
+                return 200, [self._position(s, q, a) for s, (q, a) in sorted(self.positions.items()) if q != 0]
+            if path == "/v2/clock":
+                now = _now()
+                return 200, {"timestamp": now, "is_open": True, "next_open": now, "next_close": now}
+            if path == "/v2/stocks/quotes/latest":
+                symbols = (query.get("symbols") or [""])[0].split(",")
+                quotes = {
+                    s: {"t": _now(), "bp": float(bid), "bs": 1, "ap": float(ask), "as": 1, "bx": "V", "ax": "V",
+                        "c": ["R"], "z": "C"}
+                    for s in symbols
+                    if (pair := self.quotes.get(s)) and (bid := pair[0]) and (ask := pair[1])
+                }
+                return 200, {"quotes": quotes}
+        return 404, {"code": 40410000, "message": f"no route {method} {path}"}
+
+    def _submit(self, body: dict) -> tuple[int, object]:
+        cid = body.get("client_order_id") or str(uuid.uuid4())
+        if cid in self.by_client_id:
+            return 422, {"code": 40010001, "message": "client_order_id must be unique"}
+        qty = Decimal(str(body["qty"]))
+        limit = Decimal(str(body["limit_price"])) if body.get("limit_price") is not None else None
+        if limit is not None:
+            places = -limit.normalize().as_tuple().exponent
+            if (limit >= 1 and places > 2) or (limit < 1 and places > 4):
+                return 422, {"code": 42210000, "message": f"invalid limit_price {body['limit_price']}. "
+                                                          "sub-penny increment does not fulfill minimum pricing criteria"}
+        price = limit or (self.quotes.get(body["symbol"], (None, Decimal("100")))[1])
+        if body["side"] == "buy" and qty * price > self.buying_power:
+            return 403, {"code": 40310000, "message": "insufficient buying power"}
+        o = FakeOrder(
+            id=str(uuid.uuid4()), client_order_id=cid, symbol=body["symbol"], side=body["side"], qty=qty,
+            type=body.get("type", "market"), time_in_force=body.get("time_in_force", "day"), limit_price=limit,
+            extended_hours=bool(body.get("extended_hours")),
+        )
+        self.orders[o.id] = o
+        self.by_client_id[cid] = o
+        message = self._update(o, "new")
+        threading.Thread(target=self.broadcast, args=(message,), daemon=True).start()
+        return 200, o.as_json()
+
+    def _cancel(self, o: FakeOrder) -> None:
+        o.status, o.canceled_at, o.updated_at = "canceled", _now(), _now()
+        message = self._update(o, "canceled")
+        threading.Thread(target=self.broadcast, args=(message,), daemon=True).start()
+
+    def _account(self) -> dict:
+        long_value = sum((q * a for q, a in self.positions.values() if q > 0), Decimal(0))
+        short_value = sum((q * a for q, a in self.positions.values() if q < 0), Decimal(0))
+        account = {
+            "id": "00000000-0000-0000-0000-000000000001", "account_number": "PA0FAKE", "status": "ACTIVE",
+            "currency": "USD", "cash": _s(self.cash), "buying_power": _s(self.buying_power),
+            "equity": _s(self.cash + long_value + short_value), "portfolio_value": _s(self.cash + long_value + short_value),
+            "long_market_value": _s(long_value), "short_market_value": _s(short_value), "multiplier": "1",
+            "shorting_enabled": False, "trading_blocked": False, "account_blocked": False,
+            "created_at": "2024-01-02T00:00:00Z",
+        }
+        if self.pattern_day_trader is not None:  # Alpaca removed these fields in 2026; absent by default
+            account["pattern_day_trader"] = self.pattern_day_trader
+            account["daytrade_count"] = 0
+        return account
+
+    def _position(self, symbol: str, qty: Decimal, avg: Decimal) -> dict:
+        return {
+            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)), "symbol": symbol, "exchange": "NASDAQ",
+            "asset_class": "us_equity", "avg_entry_price": _s(avg), "qty": _s(qty),
+            "side": "long" if qty > 0 else "short", "market_value": _s(qty * avg), "cost_basis": _s(qty * avg),
+            "qty_available": _s(qty),
+        }
