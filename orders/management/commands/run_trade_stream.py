@@ -17,11 +17,11 @@ class Command(BaseCommand):
     help = "Consume Alpaca trade updates (BROKER=alpaca). With the simulated broker, delivers its updates."
 
     def handle(self, *args, **options):
+        if settings.BROKER != "alpaca":
+            raise CommandError("run_trade_stream needs BROKER=alpaca; the simulated exchange delivers updates itself.")
         broker = get_broker()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        if settings.BROKER != "alpaca":
-            raise CommandError("run_trade_stream needs BROKER=alpaca; the simulated exchange delivers updates itself.")
         self.stdout.write(f"trade stream: {broker.name} (paper={broker.paper}), polling every {conf.trade_stream_poll_seconds}s when quiet")
         TradeStreamRunner(broker, poll_seconds=conf.trade_stream_poll_seconds).run_forever(stop)
