@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
 import pytest
 
 from strategies.bundled import bundled_load
+from strategies.data_import import BarRow, ParsedBars, bars_import
+from strategies.quality import nyse_calendar
 
 
 @pytest.fixture
@@ -21,3 +26,15 @@ def write_csv(tmp_path):
         return path
 
     return factory
+
+
+@pytest.fixture
+def small_market(db):
+    """Deterministic closes for AAPL, IBM, MSFT, GOOG on the NYSE sessions of 2010 (fast to load)."""
+    sessions = nyse_calendar().sessions_in_range("2010-01-04", "2010-12-31")
+    parsed = ParsedBars()
+    for k, symbol in enumerate(["AAPL", "IBM", "MSFT", "GOOG"]):
+        for i, session in enumerate(sessions):
+            price = Decimal(str(round(100 + 10 * k + 8 * math.sin(i / (7 + 3 * k)) + 0.05 * i * (k - 1.5), 2)))
+            parsed.bars.append(BarRow(symbol, session.date(), price, price, price, price, None))
+    return bars_import(parsed=parsed, source="test")

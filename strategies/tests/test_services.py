@@ -30,7 +30,7 @@ AS_OF = dt.date(2010, 6, 30)
 
 
 @pytest.fixture
-def strategies(ohlcv_data):
+def strategies(small_market):
     specs = [
         ("sma", "sma_crossover", {"fast": 10, "slow": 40}),
         ("mom", "momentum", {"lookback": 60, "skip": 5, "top_n": 2}),
@@ -115,7 +115,7 @@ def test_signals_equal_the_vectorised_strategy_on_the_adjusted_panel(strategies)
     # when the signals of 2010-06-30 are computed from stored bars
     result = signals_compute(as_of=AS_OF)
 
-    # then each strategy's row is the last row of the full computation on the split-adjusted closes
+    # then each strategy's row is the last row of the full computation on the adjusted closes
     panel = close_panel(symbols=SYMBOLS, end=AS_OF)
     assert result.session == AS_OF
     for name, strategy in strategies.items():
@@ -165,7 +165,7 @@ def test_preview_rejects_unknown_method_and_bad_gross(strategies):
         allocation_preview(method="equal_weight", as_of=AS_OF, gross=-1)
 
 
-def test_allocation_for_the_rebalance_alerts_when_strategies_move_together(ohlcv_data):
+def test_allocation_for_the_rebalance_alerts_when_strategies_move_together(small_market):
     # two strategies with identical parameters have identical returns (correlation 1.0)
     params = parameters_validate(kind="sma_crossover", parameters={"fast": 10, "slow": 40})
     for name in ("twin-a", "twin-b"):
