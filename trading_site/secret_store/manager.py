@@ -27,6 +27,7 @@ from trading_site.secret_store.conf import SecretsConfig, secrets_config_from_en
 
 logger = logging.getLogger("trading_site.secrets")
 _PACKAGE = __name__.rsplit(".", 1)[0]
+_WARN_OUTCOMES = frozenset({"SecretAccessDenied", "SecretBackendError", "SecretError", "verification_failed"})
 
 
 def caller_describe() -> str:
@@ -53,7 +54,9 @@ def access_record(
 ) -> None:
     """Log and (when the database is available) audit one secret access. Never pass a value."""
     payload = {"backend": backend, "caller": caller, "outcome": outcome, **(data or {})}
-    level = logging.INFO if outcome in ("read", "written", "rotated") else logging.WARNING
+    # A missing secret is often expected (optional ones, `secrets check`); refusals and broken
+    # backends are not.
+    level = logging.WARNING if outcome in _WARN_OUTCOMES else logging.INFO
     logger.log(
         level,
         "%s %s backend=%s outcome=%s caller=%s",

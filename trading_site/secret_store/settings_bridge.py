@@ -18,6 +18,7 @@ logged (name, backend, caller) but not written to the audit table.
 from __future__ import annotations
 
 import logging
+import sys
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +29,13 @@ from trading_site.secret_store.manager import manager_build, manager_install
 from trading_site.secret_store.requirements import secret_requirements
 
 logger = logging.getLogger("trading_site.secrets")
+# settings.py validates SECRET_KEY itself (required and >= 50 characters in production), with the
+# message operators already know; the bridge only logs where it looked.
+VALIDATED_BY_SETTINGS = frozenset({"SECRET_KEY"})
+
+
+def _secrets_command() -> bool:
+    return sys.argv[1:2] == ["secrets"]
 
 
 def load_settings_secrets(env: environ.Env | None = None) -> dict[str, str]:
@@ -54,7 +62,9 @@ def load_settings_secrets(env: environ.Env | None = None) -> dict[str, str]:
         try:
             values[requirement.name] = manager.get_secret(requirement.name)
         except SecretNotFound:
-            if required:
+            if required and requirement.name in VALIDATED_BY_SETTINGS:
+                logger.error("required secret %s not found at %s", requirement.name, manager.location(requirement.name))
+            elif required:
                 missing.append(f"{requirement.name} ({manager.location(requirement.name)})")
         except SecretAccessDenied as exc:
             if required:
@@ -62,7 +72,10 @@ def load_settings_secrets(env: environ.Env | None = None) -> dict[str, str]:
             logger.warning("optional secret %s not readable: %s", requirement.name, exc.problem)
         except SecretError as exc:
             raise ImproperlyConfigured(str(exc)) from None
-    if missing:
+    if missing and _secrets_command():
+        # `manage.py secrets check|rotate` must run precisely when a secret is missing.
+        logger.error("required secrets missing from backend %r: %s", config.backend, ", ".join(missing))
+    elif missing:
         raise ImproperlyConfigured(
             f"required secrets missing from backend {config.backend!r}: {', '.join(missing)}"
             " (run `manage.py secrets check` for the full list)"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from trading_site.tests.conftest import SECRETS_ENV_VARS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,3 +136,24 @@ def test_settings_refuse_to_start_when_a_required_secret_is_missing(tmp_path, op
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("django.core.exceptions.ImproperlyConfigured: required secrets missing from backend 'vault': ALPACA_SECRET_KEY (vault secret/")
     assert API_KEY not in result.stderr + result.stdout
+
+
+def test_bridge_lets_the_secrets_command_start_when_a_required_secret_is_missing(use_secrets, monkeypatch, caplog):
+    use_secrets("env", BROKER="alpaca")
+    monkeypatch.setenv("ALPACA_API_KEY", API_KEY)
+    from django.core.exceptions import ImproperlyConfigured
+
+    from trading_site.secret_store.settings_bridge import load_settings_secrets
+
+    monkeypatch.setattr(sys, "argv", ["manage.py", "runserver"])
+    with pytest.raises(ImproperlyConfigured) as refused:
+        load_settings_secrets()
+    monkeypatch.setattr(sys, "argv", ["manage.py", "secrets", "check"])
+    values = load_settings_secrets()
+
+    assert str(refused.value).startswith(
+        "required secrets missing from backend 'env': ALPACA_SECRET_KEY (env ALPACA_SECRET_KEY)"
+    )
+    assert values == {"ALPACA_API_KEY": API_KEY}
+    assert "required secrets missing from backend 'env': ALPACA_SECRET_KEY" in caplog.text
+    assert API_KEY not in caplog.text
