@@ -1,12 +1,418 @@
-"""Reads for the console pages."""
+"""Reads for the console pages: small, query-counted compositions of the apps' selectors.
+
+Every page has a fixed number of database queries whatever the number of orders or positions
+(pinned by ``django_assert_num_queries`` in the tests): positions come in one query with quotes from
+the orders app's per-second price cache, orders are paginated with their TWAP children fetched in one
+query per page, and risk state is the risk app's cached snapshot. Writes never happen here.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from auditlog.models import LogEntry
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet
+
+from console.charts import LineChart, line_chart
+from orders.brokers.base import BrokerError
+from orders.models import AccountSnapshot, Order, OrderSource
+from orders.pretrade import OrderIntent, PreTradeRejection
+from orders.selectors import PositionData, account_latest, last_price, orders_list, positions_list
+from risk.selectors import breakers_status, kill_switch_status, limits_usage, rollout_status
+from risk.state import risk_state
+from strategies.models import Signal, Strategy, StrategySymbol
+from trading_site.api.errors import DomainError
 from trading_site.health import health_report
-from trading_site.models import Alert
+from trading_site.lib import clock
+from trading_site.lib.money import quantize_money
+from trading_site.models import ActionLog, Alert
+
+ZERO = Decimal(0)
+ORDERS_PER_PAGE = 50
+AUDIT_PER_PAGE = 50
+EQUITY_POINTS = 500
 
 
-def dashboard_context() -> dict:
+# --- dashboard ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The live figures (refreshed every few seconds by htmx)."""
+
+    as_of: dt.datetime
+    equity: Decimal | None
+    cash: Decimal | None
+    buying_power: Decimal | None
+    account_time: dt.datetime | None
+    day_pnl: Decimal | None
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    market_value: Decimal
+    positions: list[PositionData]
+    unpriced: int  # open positions without a quote (their unrealized P&L is unknown)
+    kill_switch_engaged: bool
+    open_breakers: tuple[str, ...]
+    rollout_phase: int | None
+    rollout_phase_name: str
+
+
+def _ny_midnight(now: dt.datetime) -> dt.datetime:
+    day = now.astimezone(clock.NEW_YORK).date()
+    return dt.datetime.combine(day, dt.time.min, tzinfo=clock.NEW_YORK)
+
+
+def _day_reference_equity(now: dt.datetime) -> Decimal | None:
+    """Equity at the previous close (last snapshot before today, New York), else today's first snapshot."""
+    midnight = _ny_midnight(now)
+    before = AccountSnapshot.objects.filter(time__lt=midnight).order_by("-time", "-pk").values_list("equity", flat=True)
+    ref = before.first()
+    if ref is None:
+        ref = AccountSnapshot.objects.order_by("time", "pk").values_list("equity", flat=True).first()
+    return ref
+
+
+def figures(*, now: dt.datetime | None = None) -> Figures:
+    now = now or clock.now()
+    account = account_latest()
+    every = positions_list(include_flat=True)
+    open_positions = [p for p in every if p.qty != 0]
+    realized = sum((p.realized_pnl for p in every), ZERO)
+    unrealized = sum((p.unrealized_pnl for p in open_positions if p.unrealized_pnl is not None), ZERO)
+    market_value = sum((p.market_value for p in open_positions if p.market_value is not None), ZERO)
+    day_pnl = None
+    if account is not None:
+        ref = _day_reference_equity(now)
+        day_pnl = None if ref is None else quantize_money(account.equity - ref)
+    state = risk_state()
+    phase = state.limits.rollout_phase
+    return Figures(
+        as_of=now,
+        equity=account.equity if account else None,
+        cash=account.cash if account else None,
+        buying_power=account.buying_power if account else None,
+        account_time=account.time if account else None,
+        day_pnl=day_pnl,
+        realized_pnl=quantize_money(realized),
+        unrealized_pnl=quantize_money(unrealized),
+        total_pnl=quantize_money(realized + unrealized),
+        market_value=quantize_money(market_value),
+        positions=open_positions,
+        unpriced=sum(1 for p in open_positions if p.unrealized_pnl is None),
+        kill_switch_engaged=state.kill_switch_engaged,
+        open_breakers=state.open_breakers,
+        rollout_phase=phase,
+        rollout_phase_name=state.phase.name if state.phase else "",
+    )
+
+
+def equity_curve(*, points: int = EQUITY_POINTS) -> LineChart | None:
+    rows = list(AccountSnapshot.objects.order_by("-time", "-pk").values_list("time", "equity")[:points])
+    rows.reverse()
+    return line_chart(rows)
+
+
+def strategies_status() -> list[dict]:
+    """Strategies with how many of their symbols are enabled (one query)."""
+    return list(
+        Strategy.objects.order_by("name")
+        .annotate(
+            symbols_total=Count("symbols"),
+            symbols_enabled=Count("symbols", filter=Q(symbols__enabled=True)),
+        )
+        .values("id", "name", "kind", "enabled", "capital_cap", "symbols_total", "symbols_enabled")
+    )
+
+
+def alerts_active(*, limit: int = 10) -> list[Alert]:
+    return list(Alert.objects.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[:limit])
+
+
+def dashboard_context(*, now: dt.datetime | None = None) -> dict:
     ok, report = health_report()
-    alerts = list(Alert.objects.filter(acknowledged_at__isnull=True).order_by("-created_at")[:10])
-    return {"health_ok": ok, "health": report, "alerts": alerts}
+    return {
+        "figures": figures(now=now),
+        "chart": equity_curve(),
+        "strategies": strategies_status(),
+        "alerts": alerts_active(),
+        "health_ok": ok,
+        "health": report,
+    }
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ParentProgress:
+    """A TWAP parent's children and transaction-cost figures, computed from the child rows."""
+
+    children: list[Order]
+    filled_qty: Decimal
+    pct: int
+    avg_fill_price: Decimal | None
+    arrival_price: Decimal | None
+    shortfall_bps: Decimal | None
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _progress(parent: Order, children: list[Order]) -> ParentProgress:
+    filled = sum((c.filled_qty for c in children), ZERO)
+    notional = sum((c.filled_notional for c in children), ZERO)
+    avg = (notional / filled).quantize(Decimal("0.0001")) if filled else None
+    arrival = parent.reference_price
+    shortfall = None
+    if avg is not None and arrival:
+        sign = 1 if parent.side == "buy" else -1
+        shortfall = (sign * (avg - arrival) / arrival * 10000).quantize(Decimal("0.01"))
+    by_status: dict[str, int] = {}
+    for c in children:
+        by_status[c.status] = by_status.get(c.status, 0) + 1
+    pct = int(min(filled / parent.qty, Decimal(1)) * 100) if parent.qty else 0
+    return ParentProgress(children, filled, pct, avg, arrival, shortfall, by_status)
+
+
+@dataclass
+class OrdersPage:
+    page: Page
+    orders: list[Order]
+    progress: dict[int, ParentProgress]
+
+
+def orders_page(
+    *,
+    status: str | None = None,
+    symbol: str | None = None,
+    source: str | None = None,
+    side: str | None = None,
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+    page_number: int | str = 1,
+) -> OrdersPage:
+    """Top-level orders (children are shown under their parent), newest first: 3 queries per page."""
+    qs = orders_list(status=status, symbol=symbol, source=source, created_from=created_from, created_to=created_to)
+    qs = qs.filter(parent_order__isnull=True).select_related("created_by")
+    if side:
+        qs = qs.filter(side=side)
+    page = Paginator(qs, ORDERS_PER_PAGE).get_page(page_number)
+    orders = list(page.object_list)
+    ids = [o.pk for o in orders]
+    grouped: dict[int, list[Order]] = {}
+    for child in Order.objects.filter(parent_order_id__in=ids).order_by("parent_order_id", "slice_num", "pk"):
+        grouped.setdefault(child.parent_order_id, []).append(child)
+    progress = {o.pk: _progress(o, grouped[o.pk]) for o in orders if o.pk in grouped}
+    return OrdersPage(page=page, orders=orders, progress=progress)
+
+
+# --- manual order preview -------------------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    code: str = ""
+    detail: str = ""
+
+
+@dataclass
+class OrderPreview:
+    symbol: str
+    side: str
+    qty: Decimal
+    order_type: str
+    limit_price: Decimal | None
+    time_in_force: str
+    last_price: Decimal | None
+    notional: Decimal | None
+    checks: list[CheckResult]
+    wash_detail: str
+    wash_warning: bool
+    wash_disallowed: Decimal | None
+
+    @property
+    def checks_ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit_price: object,
+                  time_in_force: str, actor) -> OrderPreview:
+    """Validate like the gateway, then run the risk controls and the wash-sale preview without placing anything.
+
+    The rate limits are not run here: counting them would spend the budget on a preview. The gateway
+    runs every check again when the order is confirmed.
+    """
+    from orders.gateway import order_validate
+    from risk.checks import controls_run
+    from tax.selectors import wash_sale_preview
+
+    v = order_validate(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
+                       time_in_force=time_in_force, source=OrderSource.MANUAL)
+    now = clock.now()
+    try:
+        price = last_price(symbol=v.symbol)
+    except BrokerError:
+        price = None
+    basis = v.limit_price or price
+    notional = quantize_money(v.qty * basis) if basis is not None else None
+    intent = OrderIntent(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
+                         time_in_force=v.time_in_force, source=OrderSource.MANUAL, now=now,
+                         limit_price=v.limit_price, reference_price=price,
+                         actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None)
+    checks = []
+    try:
+        controls_run(intent)
+        checks.append(CheckResult("Risk controls", True, detail="kill switch, breakers, market hours, notional, "
+                                  "exposure, price band, buying power, rollout phase"))
+    except PreTradeRejection as exc:
+        checks.append(CheckResult("Risk controls", False, code=exc.code, detail=str(exc.detail)))
+    wash_detail, wash_warning, wash_disallowed = "", False, None
+    if basis is not None:
+        try:
+            wash = wash_sale_preview(symbol=v.symbol, side=v.side, qty=v.qty, price=basis, now=now)
+            wash_detail, wash_warning, wash_disallowed = wash.detail, wash.would_wash, wash.disallowed_loss
+        except DomainError as exc:
+            wash_detail = str(exc.detail)
+    else:
+        wash_detail = "No price: the wash-sale preview needs a last or limit price."
+    return OrderPreview(
+        symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price,
+        time_in_force=v.time_in_force, last_price=price, notional=notional, checks=checks,
+        wash_detail=wash_detail, wash_warning=wash_warning, wash_disallowed=wash_disallowed,
+    )
+
+
+# --- strategies -----------------------------------------------------------------------------------
+
+
+def strategies_detail() -> list[dict]:
+    """Strategies with their symbols and the latest signal run's rows (three queries)."""
+    rows = list(Strategy.objects.order_by("name").values("id", "name", "kind", "enabled", "capital_cap", "updated_at"))
+    by_id = {r["id"]: r | {"symbols": [], "signals": []} for r in rows}
+    for strategy_id, symbol, on in (
+        StrategySymbol.objects.filter(strategy_id__in=list(by_id))
+        .order_by("strategy_id", "asset__symbol")
+        .values_list("strategy_id", "asset__symbol", "enabled")
+    ):
+        by_id[strategy_id]["symbols"].append({"symbol": symbol, "enabled": on})
+    latest = Signal.objects.order_by("-created_at", "-pk").values_list("run_id", flat=True).first()
+    if latest:
+        for s in (
+            Signal.objects.filter(run_id=latest)
+            .order_by("strategy_id", "asset__symbol")
+            .values("strategy_id", "asset__symbol", "score", "target_weight", "session")
+        ):
+            by_id[s["strategy_id"]]["signals"].append(s)
+    return [by_id[r["id"]] for r in rows]
+
+
+def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:
+    """The allocation preview as template rows, or the error the service raised."""
+    from strategies.services import allocation_preview
+
+    try:
+        outcome = allocation_preview(method=method, as_of=as_of)
+    except DomainError as exc:
+        return {"error": str(exc.detail), "weights": [], "by_strategy": [], "excluded": {}}
+    alloc = outcome.allocation
+    weights = [
+        {"symbol": r.symbol, "weight": Decimal(str(round(float(r.final_weight), 6))),
+         "strategies": ", ".join(r.contributing_strategies)}
+        for r in alloc.weights.itertuples(index=False)
+    ]
+    by_strategy = [
+        {"strategy": r.strategy, "weight": Decimal(str(round(float(r.strategy_weight), 6)))}
+        for r in alloc.by_strategy.itertuples(index=False)
+    ]
+    return {
+        "error": "",
+        "as_of": outcome.as_of,
+        "session": outcome.session,
+        "method": alloc.method,
+        "weights": weights,
+        "by_strategy": by_strategy,
+        "excluded": dict(sorted(alloc.excluded.items())),
+        "cap_feasible": alloc.cap_feasible,
+    }
+
+
+# --- risk -----------------------------------------------------------------------------------------
+
+
+def risk_context(*, now: dt.datetime | None = None) -> dict:
+    from risk.selectors import equity_watermark, risk_events_recent
+
+    now = now or clock.now()
+    state = risk_state()
+    return {
+        "kill_switch": kill_switch_status(),
+        "breakers": breakers_status(),
+        "limits": state.limits,
+        "usage": limits_usage(now=now),
+        "rollout": rollout_status(),
+        "watermark": equity_watermark(),
+        "events": risk_events_recent(limit=20),
+    }
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=clock.NEW_YORK) if start else None
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK) if end else None
+    return lo, hi
+
+
+def actions_query(*, actor: str = "", action: str = "", object_type: str = "", start: dt.date | None = None,
+                  end: dt.date | None = None) -> QuerySet[ActionLog]:
+    """Explicit actions; ``action`` matches a prefix (``order.`` finds every order action). Dates are New York days."""
+    qs = ActionLog.objects.select_related("actor").order_by("-created_at", "-pk")
+    if actor:
+        qs = qs.filter(actor__username=actor)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    lo, hi = _day_bounds(start, end)
+    if lo:
+        qs = qs.filter(created_at__gte=lo)
+    if hi:
+        qs = qs.filter(created_at__lt=hi)
+    return qs
+
+
+CHANGE_ACTIONS = {"create": LogEntry.Action.CREATE, "update": LogEntry.Action.UPDATE, "delete": LogEntry.Action.DELETE}
+
+
+def changes_query(*, actor: str = "", action: str = "", object_type: str = "", start: dt.date | None = None,
+                  end: dt.date | None = None) -> QuerySet[LogEntry]:
+    """django-auditlog's model diffs; ``object_type`` is ``app_label.model`` as for actions."""
+    qs = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-pk")
+    if actor:
+        qs = qs.filter(actor__username=actor)
+    if action:
+        qs = qs.filter(action=CHANGE_ACTIONS.get(action, -1))
+    if object_type:
+        app_label, _, model = object_type.partition(".")
+        qs = qs.filter(content_type__app_label=app_label, content_type__model=model)
+    lo, hi = _day_bounds(start, end)
+    if lo:
+        qs = qs.filter(timestamp__gte=lo)
+    if hi:
+        qs = qs.filter(timestamp__lt=hi)
+    return qs
+
+
+def audit_page(*, kind: str, page_number: int | str = 1, **filters) -> Page:
+    qs = changes_query(**filters) if kind == "changes" else actions_query(**filters)
+    return Paginator(qs, AUDIT_PER_PAGE).get_page(page_number)
+
+
+def audit_object_types() -> list[str]:
+    return list(ActionLog.objects.exclude(object_type="").order_by("object_type")
+                .values_list("object_type", flat=True).distinct())

@@ -6,4 +6,23 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("partials/figures/", views.figures_partial, name="figures"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/new/", views.order_new, name="order_new"),
+    path("orders/confirm/", views.order_confirm, name="order_confirm"),
+    path("orders/cancel-all/", views.orders_cancel_all_view, name="orders_cancel_all"),
+    path("orders/<int:order_id>/cancel/", views.order_cancel_view, name="order_cancel"),
+    path("strategies/", views.strategies, name="strategies"),
+    path("strategies/<int:strategy_id>/toggle/", views.strategy_toggle, name="strategy_toggle"),
+    path("strategies/<int:strategy_id>/symbols/toggle/", views.strategy_symbol_toggle,
+         name="strategy_symbol_toggle"),
+    path("risk/", views.risk, name="risk"),
+    path("risk/kill-switch/engage/", views.kill_switch_engage_view, name="kill_switch_engage"),
+    path("risk/kill-switch/reset/", views.kill_switch_reset_view, name="kill_switch_reset"),
+    path("risk/breakers/<str:name>/reset/", views.breaker_reset_view, name="breaker_reset"),
+    path("audit/", views.audit, name="audit"),
+    path("audit/export.csv", views.audit_csv, name="audit_csv"),
+    path("compliance/", views.compliance, name="compliance"),
+    path("compliance/download/", views.compliance_download, name="compliance_download"),
+    path("compliance/stored/<int:export_id>/", views.compliance_stored, name="compliance_stored"),
 ]

@@ -1,15 +1,452 @@
-"""Operator console pages: thin views over selectors."""
+"""Operator console pages: function-based views that parse input, call one service or selector, render.
+
+Roles are enforced here on every view (``role_required``): viewers read, operators trade, cancel,
+toggle and engage the kill switch, admins reset the kill switch and breakers. Every action is a POST
+with a required reason; the services record the audit rows. Forms work without JavaScript; htmx
+only refreshes the dashboard's live figures.
+"""
 
 from __future__ import annotations
 
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import csv
+import datetime as dt
+import uuid
 
-from console import selectors
-from trading_site.lib.roles import VIEWER, role_required
+from django.contrib import messages
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from console import forms, selectors
+from console.templatetags.console_tags import qty
+from orders.brokers.base import BrokerError
+from orders.gateway import OrderInputError, OrderNotCancelable, order_cancel, order_cancel_all, order_place
+from orders.models import Order, OrderSource
+from orders.pretrade import PreTradeRejection
+from risk.services import breaker_reset, kill_switch_engage, kill_switch_reset
+from strategies.conf import ALLOCATION_METHOD
+from strategies.services import strategy_symbol_set, strategy_update
+from trading_site.api.errors import DomainError
+from trading_site.audit import action_record
+from trading_site.lib import clock
+from trading_site.lib.roles import ADMIN, OPERATOR, VIEWER, role_required
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+REFRESH_SECONDS = 3  # live figures poll interval: a few seconds, cheap (fixed query count, cached quotes)
 
 
 @require_GET
 @role_required(VIEWER)
 def dashboard(request):
-    return render(request, "console/dashboard.html", selectors.dashboard_context())
+    return render(request, "console/dashboard.html",
+                  selectors.dashboard_context() | {"refresh_seconds": REFRESH_SECONDS})
+
+
+@require_GET
+def figures_partial(request):
+    """The live figures fragment the dashboard polls. An expired session sends the browser to the login page."""
+    if not request.user.is_authenticated:
+        login = f"{reverse('account_login')}?next=/"
+        return HttpResponseClientRedirect(login) if request.htmx else redirect(login)
+    return _figures(request)
+
+
+@role_required(VIEWER)
+def _figures(request):
+    return render(request, "console/_figures.html", {"figures": selectors.figures()})
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+def _day_start(day: dt.date | None) -> dt.datetime | None:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=clock.NEW_YORK) if day else None
+
+
+@require_GET
+@role_required(VIEWER)
+def orders(request):
+    form = forms.OrdersFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    end = filters.get("end")
+    page = selectors.orders_page(
+        status=filters.get("status") or None,
+        side=filters.get("side") or None,
+        source=filters.get("source") or None,
+        symbol=(filters.get("symbol") or "").strip() or None,
+        created_from=_day_start(filters.get("start")),
+        created_to=_day_start(end + dt.timedelta(days=1)) if end else None,
+        page_number=request.GET.get("page", 1),
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "console/orders.html", {"form": form, "result": page, "query": query.urlencode()})
+
+
+@require_POST
+@role_required(OPERATOR)
+def order_cancel_view(request, order_id: int):
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Cancel refused: a reason is required.")
+        return redirect("console:orders")
+    order = Order.objects.filter(pk=order_id).only("pk", "client_order_id").first()
+    if order is None:
+        messages.error(request, f"Order {order_id} does not exist.")
+        return redirect("console:orders")
+    try:
+        result = order_cancel(order=order.pk, actor=request.user, reason=form.cleaned_data["reason"])
+    except OrderNotCancelable as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+    except BrokerError as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+    else:
+        messages.success(request, f"Cancel requested for {result.client_order_id}: now {result.status}.")
+    return redirect("console:orders")
+
+
+@require_POST
+@role_required(OPERATOR)
+def orders_cancel_all_view(request):
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Cancel all refused: a reason is required.")
+        return redirect("console:orders")
+    count = order_cancel_all(actor=request.user, reason=form.cleaned_data["reason"])
+    messages.success(request, f"Cancel requested for {count} open order(s).")
+    return redirect("console:orders")
+
+
+def _apply_domain_error(form, exc: DomainError) -> None:
+    fields = exc.fields or {}
+    placed = False
+    for name, errors in fields.items():
+        target = {"type": "order_type"}.get(name, name)
+        if target in form.fields:
+            for error in errors if isinstance(errors, list) else [errors]:
+                form.add_error(target, str(error))
+            placed = True
+    if not placed:
+        form.add_error(None, f"{exc.code}: {exc.detail}")
+
+
+def _preview(form, user):
+    d = form.cleaned_data
+    return selectors.order_preview(symbol=d["symbol"], side=d["side"], qty=d["qty"], order_type=d["order_type"],
+                                   limit_price=d.get("limit_price") or None, time_in_force=d["time_in_force"],
+                                   actor=user)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(OPERATOR)
+def order_new(request):
+    """Step 1: the order form. A valid POST shows the confirmation step; nothing is placed yet."""
+    form = forms.OrderForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            preview = _preview(form, request.user)
+        except DomainError as exc:
+            _apply_domain_error(form, exc)
+        else:
+            confirm = forms.OrderConfirmForm(initial={
+                **form.cleaned_data, "limit_price": form.cleaned_data.get("limit_price") or "",
+                "client_order_id": f"manual-{clock.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:20]}",
+            })
+            return render(request, "console/order_confirm.html", {"preview": preview, "form": confirm})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "console/order_new.html", {"form": form}, status=status)
+
+
+@require_POST
+@role_required(OPERATOR)
+def order_confirm(request):
+    """Step 2: with a reason, the order goes through the gateway (source manual) and is audited."""
+    form = forms.OrderConfirmForm(request.POST)
+    if not form.is_valid():
+        preview = None
+        if not any(name in form.errors for name in ("symbol", "side", "qty", "order_type", "time_in_force")):
+            try:
+                preview = _preview(form, request.user)
+            except DomainError as exc:
+                _apply_domain_error(form, exc)
+        return render(request, "console/order_confirm.html", {"preview": preview, "form": form}, status=400)
+    d = form.cleaned_data
+    reason = d["reason"]
+    kwargs = {"symbol": d["symbol"], "side": d["side"], "qty": d["qty"], "order_type": d["order_type"],
+                  "limit_price": d.get("limit_price") or None, "time_in_force": d["time_in_force"]}
+    try:
+        result = order_place(**kwargs, source=OrderSource.MANUAL, actor=request.user, reason=reason,
+                             client_order_id=d["client_order_id"])
+    except OrderInputError as exc:
+        _apply_domain_error(form, exc)
+        return render(request, "console/order_confirm.html", {"preview": None, "form": form}, status=400)
+    except DomainError as exc:  # pre-trade rejection, broker rejection, rate limit, conflict
+        rejected = Order.objects.filter(client_order_id=d["client_order_id"]).first()
+        if rejected is not None:
+            action_record(actor=request.user, action="order.manual", target=rejected, reason=reason,
+                          data={**_audit_data(kwargs), "rejected": exc.code})
+        try:
+            preview = _preview(form, request.user)
+        except DomainError:
+            preview = None
+        context = {"preview": preview, "form": form, "rejection": exc,
+                   "rejection_is_pretrade": isinstance(exc, PreTradeRejection), "order": rejected}
+        return render(request, "console/order_confirm.html", context, status=422)
+    order = result.order
+    if result.created:
+        action_record(actor=request.user, action="order.manual", target=order, reason=reason,
+                      data={**_audit_data(kwargs), "client_order_id": order.client_order_id, "status": order.status})
+    messages.success(request, f"Order {order.client_order_id}: {order.side} {qty(order.qty)} {order.symbol} — {order.status}.")
+    return redirect(f"{reverse('console:orders')}?symbol={order.symbol}")
+
+
+def _audit_data(kwargs: dict) -> dict:
+    return {k: str(v) for k, v in kwargs.items() if v is not None}
+
+
+# --- strategies -----------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(VIEWER)
+def strategies(request):
+    form = forms.AllocationForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    method = data.get("method") or ALLOCATION_METHOD
+    allocation = selectors.allocation_for_page(method=method, as_of=data.get("as_of"))
+    return render(request, "console/strategies.html", {
+        "strategies": selectors.strategies_detail(), "allocation": allocation, "alloc_form": form,
+        "method": method, "query": request.GET.urlencode(),
+    })
+
+
+def _back_to_strategies(request):
+    query = request.POST.get("next_query", "")
+    return redirect(f"{reverse('console:strategies')}{'?' + query if query else ''}")
+
+
+@require_POST
+@role_required(OPERATOR)
+def strategy_toggle(request, strategy_id: int):
+    form = forms.ToggleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not changed: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        return _back_to_strategies(request)
+    try:
+        strategy = strategy_update(actor=request.user, strategy_id=strategy_id, enabled=form.cleaned_data["enabled"],
+                                   reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+    else:
+        messages.success(request, f"Strategy {strategy.name} is now {'enabled' if strategy.enabled else 'disabled'}.")
+    return _back_to_strategies(request)
+
+
+@require_POST
+@role_required(OPERATOR)
+def strategy_symbol_toggle(request, strategy_id: int):
+    form = forms.SymbolToggleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not changed: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        return _back_to_strategies(request)
+    try:
+        symbol = form.cleaned_data["symbol"]
+        strategy_symbol_set(actor=request.user, strategy_id=strategy_id, symbol=symbol,
+                            enabled=form.cleaned_data["enabled"], reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+    else:
+        state = "enabled" if form.cleaned_data["enabled"] else "disabled"
+        messages.success(request, f"{symbol} {state} in strategy {strategy_id}.")
+    return _back_to_strategies(request)
+
+
+# --- risk -----------------------------------------------------------------------------------------
+
+
+def _risk_page(request, *, engage_form=None, reset_form=None, status=200):
+    context = selectors.risk_context()
+    context["engage_form"] = engage_form or forms.KillSwitchEngageForm()
+    context["reset_form"] = reset_form or forms.ReasonForm()
+    return render(request, "console/risk.html", context, status=status)
+
+
+@require_GET
+@role_required(VIEWER)
+def risk(request):
+    return _risk_page(request)
+
+
+@require_POST
+@role_required(OPERATOR)
+def kill_switch_engage_view(request):
+    form = forms.KillSwitchEngageForm(request.POST)
+    if not form.is_valid():
+        return _risk_page(request, engage_form=form, status=400)
+    result = kill_switch_engage(actor=request.user, reason=form.cleaned_data["reason"])
+    summary = f"Kill switch engaged: {result.cancelled} order(s) cancelled, {result.flatten_orders} flatten order(s)."
+    if result.errors:
+        messages.error(request, summary + " Unwind errors: " + "; ".join(result.errors))
+    else:
+        messages.success(request, summary)
+    return redirect("console:risk")
+
+
+@require_POST
+@role_required(ADMIN)
+def kill_switch_reset_view(request):
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        return _risk_page(request, reset_form=form, status=400)
+    try:
+        kill_switch_reset(actor=request.user, reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+    else:
+        messages.success(request, "Kill switch reset: new orders are accepted again.")
+    return redirect("console:risk")
+
+
+@require_POST
+@role_required(ADMIN)
+def breaker_reset_view(request, name: str):
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Breaker not reset: a reason is required.")
+        return redirect("console:risk")
+    try:
+        breaker_reset(actor=request.user, name=name, reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+    else:
+        messages.success(request, f"Circuit breaker {name} reset.")
+    return redirect("console:risk")
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+def _audit_form(request) -> tuple[forms.AuditFilterForm, str, dict]:
+    form = forms.AuditFilterForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data.get("kind") or "actions", form.filters()
+    return form, "actions", {}
+
+
+@require_GET
+@role_required(VIEWER)
+def audit(request):
+    form, kind, filters = _audit_form(request)
+    if form.is_bound and not form.is_valid():
+        page = None
+    else:
+        page = selectors.audit_page(kind=kind, page_number=request.GET.get("page", 1), **filters)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "console/audit.html", {"form": form, "kind": kind, "page": page,
+                                                  "query": query.urlencode(),
+                                                  "object_types": selectors.audit_object_types()},
+                  status=400 if form.is_bound and not form.is_valid() else 200)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@role_required(VIEWER)
+def audit_csv(request):
+    form, kind, filters = _audit_form(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse("; ".join(e for errs in form.errors.values() for e in errs), status=400,
+                            content_type="text/plain; charset=utf-8")
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    if kind == "changes":
+        qs = selectors.changes_query(**filters)
+        header = ["timestamp", "actor", "action", "object_type", "object_id", "object", "changes"]
+
+        def rows():
+            yield writer.writerow(header)
+            for e in qs.iterator(chunk_size=500):
+                yield writer.writerow([
+                    e.timestamp.isoformat(), e.actor.get_username() if e.actor_id else "system",
+                    e.get_action_display(), f"{e.content_type.app_label}.{e.content_type.model}", e.object_pk,
+                    e.object_repr, e.changes_str,
+                ])
+    else:
+        qs = selectors.actions_query(**filters)
+        header = ["created_at", "actor", "action", "object_type", "object_id", "reason", "data", "request_id"]
+
+        def rows():
+            yield writer.writerow(header)
+            for a in qs.iterator(chunk_size=500):
+                yield writer.writerow([
+                    a.created_at.isoformat(), a.actor.get_username() if a.actor_id else "system", a.action,
+                    a.object_type, a.object_id, a.reason, a.data, a.request_id,
+                ])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{kind}-{clock.today_ny():%Y%m%d}.csv"'
+    return response
+
+
+# --- compliance -----------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(VIEWER)
+def compliance(request):
+    from tax.models import TaxExport
+
+    today = clock.today_ny()
+    form = forms.ComplianceForm(initial={"day": today, "year": today.year, "month": f"{today:%Y-%m}"})
+    stored = list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:20])
+    return render(request, "console/compliance.html", {"form": form, "stored": stored})
+
+
+@require_GET
+@role_required(VIEWER)
+def compliance_download(request):
+    from tax import exports
+
+    form = forms.ComplianceForm(request.GET)
+    if not form.is_valid():
+        from tax.models import TaxExport
+
+        stored = list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:20])
+        return render(request, "console/compliance.html", {"form": form, "stored": stored}, status=400)
+    d = form.cleaned_data
+    kind = d["kind"]
+    if kind == "blotter":
+        body, name, ctype = exports.blotter_csv(day=d["day"]), f"blotter-{d['day']}.csv", "text/csv"
+    elif kind == "form8949":
+        body, name, ctype = exports.form8949_csv(year=d["year"]), f"form8949-{d['year']}.csv", "text/csv"
+    elif kind == "realized":
+        body, name, ctype = exports.realized_csv(year=d["year"]), f"realized-{d['year']}.csv", "text/csv"
+    elif kind == "compliance":
+        body, name, ctype = (exports.compliance_report_csv(month=d["month"]), f"compliance-{d['month']}.csv",
+                             "text/csv")
+    else:
+        body, name, ctype = (exports.compliance_json(month=d["month"]), f"compliance-{d['month']}.json",
+                             "application/json")
+    response = HttpResponse(body, content_type=f"{ctype}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_GET
+@role_required(VIEWER)
+def compliance_stored(request, export_id: int):
+    from tax.models import TaxExport
+
+    export = TaxExport.objects.filter(pk=export_id).first()
+    if export is None:
+        return render(request, "errors/404.html", status=404)
+    ext = "json" if "json" in export.content_type else "csv"
+    response = HttpResponse(export.content, content_type=f"{export.content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export.kind}-{export.period}.{ext}"'
+    return response

@@ -1,0 +1,78 @@
+"""Console test fixtures: the real pre-trade checks and fill listeners, the simulated exchange always open.
+
+Prices are flat daily bars (open = high = low = close), so the simulated exchange quotes exactly
+the bar price at any hour; with slippage, impact and commission set to zero a market order fills at
+that price. ``price_set`` moves a symbol's price (the bar of today's session) for P&L scenarios.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from orders.brokers import use_broker
+from orders.brokers.simulated import SimulatedBroker
+from orders.conf import conf
+from orders.selectors import price_cache_clear
+from risk import limiter
+from risk.checks import BROKER_RATE_KEY, ORDER_RATE_KEY
+from risk.services import risk_defaults_ensure
+from risk.state import CACHE_KEY
+from strategies.models import Asset, Bar
+from trading_site.lib import clock
+
+# Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York: a regular session.
+T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+
+
+def _reset_shared_state() -> None:
+    cache.delete(CACHE_KEY)
+    price_cache_clear()
+    for key in (ORDER_RATE_KEY, BROKER_RATE_KEY, "broker_errors"):
+        limiter.clear(name=key)
+
+
+@pytest.fixture(autouse=True)
+def console_env(settings):
+    """Simulated exchange in always-open demo mode, frictionless fills, fresh risk cache and rate counters."""
+    settings.BROKER = "simulated"
+    settings.SIM_MARKET_HOURS = "always"
+    saved = dict(vars(conf))
+    conf.sim_slippage_bps = Decimal(0)
+    conf.sim_impact_coef_bps = Decimal(0)
+    conf.sim_commission_per_share = Decimal(0)
+    conf.sim_commission_min = Decimal(0)
+    conf.sim_reject_rate = 0.0
+    conf.sim_latency_ms = 0
+    _reset_shared_state()
+    broker = SimulatedBroker(market_hours="always")
+    with use_broker(broker):
+        yield broker
+    vars(conf).update(saved)
+    _reset_shared_state()
+
+
+@pytest.fixture
+def sim(console_env):
+    return console_env
+
+
+def price_set(symbol: str, price: str, *, day: dt.date | None = None) -> None:
+    """Flat bar for ``day`` (default: today in New York) — the simulated quote from then on."""
+    day = day or clock.today_ny()
+    asset, _ = Asset.objects.get_or_create(symbol=symbol, defaults={"name": symbol})
+    p = Decimal(price)
+    Bar.objects.update_or_create(asset=asset, session=day, defaults={"open": p, "high": p, "low": p, "close": p})
+    price_cache_clear()
+
+
+@pytest.fixture
+def market(db):
+    """AAPL at 100 and MSFT at 200 today, and the risk defaults (limits, breakers, kill-switch row)."""
+    risk_defaults_ensure()
+    price_set("AAPL", "100")
+    price_set("MSFT", "200")
+    cache.delete(CACHE_KEY)
