@@ -22,6 +22,7 @@ Who is exempt from what:
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from django.conf import settings
@@ -96,12 +97,11 @@ def check_breakers(intent: OrderIntent, *, open_breakers: tuple[str, ...], incre
         )
 
 
-def check_symbol(intent: OrderIntent, *, denylist: tuple[str, ...], phase: PhaseData | None, tradable: bool) -> None:
+def check_symbol(intent: OrderIntent, *, denylist: tuple[str, ...], phase: PhaseData | None) -> None:
+    """Unknown and untradable symbols are refused earlier, by the gateway's input validation."""
     symbol = intent.symbol.upper()
     if symbol in denylist:
         raise PreTradeRejection(SYMBOL_NOT_ALLOWED, f"{symbol} is on the risk deny-list.")
-    if not tradable:
-        raise PreTradeRejection(SYMBOL_NOT_ALLOWED, f"{symbol} is not tradable.")
     if phase is not None and phase.symbols and symbol not in phase.symbols:
         raise PreTradeRejection(
             SYMBOL_NOT_ALLOWED,
@@ -218,12 +218,21 @@ def check_rollout_cap(
         )
 
 
-def check_rate(intent: OrderIntent, *, key: str, limit: int, code: str, what: str) -> None:
+def check_rates(intent: OrderIntent, *, orders_per_minute: int, broker_requests_per_minute: int) -> None:
+    """One order is one order and one broker request; both windows count it, or neither does."""
     from risk import conf
 
-    result = limiter.hit(name=key, now=intent.now, window=conf.RATE_WINDOW_SECONDS, limit=limit)
-    if not result.allowed:
-        raise PreTradeRejection(code, f"More than {limit} {what} in the last minute; try again shortly.")
+    full = limiter.hit_all(
+        limits={ORDER_RATE_KEY: orders_per_minute, BROKER_RATE_KEY: broker_requests_per_minute},
+        now=intent.now,
+        window=conf.RATE_WINDOW_SECONDS,
+    )
+    if full == ORDER_RATE_KEY:
+        raise PreTradeRejection(ORDER_RATE, f"More than {orders_per_minute} orders in the last minute; try again shortly.")
+    if full == BROKER_RATE_KEY:
+        raise PreTradeRejection(
+            BROKER_RATE, f"More than {broker_requests_per_minute} broker requests in the last minute; try again shortly."
+        )
 
 
 # --- the hooks the gateway runs -------------------------------------------------------------------
@@ -232,19 +241,22 @@ def check_rate(intent: OrderIntent, *, key: str, limit: int, code: str, what: st
 class _Context:
     """Loads position, prices, exposure and account once, and only when a rule asks."""
 
-    __slots__ = ("_account", "_gross", "_last", "_position", "intent")
+    __slots__ = ("_account", "_exposure", "_last", "intent")
 
     _UNSET = object()
 
     def __init__(self, intent: OrderIntent) -> None:
         self.intent = intent
-        self._position = self._last = self._gross = self._account = self._UNSET
+        self._exposure = self._last = self._account = self._UNSET
+
+    def _load_exposure(self) -> orders_port.Exposure:
+        if self._exposure is self._UNSET:
+            self._exposure = orders_port.exposure(symbol=self.intent.symbol)
+        return self._exposure
 
     @property
     def position_qty(self) -> Decimal:
-        if self._position is self._UNSET:
-            self._position = orders_port.position_qty(symbol=self.intent.symbol)
-        return self._position
+        return self._load_exposure().position_qty
 
     @property
     def last_price(self) -> Decimal | None:
@@ -259,22 +271,13 @@ class _Context:
 
     @property
     def gross(self) -> Decimal:
-        if self._gross is self._UNSET:
-            self._gross = orders_port.gross_exposure()
-        return self._gross
+        return self._load_exposure().gross
 
     @property
     def account(self) -> orders_port.AccountData | None:
         if self._account is self._UNSET:
             self._account = orders_port.account()
         return self._account
-
-
-def _tradable(symbol: str) -> bool:
-    from strategies.selectors import asset_get
-
-    asset = asset_get(symbol=symbol)
-    return asset is None or asset.tradable  # unknown symbols are the gateway's validation error
 
 
 def controls_run(intent: OrderIntent, *, state: RiskState | None = None) -> None:
@@ -293,7 +296,7 @@ def controls_run(intent: OrderIntent, *, state: RiskState | None = None) -> None
     enforce_phase = rollout_enforced(limits=limits)
     phase = state.phase if enforce_phase else None
     if increasing:
-        check_symbol(intent, denylist=limits.symbol_denylist, phase=phase, tradable=_tradable(intent.symbol))
+        check_symbol(intent, denylist=limits.symbol_denylist, phase=phase)
 
     always = market_clock.always_open()
     check_market_hours(
@@ -327,15 +330,21 @@ def rate_limits_run(intent: OrderIntent, *, state: RiskState | None = None) -> N
     if intent.source == KILL_SWITCH_SOURCE:
         return
     limits = (state if state is not None else risk_state()).limits
-    check_rate(intent, key=ORDER_RATE_KEY, limit=limits.orders_per_minute, code=ORDER_RATE, what="orders")
-    check_rate(
-        intent, key=BROKER_RATE_KEY, limit=limits.broker_requests_per_minute, code=BROKER_RATE, what="broker requests"
+    check_rates(
+        intent, orders_per_minute=limits.orders_per_minute, broker_requests_per_minute=limits.broker_requests_per_minute
     )
 
 
+_last = threading.local()  # the state read for the intent being checked, shared by the two hooks
+
+
 def pretrade_controls(intent: OrderIntent) -> None:
-    controls_run(intent)
+    state = risk_state()
+    _last.intent, _last.state = intent, state
+    controls_run(intent, state=state)
 
 
 def pretrade_rate_limits(intent: OrderIntent) -> None:
-    rate_limits_run(intent)
+    state = _last.state if getattr(_last, "intent", None) is intent else None
+    _last.intent = _last.state = None
+    rate_limits_run(intent, state=state)

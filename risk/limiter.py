@@ -39,6 +39,27 @@ return {1, n + 1}
 """
 
 
+_LUA_ALL = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local member = ARGV[3]
+local counts = {}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local n = redis.call('ZCARD', key)
+  if n >= tonumber(ARGV[3 + i]) then
+    return {i, n}
+  end
+  counts[i] = n
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+end
+return {0, 0}
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     allowed: bool
@@ -48,10 +69,11 @@ class Hit:
 _client_lock = threading.Lock()
 _client = None
 _script = None
+_script_all = None
 
 
 def _redis():
-    global _client, _script
+    global _client, _script, _script_all
     if _client is None:
         with _client_lock:
             if _client is None:
@@ -59,6 +81,7 @@ def _redis():
 
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
                 _script = client.register_script(_LUA)
+                _script_all = client.register_script(_LUA_ALL)
                 _client = client
     return _client, _script
 
@@ -105,6 +128,27 @@ def hit(*, name: str, now: dt.datetime, window: float, limit: int) -> Hit:
         allowed, count = script(keys=[KEY_PREFIX + name], args=[ts, window, limit, f"{ts}:{uuid.uuid4().hex}"])
         return Hit(allowed=bool(allowed), count=int(count))
     return _file_hit(name, ts, window, limit)
+
+
+def hit_all(*, limits: dict[str, int], now: dt.datetime, window: float) -> str | None:
+    """Count one event in every named window, atomically, unless one is full: returns that name.
+
+    One round trip for the order path's two limits (orders and broker requests); a refused order
+    uses no budget in either window.
+    """
+    ts = _ts(now)
+    names = list(limits)
+    if settings.REDIS_URL:
+        _redis()
+        failed, _ = _script_all(keys=[KEY_PREFIX + n for n in names],
+                                args=[ts, window, f"{ts}:{uuid.uuid4().hex}", *[limits[n] for n in names]])
+        return names[int(failed) - 1] if int(failed) else None
+    for name in names:  # the embedded fallback: check first, then count
+        if count(name=name, now=now, window=window) >= limits[name]:
+            return name
+    for name in names:
+        _file_hit(name, ts, window, -1)
+    return None
 
 
 def count(*, name: str, now: dt.datetime, window: float) -> int:

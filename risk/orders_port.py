@@ -50,6 +50,27 @@ def positions() -> list[tuple[str, Decimal, Decimal]]:
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    position_qty: Decimal  # signed, of the order's symbol
+    gross: Decimal  # sum of |qty| x last price (average cost when no price) over all positions
+
+
+def exposure(*, symbol: str) -> Exposure:
+    """The order's position and the gross exposure from one read of the positions."""
+    from orders import selectors
+
+    symbol = symbol.upper()
+    qty = Decimal(0)
+    gross = Decimal(0)
+    for position in selectors.positions_list():
+        if position.symbol == symbol:
+            qty = position.qty
+        value = position.market_value
+        gross += abs(value) if value is not None else abs(position.qty) * position.avg_cost
+    return Exposure(position_qty=qty, gross=gross)
+
+
 def gross_exposure() -> Decimal:
     from orders import selectors
 

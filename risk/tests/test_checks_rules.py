@@ -133,10 +133,9 @@ PHASE_1 = PhaseData(number=1, name="Tiny notional", capital_cap=D("500"), symbol
 
 
 def test_rollout_phase_symbol_allow_list_and_capital_cap():
-    assert _code(checks.check_symbol, make_intent(symbol="AAPL"), denylist=(), phase=PHASE_1, tradable=True) == "SYMBOL_NOT_ALLOWED"
-    assert _code(checks.check_symbol, make_intent(symbol="SPY"), denylist=(), phase=PHASE_1, tradable=True) is None
-    assert _code(checks.check_symbol, make_intent(symbol="SPY"), denylist=("SPY",), phase=None, tradable=True) == "SYMBOL_NOT_ALLOWED"
-    assert _code(checks.check_symbol, make_intent(symbol="SPY"), denylist=(), phase=None, tradable=False) == "SYMBOL_NOT_ALLOWED"
+    assert _code(checks.check_symbol, make_intent(symbol="AAPL"), denylist=(), phase=PHASE_1) == "SYMBOL_NOT_ALLOWED"
+    assert _code(checks.check_symbol, make_intent(symbol="SPY"), denylist=(), phase=PHASE_1) is None
+    assert _code(checks.check_symbol, make_intent(symbol="SPY"), denylist=("SPY",), phase=None) == "SYMBOL_NOT_ALLOWED"
     # gross 300 + 2 x 100 = 500 = cap (allowed); + 3 x 100 = 600 refused
     kwargs = {"phase": PHASE_1, "price": D("100"), "position_qty": D("0"), "gross": D("300")}
     assert _code(checks.check_rollout_cap, make_intent(symbol="SPY", qty=D("2")), **kwargs) is None

@@ -49,3 +49,20 @@ def test_limit_holds_across_two_os_processes():
     # then together exactly 60 were allowed
     assert sum(allowed) == 60
     assert not limiter.hit(name="procs", now=T + dt.timedelta(seconds=1), window=60, limit=60).allowed
+
+
+def test_hit_all_counts_both_windows_or_neither():
+    # broker window already holds 2 of 2: the order is refused and the order window stays empty
+    limiter.hit(name="b", now=T, window=60, limit=-1)
+    limiter.hit(name="b", now=T, window=60, limit=-1)
+    assert limiter.hit_all(limits={"o": 5, "b": 2}, now=T, window=60) == "b"
+    assert limiter.count(name="o", now=T, window=60) == 0
+    assert limiter.hit_all(limits={"o": 5, "b": 3}, now=T, window=60) is None
+    assert (limiter.count(name="o", now=T, window=60), limiter.count(name="b", now=T, window=60)) == (1, 3)
+
+
+def test_hit_all_file_fallback(settings, tmp_path):
+    settings.REDIS_URL, settings.VAR_DIR = "", tmp_path
+    assert limiter.hit_all(limits={"o": 1, "b": 5}, now=T, window=60) is None
+    assert limiter.hit_all(limits={"o": 1, "b": 5}, now=T, window=60) == "o"
+    assert limiter.count(name="b", now=T, window=60) == 1
