@@ -29,20 +29,19 @@ if _SECRETS.get("DATABASE_PASSWORD"):
     DATABASES["default"]["PASSWORD"] = _SECRETS["DATABASE_PASSWORD"]
 """
 
+# The platform's own broker adapter, built as the workers build it (keys via get_secret).
 PROBE = """
 import json, os
 import django
 django.setup()
-from alpaca.trading.client import TradingClient
 from django.conf import settings
-from trading_site.secret_store import get_secret
-client = TradingClient(get_secret("ALPACA_API_KEY"), get_secret("ALPACA_SECRET_KEY"), url_override=os.environ["ALPACA_BASE_URL"])
-account = client.get_account()
+from orders.brokers.alpaca import AlpacaBroker
+account = AlpacaBroker.from_settings().get_account()
 print(json.dumps({
     "backend": settings.SECRETS_BACKEND,
     "secret_key_ok": settings.SECRET_KEY == os.environ["EXPECTED_SECRET_KEY"],
     "db_password_ok": settings.DATABASES["default"].get("PASSWORD") == "pg-pass-1",
-    "account": account.account_number,
+    "equity": str(account.equity),
 }))
 """
 
@@ -56,6 +55,7 @@ def _run(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
         "DJANGO_SETTINGS_MODULE": "bridged_settings",
         "BROKER": "alpaca",
         "EXPECTED_SECRET_KEY": SECRET_KEY,
+        "ALPACA_URL_OVERRIDE": env.get("ALPACA_BASE_URL", ""),
         **env,
     }
     return subprocess.run(
@@ -66,7 +66,7 @@ def _run(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
 def _assert_loaded(result: subprocess.CompletedProcess, backend: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"backend": backend, "secret_key_ok": True, "db_password_ok": True, "account": "PA3FAKE0001"}
+    assert report == {"backend": backend, "secret_key_ok": True, "db_password_ok": True, "equity": "100000"}
     for value in (SECRET_KEY, API_KEY, API_SECRET, "pg-pass-1"):
         assert value not in result.stdout + result.stderr
 
