@@ -1,81 +1,22 @@
 """Risk checks on the real gateway with the simulated exchange: every rejection code is stored on
 the order with no broker call; breakers let reducing orders through; the kill switch unwinds."""
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 import time_machine
 
-from orders import events, pretrade
-from orders.brokers import use_broker
-from orders.brokers.simulated import SimulatedBroker
+from orders import pretrade
 from orders.gateway import order_place, order_submit
 from orders.models import AccountSnapshot, Order, OrderEvent, Position
 from orders.selectors import price_cache_clear
 from risk import services
 from risk.models import RiskEvent
-from risk.tests.conftest import T_OPEN, T_WEEKEND
-from strategies.models import Asset, Bar
+from risk.tests.conftest import T_OPEN, T_WEEKEND, asset
+from strategies.models import Bar
 
 D = Decimal
-pytestmark = pytest.mark.django_db
-
-
-class CountingBroker:
-    def __init__(self, inner):
-        self.inner = inner
-        self.submit_calls = 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def submit_order(self, request):
-        self.submit_calls += 1
-        return self.inner.submit_order(request)
-
-
-@pytest.fixture(autouse=True)
-def only_risk_checks(settings):
-    """The gateway runs exactly the risk app's checks (other apps test theirs)."""
-    settings.BROKER, settings.SIM_MARKET_HOURS, settings.ALPACA_PAPER = "simulated", "nyse", True
-    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
-    for name in list(pretrade._checks):
-        if not name.startswith("risk."):
-            pretrade._checks.pop(name)
-    events._listeners.clear()
-    price_cache_clear()
-    yield
-    pretrade._checks.clear()
-    pretrade._checks.update(saved_checks)
-    events._listeners.clear()
-    events._listeners.update(saved_listeners)
-    price_cache_clear()
-
-
-@pytest.fixture
-def broker():
-    counting = CountingBroker(SimulatedBroker(market_hours="always"))
-    with use_broker(counting):
-        yield counting
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(T_OPEN, tick=False) as traveller:
-        yield traveller
-
-
-def asset(symbol="AAPL", price="100", session=dt.date(2026, 3, 9)):
-    a = Asset.objects.create(symbol=symbol, name=symbol)
-    p = D(price)
-    Bar.objects.create(asset=a, session=session, open=p, high=p, low=p, close=p)
-    return a
-
-
-@pytest.fixture
-def aapl():
-    return asset()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_risk_checks")]
 
 
 def limits(**changes):

@@ -1,0 +1,42 @@
+"""With the kill switch engaged, every order path is refused at the gateway with no broker call."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from orders.models import Order
+from risk import services
+from risk.state import CACHE_KEY
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_risk_checks")]
+
+
+@pytest.fixture
+def engaged(operator):
+    services.kill_switch_latch(actor=operator, reason="stop everything")
+    cache.delete(CACHE_KEY)  # the test transaction does not commit; drop the cached state by hand
+
+
+def test_api_order_refused(aapl, broker, frozen, engaged, api_as, operator):
+    resp = api_as(operator).post(
+        "/api/v1/orders/", {"symbol": "AAPL", "side": "buy", "qty": "5", "type": "market", "reason": "test"},
+        format="json",
+    )
+    assert resp.status_code == 422 and resp.json()["code"] == "KILL_SWITCH_ENGAGED"
+    order = Order.objects.get()
+    assert (order.status, order.reject_code, order.source) == ("rejected", "KILL_SWITCH_ENGAGED", "api")
+    assert broker.submit_calls == 0
+
+
+def test_console_manual_order_refused(aapl, broker, frozen, engaged, client, operator):
+    client.force_login(operator)
+    resp = client.post("/orders/confirm/", {
+        "symbol": "AAPL", "side": "buy", "qty": "5", "order_type": "market", "limit_price": "", "time_in_force": "day",
+        "client_order_id": "manual-0123456789abcdef", "reason": "manual test",
+    })
+    assert resp.status_code == 422
+    order = Order.objects.get(client_order_id="manual-0123456789abcdef")
+    assert (order.status, order.reject_code, order.source) == ("rejected", "KILL_SWITCH_ENGAGED", "manual")
+    assert broker.submit_calls == 0
+    assert order.qty == Decimal(5)
