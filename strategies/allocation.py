@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Literal
 
 import numpy as np
@@ -70,6 +71,15 @@ class CorrelationResult:
             "breaches": [{"a": a, "b": b, "correlation": round(c, 6)} for a, b, c in self.breaches],
             "alert": bool(self.breaches),
         }
+
+
+def _average_rank(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ascending, ties get the average of their positions (like pandas ``method="average"``)."""
+    order = np.argsort(values, kind="mergesort")
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat(first + (counts + 1) / 2, counts)
+    return ranks
 
 
 def cap_redistribute(weights: np.ndarray, caps: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -131,7 +141,7 @@ class MultiAlphaAllocator:
         disabled_symbols = disabled_symbols or {}
         excluded: dict[str, str] = {}
         names: list[str] = []
-        frames: list[pd.DataFrame] = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (symbols, weights, scores) per strategy
         for name in sorted(signals):
             if name in disabled_strategies:
                 excluded[name] = "disabled"
@@ -140,11 +150,12 @@ class MultiAlphaAllocator:
             if frame is None or len(frame) == 0:
                 excluded[name] = "no positions"
                 continue
+            symbols = frame["symbol"].to_numpy(dtype=object)
             weight = pd.to_numeric(frame["weight"], errors="coerce").to_numpy(dtype=float)
             keep = np.isfinite(weight) & (weight > 0)
             off = disabled_symbols.get(name)
             if off:
-                keep &= ~frame["symbol"].isin(list(off)).to_numpy()
+                keep &= ~np.isin(symbols, list(off))
             if not keep.any():
                 excluded[name] = "no positions"
                 continue
@@ -153,27 +164,24 @@ class MultiAlphaAllocator:
                 if vol is None or not np.isfinite(vol) or vol <= 0:
                     excluded[name] = "no valid volatility"
                     continue
-            score = frame["score"] if "score" in frame else frame["weight"]
-            part = pd.DataFrame(
-                {
-                    "strategy": name,
-                    "symbol": frame["symbol"].to_numpy()[keep],
-                    "weight": weight[keep],
-                    "score": pd.to_numeric(score, errors="coerce").to_numpy(dtype=float)[keep],
-                }
-            )
-            frames.append(part)
+            score = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=float) if "score" in frame else weight
+            # A missing score falls back to the weight so the symbol is still ranked by conviction.
+            score = np.where(np.isfinite(score), score, weight)
+            parts.append((symbols[keep], weight[keep], score[keep]))
             names.append(name)
-        if not frames:
+        if not parts:
             return self._empty(excluded)
 
-        long = pd.concat(frames, ignore_index=True)
-        long = long.groupby(["strategy", "symbol"], sort=False, as_index=False).agg({"weight": "sum", "score": "mean"})
-        symbols = np.sort(long["symbol"].unique())
-        s_idx = pd.Index(names).get_indexer(long["strategy"])
-        i_idx = pd.Index(symbols).get_indexer(long["symbol"])
-        weights = np.zeros((len(names), len(symbols)))
-        weights[s_idx, i_idx] = long["weight"].to_numpy()
+        all_symbols, inverse = np.unique(np.concatenate([p[0] for p in parts]).astype(str), return_inverse=True)
+        weights = np.zeros((len(names), len(all_symbols)))
+        ranks = np.zeros_like(weights) if self.method == "rank_aggregation" else None
+        offset = 0
+        for s, (symbols, weight, score) in enumerate(parts):
+            columns = inverse[offset : offset + len(symbols)]
+            offset += len(symbols)
+            np.add.at(weights[s], columns, weight)  # duplicate rows of one symbol add up
+            if ranks is not None:
+                np.maximum.at(ranks[s], columns, _average_rank(score) / len(score))
         weights /= weights.sum(axis=1, keepdims=True)
 
         if self.method == "equal_weight":
@@ -182,13 +190,7 @@ class MultiAlphaAllocator:
             inv = np.array([1.0 / float(strategy_stats[n]["vol"]) for n in names])
             contrib = weights * (inv / inv.sum())[:, None]
         else:
-            # Missing scores fall back to the weight so a symbol is still ranked by conviction.
-            score = long["score"].where(long["score"].notna(), long["weight"])
-            ranks = score.groupby(long["strategy"], sort=False).rank(method="average", ascending=True)
-            counts = long.groupby("strategy", sort=False)["symbol"].transform("size")
-            rank_matrix = np.zeros_like(weights)
-            rank_matrix[s_idx, i_idx] = (ranks / counts).to_numpy()
-            contrib = rank_matrix / rank_matrix.sum()
+            contrib = ranks / ranks.sum()
 
         shares = contrib.sum(axis=1)
         caps = np.array([float(self.strategy_caps.get(n, self.per_strategy_max)) for n in names])
@@ -203,11 +205,12 @@ class MultiAlphaAllocator:
         contrib = contrib * (capped / shares)[:, None]
         final = self.gross * contrib.sum(axis=0)
         held = final > _EPS
-        contributing = [[names[s] for s in np.nonzero(contrib[:, i] > _EPS)[0]] for i in np.nonzero(held)[0]]
+        mask = (contrib[:, held] > _EPS).T.tolist()
+        contributing = [list(compress(names, row)) for row in mask]
         result = pd.DataFrame(
-            {"symbol": symbols[held], "final_weight": final[held], "contributing_strategies": contributing},
+            {"symbol": all_symbols[held], "final_weight": final[held], "contributing_strategies": contributing},
             columns=OUTPUT_COLUMNS,
-        ).reset_index(drop=True)
+        )
         by_strategy = pd.DataFrame({"strategy": names, "strategy_weight": self.gross * capped})
         return AllocationResult(self.method, self.gross, result, by_strategy, feasible, excluded)
 

@@ -32,7 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from strategies.models import Asset, Bar, CorporateAction
 from trading_site.lib.money import DecimalInputError, quantize_price, quantize_qty, to_decimal
@@ -346,29 +346,32 @@ def bars_import(
         CorporateAction.objects.filter(asset_id__in=replaced).delete()
 
     fresh = not Bar.objects.filter(asset_id__in=ids).exists()
-    objects = [
-        Bar(
-            asset_id=assets[b.symbol],
-            session=b.session,
-            open=b.open,
-            high=b.high,
-            low=b.low,
-            close=b.close,
-            volume=b.volume,
-            source=source,
-        )
-        for b in parsed.bars
-    ]
-    for batch in iter_batches(objects):
-        if fresh:
-            Bar.objects.bulk_create(batch)
-        else:
-            Bar.objects.bulk_create(
-                batch,
-                update_conflicts=True,
-                unique_fields=["asset", "session"],
-                update_fields=["open", "high", "low", "close", "volume", "source"],
+    if fresh and connection.vendor == "postgresql":
+        _bars_copy(parsed.bars, assets=assets, source=source)
+    else:
+        objects = [
+            Bar(
+                asset_id=assets[b.symbol],
+                session=b.session,
+                open=b.open,
+                high=b.high,
+                low=b.low,
+                close=b.close,
+                volume=b.volume,
+                source=source,
             )
+            for b in parsed.bars
+        ]
+        for batch in iter_batches(objects):
+            if fresh:
+                Bar.objects.bulk_create(batch)
+            else:
+                Bar.objects.bulk_create(
+                    batch,
+                    update_conflicts=True,
+                    unique_fields=["asset", "session"],
+                    update_fields=["open", "high", "low", "close", "volume", "source"],
+                )
     actions = [
         CorporateAction(
             asset_id=assets[s.symbol],
@@ -386,7 +389,20 @@ def bars_import(
         unique_fields=["asset", "ex_date", "kind"],
         update_fields=["ratio_from", "ratio_to", "source"],
     )
-    return ImportSummary(source=source, symbols=tuple(symbols), bars=len(objects), splits=len(actions))
+    return ImportSummary(source=source, symbols=tuple(symbols), bars=len(parsed.bars), splits=len(actions))
+
+
+def _bars_copy(bars: list[BarRow], *, assets: dict[str, int], source: str) -> None:
+    """PostgreSQL fast path for a first load: COPY instead of INSERT (same table, same constraints).
+
+    Several times faster than batched INSERTs for the ~175k bundled bars; used only when none of the
+    symbols has bars yet, so there is nothing to upsert.
+    """
+    table = Bar._meta.db_table
+    columns = ("asset_id", "session", "open", "high", "low", "close", "volume", "source")
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for b in bars:
+            copy.write_row((assets[b.symbol], b.session, b.open, b.high, b.low, b.close, b.volume, source))
 
 
 def bars_import_file(
