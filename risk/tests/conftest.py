@@ -117,3 +117,9 @@ def asset(symbol="AAPL", price="100", session=dt.date(2026, 3, 9)):
 @pytest.fixture
 def aapl():
     return asset()
+
+
+@pytest.fixture
+def redis_db_env(settings):
+    """Child processes share this app's Redis db (limiter windows, Celery queue)."""
+    return {"REDIS_URL": settings.REDIS_URL}
