@@ -35,7 +35,7 @@ def caller_describe() -> str:
     frame = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not module.startswith(_PACKAGE) or module.endswith(".tests") or ".tests." in module:
+        if not module.startswith(_PACKAGE):
             return f"{module}:{frame.f_code.co_name}:{frame.f_lineno}"
         frame = frame.f_back
     return "unknown"
@@ -172,8 +172,9 @@ class CachedSecretManager:
                 self._audited_until.clear()
             else:
                 self._cache.pop(name, None)
-                for key in [k for k in self._audited_until if k[0] == name]:
-                    self._audited_until.pop(key, None)
+                for key in list(self._audited_until):  # list(): readers may add keys meanwhile
+                    if key[0] == name:
+                        self._audited_until.pop(key, None)
 
     def current_version(self, name: str) -> str | None:
         return self.backend.current_version(name)
