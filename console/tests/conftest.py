@@ -26,6 +26,7 @@ from trading_site.lib import clock
 
 # Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York: a regular session.
 T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+BASE_DAY = dt.date(2026, 1, 2)  # the starting bars: before T0 and before the real today
 
 
 def _reset_shared_state() -> None:
@@ -71,8 +72,30 @@ def price_set(symbol: str, price: str, *, day: dt.date | None = None) -> None:
 
 @pytest.fixture
 def market(db):
-    """AAPL at 100 and MSFT at 200 today, and the risk defaults (limits, breakers, kill-switch row)."""
+    """AAPL at 100 and MSFT at 200 (bars of BASE_DAY, the latest before any test day), and the risk defaults (limits, breakers, kill-switch row)."""
     risk_defaults_ensure()
-    price_set("AAPL", "100")
-    price_set("MSFT", "200")
+    price_set("AAPL", "100", day=BASE_DAY)
+    price_set("MSFT", "200", day=BASE_DAY)
     cache.delete(CACHE_KEY)
+
+
+@pytest.fixture
+def frozen():
+    import time_machine
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def warm_quotes(monkeypatch):
+    """Keep quotes cached for the whole test so query counts measure the page, not the quote cache's clock."""
+    import orders.selectors
+
+    monkeypatch.setattr(orders.selectors, "_PRICE_TTL", 3600.0)
+
+
+def buy(symbol: str, qty: str, *, actor=None, side: str = "buy"):
+    from orders.gateway import order_submit
+
+    return order_submit(symbol=symbol, side=side, qty=qty, source="api", actor=actor, reason="test fill")

@@ -1,0 +1,123 @@
+"""Dashboard: exact figures from the ledger and account snapshots, the SVG equity curve, the htmx
+partial, and pinned query counts (no N+1 over positions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from console import selectors
+from console.charts import line_chart
+from console.tests.conftest import T0, buy, price_set
+from orders.models import AccountSnapshot
+from orders.reconcile import account_snapshot_record
+from trading_site.alerts import alert_raise
+
+pytestmark = pytest.mark.django_db
+
+
+def _yesterday_snapshot(equity: str) -> None:
+    AccountSnapshot.objects.create(time=T0 - dt.timedelta(days=1), cash=D(equity), equity=D(equity),
+                                   buying_power=D(equity), broker="simulated")
+
+
+def test_figures_from_fills_prices_and_snapshots(market, frozen, operator):
+    # given yesterday's close at 100,000 and a buy of 10 AAPL at 100, then AAPL moves to 110
+    _yesterday_snapshot("100000")
+    buy("AAPL", "10", actor=operator)
+    price_set("AAPL", "110")
+    account_snapshot_record()  # cash 99,000 + 10 × 110 = 100,100
+    # when
+    f = selectors.figures()
+    # then
+    assert (f.equity, f.cash, f.buying_power) == (D("100100"), D("99000"), D("99000"))
+    assert f.day_pnl == D("100")  # 100,100 − 100,000
+    assert (f.realized_pnl, f.unrealized_pnl, f.total_pnl) == (D("0"), D("100"), D("100"))
+    assert f.market_value == D("1100")
+    assert [(p.symbol, p.qty, p.avg_cost, p.last_price) for p in f.positions] == [("AAPL", D(10), D(100), D(110))]
+    assert not f.kill_switch_engaged and f.open_breakers == ()
+
+
+def test_realized_pnl_counts_closed_positions(market, frozen, operator):
+    # given buy 10 AAPL at 100, sell 4 at 110: realized 4 × 10 = 40; 6 left, unrealized 6 × 10 = 60
+    buy("AAPL", "10", actor=operator)
+    price_set("AAPL", "110")
+    buy("AAPL", "4", actor=operator, side="sell")
+    f = selectors.figures()
+    assert (f.realized_pnl, f.unrealized_pnl, f.total_pnl) == (D("40"), D("60"), D("100"))
+    assert f.day_pnl is None and f.equity is None  # no account snapshot yet: shown as "—"
+
+
+def test_dashboard_page_shows_the_figures_curve_strategies_and_alerts(client, viewer, market, frozen, operator):
+    _yesterday_snapshot("100000")
+    buy("AAPL", "10", actor=operator)
+    price_set("AAPL", "110")
+    account_snapshot_record()
+    alert_raise(source="reconciliation", message="position mismatch on MSFT", severity="warning", metric="recon")
+    client.force_login(viewer)
+    html = client.get("/").content.decode()
+    assert '<span class="value">100,100.00</span>' in html  # equity
+    assert 'id="fig-day-pnl"><span class="label">Day P&amp;L</span><span class="value ok">+100.00</span>' in html
+    assert '<tr data-symbol="AAPL"><th scope="row">AAPL</th><td class="num">10</td>' in html
+    assert "<polyline points=" in html and "over 2 snapshots" in html
+    assert "position mismatch on MSFT" in html
+    assert 'hx-get="/partials/figures/" hx-trigger="every 3s"' in html
+    assert 'id="platform-health"' in html
+
+
+def test_kill_switch_and_breakers_show_on_the_dashboard(client, viewer, market):
+    from risk.services import breaker_trip, kill_switch_latch
+
+    kill_switch_latch(actor=None, reason="drill")
+    breaker_trip(name="drawdown", reason="test trip")
+    client.force_login(viewer)
+    html = client.get("/partials/figures/").content.decode()
+    assert "Kill switch ENGAGED" in html and 'id="kill-switch-badge">ENGAGED' in html
+    assert "drawdown open" in html
+
+
+def test_partial_is_a_fragment_and_needs_a_login(client, viewer, market):
+    response = client.get("/partials/figures/", headers={"HX-Request": "true"})
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/partials/figures/"
+    client.force_login(viewer)
+    response = client.get("/partials/figures/", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html and 'id="fig-equity"' in html
+
+
+def test_equity_curve_scales_time_and_value():
+    t = dt.datetime(2026, 3, 10, 15, tzinfo=dt.UTC)
+    chart = line_chart([(t, D("100")), (t + dt.timedelta(hours=1), D("110")), (t + dt.timedelta(hours=3), D("105"))])
+    # x: 4 + 592 × (0, 1/3, 1); y: 4 + 172 × (1 − (v − 100)/10)
+    assert chart.points == "4.0,176.0 201.3,4.0 596.0,90.0"
+    assert (chart.low, chart.high, chart.count, chart.rising) == (D("100"), D("110"), 3, True)
+    assert line_chart([(t, D("1"))]) is None
+    flat = line_chart([(t, D("5")), (t + dt.timedelta(minutes=1), D("5"))])
+    assert flat.points == "4.0,90.0 596.0,90.0"
+
+
+def _positions(n: int) -> None:
+    from orders.models import Position
+
+    for i in range(n):
+        symbol = f"S{i:03d}"
+        price_set(symbol, "50")
+        Position.objects.create(symbol=symbol, qty=D(i + 1), avg_cost=D("40"), updated_at=T0)
+
+
+@pytest.mark.parametrize("positions", [2, 12])
+def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, django_assert_num_queries, positions):
+    _positions(positions)
+    _yesterday_snapshot("100000")
+    account_snapshot_record()
+    client.force_login(viewer)
+    client.get("/")  # warms the quote and risk-state caches
+    # session, user, groups, health (SELECT 1, 2 heartbeats), account, day reference, positions,
+    # equity curve, strategies, alerts
+    with django_assert_num_queries(12):
+        response = client.get("/")
+    assert response.content.decode().count("<tr data-symbol=") == positions
+    with django_assert_num_queries(6):  # session, user, groups, account, day reference, positions
+        client.get("/partials/figures/")

@@ -1,0 +1,187 @@
+"""Orders: the manual order (form → confirmation with a reason → gateway, audited), refusals that
+change nothing, cancel, the list's filters, pagination, TWAP parent progress and its query count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal as D
+
+import pytest
+
+from console.tests.conftest import T0, buy, price_set
+from orders.models import Order
+from trading_site.models import ActionLog
+
+pytestmark = pytest.mark.django_db
+
+ORDER = {"symbol": "aapl", "side": "buy", "qty": "10", "order_type": "market", "limit_price": "", "time_in_force": "day"}
+
+
+def _confirm_page(client, **changes):
+    response = client.post("/orders/new/", ORDER | changes)
+    html = response.content.decode()
+    match = re.search(r'name="client_order_id" value="([^"]+)"', html)
+    return response, html, match.group(1) if match else None
+
+
+def _state():
+    return Order.objects.count(), ActionLog.objects.count()
+
+
+def test_manual_order_goes_form_confirmation_gateway_and_audit(client, operator, market, frozen):
+    client.force_login(operator)
+    # step 1: the form shows the confirmation with the estimated notional and the check results
+    response, html, coid = _confirm_page(client)
+    assert response.status_code == 200 and _state() == (0, 0)
+    assert 'id="est-notional">1,000.00<' in html  # 10 × 100
+    assert "Risk controls: passed" in html and "No wash sale." in html
+    assert '<button type="submit" class="danger">Confirm order</button>' in html
+    # step 2: confirm with a reason
+    data = ORDER | {"symbol": "AAPL", "client_order_id": coid, "reason": "rebalance by hand"}
+    response = client.post("/orders/confirm/", data)
+    assert response.status_code == 302 and response["Location"] == "/orders/?symbol=AAPL"
+    order = Order.objects.get()
+    assert (order.source, order.status, order.created_by, order.reason) == ("manual", "filled", operator,
+                                                                             "rebalance by hand")
+    assert (order.filled_qty, order.avg_fill_price, order.client_order_id) == (D(10), D(100), coid)
+    manual = ActionLog.objects.get(action="order.manual")
+    assert (manual.actor, manual.reason, manual.object_id) == (operator, "rebalance by hand", str(order.pk))
+    # the order is listed and the audit log shows who and why
+    assert coid in client.get("/orders/").content.decode()
+    audit = client.get("/audit/?action=order.manual").content.decode()
+    assert "operator1" in audit and "rebalance by hand" in audit
+    # a double submit of the same confirmation is the same order
+    client.post("/orders/confirm/", data)
+    assert Order.objects.count() == 1 and ActionLog.objects.filter(action="order.manual").count() == 1
+
+
+def test_confirmation_without_reason_is_refused_and_places_nothing(client, operator, market, frozen):
+    client.force_login(operator)
+    _, _, coid = _confirm_page(client)
+    response = client.post("/orders/confirm/", ORDER | {"client_order_id": coid, "reason": "  "})
+    assert response.status_code == 400
+    assert "A reason is required." in response.content.decode()
+    assert _state() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"qty": "-1"}, "qty"),
+        ({"qty": "nan"}, "qty"),
+        ({"symbol": "ZZZZ"}, "unknown symbol ZZZZ"),
+        ({"order_type": "limit", "limit_price": ""}, "a limit order needs a limit_price"),
+        ({"limit_price": "101"}, "a market order takes no limit_price"),
+        ({"order_type": "limit", "limit_price": "100.123"}, "sub-penny price"),
+        ({"qty": "1.5"}, "AAPL trades in whole shares only"),
+    ],
+)
+def test_bad_order_input_is_shown_and_changes_nothing(client, operator, market, frozen, changes, message):
+    client.force_login(operator)
+    response, html, coid = _confirm_page(client, **changes)
+    assert response.status_code == 400 and coid is None
+    assert message in html
+    assert _state() == (0, 0)
+
+
+def test_kill_switch_makes_the_manual_order_fail_visibly(client, operator, market, frozen,
+                                                        django_capture_on_commit_callbacks):
+    from risk.services import kill_switch_latch
+
+    client.force_login(operator)
+    _, _, coid = _confirm_page(client)
+    with django_capture_on_commit_callbacks(execute=True):  # the cached risk state is dropped after commit
+        kill_switch_latch(actor=operator, reason="drill")
+    response = client.post("/orders/confirm/", ORDER | {"client_order_id": coid, "reason": "try anyway"})
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert '<strong class="reject-code">KILL_SWITCH_ENGAGED</strong>' in html
+    order = Order.objects.get()
+    assert (order.status, order.reject_code) == ("rejected", "KILL_SWITCH_ENGAGED")
+    manual = ActionLog.objects.get(action="order.manual")
+    assert (manual.reason, manual.data["rejected"]) == ("try anyway", "KILL_SWITCH_ENGAGED")
+    # the preview of the next order already shows it
+    _, html, _ = _confirm_page(client)
+    assert "KILL_SWITCH_ENGAGED" in html
+
+
+def test_confirmation_warns_of_a_wash_sale(client, operator, market, frozen):
+    # given a loss: buy 10 at 100, sell 10 at 90 → −100 realized
+    buy("AAPL", "10", actor=operator)
+    price_set("AAPL", "90")
+    buy("AAPL", "10", actor=operator, side="sell")
+    client.force_login(operator)
+    _, html, _ = _confirm_page(client)
+    assert "<strong>Warning:</strong> Buying 10 AAPL would disallow $100.00 of recent realized loss (wash sale)." in html
+
+
+def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, frozen):
+    from orders.gateway import order_submit
+
+    open_order = order_submit(symbol="AAPL", side="buy", qty="5", source="manual", order_type="limit",
+                              limit_price="99", actor=operator, reason="resting bid")
+    assert open_order.status == "accepted"
+    client.force_login(operator)
+    html = client.get("/orders/").content.decode()
+    assert f'action="/orders/{open_order.pk}/cancel/"' in html
+    response = client.post(f"/orders/{open_order.pk}/cancel/", {"reason": ""})
+    assert response.status_code == 302 and Order.objects.get().status == "accepted"  # no reason: nothing
+    client.post(f"/orders/{open_order.pk}/cancel/", {"reason": "price moved"})
+    assert Order.objects.get().status == "canceled"
+    cancel = ActionLog.objects.get(action="order.cancel")
+    assert (cancel.actor, cancel.reason) == (operator, "price moved")
+
+
+def _order(i: int, **kw) -> Order:
+    defaults = {"client_order_id": f"t-{i}", "symbol": "AAPL", "side": "buy", "qty": D(10), "status": "filled",
+                "filled_qty": D(10), "source": "signal", "created_at": T0 + dt.timedelta(minutes=i),
+                "updated_at": T0 + dt.timedelta(minutes=i)}
+    return Order.objects.create(**defaults | kw)
+
+
+def test_orders_list_filters_and_paginates(client, viewer, market):
+    for i in range(55):
+        _order(i, symbol="AAPL" if i % 2 else "MSFT")
+    _order(99, status="rejected", filled_qty=D(0), reject_code="MAX_ORDER_NOTIONAL", source="manual")
+    client.force_login(viewer)
+    html = client.get("/orders/").content.decode()
+    assert "56 order(s), page 1 of 2" in html and html.count('<tr id="order-') == 50
+    assert html.index("t-99") < html.index("t-54")  # newest first
+    html = client.get("/orders/?page=2").content.decode()
+    assert html.count('<tr id="order-') == 6
+    html = client.get("/orders/?symbol=aapl&status=filled").content.decode()
+    assert "27 order(s)" in html and "MSFT" not in html.split("<tbody>")[1]
+    html = client.get("/orders/?status=rejected").content.decode()
+    assert "1 order(s)" in html and "MAX_ORDER_NOTIONAL" in html
+    day = T0.date().isoformat()
+    assert "56 order(s)" in client.get(f"/orders/?start={day}&end={day}").content.decode()
+    assert "0 order(s)" in client.get("/orders/?start=2026-03-11").content.decode()
+
+
+def test_parent_shows_children_progress_and_tca(client, viewer, market):
+    parent = _order(1, qty=D(100), filled_qty=D(0), status="accepted", source="twap", reference_price=D("100"))
+    _order(2, qty=D(40), filled_qty=D(40), filled_notional=D("4020"), avg_fill_price=D("100.50"),
+           parent_order=parent, slice_num=1, total_slices=3)
+    _order(3, qty=D(30), filled_qty=D(0), status="scheduled", parent_order=parent, slice_num=2, total_slices=3)
+    _order(4, qty=D(30), filled_qty=D(0), status="scheduled", parent_order=parent, slice_num=3, total_slices=3)
+    client.force_login(viewer)
+    html = client.get("/orders/").content.decode()
+    assert "1 order(s)" in html  # children are listed under the parent, not as rows of their own
+    assert '<progress max="100" value="40">' in html and "(40 of 100)" in html
+    assert "1 filled, 2 scheduled" in html
+    # buy: (100.50 − 100) / 100 × 10,000 = 50 bps
+    assert "arrival 100.00 · average fill 100.50 · implementation shortfall 50.00 bps" in html
+
+
+@pytest.mark.parametrize("orders", [3, 60])
+def test_orders_list_query_count_is_fixed(client, operator, market, django_assert_num_queries, orders):
+    for i in range(orders):
+        _order(i)
+    parent = _order(500, qty=D(20), filled_qty=D(0), status="accepted", source="twap")
+    _order(501, qty=D(20), status="scheduled", filled_qty=D(0), parent_order=parent, slice_num=1, total_slices=1)
+    client.force_login(operator)
+    # session, user, groups, count, page (with created_by), children of the page's orders
+    with django_assert_num_queries(6):
+        response = client.get("/orders/")
+    assert response.status_code == 200
