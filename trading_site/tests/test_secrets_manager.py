@@ -143,3 +143,21 @@ def test_before_apps_are_ready_reads_are_logged_only(monkeypatch, caplog):
 
     assert [r.secret_outcome for r in caplog.records] == ["read"]
     manager_install(None)
+
+
+@pytest.mark.django_db
+def test_health_check_names_unreadable_required_secrets_only(use_secrets, vault_env, settings):
+    from trading_site.secret_store.health import secrets_health
+
+    settings.BROKER = "alpaca"
+    manager = use_secrets("vault", **vault_env)
+    manager.backend.put_secret("ALPACA_API_KEY", "PKHEALTH")
+
+    unhealthy = secrets_health()
+    manager.backend.put_secret("ALPACA_SECRET_KEY", "SKHEALTH")  # a miss is never cached
+    healthy = secrets_health()
+    settings.BROKER = "simulated"
+
+    assert unhealthy == {"ok": False, "backend": "vault", "errors": {"ALPACA_SECRET_KEY": "SecretNotFound"}}
+    assert healthy == {"ok": True, "backend": "vault"}
+    assert "PKHEALTH" not in repr(unhealthy)
