@@ -345,8 +345,11 @@ def allocation_preview(
 
 
 @transaction.atomic
-def allocation_compute(*, method: str, as_of: dt.date, gross: Decimal | float | None = None) -> AllocationOutcome:
-    """Allocation for the rebalance: like the preview, and a correlation breach raises the alert."""
-    outcome, allocator, signal_set = _allocate(method=method, as_of=as_of, gross=gross)
+def allocation_compute(
+    *, as_of: dt.date, method: str | None = None, gross: Decimal | float | None = None
+) -> AllocationOutcome:
+    """Allocation for the rebalance: like the preview (method defaults to ``ALLOCATION_METHOD``), and a
+    correlation breach raises the ``strategy_correlation`` alert."""
+    outcome, allocator, signal_set = _allocate(method=method or conf.ALLOCATION_METHOD, as_of=as_of, gross=gross)
     allocator.check_correlation(signal_set.returns)
     return outcome
