@@ -7,7 +7,8 @@ access is audited by name, backend and caller, and values are never logged.
 
 Modules: ``base`` (interface, errors), ``local``/``vault``/``aws`` (backends), ``manager`` (cache,
 audit, process-wide instance), ``settings_bridge`` (secrets for settings.py), ``requirements``
-(which secrets the configuration needs), ``rotation`` (rotate, verify, last-rotated dates).
+(which secrets the configuration needs), ``rotation`` (rotate, verify, last-rotated dates),
+``health`` (the /healthz check).
 """
 
 from __future__ import annotations
