@@ -1,0 +1,82 @@
+"""The risk poll task, the fill listener feeding the PDT counter, and the account monitor."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from orders.events import FillEvent
+from orders.models import AccountSnapshot
+from risk import services, tasks
+from risk.account_monitor import account_status, pdt_check
+from risk.models import RiskEvent, TradeFill
+from risk.selectors import breaker_open
+from risk.tests.conftest import T_OPEN
+from trading_site.models import Alert
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+def _fill(execution_id: str, side: str, at: dt.datetime, symbol: str = "AAPL") -> FillEvent:
+    return FillEvent(execution_id=execution_id, order_id=1, client_order_id=f"c-{execution_id}", symbol=symbol,
+                     side=side, qty=D("1"), price=D("100"), commission=D("0"), executed_at=at, source="api")
+
+
+def test_fill_listener_is_idempotent_and_uses_the_new_york_date():
+    # 00:30 UTC on 11 March is 20:30 on 10 March in New York
+    late = dt.datetime(2026, 3, 11, 0, 30, tzinfo=dt.UTC)
+    services.trade_fill_record(_fill("x1", "buy", late))
+    services.trade_fill_record(_fill("x1", "buy", late))
+    row = TradeFill.objects.get()
+    assert (row.session, row.symbol, row.side) == (dt.date(2026, 3, 10), "AAPL", "buy")
+
+
+def test_poll_feeds_the_loss_breakers_from_the_account_snapshot(django_capture_on_commit_callbacks):
+    AccountSnapshot.objects.create(time=T_OPEN, cash=D("0"), equity=D("100000"), buying_power=D("0"), broker="simulated")
+    with time_machine.travel(T_OPEN, tick=False), django_capture_on_commit_callbacks(execute=True):
+        first = tasks.risk_poll()
+    assert first["daily_loss_pct"] == "0"
+    AccountSnapshot.objects.create(time=T_OPEN + dt.timedelta(minutes=1), cash=D("0"), equity=D("97999.99"),
+                                   buying_power=D("0"), broker="simulated")
+    with time_machine.travel(T_OPEN + dt.timedelta(minutes=1), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        tasks.risk_poll()
+    assert breaker_open(name="daily_loss") and not breaker_open(name="drawdown")
+
+
+def _round_trips(days):
+    n = 0
+    for day in days:
+        t = dt.datetime(day.year, day.month, day.day, 15, tzinfo=dt.UTC)
+        for side, minutes in (("buy", 0), ("sell", 5)):
+            n += 1
+            services.trade_fill_record(_fill(f"e{n}", side, t + dt.timedelta(minutes=minutes)))
+
+
+def test_pdt_warning_before_the_fourth_day_trade_once_per_session(admin_user, django_capture_on_commit_callbacks):
+    AccountSnapshot.objects.create(time=T_OPEN, cash=D("20000"), equity=D("20000"), buying_power=D("40000"),
+                                   broker="alpaca")
+    _round_trips([dt.date(2026, 3, 5), dt.date(2026, 3, 6), dt.date(2026, 3, 9)])
+    # the rule is off by default (Alpaca no longer flags pattern day traders)
+    assert pdt_check(now=T_OPEN) is None
+    services.limits_update(actor=admin_user, reason="broker still applies PDT", changes={"pdt_rule_enabled": True})
+    from django.core.cache import cache
+
+    from risk.state import CACHE_KEY
+
+    cache.delete(CACHE_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        status = pdt_check(now=T_OPEN)
+        pdt_check(now=T_OPEN + dt.timedelta(minutes=5))
+    assert (status.day_trades, status.warn, status.flagged) == (3, True, False)
+    assert RiskEvent.objects.filter(kind="pdt_warning").count() == 1
+    assert Alert.objects.filter(metric="pdt").count() == 1
+    report = account_status(now=T_OPEN)
+    assert report["pdt"]["day_trades"] == 3 and report["pdt"]["window"][0] == "2026-03-04"
+    assert (report["equity"], report["buying_power"]) == ("20000.000000", "40000.000000")
+
+
+def test_account_status_without_a_snapshot():
+    assert account_status(now=T_OPEN) == {"available": False, "pdt_rule_enabled": False}
