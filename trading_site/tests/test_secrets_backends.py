@@ -218,3 +218,21 @@ def test_aws_missing_secret_and_missing_version_are_not_found(aws_env, unique_pr
         backend.get_secret("ALPACA_API_KEY", version="AWSPREVIOUS")
     assert str(missing.value) == f"secret 'ALPACA_SECRET_KEY' in backend 'aws': not found: {unique_prefix}/ALPACA_SECRET_KEY"
     assert backend.current_version("ALPACA_SECRET_KEY") is None
+
+
+def test_vault_approle_logs_in_again_when_its_token_is_revoked(openbao, vault_env, unique_prefix):
+    _vault(vault_env).put_secret("ALPACA_API_KEY", "PKRELOGIN")
+    role_id, secret_id = openbao.approle_create(
+        role=f"relogin-{unique_prefix}", policy_name=f"relogin-{unique_prefix}",
+        policy_hcl=READ_ONLY_POLICY.format(prefix=unique_prefix),
+    )
+    env = {k: v for k, v in vault_env.items() if k != "VAULT_TOKEN"}
+    backend = _vault(env, VAULT_ROLE_ID=role_id, VAULT_SECRET_ID=secret_id)
+    assert backend.get_secret("ALPACA_API_KEY") == "PKRELOGIN"
+    first_token = backend._client.token
+
+    openbao.client().auth.token.revoke(first_token)
+    value = backend.get_secret("ALPACA_API_KEY")
+
+    assert value == "PKRELOGIN"
+    assert backend._client.token != first_token
