@@ -13,6 +13,9 @@ Entry points for the rebalance workflow and replay (all keyword-only):
 - :func:`allocation_compute` — the same, for the rebalance: a correlation breach raises the
   ``strategy_correlation`` alert (WARNING log, Alert row, Redis ``alerts`` message).
 
+While the kill switch is engaged, :func:`signals_record` and :func:`allocation_compute` refuse
+(``KILL_SWITCH_ENGAGED``, HTTP 409); the read-only preview stays available.
+
 Configuration writes: :func:`strategy_create`, :func:`strategy_update`, :func:`strategy_symbol_set` —
 each validates, writes, and records an :class:`~trading_site.models.ActionLog` row (actor, reason) in
 the same transaction; django-auditlog adds the field diffs.
@@ -57,6 +60,20 @@ class StrategyNotFound(DomainError):
 class InvalidStrategyInput(DomainError):
     code = "validation_error"
     http_status = status.HTTP_400_BAD_REQUEST
+
+
+class KillSwitchEngaged(DomainError):
+    """New signals and rebalance allocations are blocked while the kill switch is engaged (SPEC §4 Risk)."""
+
+    code = "KILL_SWITCH_ENGAGED"
+    http_status = status.HTTP_409_CONFLICT
+
+
+def _refuse_when_kill_switch_engaged(what: str) -> None:
+    from risk.selectors import kill_switch_engaged  # risk reads market data from this app: import late
+
+    if kill_switch_engaged():
+        raise KillSwitchEngaged(f"The kill switch is engaged: no {what} until an admin resets it.")
 
 
 # --- configuration writes ------------------------------------------------------------------------------
@@ -269,6 +286,7 @@ def _weight_decimal(value: float) -> Decimal:
 @transaction.atomic
 def signals_record(*, as_of: dt.date, strategies: list[str] | None = None, run_id: str | None = None) -> SignalRun:
     """Compute and store the signals of one run. Re-running with the same ``run_id`` overwrites it."""
+    _refuse_when_kill_switch_engaged("new signals")
     result = signals_compute(as_of=as_of, strategies=strategies)
     run_id = run_id or f"{as_of.isoformat()}-{uuid.uuid4().hex[:12]}"
     if len(run_id) > 64:
@@ -350,6 +368,7 @@ def allocation_compute(
 ) -> AllocationOutcome:
     """Allocation for the rebalance: like the preview (method defaults to ``ALLOCATION_METHOD``), and a
     correlation breach raises the ``strategy_correlation`` alert."""
+    _refuse_when_kill_switch_engaged("rebalance allocation")
     outcome, allocator, signal_set = _allocate(method=method or conf.ALLOCATION_METHOD, as_of=as_of, gross=gross)
     allocator.check_correlation(signal_set.returns)
     return outcome

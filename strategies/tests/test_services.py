@@ -14,6 +14,7 @@ from strategies.marketdata import close_panel
 from strategies.models import Signal, Strategy, StrategySymbol
 from strategies.services import (
     InvalidStrategyInput,
+    KillSwitchEngaged,
     StrategyNotFound,
     allocation_compute,
     allocation_preview,
@@ -178,3 +179,32 @@ def test_allocation_for_the_rebalance_alerts_when_strategies_move_together(small
     # the preview reports it but does not alert again
     preview = allocation_preview(method="equal_weight", as_of=AS_OF)
     assert preview.correlation.breaches and Alert.objects.count() == 1
+
+
+@pytest.fixture
+def fresh_risk_state():
+    """risk caches its state and invalidates it on commit; keep the cache out of other tests."""
+    from django.core.cache import cache
+
+    from risk.state import CACHE_KEY
+
+    cache.delete(CACHE_KEY)
+    yield
+    cache.delete(CACHE_KEY)
+
+
+def test_the_kill_switch_blocks_new_signals_and_rebalance_allocations(
+    strategies, operator, fresh_risk_state, django_capture_on_commit_callbacks
+):
+    from risk.services import kill_switch_latch
+
+    with django_capture_on_commit_callbacks(execute=True):
+        kill_switch_latch(actor=operator, reason="drill")
+
+    with pytest.raises(KillSwitchEngaged):
+        signals_record(as_of=AS_OF, run_id="blocked")
+    with pytest.raises(KillSwitchEngaged):
+        allocation_compute(method="equal_weight", as_of=AS_OF)
+    assert not Signal.objects.exists()
+    # a read-only preview stays available to the operator
+    assert allocation_preview(method="equal_weight", as_of=AS_OF).session == AS_OF
