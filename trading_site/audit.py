@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from auditlog.context import set_actor
+from auditlog.context import auditlog_value, set_actor
 from django.contrib.auth import get_user_model
 
 from trading_site.lib import clock
@@ -35,8 +35,14 @@ def system_user():
 
 @contextlib.contextmanager
 def system_actor() -> Iterator[None]:
-    with set_actor(system_user()):
-        yield
+    # auditlog's set_actor() leaves its ContextVar pointing at the actor after the block; restore
+    # the previous value so a later action in the same thread cannot pick up a stale user.
+    token = auditlog_value.set({})
+    try:
+        with set_actor(system_user()):
+            yield
+    finally:
+        auditlog_value.reset(token)
 
 
 def action_record(

@@ -83,3 +83,14 @@ def test_action_record_without_actor_is_system(db):
     assert record.actor.username == SYSTEM_USERNAME
     assert not record.actor.is_active  # the system user cannot log in
     assert not record.actor.has_usable_password()
+
+
+def test_system_actor_does_not_leak_after_the_block(db):
+    from auditlog.context import auditlog_value
+
+    from trading_site.audit import system_actor
+
+    before = auditlog_value.get(None)
+    with system_actor():
+        assert auditlog_value.get()["actor"].username == SYSTEM_USERNAME
+    assert auditlog_value.get(None) is before
