@@ -16,6 +16,7 @@ from __future__ import annotations
 from trading_site.secret_store.base import (
     SecretAccessDenied,
     SecretBackendError,
+    SecretConflict,
     SecretError,
     SecretManager,
     SecretNotFound,
@@ -26,6 +27,7 @@ from trading_site.secret_store.manager import secret_manager
 __all__ = [
     "SecretAccessDenied",
     "SecretBackendError",
+    "SecretConflict",
     "SecretError",
     "SecretManager",
     "SecretNotFound",

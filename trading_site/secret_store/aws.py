@@ -17,6 +17,7 @@ import botocore.exceptions
 from trading_site.secret_store.base import (
     SecretAccessDenied,
     SecretBackendError,
+    SecretConflict,
     SecretManager,
     SecretNotFound,
     secret_name_validate,
@@ -90,10 +91,16 @@ class AwsSecretManager(SecretManager):
             raise SecretNotFound(name, self.name, "no SecretString (binary or empty secret)")
         return value
 
-    def put_secret(self, name: str, value: str) -> str:
+    def put_secret(self, name: str, value: str, *, expected_version: str | None = None) -> str:
         secret_name_validate(name, self.name)
         if not isinstance(value, str) or not value:
             raise SecretBackendError(name, self.name, "refusing to write an empty value")
+        if expected_version is not None:
+            # Secrets Manager has no conditional write; this check narrows the window, it does
+            # not close it (AWSPREVIOUS still holds the overwritten value).
+            current = self.current_version(name) or "0"
+            if current != expected_version:
+                raise SecretConflict(name, self.name, f"changed concurrently (expected version {expected_version})")
         sm = self._sm()
         try:
             try:

@@ -43,6 +43,10 @@ class SecretBackendError(SecretError):
     """The backend is unreachable, misconfigured, or does not support the operation."""
 
 
+class SecretConflict(SecretBackendError):
+    """The secret changed since it was read (a concurrent write); nothing was written."""
+
+
 class SecretVerificationFailed(SecretError):
     """A candidate value for a rotation failed its verification; nothing was written."""
 
@@ -72,7 +76,12 @@ class SecretManager(abc.ABC):
     @abc.abstractmethod
     def get_secret(self, name: str, *, version: str | None = None) -> str: ...
 
-    def put_secret(self, name: str, value: str) -> str:
+    def put_secret(self, name: str, value: str, *, expected_version: str | None = None) -> str:
+        """Write ``value`` as the new current version and return its id.
+
+        ``expected_version`` (``"0"`` = the secret must not exist yet) makes the write conditional on
+        the current version, so two rotations cannot silently overwrite each other.
+        """
         raise SecretBackendError(name, self.name, "this backend is read-only; write the new value at its source")
 
     def current_version(self, name: str) -> str | None:

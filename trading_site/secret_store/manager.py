@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from trading_site.secret_store.base import SecretError, SecretManager
+from trading_site.secret_store.base import SecretConflict, SecretError, SecretManager
 from trading_site.secret_store.conf import SecretsConfig, secrets_config_from_env
 
 logger = logging.getLogger("trading_site.secrets")
@@ -154,11 +154,13 @@ class CachedSecretManager:
         access_record(action=action, name=name, backend=self.name, caller=caller, outcome=outcome, actor=actor, data=data)
 
     # --- writes and metadata ----------------------------------------------------------------------
-    def put_secret(self, name: str, value: str, *, actor=None) -> str:
+    def put_secret(self, name: str, value: str, *, expected_version: str | None = None, actor=None) -> str:
         caller = caller_describe()
         try:
-            version = self.backend.put_secret(name, value)
+            version = self.backend.put_secret(name, value, expected_version=expected_version)
         except SecretError as exc:
+            if isinstance(exc, SecretConflict):
+                self.invalidate(name)  # someone else wrote it: what we cached is stale
             self._audit("secret.write", name, caller, type(exc).__name__, True, actor, {"problem": exc.problem})
             raise
         self.invalidate(name)

@@ -1,10 +1,13 @@
 """Secret rotation: verify a candidate, write it as a new version, check it reads back, record it.
 
 Order of operations (docs/RUNBOOKS/secret-rotation.md):
+0. Note each secret's current version and value (for the conditional write and for restoring).
 1. Verify the candidate *before* writing — the Alpaca key pair with an account call, the database
    password with a connection. A failed verification writes nothing, so the old version stays
    current.
-2. Write the new version(s) (Vault KV v2 / AWS keep the previous version for rollback).
+2. Write the new version(s), conditional on the noted version (Vault KV v2 check-and-set; a
+   best-effort check on AWS) — a concurrent change fails the rotation with SecretConflict. Vault
+   and AWS keep the previous version for rollback.
 3. Read each back bypassing the cache; a mismatch restores the previous value(s) as the current
    version.
 4. Record one ``secret.rotate`` ActionLog row per name (backend, new and previous version ids, how
@@ -138,6 +141,14 @@ def secret_rotate(
             name, manager.name, "this backend keeps no versions; rotate at the source (env var or mounted file)"
         )
     caller = caller_describe()
+    # Snapshot first: the writes below are conditional on these versions, so a concurrent write
+    # during the (slow) verification makes this rotation fail instead of overwriting it.
+    previous: dict[str, tuple[str | None, str | None]] = {}
+    for name in values:
+        try:
+            previous[name] = (manager.current_version(name), manager.get_secret(name, fresh=True, actor=actor))
+        except SecretNotFound:
+            previous[name] = (None, None)
     try:
         how = verify(values, manager)
     except (SecretVerificationFailed, SecretNotFound) as exc:
@@ -148,18 +159,11 @@ def secret_rotate(
             )
         raise
 
-    previous: dict[str, tuple[str | None, str | None]] = {}
-    for name in values:
-        try:
-            previous[name] = (manager.current_version(name), manager.get_secret(name, fresh=True, actor=actor))
-        except SecretNotFound:
-            previous[name] = (None, None)
-
     written: list[str] = []
     versions: dict[str, str] = {}
     try:
         for name, value in values.items():
-            versions[name] = manager.put_secret(name, value, actor=actor)
+            versions[name] = manager.put_secret(name, value, expected_version=previous[name][0] or "0", actor=actor)
             written.append(name)
             if not hmac.compare_digest(manager.get_secret(name, fresh=True, actor=actor), value):
                 raise SecretVerificationFailed(name, manager.name, "the new version did not read back as written")
@@ -210,7 +214,7 @@ def secret_rollback(*, name: str, actor=None, reason: str = "", manager: CachedS
     if previous is None:
         raise SecretNotFound(name, manager.name, "no previous version to roll back to")
     value = manager.get_secret(name, version=previous, actor=actor)
-    version = manager.put_secret(name, value, actor=actor)
+    version = manager.put_secret(name, value, expected_version=current, actor=actor)
     now = clock.now()
     with transaction.atomic():
         action_record(

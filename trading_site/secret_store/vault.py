@@ -21,6 +21,7 @@ import requests
 from trading_site.secret_store.base import (
     SecretAccessDenied,
     SecretBackendError,
+    SecretConflict,
     SecretManager,
     SecretNotFound,
     secret_name_validate,
@@ -112,16 +113,25 @@ class VaultSecretManager(SecretManager):
             raise SecretNotFound(name, self.name, f"no {VALUE_KEY!r} key at {self.location(name)}")
         return value
 
-    def put_secret(self, name: str, value: str) -> str:
+    def put_secret(self, name: str, value: str, *, expected_version: str | None = None) -> str:
         secret_name_validate(name, self.name)
         if not isinstance(value, str) or not value:
             raise SecretBackendError(name, self.name, "refusing to write an empty value")
-        response = self._call(
-            name,
-            lambda: self._client.secrets.kv.v2.create_or_update_secret(
-                path=self._path(name), secret={VALUE_KEY: value}, mount_point=self._config.vault_mount
-            ),
-        )
+        cas = int(expected_version) if expected_version is not None else None
+        try:
+            response = self._call(
+                name,
+                lambda: self._client.secrets.kv.v2.create_or_update_secret(
+                    path=self._path(name), secret={VALUE_KEY: value}, cas=cas, mount_point=self._config.vault_mount
+                ),
+            )
+        except SecretBackendError as exc:
+            if cas is not None and "InvalidRequest" in exc.problem:
+                # KV v2 check-and-set: the current version is no longer the one we read.
+                raise SecretConflict(
+                    name, self.name, f"changed concurrently (expected version {expected_version})"
+                ) from None
+            raise
         return str(response["data"]["version"])
 
     def _metadata(self, name: str) -> dict:

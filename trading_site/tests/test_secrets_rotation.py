@@ -231,3 +231,23 @@ def test_check_json_passes_when_everything_required_is_present(use_secrets, monk
         "DATABASE_PASSWORD": (False, "missing"),
     }
     assert report["secrets"][0]["source"] == "env SECRET_KEY"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("backend", ["vault", "aws"])
+def test_a_concurrent_write_during_rotation_wins_and_the_rotation_writes_nothing(use_secrets, vault_env, aws_env, backend):
+    manager = use_secrets(backend, **(vault_env if backend == "vault" else aws_env))
+    manager.backend.put_secret("SECRET_KEY", "o" * 60)
+
+    def verify_while_someone_else_writes(values, mgr):
+        mgr.backend.put_secret("SECRET_KEY", "c" * 60)  # another operator, between our read and write
+        return {"SECRET_KEY": "read back"}
+
+    from trading_site.secret_store import SecretConflict
+    from trading_site.secret_store.rotation import secret_rotate
+
+    with pytest.raises(SecretConflict, match="changed concurrently"):
+        secret_rotate(values={"SECRET_KEY": "n" * 60}, verify=verify_while_someone_else_writes)
+
+    assert get_secret("SECRET_KEY") == "c" * 60
+    assert not ActionLog.objects.filter(action="secret.rotate").exists()
