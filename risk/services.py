@@ -414,6 +414,31 @@ def rollout_phase_set(*, actor, phase: int | None, reason: str, on_paper: bool |
 
 
 @transaction.atomic
+def rollout_phase_define(*, actor, number: int, reason: str, capital_cap: Decimal | None = None,
+                         symbols: list[str] | None = None) -> RolloutPhase:
+    """Adjust a phase's capital cap or allow-list (admin, with a reason); empty symbols: full universe."""
+    reason = _require_reason(reason)
+    _require_role(actor, ADMIN, "Changing a rollout phase")
+    row = RolloutPhase.objects.select_for_update().filter(number=number).first()
+    if row is None:
+        raise RiskInputError(f"Rollout phase {number} is not defined.", fields={"number": ["Choose 1, 2, 3 or 4."]})
+    if capital_cap is not None and capital_cap <= 0:
+        raise RiskInputError("The capital cap must be positive.", fields={"capital_cap": ["Must be positive."]})
+    old = {"capital_cap": str(row.capital_cap), "symbols": list(row.symbols)}
+    if capital_cap is not None:
+        row.capital_cap = capital_cap
+    if symbols is not None:
+        row.symbols = sorted({s.strip().upper() for s in symbols if s.strip()})
+    row.save()
+    data = {"old": old, "new": {"capital_cap": str(row.capital_cap), "symbols": list(row.symbols)}}
+    _event(kind=RiskEvent.Kind.ROLLOUT_CHANGE, actor=actor, subject=f"phase {number} definition", reason=reason,
+           data=data)
+    action_record(actor=actor, action="rollout.phase_define", target=row, reason=reason, data=data)
+    state_invalidate()
+    return row
+
+
+@transaction.atomic
 def position_risk_set(*, actor, symbol: str, reason: str, stop_loss_pct: Decimal | None = None,
                       take_profit_pct: Decimal | None = None, trailing_stop_pct: Decimal | None = None,
                       disabled: bool = False) -> PositionRisk:

@@ -73,6 +73,13 @@ class RolloutInput(serializers.Serializer):
     on_paper = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
+class RolloutPhaseInput(serializers.Serializer):
+    reason = serializers.CharField(**REASON)
+    capital_cap = _money(required=False)
+    symbols = serializers.ListField(child=serializers.RegexField(r"^[A-Za-z.\-]{1,16}$"), required=False,
+                                    max_length=500)
+
+
 class PositionRiskInput(serializers.Serializer):
     reason = serializers.CharField(**REASON)
     stop_loss_pct = _pct(required=False, allow_null=True, default=None)

@@ -76,6 +76,19 @@ class RolloutView(APIView):
         return Response(selectors.rollout_status())
 
 
+class RolloutPhaseView(APIView):
+    write_role = ADMIN
+
+    @extend_schema(request=s.RolloutPhaseInput, responses=None, summary="Adjust a phase's cap or symbols (admin)")
+    def patch(self, request, number: int):
+        data = s.RolloutPhaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        services.rollout_phase_define(actor=request.user, number=number, reason=v["reason"],
+                                      capital_cap=v.get("capital_cap"), symbols=v.get("symbols"))
+        return Response(selectors.rollout_status())
+
+
 class PositionRiskView(APIView):
     @extend_schema(request=s.PositionRiskInput, responses=None, summary="Per-position stop overrides")
     def put(self, request, symbol: str):

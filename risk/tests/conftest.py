@@ -34,6 +34,22 @@ def clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def risk_rows(request):
+    """The rows the migration seeds (transactional tests flush them, so ensure them per test)."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("db" if not _transactional(request) else "transactional_db")
+    from risk.services import risk_defaults_ensure
+
+    risk_defaults_ensure()
+
+
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+
+
 def make_intent(**overrides) -> OrderIntent:
     values = {
         "symbol": "AAPL",

@@ -84,6 +84,7 @@ def test_command_json_and_exit_status(capsys):
 
 
 def test_status_api(api_as, viewer, api_client):
+    services.risk_defaults_ensure()
     assert api_client.get("/api/v1/risk/status/").status_code in (401, 403)
     resp = api_as(viewer).get("/api/v1/risk/status/")
     assert resp.status_code == 200
@@ -119,6 +120,13 @@ def test_rollout_and_breaker_reset_api(api_as, operator, admin_user, django_capt
     resp = api_as(admin_user).post("/api/v1/risk/rollout/", {"phase": 2, "reason": "phase 1 done"}, format="json")
     assert resp.status_code == 200 and resp.json()["phase"] == 2
     assert api_as(admin_user).post("/api/v1/risk/rollout/", {"phase": 5, "reason": "x"}, format="json").status_code == 400
+    phase_url = "/api/v1/risk/rollout/phases/1/"
+    assert api_as(operator).patch(phase_url, {"reason": "x", "capital_cap": "100"}, format="json").status_code == 403
+    resp = api_as(admin_user).patch(phase_url, {"reason": "start at the low end", "capital_cap": "100",
+                                                "symbols": ["spy"]}, format="json")
+    assert resp.status_code == 200
+    assert [p for p in resp.json()["phases"] if p["number"] == 1][0] == {
+        "number": 1, "name": "Tiny notional", "capital_cap": "100.000000", "symbols": ["SPY"]}
     with django_capture_on_commit_callbacks(execute=True):
         services.breaker_trip(name="daily_loss", reason="test", now=NOW)
     url = "/api/v1/risk/breakers/daily_loss/reset/"
