@@ -348,6 +348,8 @@ def bars_import(
     fresh = not Bar.objects.filter(asset_id__in=ids).exists()
     if fresh and connection.vendor == "postgresql":
         _bars_copy(parsed.bars, assets=assets, source=source)
+    elif fresh:
+        _bars_executemany(parsed.bars, assets=assets, source=source)
     else:
         objects = [
             Bar(
@@ -403,6 +405,37 @@ def _bars_copy(bars: list[BarRow], *, assets: dict[str, int], source: str) -> No
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for b in bars:
             copy.write_row((assets[b.symbol], b.session, b.open, b.high, b.low, b.close, b.volume, source))
+
+
+def _bars_executemany(bars: list[BarRow], *, assets: dict[str, int], source: str) -> None:
+    """Other databases (SQLite, the embedded default): one prepared INSERT run with executemany.
+
+    Skips building ~175k model instances and re-rendering SQL per batch, which makes the first
+    ``make run`` several times faster than ``bulk_create``; the table's constraints still apply.
+    """
+    table = connection.ops.quote_name(Bar._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (asset_id, session, open, high, low, close, volume, source) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    with connection.cursor() as cursor:
+        for batch in iter_batches(bars, 20_000):
+            cursor.executemany(
+                sql,
+                [
+                    (
+                        assets[b.symbol],
+                        b.session.isoformat(),
+                        str(b.open),
+                        str(b.high),
+                        str(b.low),
+                        str(b.close),
+                        None if b.volume is None else str(b.volume),
+                        source,
+                    )
+                    for b in batch
+                ],
+            )
 
 
 def bars_import_file(

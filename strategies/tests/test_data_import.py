@@ -145,3 +145,29 @@ def test_load_bundled_data_command_loads_the_ohlcv_dataset(db):
 
     assert Bar.objects.count() == 12154
     assert Bar.objects.filter(asset__symbol="FB").count() == 196
+
+
+def test_the_portable_first_load_path_stores_the_same_values(db):
+    # the embedded (SQLite) first load uses executemany instead of COPY; it is plain SQL, so check it here
+    from strategies.data_import import BarRow, _bars_executemany
+
+    asset = Asset.objects.create(symbol="PORT")
+    rows = [
+        BarRow("PORT", dt.date(2024, 1, 2), Decimal("10.5"), Decimal("11"), Decimal("10"), Decimal("10.75"), None),
+        BarRow(
+            "PORT",
+            dt.date(2024, 1, 3),
+            Decimal("10.75"),
+            Decimal("12"),
+            Decimal("10.5"),
+            Decimal("11.9"),
+            Decimal(1500),
+        ),
+    ]
+
+    _bars_executemany(rows, assets={"PORT": asset.pk}, source="csv")
+
+    assert list(Bar.objects.filter(asset=asset).values_list("session", "open", "close", "volume", "source")) == [
+        (dt.date(2024, 1, 2), Decimal("10.5"), Decimal("10.75"), None, "csv"),
+        (dt.date(2024, 1, 3), Decimal("10.75"), Decimal("11.9"), Decimal(1500), "csv"),
+    ]
