@@ -43,6 +43,10 @@ class AwsSecretManager(SecretManager):
             if quiet.getEffectiveLevel() < logging.INFO:
                 quiet.setLevel(logging.INFO)
 
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._client = None
+
     def _secret_id(self, name: str) -> str:
         return f"{self._config.aws_prefix}{name}"
 

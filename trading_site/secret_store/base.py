@@ -92,6 +92,12 @@ class SecretManager(abc.ABC):
         """Id of the version before the current one, if the backend keeps one."""
         return None
 
+    def after_fork(self) -> None:
+        """Called in a child process after ``fork()`` (Celery prefork, gunicorn): drop network
+        clients and locks inherited from the parent; a shared keep-alive socket would interleave
+        two processes' responses. Local backends hold no connection."""
+        return None
+
     @abc.abstractmethod
     def location(self, name: str) -> str:
         """Where this secret is looked up (a path, variable name or secret id — never the value)."""

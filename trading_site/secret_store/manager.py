@@ -17,6 +17,7 @@ Design:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -217,6 +218,20 @@ def manager_build(config: SecretsConfig) -> CachedSecretManager:
 # --- the process-wide instance ------------------------------------------------------------------------
 _current: CachedSecretManager | None = None
 _build_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """Settings (and so the manager) load before Celery/gunicorn fork their workers: give each
+    child its own backend connection and fresh locks; cached values stay valid."""
+    global _build_lock
+    _build_lock = threading.Lock()
+    manager = _current
+    if manager is not None:
+        manager._lock = threading.Lock()
+        manager.backend.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _configured_backend() -> str | None:

@@ -48,6 +48,16 @@ class VaultSecretManager(SecretManager):
         self._approle = bool(config.vault_role_id and config.vault_secret_id)
         self._logged_in = not self._approle
 
+    def after_fork(self) -> None:
+        token = self._client.token
+        self._lock = threading.Lock()
+        self._client = hvac.Client(
+            url=self._config.vault_addr,
+            token=token,
+            namespace=self._config.vault_namespace or None,
+            timeout=self._config.vault_timeout,
+        )
+
     # --- plumbing ----------------------------------------------------------------------------------
     def _path(self, name: str) -> str:
         prefix = self._config.vault_path_prefix

@@ -236,3 +236,31 @@ def test_vault_approle_logs_in_again_when_its_token_is_revoked(openbao, vault_en
 
     assert value == "PKRELOGIN"
     assert backend._client.token != first_token
+
+
+@pytest.mark.parametrize("backend_name", ["vault", "aws"])
+def test_a_forked_child_gets_its_own_backend_client(use_secrets, vault_env, aws_env, backend_name):
+    import os
+
+    manager = use_secrets(backend_name, **(vault_env if backend_name == "vault" else aws_env))
+    manager.backend.put_secret("ALPACA_API_KEY", "PKFORK")
+    parent_client = manager.backend._client if backend_name == "vault" else manager.backend._sm()
+    read_fd, write_fd = os.pipe()
+
+    pid = os.fork()
+    if pid == 0:  # child: report and leave without running pytest's teardown
+        try:
+            child = manager.backend._client if backend_name == "vault" else manager.backend._sm()
+            ok = child is not parent_client and manager.backend.get_secret("ALPACA_API_KEY") == "PKFORK"
+            os.write(write_fd, b"ok" if ok else b"same-client")
+        except Exception as exc:
+            os.write(write_fd, type(exc).__name__.encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    report = os.read(read_fd, 100)
+    os.waitpid(pid, 0)
+    os.close(read_fd)
+
+    assert report == b"ok"
+    assert manager.backend.get_secret("ALPACA_API_KEY") == "PKFORK"  # the parent's client still works
