@@ -89,3 +89,20 @@ def test_quality_report_combines_the_gates(ohlcv_data):
     report = quality_report(symbols=["AAPL"], today=dt.date(2013, 3, 4))
 
     assert {f.check for f in report} == {"large_move", "large_move_explained"}
+
+
+def test_data_quality_command_lists_the_findings(ohlcv_data):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("data_quality", "aapl", "--today", "2013-03-04", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert [line.split()[:3] for line in lines[:-1]] == [
+        ["large_move_explained", "AAPL", "2000-06-21"],
+        ["large_move", "AAPL", "2000-09-29"],
+        ["large_move_explained", "AAPL", "2005-02-28"],
+    ]
+    assert lines[-1] == "3 findings, 1 flagged"
