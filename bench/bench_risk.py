@@ -49,9 +49,12 @@ def _setup():
 
 
 def run() -> list[dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from orders import pretrade
     from orders.brokers import use_broker
-    from risk import limiter
+    from risk import checks, limiter
     from risk.selectors import kill_switch_engaged
 
     saved_prefix = limiter.KEY_PREFIX
@@ -59,16 +62,32 @@ def run() -> list[dict]:
     try:
         broker = _setup()
         samples: list[float] = []
+        risk_only: list[float] = []
+
+        def intent_at(i: int) -> pretrade.OrderIntent:
+            return pretrade.OrderIntent(
+                symbol="BNCH", side="buy", qty=Decimal("1"), order_type="market", time_in_force="day",
+                source="api", now=T_OPEN + dt.timedelta(milliseconds=20 * i), reference_price=Decimal("100"),
+            )
+
         with use_broker(broker):
             for i in range(WARMUP + N):
-                intent = pretrade.OrderIntent(
-                    symbol="BNCH", side="buy", qty=Decimal("1"), order_type="market", time_in_force="day",
-                    source="api", now=T_OPEN + dt.timedelta(milliseconds=20 * i), reference_price=Decimal("100"),
-                )
+                intent = intent_at(i)
                 start = time.perf_counter()
                 pretrade.run_checks(intent)
                 if i >= WARMUP:
                     samples.append((time.perf_counter() - start) * 1000)
+            for i in range(WARMUP + N, 2 * (WARMUP + N)):
+                intent = intent_at(i)
+                start = time.perf_counter()
+                checks.pretrade_controls(intent)
+                checks.pretrade_rate_limits(intent)
+                if i >= 2 * WARMUP + N:
+                    risk_only.append((time.perf_counter() - start) * 1000)
+            with CaptureQueriesContext(connection) as queries:
+                intent = intent_at(3 * (WARMUP + N))
+                checks.pretrade_controls(intent)
+                checks.pretrade_rate_limits(intent)
         reads = []
         for _ in range(1000):
             start = time.perf_counter()
@@ -82,6 +101,8 @@ def run() -> list[dict]:
     return [
         result("pre-trade checks, all on: p50", percentile(samples, 50), "ms", "info", True),
         result("pre-trade checks, all on: p95", p95, "ms", "<2 ms", p95 < 2.0),
+        result("risk app's checks only: p95", percentile(risk_only, 95), "ms", "<2 ms", percentile(risk_only, 95) < 2.0),
+        result("risk checks: database queries per order", len(queries), "queries", "info", True),
         result("kill_switch_engaged() cached read: p95", percentile(reads, 95), "ms", "<0.5 ms",
                percentile(reads, 95) < 0.5),
     ]
