@@ -132,3 +132,39 @@ def bars_import_alpaca(
     if not parsed.bars:
         return ImportSummary(source=SOURCE, symbols=(), bars=0, splits=0)
     return bars_import(parsed=parsed, source=SOURCE, existing=existing)
+
+
+def bars_refresh_alpaca(
+    *,
+    end: dt.date,
+    symbols: list[str] | None = None,
+    history_days: int = 400,
+    client: StockHistoricalDataClient | None = None,
+) -> ImportSummary:
+    """The rebalance's data step in production: fetch what is missing up to ``end`` and upsert it.
+
+    ``symbols`` defaults to every tradable asset. Each request starts the day after the oldest
+    "latest bar" among the symbols (or ``history_days`` before ``end`` for a symbol without bars),
+    so one call per day is two HTTP requests; re-fetched sessions are upserted unchanged. Symbols
+    whose bars came from another source (the bundled demo data) are refused by the source rule.
+    """
+    from django.db.models import Max
+
+    from strategies.models import Asset, Bar
+
+    if symbols is None:
+        symbols = list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", flat=True))
+    symbols = sorted({s.upper() for s in symbols})
+    if not symbols:
+        return ImportSummary(source=SOURCE, symbols=(), bars=0, splits=0)
+    latest = dict(
+        Bar.objects.filter(asset__symbol__in=symbols)
+        .values("asset__symbol")
+        .annotate(latest=Max("session"))
+        .values_list("asset__symbol", "latest")
+    )
+    fallback = end - dt.timedelta(days=history_days)
+    start = min(latest[s] + dt.timedelta(days=1) if s in latest else fallback for s in symbols)
+    if start > end:
+        return ImportSummary(source=SOURCE, symbols=tuple(symbols), bars=0, splits=0)
+    return bars_import_alpaca(symbols=symbols, start=start, end=end, client=client)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from alpaca.data.historical import StockHistoricalDataClient
 
-from strategies.alpaca_data import alpaca_data_client, bars_import_alpaca
+from strategies.alpaca_data import alpaca_data_client, bars_import_alpaca, bars_refresh_alpaca
 from strategies.data_import import BarFileError
 from strategies.models import Bar, CorporateAction
 from tests.fakes.alpaca_data import FakeAlpacaData, FakeBar, FakeMarketData
@@ -97,3 +97,21 @@ def test_an_inconsistent_bar_stores_nothing(db):
         bars_import_alpaca(symbols=["NVDA", "SPY"], start=SESSIONS[0], end=SESSIONS[-1], client=client_for(server))
 
     assert not Bar.objects.exists()
+
+
+def test_refresh_fetches_only_what_is_missing(db, fake):
+    # given bars up to 2024-06-06 from an earlier refresh
+    bars_import_alpaca(symbols=["NVDA", "SPY"], start=SESSIONS[0], end=SESSIONS[3], client=client_for(fake))
+    fake.requests.clear()
+
+    summary = bars_refresh_alpaca(end=SESSIONS[-1], client=client_for(fake))
+
+    # then the requests start the day after the latest stored bar, and the new sessions are stored
+    assert {r["query"]["start"][:10] for r in fake.requests} == {"2024-06-07"}
+    assert summary.bars == 6
+    assert Bar.objects.filter(asset__symbol="NVDA").count() == 7
+    assert CorporateAction.objects.get().ex_date == dt.date(2024, 6, 10)
+    # and a second refresh on the same day asks for nothing
+    fake.requests.clear()
+    assert bars_refresh_alpaca(end=SESSIONS[-1], client=client_for(fake)).bars == 0
+    assert fake.requests == []
