@@ -330,6 +330,7 @@ def bars_import(
         set(
             Bar.objects.filter(asset_id__in=ids)
             .exclude(source=source)
+            .order_by()  # no default ordering: DISTINCT must be over (symbol, source) only
             .values_list("asset__symbol", "source")
             .distinct()
         )
