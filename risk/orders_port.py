@@ -27,16 +27,6 @@ def _dec(value) -> Decimal | None:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def position_qty(*, symbol: str) -> Decimal:
-    """Signed position quantity (0 when flat)."""
-    from orders import selectors
-
-    position = selectors.position_get(symbol=symbol)
-    if position is None:
-        return Decimal(0)
-    return _dec(getattr(position, "qty", None)) or Decimal(0)
-
-
 def positions() -> list[tuple[str, Decimal, Decimal]]:
     """(symbol, signed qty, average entry price) of every open position."""
     from orders import selectors
@@ -71,12 +61,6 @@ def exposure(*, symbol: str) -> Exposure:
     return Exposure(position_qty=qty, gross=gross)
 
 
-def gross_exposure() -> Decimal:
-    from orders import selectors
-
-    return _dec(selectors.gross_exposure()) or Decimal(0)
-
-
 def last_price(*, symbol: str) -> Decimal | None:
     from orders import selectors
 
@@ -98,12 +82,6 @@ def account() -> AccountData | None:
         shorting_enabled=None if shorting is None else bool(shorting),
         status=str(getattr(row, "status", "") or ""),
     )
-
-
-def open_orders_count() -> int:
-    from orders import selectors
-
-    return len(selectors.orders_open())
 
 
 def _services():

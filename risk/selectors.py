@@ -139,4 +139,9 @@ def status_report(*, now: dt.datetime | None = None) -> dict:
         "rollout": rollout_status(),
         "market_clock": market_clock.clock_status(now),
         "account": account_status(now=now),
+        "events": [
+            {"at": e.created_at.isoformat(), "kind": e.kind, "subject": e.subject, "reason": e.reason,
+             "by": e.actor.get_username() if e.actor_id else "system"}
+            for e in risk_events_recent(limit=10)
+        ],
     }

@@ -98,3 +98,4 @@ class StatusOutput(serializers.Serializer):
     rollout = serializers.DictField()
     market_clock = serializers.DictField()
     account = serializers.DictField()
+    events = serializers.ListField(child=serializers.DictField())
