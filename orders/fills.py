@@ -242,11 +242,10 @@ def trade_update_apply(*, update: TradeUpdate) -> list[Fill]:
         return fills
 
 
-def updates_pump(*, broker) -> int:
-    """Deliver the adapter's pending trade updates (the simulated outbox). Returns how many."""
-    delivered = 0
-    for update in broker.pending_updates():
-        trade_update_apply(update=update)
-        broker.mark_delivered(update)
-        delivered += 1
-    return delivered
+def updates_pump(*, broker, client_order_id: str | None = None) -> int:
+    """Deliver the adapter's pending trade updates (the simulated outbox), optionally of one order."""
+    updates = broker.pending_updates(client_order_id=client_order_id)
+    for update in updates:
+        trade_update_apply(update=update)  # idempotent: a crash before marking only repeats harmless work
+    broker.mark_delivered(updates)
+    return len(updates)

@@ -341,7 +341,7 @@ def _broker_submit(order: Order) -> None:
         return
     trade_update_apply(update=TradeUpdate(event="accepted", order=result, timestamp=clock.now(), origin="submit"))
     if broker.synchronous_updates:
-        updates_pump(broker=broker)
+        updates_pump(broker=broker, client_order_id=order.client_order_id)
     order.refresh_from_db()
 
 
@@ -394,7 +394,7 @@ def order_resolve(*, order_id: int) -> Order:
     event = {"filled": "fill", "partially_filled": "partial_fill"}.get(found.status, found.status)
     trade_update_apply(update=TradeUpdate(event=event, order=found, timestamp=clock.now(), origin="reconcile"))
     if broker.synchronous_updates:
-        updates_pump(broker=broker)
+        updates_pump(broker=broker, client_order_id=order.client_order_id)
     return Order.objects.get(pk=order_id)
 
 
@@ -424,7 +424,7 @@ def order_cancel(*, order: Order | int, actor=None, reason: str = "") -> Order:
     except BrokerUnavailable:
         logger.warning("cancel of %s: broker unavailable; reconciliation will retry", locked.client_order_id)
     if broker.synchronous_updates:
-        updates_pump(broker=broker)
+        updates_pump(broker=broker, client_order_id=locked.client_order_id)
     return Order.objects.get(pk=order_id)
 
 

@@ -294,10 +294,10 @@ class AlpacaBroker:
                      time=q.timestamp)
 
     # --- trade updates ----------------------------------------------------------------------------
-    def pending_updates(self) -> list[TradeUpdate]:
+    def pending_updates(self, *, client_order_id: str | None = None) -> list[TradeUpdate]:
         return []  # Alpaca pushes updates on its websocket (see orders.stream)
 
-    def mark_delivered(self, update: TradeUpdate) -> None:
+    def mark_delivered(self, updates: list[TradeUpdate]) -> None:
         return None
 
     def trading_stream(self):

@@ -123,11 +123,36 @@ class SimulatedBroker:
 
     def __init__(self, *, market_hours: str | None = None) -> None:
         self.market_hours = market_hours or settings.SIM_MARKET_HOURS
+        self._cache: dict[tuple, tuple[float, object]] = {}
 
-    # --- prices -----------------------------------------------------------------------------------
+    # --- market data (cached: daily bars and ADV do not change within a minute) -----------------------
+    _CACHE_SECONDS = 60.0
+
+    def _cached(self, key: tuple, load):
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._CACHE_SECONDS:
+            return hit[1]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def _bar(self, symbol: str, session: dt.date) -> market.BarData | None:
+        return self._cached(("bar", symbol, session), lambda: market.latest_daily_bar(symbol=symbol, on_or_before=session))
+
+    def _adv(self, bar: market.BarData) -> Decimal:
+        adv = self._cached(
+            ("adv", bar.symbol, bar.session), lambda: market.average_daily_volume(symbol=bar.symbol, before=bar.session)
+        )
+        return adv or bar.volume or conf.sim_default_adv
+
+    def _fractionable(self, symbol: str) -> bool:
+        asset = self._cached(("asset", symbol), lambda: market.asset_get(symbol=symbol))
+        return bool(asset and asset.fractionable)
+
     def _price_now(self, symbol: str, now: dt.datetime) -> tuple[bool, Decimal | None, market.BarData | None]:
         is_open, session, frac = session_position(now, mode=self.market_hours)
-        bar = market.latest_daily_bar(symbol=symbol, on_or_before=session)
+        bar = self._bar(symbol, session)
         if bar is None:
             return is_open, None, None
         if bar.session != session and self.market_hours == "nyse":
@@ -156,7 +181,7 @@ class SimulatedBroker:
         if conf.sim_reject_rate and random.Random(f"{conf.sim_seed}:{request.client_order_id}").random() < conf.sim_reject_rate:
             raise BrokerRejected("The simulated exchange rejected the order (SIM_REJECT_RATE).", code="SIMULATED_REJECT")
         now = clock.now()
-        asset = market.asset_get(symbol=request.symbol)
+        fractionable = self._fractionable(request.symbol)
         try:
             with transaction.atomic():
                 row = SimOrder.objects.create(
@@ -169,12 +194,12 @@ class SimulatedBroker:
                     limit_price=request.limit_price,
                     time_in_force=request.time_in_force,
                     status="accepted",
-                    fractionable=bool(asset and asset.fractionable),
+                    fractionable=fractionable,
                     created_at=now,
                     updated_at=now,
                     last_eval_at=now - dt.timedelta(minutes=1),
                 )
-                self._emit(row, event="new", now=now)
+                # No "new" update: the submit answer itself tells the gateway the order is accepted.
                 self._evaluate(row, now)
         except IntegrityError as exc:
             raise DuplicateClientOrderId(
@@ -215,7 +240,7 @@ class SimulatedBroker:
         is_open, price, bar = self._price_now(row.symbol, now)
         if not is_open or price is None or bar is None:
             return
-        adv = market.average_daily_volume(symbol=row.symbol, before=bar.session) or bar.volume or conf.sim_default_adv
+        adv = self._adv(bar)
         elapsed = max(Decimal((now - row.last_eval_at).total_seconds()), Decimal(60))
         cap = conf.sim_participation * adv * elapsed / (SESSION_MINUTES * 60)
         remaining = row.qty - row.filled_qty
@@ -310,8 +335,11 @@ class SimulatedBroker:
         return [self._to_broker_order(r) for r in SimOrder.objects.filter(status__in=OPEN_SIM_STATUSES).order_by("pk")]
 
     # --- trade updates ----------------------------------------------------------------------------
-    def pending_updates(self, *, limit: int = 500) -> list[TradeUpdate]:
-        rows = SimTradeUpdate.objects.filter(delivered=False).select_related("sim_order").order_by("pk")[:limit]
+    def pending_updates(self, *, client_order_id: str | None = None, limit: int = 500) -> list[TradeUpdate]:
+        rows = SimTradeUpdate.objects.filter(delivered=False)
+        if client_order_id is not None:
+            rows = rows.filter(sim_order__client_order_id=client_order_id)
+        rows = rows.select_related("sim_order").order_by("pk")[:limit]
         updates = []
         for u in rows:
             o = u.sim_order
@@ -341,9 +369,10 @@ class SimulatedBroker:
             )
         return updates
 
-    def mark_delivered(self, update: TradeUpdate) -> None:
-        if update.ref is not None:
-            SimTradeUpdate.objects.filter(pk=update.ref).update(delivered=True)
+    def mark_delivered(self, updates: list[TradeUpdate]) -> None:
+        refs = [u.ref for u in updates if u.ref is not None]
+        if refs:
+            SimTradeUpdate.objects.filter(pk__in=refs).update(delivered=True)
 
     # --- account ----------------------------------------------------------------------------------
     def list_positions(self) -> list[BrokerPosition]:
