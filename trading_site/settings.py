@@ -16,6 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from trading_site.lib import queues
+from trading_site.secret_store.settings_bridge import load_settings_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -29,7 +30,10 @@ PRODUCTION = DJANGO_ENV == "production"
 
 _DEV_SECRET_KEY = "embedded-mode-insecure-key-do-not-use-in-production"
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Secrets come from the secrets layer (SECRETS_BACKEND=env|file|vault|aws,
+# docs/ADRs/0003-secrets-architecture.md); ordinary configuration stays in the environment.
+_SECRETS = load_settings_secrets(env)
+SECRET_KEY = _SECRETS.get("SECRET_KEY", "")
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off in production (DJANGO_ENV=production).")
@@ -120,6 +124,8 @@ try:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 except Exception as exc:  # django-environ raises several types for malformed URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+if _SECRETS.get("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = _SECRETS["DATABASE_PASSWORD"]
 _engine = DATABASES["default"]["ENGINE"]
 if _engine.endswith("sqlite3"):
     # Web, worker and beat share the file: WAL lets readers and one writer work concurrently,
