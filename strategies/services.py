@@ -2,6 +2,9 @@
 
 Entry points for the rebalance workflow and replay (all keyword-only):
 
+- :func:`signals_history` ``(start, end, strategies=None) -> SignalHistory`` — reads only: every
+  strategy over every session of the range in one vectorised pass; ``history.at(day)`` gives the
+  :class:`SignalSet` of a day without further queries (replay).
 - :func:`signals_compute` ``(as_of, strategies=None) -> SignalSet`` — reads only. Builds the adjusted
   close panel up to ``as_of``, runs each enabled strategy over its enabled symbols (vectorised, last row
   = the signal for the latest session on or before ``as_of``) and the strategies' recent daily returns
@@ -37,6 +40,7 @@ from strategies import conf
 from strategies.allocation import METHODS, AllocationResult, CorrelationResult, MultiAlphaAllocator, correlation_measure
 from strategies.library import (
     ParameterError,
+    StrategyOutput,
     lookback_sessions,
     parameters_validate,
     strategy_returns,
@@ -233,9 +237,53 @@ def _strategies_selected(strategies: list[str] | None) -> list[Strategy]:
     return found
 
 
-def signals_compute(*, as_of: dt.date, strategies: list[str] | None = None) -> SignalSet:
-    """Signals of the enabled (or the named) strategies from data available on ``as_of``."""
+@dataclass(frozen=True)
+class SignalHistory:
+    """Every strategy's scores and weights for every session of a range, computed in one pass.
+
+    Replay builds this once and asks :meth:`at` for each trading day without touching the database;
+    live trading is the special case of a range ending today (:func:`signals_compute`).
+    """
+
+    prices: pd.DataFrame  # adjusted closes, sessions × symbols (including the warm-up before start)
+    outputs: dict[str, StrategyOutput]
+    universes: dict[str, list[str]]
+    returns: pd.DataFrame  # daily strategy returns, sessions × strategy names
+    strategy_ids: dict[str, int]
+
+    def at(self, as_of: dt.date) -> SignalSet:
+        """The signals for the latest session on or before ``as_of``, and the trailing returns/σ."""
+        if not self.outputs:
+            return SignalSet(as_of, None, {}, pd.DataFrame(), {}, self.strategy_ids)
+        row = int(self.prices.index.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+        if row < 0:
+            return SignalSet(as_of, None, {}, pd.DataFrame(), {}, self.strategy_ids)
+        signals = {
+            name: pd.DataFrame(
+                {
+                    "symbol": self.universes[name],
+                    "score": out.scores.iloc[row].to_numpy(),
+                    "weight": out.weights.iloc[row].to_numpy(),
+                }
+            )
+            for name, out in self.outputs.items()
+        }
+        recent = self.returns.iloc[max(0, row - conf.CORRELATION_LOOKBACK + 1) : row + 1]
+        stats = {name: {"vol": float(recent[name].std() * math.sqrt(TRADING_DAYS))} for name in recent.columns}
+        return SignalSet(as_of, self.prices.index[row].date(), signals, recent, stats, self.strategy_ids)
+
+
+def signals_history(*, start: dt.date, end: dt.date, strategies: list[str] | None = None) -> SignalHistory:
+    """Vectorised signals of the enabled (or named) strategies for every session in [start, end].
+
+    Prices are loaded from enough sessions before ``start`` for every strategy's lookback and the
+    correlation window, so the row for day D is what live trading computes on D (no look-ahead:
+    every operation is causal, see ``strategies.library``).
+    """
+    if start > end:
+        raise InvalidStrategyInput("start must not be after end", fields={"start": str(start)})
     selected = _strategies_selected(strategies)
+    ids = {s.name: s.pk for s in selected}
     universes: dict[str, list[str]] = {s.name: [] for s in selected}
     for name, symbol in (
         StrategySymbol.objects.filter(strategy__in=selected, enabled=True)
@@ -244,31 +292,29 @@ def signals_compute(*, as_of: dt.date, strategies: list[str] | None = None) -> S
     ):
         universes[name].append(symbol)
     all_symbols = sorted({s for syms in universes.values() for s in syms})
-    empty = SignalSet(as_of, None, {}, pd.DataFrame(), {}, {s.name: s.pk for s in selected})
     if not selected or not all_symbols:
-        return empty
+        return SignalHistory(pd.DataFrame(), {}, {}, pd.DataFrame(), ids)
     sessions_needed = max(lookback_sessions(kind=s.kind, parameters=s.parameters) for s in selected)
     sessions_needed += conf.CORRELATION_LOOKBACK + 5
-    start = as_of - dt.timedelta(days=math.ceil(sessions_needed * 7 / 5) + 15)
-    panel = close_panel(symbols=all_symbols, start=start, end=as_of, adjusted=True)
-    if panel.empty:
-        return empty
-    session = panel.index[-1].date()
-    signals: dict[str, pd.DataFrame] = {}
+    warm_up = start - dt.timedelta(days=math.ceil(sessions_needed * 7 / 5) + 15)
+    panel = close_panel(symbols=all_symbols, start=warm_up, end=end, adjusted=True)
+    outputs: dict[str, StrategyOutput] = {}
     returns: dict[str, pd.Series] = {}
+    kept: dict[str, list[str]] = {}
     for strategy in selected:
         universe = [s for s in universes[strategy.name] if s in panel.columns]
         if not universe:
             continue
         prices = panel[universe]
         out = strategy_weights(kind=strategy.kind, parameters=strategy.parameters, prices=prices)
-        signals[strategy.name] = pd.DataFrame(
-            {"symbol": universe, "score": out.scores.iloc[-1].to_numpy(), "weight": out.weights.iloc[-1].to_numpy()}
-        )
-        returns[strategy.name] = strategy_returns(weights=out.weights, prices=prices).iloc[-conf.CORRELATION_LOOKBACK :]
-    recent = pd.DataFrame(returns)
-    stats = {name: {"vol": float(recent[name].std() * math.sqrt(TRADING_DAYS))} for name in recent.columns}
-    return SignalSet(as_of, session, signals, recent, stats, {s.name: s.pk for s in selected})
+        outputs[strategy.name], kept[strategy.name] = out, universe
+        returns[strategy.name] = strategy_returns(weights=out.weights, prices=prices)
+    return SignalHistory(panel, outputs, kept, pd.DataFrame(returns, index=panel.index), ids)
+
+
+def signals_compute(*, as_of: dt.date, strategies: list[str] | None = None) -> SignalSet:
+    """Signals of the enabled (or the named) strategies from data available on ``as_of``."""
+    return signals_history(start=as_of, end=as_of, strategies=strategies).at(as_of)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from strategies.services import (
     allocation_compute,
     allocation_preview,
     signals_compute,
+    signals_history,
     signals_record,
     strategy_create,
     strategy_symbol_set,
@@ -208,3 +209,18 @@ def test_the_kill_switch_blocks_new_signals_and_rebalance_allocations(
     assert not Signal.objects.exists()
     # a read-only preview stays available to the operator
     assert allocation_preview(method="equal_weight", as_of=AS_OF).session == AS_OF
+
+
+def test_history_in_one_pass_gives_each_day_what_live_computes_that_day(strategies):
+    # replay computes the whole range once; live computes day by day from data ending that day
+    history = signals_history(start=dt.date(2010, 6, 1), end=dt.date(2010, 12, 31))
+
+    for day in [dt.date(2010, 6, 1), dt.date(2010, 7, 4), dt.date(2010, 9, 15), dt.date(2010, 12, 31)]:
+        replayed, live = history.at(day), signals_compute(as_of=day)
+        assert replayed.session == live.session
+        for name in strategies:
+            pd.testing.assert_frame_equal(replayed.signals[name], live.signals[name], atol=1e-12)
+        pd.testing.assert_frame_equal(replayed.returns, live.returns, atol=1e-12)
+    # 2010-07-04 is a Sunday holiday weekend: the signal is that of Friday 2010-07-02
+    assert history.at(dt.date(2010, 7, 4)).session == dt.date(2010, 7, 2)
+    assert history.at(dt.date(2009, 1, 1)).session is None
