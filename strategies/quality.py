@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import warnings
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -40,7 +41,10 @@ class Finding:
 @functools.lru_cache(maxsize=1)
 def nyse_calendar() -> xcals.ExchangeCalendar:
     """XNYS from 1990 (the bundled data's first year) to the calendar's default horizon."""
-    return xcals.get_calendar(CALENDAR, start="1990-01-01")
+    with warnings.catch_warnings():
+        # exchange_calendars trips a pandas 3.1 deprecation while building its tables; not ours to fix.
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return xcals.get_calendar(CALENDAR, start="1990-01-01")
 
 
 def _sessions(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
