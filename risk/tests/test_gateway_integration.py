@@ -7,6 +7,8 @@ import pytest
 import time_machine
 
 from orders import pretrade
+from orders.brokers import use_broker
+from orders.brokers.simulated import SimulatedBroker
 from orders.gateway import order_place, order_submit
 from orders.models import AccountSnapshot, Order, OrderEvent, Position
 from orders.selectors import price_cache_clear
@@ -17,6 +19,13 @@ from strategies.models import Bar
 
 D = Decimal
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_risk_checks")]
+
+
+def reprice(asset_row, price: str) -> None:
+    """Move the simulated market: a new flat bar price (callers use a fresh broker, which caches bars)."""
+    p = D(price)
+    Bar.objects.filter(asset=asset_row).update(open=p, high=p, low=p, close=p)
+    price_cache_clear()
 
 
 def limits(**changes):
@@ -162,11 +171,11 @@ def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
     a = asset("AAPL", "100")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")  # fills at 100.03
     # the price falls to 97.00: 97.00 <= 100.03 x 0.97 = 97.0291 → stop-loss
-    Bar.objects.filter(asset=a).update(open=D("97"), high=D("97"), low=D("97"), close=D("97"))
-    price_cache_clear()
+    reprice(a, "97")
     from risk.exits import exits_evaluate
 
-    results = exits_evaluate(now=T_OPEN)
+    with use_broker(SimulatedBroker(market_hours="always")):
+        results = exits_evaluate(now=T_OPEN)
     assert [(r["symbol"], r["reason"], r["side"], r["qty"], r["status"]) for r in results] == [
         ("AAPL", "stop_loss", "sell", "10.000000000", "filled")]
     exit_order = Order.objects.get(source="risk")
@@ -181,11 +190,11 @@ def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
     a = asset("AAPL", "100")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
     services.position_risk_set(actor=operator, symbol="AAPL", reason="wider stop", stop_loss_pct=D("0.05"))
-    Bar.objects.filter(asset=a).update(open=D("97"), high=D("97"), low=D("97"), close=D("97"))
-    price_cache_clear()
+    reprice(a, "97")
     from risk.exits import exits_evaluate
 
-    assert exits_evaluate(now=T_OPEN) == []  # 97 > 100.03 x 0.95 = 95.0285
-    Bar.objects.filter(asset=a).update(open=D("95"), high=D("95"), low=D("95"), close=D("95"))
-    price_cache_clear()
-    assert [r["reason"] for r in exits_evaluate(now=T_OPEN)] == ["stop_loss"]
+    with use_broker(SimulatedBroker(market_hours="always")):
+        assert exits_evaluate(now=T_OPEN) == []  # 97 > 100.03 x 0.95 = 95.0285
+    reprice(a, "95")
+    with use_broker(SimulatedBroker(market_hours="always")):
+        assert [r["reason"] for r in exits_evaluate(now=T_OPEN)] == ["stop_loss"]
