@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import uuid
+import itertools
+import os
+import random
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -47,6 +49,24 @@ BUY, SELL = "buy", "sell"
 FIFO, LIFO, HIFO, SPECIFIC_ID = "fifo", "lifo", "hifo", "specific_id"
 METHODS = (FIFO, LIFO, HIFO, SPECIFIC_ID)
 SHORT, LONG = "short", "long"
+
+
+def _reseed_ids() -> None:
+    global _id_base, _id_counter
+    _id_base = random.SystemRandom().getrandbits(80) << 48
+    _id_counter = itertools.count()
+
+
+_reseed_ids()
+os.register_at_fork(after_in_child=_reseed_ids)  # forked workers must not share the sequence
+
+
+def new_id() -> int:
+    """A unique 128-bit id (stored as a UUID): 80 random bits per process + a 48-bit counter.
+
+    Plain ints are much cheaper than ``uuid.uuid4()`` objects for the hundreds of thousands of
+    rows an import creates; the persistence layer writes them as UUIDs."""
+    return _id_base | next(_id_counter)
 
 
 class LotError(ValueError):
@@ -85,12 +105,12 @@ class Trade:
 
 @dataclass(slots=True, eq=False)
 class Lot:
-    id: uuid.UUID
+    id: int
     symbol: str
     trade_id: str
     execution_id: str
-    root_id: uuid.UUID  # the purchase lot this one descends from (itself for a purchase)
-    parent_id: uuid.UUID | None  # the lot it was split off from by a wash-sale match
+    root_id: int  # the purchase lot this one descends from (itself for a purchase)
+    parent_id: int | None  # the lot it was split off from by a wash-sale match
     seq: int  # acquisition order within the book
     sub: int  # order among lots split off the same purchase
     acquired: dt.date  # date of the purchase (Form 8949 column b)
@@ -113,13 +133,13 @@ class Lot:
 class Realized:
     """One (sale, lot) pair: a row of Form 8949."""
 
-    id: uuid.UUID
+    id: int
     symbol: str
     sale_trade_id: str
     sale_execution_id: str
-    lot_id: uuid.UUID
+    lot_id: int
     lot_trade_id: str
-    root_id: uuid.UUID
+    root_id: int
     qty: Decimal
     date_acquired: dt.date
     date_sold: dt.date
@@ -142,13 +162,13 @@ class Realized:
 
 @dataclass(slots=True, eq=False)
 class Wash:
-    id: uuid.UUID
+    id: int
     symbol: str
-    realized_id: uuid.UUID
+    realized_id: int
     sale_trade_id: str
     lot_trade_id: str
     date_sold: dt.date
-    replacement_lot_id: uuid.UUID
+    replacement_lot_id: int
     replacement_trade_id: str
     replacement_acquired: dt.date
     qty: Decimal
@@ -162,7 +182,7 @@ class Wash:
 class Adjustment:
     """Append-only history of what happened to a lot besides its purchase and its sales."""
 
-    lot_id: uuid.UUID
+    lot_id: int
     kind: str  # "wash_basis" | "wash_split_off" | "split"
     day: dt.date
     qty_before: Decimal
@@ -215,6 +235,9 @@ class SymbolBook:
         self.changes = Changes()
         self._touched_lots: set[int] = set()
         self._touched_realized: set[int] = set()
+        self._subs: dict[int, int] = {}
+        for lot in self.lots:
+            self._subs[lot.root_id] = max(self._subs.get(lot.root_id, 0), lot.sub)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _touch_lot(self, lot: Lot) -> None:
@@ -252,7 +275,7 @@ class SymbolBook:
     # -- events ------------------------------------------------------------------------------
     def buy(self, trade: Trade) -> Lot:
         basis = _money(trade.qty * trade.price + trade.commission)
-        lot_id = uuid.uuid4()
+        lot_id = new_id()
         lot = Lot(
             id=lot_id,
             symbol=self.symbol,
@@ -287,7 +310,7 @@ class SymbolBook:
         return lot
 
     def _select(self, trade: Trade, method: str) -> list[tuple[Lot, Decimal]]:
-        open_lots = [lot for lot in self.lots if lot.qty > 0]
+        open_lots = self.lots  # only open lots are kept (compacted after every sale)
         if trade.lot_ids or method == SPECIFIC_ID:
             if not trade.lot_ids:
                 raise LotError("specific identification needs lot_ids for this sell")
@@ -337,7 +360,7 @@ class SymbolBook:
             lot.basis -= cost
             self._touch_lot(lot)
             row = Realized(
-                id=uuid.uuid4(),
+                id=new_id(),
                 symbol=self.symbol,
                 sale_trade_id=trade.trade_id,
                 sale_execution_id=trade.execution_id,
@@ -417,7 +440,7 @@ class SymbolBook:
         )
         self.changes.washes.append(
             Wash(
-                id=uuid.uuid4(),
+                id=new_id(),
                 symbol=self.symbol,
                 realized_id=loss.id,
                 sale_trade_id=loss.sale_trade_id,
@@ -438,8 +461,9 @@ class SymbolBook:
     def _split_off(self, *, lot: Lot, qty: Decimal, day: dt.date) -> Lot:
         """Carve ``qty`` shares out of ``lot`` into a child lot (same purchase, own basis)."""
         basis = _money(lot.basis * qty / lot.qty)
-        child_id = uuid.uuid4()
-        siblings = [other.sub for other in self.lots if other.root_id == lot.root_id]
+        child_id = new_id()
+        sub = self._subs.get(lot.root_id, 0) + 1
+        self._subs[lot.root_id] = sub
         child = Lot(
             id=child_id,
             symbol=lot.symbol,
@@ -448,7 +472,7 @@ class SymbolBook:
             root_id=lot.root_id,
             parent_id=lot.id,
             seq=lot.seq,
-            sub=max(siblings, default=0) + 1,
+            sub=sub,
             acquired=lot.acquired,
             holding_start=lot.holding_start,
             price=lot.price,
@@ -474,7 +498,11 @@ class SymbolBook:
         lot.qty -= qty
         lot.basis -= basis
         self._touch_lot(lot)
-        self.lots.insert(self.lots.index(lot), child)
+        # Usually the lot is a recent purchase near the end: search backwards.
+        index = len(self.lots) - 1
+        while self.lots[index] is not lot:
+            index -= 1
+        self.lots.insert(index, child)
         self._touch_lot(child)
         return child
 

@@ -10,11 +10,13 @@ with ``select_for_update`` serialises writers per account and symbol.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+import psycopg
+from django.db import connection, transaction
 
 from tax import conf, engine
 from tax.csvio import ImportFileError, SplitRow
@@ -38,118 +40,131 @@ class TaxImportError(ValueError):
 
 
 # -- engine <-> rows ------------------------------------------------------------------------------
-def _lot_from_row(row: TaxLot) -> engine.Lot:
+# The engine identifies rows with 128-bit ints; the database stores them as UUIDs.
+def _uuid(value: int | None) -> str | None:
+    return None if value is None else f"{value:032x}"
+
+
+def _int(value) -> int | None:
+    return None if value is None else value.int
+
+
+LOT_LOAD = (
+    "id", "symbol", "trade_id", "execution_id", "root_id", "parent_id", "seq", "sub", "acquired_date",
+    "holding_period_start", "price", "open_qty", "cost_basis_total", "qty_original", "basis_original",
+    "wash_absorbed",
+)  # fmt: skip
+
+
+def _lot_from_values(v: tuple) -> engine.Lot:
     return engine.Lot(
-        id=row.id,
-        symbol=row.symbol,
-        trade_id=row.trade_id,
-        execution_id=row.execution_id,
-        root_id=row.root_id,
-        parent_id=row.parent_id,
-        seq=row.seq,
-        sub=row.sub,
-        acquired=row.acquired_date,
-        holding_start=row.holding_period_start,
-        price=row.price,
-        qty=row.open_qty,
-        basis=row.cost_basis_total,
-        qty_original=row.qty_original,
-        basis_original=row.basis_original,
-        wash_absorbed=row.wash_absorbed,
-        new=False,
-    )
+        id=v[0].int, symbol=v[1], trade_id=v[2], execution_id=v[3], root_id=v[4].int, parent_id=_int(v[5]),
+        seq=v[6], sub=v[7], acquired=v[8], holding_start=v[9], price=v[10], qty=v[11], basis=v[12],
+        qty_original=v[13], basis_original=v[14], wash_absorbed=v[15], new=False,
+    )  # fmt: skip
 
 
-def _realized_from_row(row: RealizedGain) -> engine.Realized:
+REALIZED_LOAD = (
+    "id", "symbol", "sale_trade_id", "sale_execution_id", "lot_id", "lot_trade_id", "root_lot_id", "qty",
+    "date_acquired", "date_sold", "holding_period_start", "proceeds", "cost_basis", "term", "sale_seq", "lot_seq",
+    "adjustment_amount", "wash_open_qty", "wash_open_loss",
+)  # fmt: skip
+
+
+def _realized_from_values(v: tuple) -> engine.Realized:
     return engine.Realized(
-        id=row.id,
-        symbol=row.symbol,
-        sale_trade_id=row.sale_trade_id,
-        sale_execution_id=row.sale_execution_id,
-        lot_id=row.lot_id,
-        lot_trade_id=row.lot_trade_id,
-        root_id=row.root_lot_id,
-        qty=row.qty,
-        date_acquired=row.date_acquired,
-        date_sold=row.date_sold,
-        holding_start=row.holding_period_start,
-        proceeds=row.proceeds,
-        cost_basis=row.cost_basis,
-        term=row.term,
-        sale_seq=row.sale_seq,
-        lot_seq=row.lot_seq,
-        adjustment=row.adjustment_amount,
-        wash_open_qty=row.wash_open_qty,
-        wash_open_loss=row.wash_open_loss,
-        new=False,
-    )
+        id=v[0].int, symbol=v[1], sale_trade_id=v[2], sale_execution_id=v[3], lot_id=v[4].int, lot_trade_id=v[5],
+        root_id=v[6].int, qty=v[7], date_acquired=v[8], date_sold=v[9], holding_start=v[10], proceeds=v[11],
+        cost_basis=v[12], term=v[13], sale_seq=v[14], lot_seq=v[15], adjustment=v[16], wash_open_qty=v[17],
+        wash_open_loss=v[18], new=False,
+    )  # fmt: skip
 
 
-def _lot_row(lot: engine.Lot, *, account: str, now: dt.datetime) -> TaxLot:
-    return TaxLot(
-        id=lot.id,
-        account=account,
-        symbol=lot.symbol,
-        trade_id=lot.trade_id,
-        execution_id=lot.execution_id,
-        root_id=lot.root_id,
-        parent_id=lot.parent_id,
-        seq=lot.seq,
-        sub=lot.sub,
-        acquired_date=lot.acquired,
-        holding_period_start=lot.holding_start,
-        price=lot.price,
-        qty_original=lot.qty_original,
-        basis_original=lot.basis_original,
-        open_qty=lot.qty,
-        cost_basis_total=lot.basis,
-        wash_absorbed=lot.wash_absorbed,
-        status=TaxLot.Status.OPEN if lot.qty > 0 else TaxLot.Status.CLOSED,
-        created_at=now,
-    )
+LOT_COLUMNS = (
+    "id", "account", "symbol", "trade_id", "execution_id", "root_id", "parent_id", "seq", "sub", "acquired_date",
+    "holding_period_start", "price", "qty_original", "basis_original", "open_qty", "cost_basis_total",
+    "wash_absorbed", "status", "created_at",
+)  # fmt: skip
 
 
-def _realized_row(r: engine.Realized, *, account: str, now: dt.datetime) -> RealizedGain:
-    return RealizedGain(
-        id=r.id,
-        account=account,
-        symbol=r.symbol,
-        lot_id=r.lot_id,
-        lot_trade_id=r.lot_trade_id,
-        root_lot_id=r.root_id,
-        sale_trade_id=r.sale_trade_id,
-        sale_execution_id=r.sale_execution_id,
-        sale_seq=r.sale_seq,
-        lot_seq=r.lot_seq,
-        qty=r.qty,
-        date_acquired=r.date_acquired,
-        date_sold=r.date_sold,
-        holding_period_start=r.holding_start,
-        proceeds=r.proceeds,
-        cost_basis=r.cost_basis,
-        adjustment_amount=r.adjustment,
-        gain_loss=r.gain_loss,
-        term=r.term,
-        wash_open_qty=r.wash_open_qty,
-        wash_open_loss=r.wash_open_loss,
-        created_at=now,
-    )
+def _lot_values(lot: engine.Lot, account: str, now: dt.datetime) -> tuple:
+    return (
+        _uuid(lot.id), account, lot.symbol, lot.trade_id, lot.execution_id, _uuid(lot.root_id), _uuid(lot.parent_id),
+        lot.seq, lot.sub, lot.acquired, lot.holding_start, lot.price, lot.qty_original, lot.basis_original, lot.qty,
+        lot.basis, lot.wash_absorbed, TaxLot.Status.OPEN if lot.qty > 0 else TaxLot.Status.CLOSED, now,
+    )  # fmt: skip
+
+
+REALIZED_COLUMNS = (
+    "id", "account", "symbol", "lot_id", "lot_trade_id", "root_lot_id", "sale_trade_id", "sale_execution_id",
+    "sale_seq", "lot_seq", "qty", "date_acquired", "date_sold", "holding_period_start", "proceeds", "cost_basis",
+    "adjustment_amount", "gain_loss", "term", "wash_open_qty", "wash_open_loss", "created_at",
+)  # fmt: skip
+
+
+def _realized_values(r: engine.Realized, account: str, now: dt.datetime) -> tuple:
+    return (
+        _uuid(r.id), account, r.symbol, _uuid(r.lot_id), r.lot_trade_id, _uuid(r.root_id), r.sale_trade_id,
+        r.sale_execution_id, r.sale_seq, r.lot_seq, r.qty, r.date_acquired, r.date_sold, r.holding_start, r.proceeds,
+        r.cost_basis, r.adjustment, r.gain_loss, r.term, r.wash_open_qty, r.wash_open_loss, now,
+    )  # fmt: skip
+
+
+WASH_COLUMNS = (
+    "id", "account", "symbol", "realized_id", "sale_trade_id", "lot_trade_id", "original_sale_date",
+    "replacement_lot_id", "replacement_trade_id", "triggering_purchase_date", "qty", "disallowed_loss",
+    "holding_start_before", "holding_start_after", "detected_on", "created_at",
+)  # fmt: skip
+
+ADJUSTMENT_COLUMNS = (
+    "lot_id", "kind", "day", "qty_before", "qty_after", "basis_before", "basis_after", "holding_start_before",
+    "holding_start_after", "reference", "created_at",
+)  # fmt: skip
+
+TRADE_COLUMNS = (
+    "account", "execution_id", "trade_id", "origin", "symbol", "side", "qty", "price", "commission", "trade_date",
+    "executed_at", "order_id", "source", "strategy", "lot_ids", "method", "error",
+)  # fmt: skip
+
+
+def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Bulk insert: PostgreSQL COPY (fast for imports of hundreds of thousands of rows), else bulk_create."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500)
 
 
 def _changes_write(*, account: str, changes: engine.Changes, now: dt.datetime) -> None:
     """Persist an engine's changes: bulk inserts for new rows, few statements for modified ones."""
-    new_lots = [_lot_row(lot, account=account, now=now) for lot in changes.lots if lot.new]
-    # Parents before children (deferred FKs make this moot on PostgreSQL; SQLite checks at commit too).
-    TaxLot.objects.bulk_create(new_lots, batch_size=BATCH)
+    _insert(TaxLot, LOT_COLUMNS, [_lot_values(lot, account, now) for lot in changes.lots if lot.new])
     wash_adjusted = {a.lot_id for a in changes.adjustments if a.kind != "split"}
-    closed_plain = [lot.id for lot in changes.lots if lot.dirty and lot.qty == 0 and lot.id not in wash_adjusted]
-    if closed_plain:
-        for start in range(0, len(closed_plain), BATCH):
-            TaxLot.objects.filter(pk__in=closed_plain[start : start + BATCH]).update(
+    closed_plain = [
+        uuid.UUID(int=lot.id) for lot in changes.lots if lot.dirty and lot.qty == 0 and lot.id not in wash_adjusted
+    ]
+    if closed_plain and connection.vendor == "postgresql":
+        # One array parameter, bound server-side, instead of thousands of IN (...) literals.
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                f"UPDATE {TaxLot._meta.db_table} SET open_qty = 0, cost_basis_total = 0, status = %s "
+                "WHERE id = ANY(%s)",
+                [TaxLot.Status.CLOSED.value, closed_plain],
+            )
+    elif closed_plain:
+        for start in range(0, len(closed_plain), 500):
+            TaxLot.objects.filter(pk__in=closed_plain[start : start + 500]).update(
                 open_qty=0, cost_basis_total=0, status=TaxLot.Status.CLOSED
             )
     modified = [
-        _lot_row(lot, account=account, now=now)
+        TaxLot(**dict(zip(LOT_COLUMNS, _lot_values(lot, account, now), strict=True)))
         for lot in changes.lots
         if lot.dirty and (lot.qty > 0 or lot.id in wash_adjusted)
     ]
@@ -159,56 +174,60 @@ def _changes_write(*, account: str, changes: engine.Changes, now: dt.datetime) -
             ["open_qty", "cost_basis_total", "holding_period_start", "wash_absorbed", "status"],
             batch_size=500,
         )
-    RealizedGain.objects.bulk_create(
-        [_realized_row(r, account=account, now=now) for r in changes.realized if r.new], batch_size=BATCH
-    )
-    touched = [_realized_row(r, account=account, now=now) for r in changes.realized if r.dirty]
+    _insert(RealizedGain, REALIZED_COLUMNS, [_realized_values(r, account, now) for r in changes.realized if r.new])
+    touched = [
+        RealizedGain(**dict(zip(REALIZED_COLUMNS, _realized_values(r, account, now), strict=True)))
+        for r in changes.realized
+        if r.dirty
+    ]
     if touched:
         RealizedGain.objects.bulk_update(
             touched, ["adjustment_amount", "gain_loss", "wash_open_qty", "wash_open_loss"], batch_size=500
         )
-    WashSale.objects.bulk_create(
+    _insert(
+        WashSale,
+        WASH_COLUMNS,
         [
-            WashSale(
-                id=w.id,
-                account=account,
-                symbol=w.symbol,
-                realized_id=w.realized_id,
-                sale_trade_id=w.sale_trade_id,
-                lot_trade_id=w.lot_trade_id,
-                original_sale_date=w.date_sold,
-                replacement_lot_id=w.replacement_lot_id,
-                replacement_trade_id=w.replacement_trade_id,
-                triggering_purchase_date=w.replacement_acquired,
-                qty=w.qty,
-                disallowed_loss=w.disallowed_loss,
-                holding_start_before=w.holding_start_before,
-                holding_start_after=w.holding_start_after,
-                detected_on=w.detected_on,
-                created_at=now,
-            )
+            (
+                _uuid(w.id),
+                account,
+                w.symbol,
+                _uuid(w.realized_id),
+                w.sale_trade_id,
+                w.lot_trade_id,
+                w.date_sold,
+                _uuid(w.replacement_lot_id),
+                w.replacement_trade_id,
+                w.replacement_acquired,
+                w.qty,
+                w.disallowed_loss,
+                w.holding_start_before,
+                w.holding_start_after,
+                w.detected_on,
+                now,
+            )  # fmt: skip
             for w in changes.washes
         ],
-        batch_size=BATCH,
     )
-    LotAdjustment.objects.bulk_create(
+    _insert(
+        LotAdjustment,
+        ADJUSTMENT_COLUMNS,
         [
-            LotAdjustment(
-                lot_id=a.lot_id,
-                kind=a.kind,
-                day=a.day,
-                qty_before=a.qty_before,
-                qty_after=a.qty_after,
-                basis_before=a.basis_before,
-                basis_after=a.basis_after,
-                holding_start_before=a.holding_start_before,
-                holding_start_after=a.holding_start_after,
-                reference=a.reference[:80],
-                created_at=now,
-            )
+            (
+                _uuid(a.lot_id),
+                a.kind,
+                a.day,
+                a.qty_before,
+                a.qty_after,
+                a.basis_before,
+                a.basis_after,
+                a.holding_start_before,
+                a.holding_start_after,
+                a.reference[:80],
+                now,
+            )  # fmt: skip
             for a in changes.adjustments
         ],
-        batch_size=BATCH,
     )
 
 
@@ -219,16 +238,21 @@ def _book_lock(*, account: str, symbol: str) -> SymbolBook:
 
 def _book_load(*, account: str, row: SymbolBook, on: dt.date, with_known_ids: bool = False) -> engine.SymbolBook:
     lots = [
-        _lot_from_row(r) for r in TaxLot.objects.filter(account=account, symbol=row.symbol, status=TaxLot.Status.OPEN)
+        _lot_from_values(v)
+        for v in TaxLot.objects.filter(account=account, symbol=row.symbol, status=TaxLot.Status.OPEN)
+        .order_by()
+        .values_list(*LOT_LOAD)
     ]
     pending = [
-        _realized_from_row(r)
-        for r in RealizedGain.objects.filter(
+        _realized_from_values(v)
+        for v in RealizedGain.objects.filter(
             account=account,
             symbol=row.symbol,
             wash_open_qty__gt=0,
             date_sold__gte=on - dt.timedelta(days=engine.WASH_WINDOW_DAYS),
         )
+        .order_by()
+        .values_list(*REALIZED_LOAD)
     ]
     known = None
     if with_known_ids:
@@ -411,7 +435,7 @@ def trades_import(
                     name=trades_name, line=line, message=f"trade_id {trade.trade_id!r} is already in the ledger"
                 )
         applied_splits: list[AppliedSplit] = []
-        trade_rows: list[TaxTrade] = []
+        trade_rows: list[tuple] = []
         totals = {"buys": 0, "sells": 0, "lots": 0, "realized": 0, "washes": 0, "disallowed": Decimal(0)}
         for symbol in sorted(by_symbol):
             events = sorted(by_symbol[symbol], key=lambda e: (e[0], e[1], e[2]))
@@ -449,21 +473,25 @@ def trades_import(
                     raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
                 last_day = day
                 trade_rows.append(
-                    TaxTrade(
-                        account=account,
-                        execution_id=trade.execution_id,
-                        trade_id=trade.trade_id,
-                        origin=TaxTrade.Origin.IMPORT,
-                        symbol=symbol,
-                        side=trade.side,
-                        qty=trade.qty,
-                        price=trade.price,
-                        commission=trade.commission,
-                        trade_date=day,
-                        source="import",
-                        lot_ids=";".join(trade.lot_ids),
-                        method=("specific_id" if trade.lot_ids else method) if trade.side == engine.SELL else "",
-                    )
+                    (
+                        account,
+                        trade.execution_id,
+                        trade.trade_id,
+                        TaxTrade.Origin.IMPORT,
+                        symbol,
+                        trade.side,
+                        trade.qty,
+                        trade.price,
+                        trade.commission,
+                        day,
+                        None,
+                        None,
+                        "import",
+                        "",
+                        ";".join(trade.lot_ids),
+                        ("specific_id" if trade.lot_ids else method) if trade.side == engine.SELL else "",
+                        "",
+                    )  # fmt: skip
                 )
             changes = book.take_changes()
             totals["lots"] += sum(1 for lot in changes.lots if lot.new)
@@ -474,7 +502,7 @@ def trades_import(
             book_row.next_seq = book.next_seq
             book_row.last_trade_date = last_day
             book_row.save(update_fields=["next_seq", "last_trade_date"])
-        TaxTrade.objects.bulk_create(trade_rows, batch_size=BATCH)
+        _insert(TaxTrade, TRADE_COLUMNS, trade_rows)
         AppliedSplit.objects.bulk_create(applied_splits)
         result = ImportResult(
             trades=len(trade_rows),
