@@ -316,6 +316,29 @@ def broker_error_record(*, detail: str, now: dt.datetime | None = None) -> bool:
     return False
 
 
+BROKER_ERROR_EVENT_KINDS = ("submit_unknown", "rate_limited")  # timeouts/5xx/connection errors, HTTP 429
+
+
+def broker_errors_scan(*, now: dt.datetime | None = None) -> bool:
+    """The poll's view of broker errors: the gateway's order events of failed broker calls.
+
+    Reads ``orders.OrderEvent`` (the gateway records every submit whose outcome is unknown and every
+    429), so the burst breaker works without the broker adapters calling risk. Returns True on a trip.
+    """
+    from orders.models import OrderEvent
+
+    now = now or clock.now()
+    since = now - dt.timedelta(seconds=conf.BROKER_ERROR_WINDOW_SECONDS)
+    errors = OrderEvent.objects.filter(kind__in=BROKER_ERROR_EVENT_KINDS, created_at__gt=since,
+                                       created_at__lte=now).count()
+    if errors >= conf.BROKER_ERROR_BURST:
+        return breaker_trip(
+            name=CircuitBreaker.Name.BROKER_ERRORS, now=now, data={"errors": errors},
+            reason=f"{errors} failed broker calls within {conf.BROKER_ERROR_WINDOW_SECONDS:g} s.",
+        )
+    return False
+
+
 def broker_request_allow(*, now: dt.datetime | None = None) -> bool:
     """Count a broker request made outside order submission (cancel, status poll); False if over budget."""
     from risk.checks import BROKER_RATE_KEY

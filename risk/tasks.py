@@ -22,6 +22,7 @@ def risk_poll() -> dict:
         result["daily_loss_pct"] = str(check.daily_loss_pct)
         result["drawdown_pct"] = str(check.drawdown_pct)
     result["stale_data_tripped"] = services.stale_data_check(now=now)
+    result["broker_errors_tripped"] = services.broker_errors_scan(now=now)
     pdt = pdt_check(now=now)
     result["pdt_day_trades"] = pdt.day_trades if pdt else None
     return result

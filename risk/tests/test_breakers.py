@@ -149,3 +149,21 @@ def test_fresh_market_data_does_not_trip():
     Bar.objects.create(asset=asset, session=dt.date(2026, 3, 9), open=D("1"), high=D("1"), low=D("1"), close=D("1"))
     assert not services.stale_data_check(now=DAY1)
     assert CircuitBreaker.objects.get(name="stale_data").state == "closed"
+
+
+@pytest.mark.django_db
+def test_broker_error_burst_from_the_gateways_order_events(django_capture_on_commit_callbacks):
+    from orders.models import Order, OrderEvent
+
+    order = Order.objects.create(client_order_id="x-1", symbol="AAPL", side="buy", qty=D(1), source="api",
+                                 status="unknown", created_at=DAY1, updated_at=DAY1)
+    # four failed calls in the last minute and one older: below the burst of five
+    for seconds in (1, 10, 20, 30, 90):
+        OrderEvent.objects.create(order=order, created_at=DAY1 - dt.timedelta(seconds=seconds), kind="submit_unknown")
+    OrderEvent.objects.create(order=order, created_at=DAY1 - dt.timedelta(seconds=5), kind="created")
+    assert not services.broker_errors_scan(now=DAY1)
+    OrderEvent.objects.create(order=order, created_at=DAY1 - dt.timedelta(seconds=2), kind="rate_limited")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.broker_errors_scan(now=DAY1)
+    assert breaker_open(name="broker_errors")
+    assert CircuitBreaker.objects.get(name="broker_errors").data == {"errors": 5}
