@@ -31,6 +31,9 @@ class OrdersConfig(AppConfig):
                 },
             )
         health.register_check("broker", _broker_health)
+        from trading_site.demo import register_demo_step
+
+        register_demo_step("orders: account snapshot", _demo_snapshot)
         from orders import tasks  # noqa: F401  (connects the worker start-up reconciliation)
 
 
@@ -38,3 +41,14 @@ def _broker_health() -> dict:
     from orders.brokers import get_broker
 
     return get_broker().health()
+
+
+def _demo_snapshot() -> str:
+    """Demo step: one account snapshot so the dashboard has figures before the first reconciliation."""
+    from orders.reconcile import account_snapshot_record
+    from orders.selectors import account_latest
+
+    if account_latest() is not None:
+        return "exists"
+    snap = account_snapshot_record()
+    return f"equity {snap.equity} ({snap.broker})"

@@ -61,6 +61,11 @@ from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, wh
 logger = logging.getLogger(__name__)
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+NOT_AT_BROKER = "NOT_AT_BROKER"
+RESOLVABLE_STATUSES = frozenset(
+    {OrderStatus.UNKNOWN, OrderStatus.SUBMITTING, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED,
+     OrderStatus.PARTIALLY_FILLED}
+)
 _AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API, OrderSource.KILL_SWITCH}
 
 
@@ -361,11 +366,17 @@ def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: st
 def _resolve_later(order_id: int) -> None:
     from orders.conf import conf
     from orders.tasks import resolve_order
+    from trading_site.lib import queues
 
-    try:
-        resolve_order.apply_async(kwargs={"order_id": order_id}, countdown=max(conf.unknown_grace_seconds, 1))
-    except Exception:  # the beat reconciliation resolves it anyway
-        logger.exception("could not enqueue the resolver for order %s", order_id)
+    def enqueue() -> None:
+        try:
+            resolve_order.apply_async(
+                kwargs={"order_id": order_id}, countdown=max(conf.unknown_grace_seconds, 1), queue=queues.ORDERS
+            )
+        except Exception:  # the beat reconciliation resolves it anyway
+            logger.exception("could not enqueue the resolver for order %s", order_id)
+
+    transaction.on_commit(enqueue)
 
 
 def order_resolve(*, order_id: int) -> Order:
@@ -375,22 +386,27 @@ def order_resolve(*, order_id: int) -> Order:
     marked ``failed`` (it is never resubmitted under a new id).
     """
     order = Order.objects.get(pk=order_id)
-    if order.status not in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING, OrderStatus.SUBMITTED,
-                            OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+    not_at_broker = order.status == OrderStatus.FAILED and order.reject_code == NOT_AT_BROKER
+    if order.status not in RESOLVABLE_STATUSES and not not_at_broker:
         return order
     broker = get_broker()
     found = broker.get_order_by_client_id(order.client_order_id)
     if found is None:
         if order.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
-            _order_finish(order, OrderStatus.FAILED, kind="not_at_broker", code="NOT_AT_BROKER",
+            _order_finish(order, OrderStatus.FAILED, kind="not_at_broker", code=NOT_AT_BROKER,
                           detail="the broker has no order with this client_order_id")
         return Order.objects.get(pk=order_id)
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order_id)
-        if locked.status == OrderStatus.UNKNOWN:
+        late = locked.status == OrderStatus.FAILED and locked.reject_code == NOT_AT_BROKER
+        if locked.status == OrderStatus.UNKNOWN or late:
+            # Found at the broker. A "not at broker" verdict is the one terminal state we revise: a
+            # slow submission reached the broker after the resolver looked.
+            if late:
+                locked.reject_code, locked.reject_detail = "", ""
             order_transition(order=locked, to=OrderStatus.SUBMITTED, kind="resolved", now=clock.now(),
-                             data={"broker_order_id": found.broker_order_id})
-            locked.save(update_fields=["status", "updated_at"])
+                             data={"broker_order_id": found.broker_order_id, "was": locked.status})
+            locked.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
     event = {"filled": "fill", "partially_filled": "partial_fill"}.get(found.status, found.status)
     trade_update_apply(update=TradeUpdate(event=event, order=found, timestamp=clock.now(), origin="reconcile"))
     if broker.synchronous_updates:

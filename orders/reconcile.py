@@ -99,13 +99,27 @@ def orders_reconcile(*, report: ReconcileReport, now: dt.datetime) -> None:
             )
     known = set(Order.objects.filter(status__in=OPEN_STATUSES).values_list("client_order_id", flat=True))
     for bo in broker.list_open_orders():
-        if bo.client_order_id not in known and not Order.objects.filter(client_order_id=bo.client_order_id).exists():
+        if bo.client_order_id in known:
+            continue
+        ledger = Order.objects.filter(client_order_id=bo.client_order_id).first()
+        if ledger is None:
             _discrepancy(
                 report,
                 metric="orphan_broker_order",
                 message=f"broker has open order {bo.client_order_id} ({bo.side} {bo.qty} {bo.symbol}) unknown to the ledger",
                 data={"client_order_id": bo.client_order_id, "broker_order_id": bo.broker_order_id},
             )
+            continue
+        # The ledger closed an order the broker still works (e.g. judged "not at broker" too early).
+        after = order_resolve(order_id=ledger.pk)
+        if after.status != ledger.status:
+            report.orders_repaired += 1
+        _discrepancy(
+            report,
+            metric="order_status_mismatch",
+            message=f"{bo.client_order_id}: ledger {ledger.status}, broker {bo.status}; now {after.status}",
+            data={"order_id": ledger.pk, "ledger": ledger.status, "broker": bo.status},
+        )
 
 
 def positions_reconcile(*, report: ReconcileReport) -> None:

@@ -303,3 +303,31 @@ def test_market_order_query_budget(aapl, sim_broker, frozen, django_assert_max_n
     with django_assert_max_num_queries(28):
         order = order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
     assert order.status == "filled"
+
+
+def test_late_arrival_after_not_at_broker_verdict_is_repaired(aapl, sim_broker, frozen):
+    from orders.brokers.base import SubmitRequest
+
+    # given an order judged "not at broker" while its submission was still in flight
+    broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
+    with use_broker(broker):
+        order = order_submit(symbol="AAPL", side="buy", qty="2", order_type="limit", limit_price="50", source="api")
+        failed = order_resolve(order_id=order.pk)
+    assert (failed.status, failed.reject_code) == ("failed", "NOT_AT_BROKER")
+    # when the slow submission lands at the broker afterwards
+    sim_broker.submit_order(SubmitRequest(order.client_order_id, "AAPL", "buy", D(2), "limit", "day", D("50")))
+    report = reconcile_run()
+    # then reconciliation finds the live order, revives the ledger row and says so
+    order.refresh_from_db()
+    assert (order.status, order.reject_code, order.broker_order_id is not None) == ("accepted", "", True)
+    assert Alert.objects.filter(metric="order_status_mismatch").count() == 1
+    assert report.orders_repaired == 1
+
+
+def test_demo_step_records_one_snapshot(aapl, sim_broker, frozen):
+    from orders.apps import _demo_snapshot
+    from orders.models import AccountSnapshot
+
+    assert _demo_snapshot().startswith("equity 100000")
+    assert _demo_snapshot() == "exists"
+    assert AccountSnapshot.objects.count() == 1
