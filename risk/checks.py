@@ -307,7 +307,8 @@ def controls_run(intent: OrderIntent, *, state: RiskState | None = None) -> None
         always_open=always,
     )
 
-    check_price_band(intent, last_price=ctx.last_price, band_pct=limits.price_band_pct)
+    if intent.limit_price is not None:
+        check_price_band(intent, last_price=ctx.last_price, band_pct=limits.price_band_pct)
     price = ctx.price
     if price is None:
         if increasing:

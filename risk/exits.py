@@ -4,8 +4,9 @@ Run by the ``risk.dynamic_exits`` beat task every 5 minutes during market hours.
 the last price, the per-symbol overrides (``PositionRisk``) over the defaults (``RiskLimits``), the
 most favourable price since entry (kept on ``PositionRisk`` and restarted when the position's side
 or average entry changes), then :func:`risk.dynamic.exit_check`. An exit is a market order for the
-whole position with ``source="risk"`` and a ``client_order_id`` derived from the position, so a
-repeated poll (or a duplicated task) finds the same order instead of sending a second one.
+whole position with ``source="risk"`` and a ``client_order_id`` derived from the position and an
+attempt number, so a repeated poll (or a duplicated task) finds the same order instead of sending a
+second one, while an attempt that ended unfilled is retried (see :func:`exit_client_order_id`).
 """
 
 from __future__ import annotations
@@ -47,8 +48,18 @@ def _extreme_track(*, symbol: str, side: str, entry: Decimal, price: Decimal, no
     return extreme
 
 
-def exit_client_order_id(*, symbol: str, reason: str, qty: Decimal, entry: Decimal) -> str:
-    return f"risk:{symbol}:{reason}:{qty.normalize():f}:{entry.normalize():f}"
+def exit_client_order_id(*, symbol: str, reason: str, qty: Decimal, entry: Decimal) -> str | None:
+    """The id of the next exit attempt for this position, or None while an earlier exit is working.
+
+    ``risk:<symbol>:<rule>:<qty>:<entry>:<attempt>``: a repeated poll or a duplicated task computes
+    the same id (the gateway returns the existing order); an attempt that ended without filling
+    (refused while the kill switch was engaged, cancelled, expired) is followed by attempt + 1.
+    """
+    base = f"risk:{symbol}:{reason}:{qty.normalize():f}:{entry.normalize():f}:"
+    earlier = orders_port.risk_orders(symbol=symbol, client_order_id_prefix=base)
+    if any(orders_port.order_is_open(status) for _, status in earlier):
+        return None
+    return f"{base}{len(earlier) + 1}"
 
 
 def exits_evaluate(*, now: dt.datetime) -> list[dict]:
@@ -70,10 +81,13 @@ def exits_evaluate(*, now: dt.datetime) -> list[dict]:
         reason = f"{signal.reason}: price {price} crossed {signal.trigger:.4f} (entry {entry})"
         data = {"symbol": symbol, "reason": signal.reason, "price": str(price), "trigger": str(signal.trigger),
                 "qty": str(abs(qty)), "side": exit_side}
+        client_order_id = exit_client_order_id(symbol=symbol, reason=signal.reason, qty=abs(qty), entry=entry)
+        if client_order_id is None:
+            results.append(data | {"status": "working"})
+            continue
         try:
             order = orders_port.exit_submit(
-                symbol=symbol, side=exit_side, qty=abs(qty), reason=reason,
-                client_order_id=exit_client_order_id(symbol=symbol, reason=signal.reason, qty=abs(qty), entry=entry),
+                symbol=symbol, side=exit_side, qty=abs(qty), reason=reason, client_order_id=client_order_id
             )
         except DomainError as exc:
             logger.warning("risk exit for %s refused: %s", symbol, exc.detail)

@@ -101,6 +101,20 @@ def positions_flatten_all(*, actor, reason: str) -> list:
     return _services().positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
 
 
+def risk_orders(*, symbol: str, client_order_id_prefix: str) -> list[tuple[str, str]]:
+    """(client_order_id, status) of earlier ``source="risk"`` orders whose id starts with the prefix."""
+    from orders import selectors
+
+    rows = selectors.orders_list(symbol=symbol, source="risk").values_list("client_order_id", "status")
+    return [(cid, status) for cid, status in rows if cid.startswith(client_order_id_prefix)]
+
+
+def order_is_open(status: str) -> bool:
+    from orders.models import OPEN_STATUSES
+
+    return status in OPEN_STATUSES
+
+
 def exit_submit(*, symbol: str, side: str, qty: Decimal, reason: str, client_order_id: str):
     """An exit through the gateway (``source="risk"``): every check still applies."""
     return _services().order_submit(

@@ -179,7 +179,7 @@ def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
     assert [(r["symbol"], r["reason"], r["side"], r["qty"], r["status"]) for r in results] == [
         ("AAPL", "stop_loss", "sell", "10.000000000", "filled")]
     exit_order = Order.objects.get(source="risk")
-    assert exit_order.client_order_id == "risk:AAPL:stop_loss:10:100.03"
+    assert exit_order.client_order_id == "risk:AAPL:stop_loss:10:100.03:1"
     assert Position.objects.get(symbol="AAPL").qty == D(0)
     assert RiskEvent.objects.filter(kind="exit_submitted", subject="AAPL").count() == 1
     # a repeated poll finds no position and sends nothing
@@ -198,3 +198,24 @@ def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
     reprice(a, "95")
     with use_broker(SimulatedBroker(market_hours="always")):
         assert [r["reason"] for r in exits_evaluate(now=T_OPEN)] == ["stop_loss"]
+
+
+def test_exit_refused_while_engaged_is_retried_after_reset(broker, frozen, operator, admin_user):
+    a = asset("AAPL", "100")
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    reprice(a, "97")
+    from risk.exits import exits_evaluate
+
+    services.kill_switch_latch(actor=operator, reason="pause")
+    _drop_cache()
+    with use_broker(SimulatedBroker(market_hours="always")):
+        refused = exits_evaluate(now=T_OPEN)
+    assert [(r["status"], r["code"]) for r in refused] == [("refused", "KILL_SWITCH_ENGAGED")]
+    assert RiskEvent.objects.filter(kind="exit_failed").count() == 1
+    services.kill_switch_reset(actor=admin_user, reason="resume")
+    _drop_cache()
+    with use_broker(SimulatedBroker(market_hours="always")):
+        done = exits_evaluate(now=T_OPEN)
+    assert [r["status"] for r in done] == ["filled"]
+    assert sorted(Order.objects.filter(source="risk").values_list("client_order_id", "status")) == [
+        ("risk:AAPL:stop_loss:10:100.03:1", "rejected"), ("risk:AAPL:stop_loss:10:100.03:2", "filled")]
