@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import (
@@ -29,6 +30,7 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "format": "decimal", "example": "10"}, {"type": "number"}]})
 class LedgerDecimalField(serializers.Field):
     """A quantity or price: JSON number or string, finite, positive, within the ledger precision."""
 
