@@ -36,7 +36,7 @@ def account_status(*, now: dt.datetime | None = None) -> dict:
     now = now or clock.now()
     limits = risk_state().limits
     try:
-        account = orders_port.account()
+        account = orders_port.account(fresh=True)
     except ImportError:
         account = None
     result: dict = {"available": account is not None, "pdt_rule_enabled": limits.pdt_rule_enabled}
@@ -71,7 +71,7 @@ def pdt_check(*, now: dt.datetime | None = None) -> PdtStatus | None:
     now = now or clock.now()
     if not risk_state().limits.pdt_rule_enabled:
         return None
-    account = orders_port.account()
+    account = orders_port.account(fresh=True)
     if account is None:
         return None
     status = pdt_status(now=now, equity=account.equity)

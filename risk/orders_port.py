@@ -7,6 +7,7 @@ the orders app's return values into the few numbers risk needs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -67,7 +68,28 @@ def last_price(*, symbol: str) -> Decimal | None:
     return _dec(selectors.last_price(symbol=symbol))
 
 
-def account() -> AccountData | None:
+_ACCOUNT_TTL = 1.0  # seconds; the snapshot itself is only as fresh as the last reconciliation
+_account_cache: tuple[float, AccountData | None] | None = None
+
+
+def account(*, fresh: bool = False) -> AccountData | None:
+    """The latest account snapshot; the order path reuses it for a second within a process."""
+    global _account_cache
+    now = time.monotonic()
+    cached = _account_cache
+    if not fresh and cached is not None and now - cached[0] < _ACCOUNT_TTL:
+        return cached[1]
+    value = _account_load()
+    _account_cache = (now, value)
+    return value
+
+
+def account_cache_clear() -> None:
+    global _account_cache
+    _account_cache = None
+
+
+def _account_load() -> AccountData | None:
     from orders import selectors
 
     row = selectors.account_latest()

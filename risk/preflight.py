@@ -221,7 +221,7 @@ def broker_account(now: dt.datetime) -> tuple[str, str]:
     health = check_trading_broker()
     if not health.get("ok"):
         return FAIL, f"broker health check failed: {health}"
-    account = orders_port.account()
+    account = orders_port.account(fresh=True)
     if account is None:
         return FAIL, "no account snapshot: run reconciliation"
     if account.status and account.status.upper() not in ("ACTIVE", ""):

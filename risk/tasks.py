@@ -16,7 +16,7 @@ def risk_poll() -> dict:
 
     now = clock.now()
     result: dict = {}
-    account = orders_port.account()
+    account = orders_port.account(fresh=True)
     if account is not None and account.equity > 0:
         check = services.equity_observe(equity=account.equity, now=now)
         result["daily_loss_pct"] = str(check.daily_loss_pct)

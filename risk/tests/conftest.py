@@ -29,9 +29,13 @@ T_WEEKEND = dt.datetime(2026, 3, 14, 15, 0, tzinfo=dt.UTC)
 @pytest.fixture(autouse=True)
 def clean_cache():
     """The cache (and the limiter's sorted sets) live in this app's own Redis db: start empty."""
+    from risk.orders_port import account_cache_clear
+
     cache.clear()
+    account_cache_clear()
     yield
     cache.clear()
+    account_cache_clear()
 
 
 @pytest.fixture(autouse=True)
