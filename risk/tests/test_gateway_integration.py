@@ -14,7 +14,7 @@ from orders.models import AccountSnapshot, Order, OrderEvent, Position
 from orders.selectors import price_cache_clear
 from risk import services
 from risk.models import RiskEvent
-from risk.tests.conftest import T_OPEN, T_WEEKEND, asset
+from risk.tests.conftest import T_OPEN, T_WEEKEND, CountingBroker, asset
 from strategies.models import Bar
 
 D = Decimal
@@ -219,3 +219,36 @@ def test_exit_refused_while_engaged_is_retried_after_reset(broker, frozen, opera
     assert [r["status"] for r in done] == ["filled"]
     assert sorted(Order.objects.filter(source="risk").values_list("client_order_id", "status")) == [
         ("risk:AAPL:stop_loss:10:100.03:1", "rejected"), ("risk:AAPL:stop_loss:10:100.03:2", "filled")]
+
+
+class BrokenCancelBroker(CountingBroker):
+    def cancel_order(self, **kwargs):
+        raise RuntimeError("connection reset by peer")
+
+
+def test_failed_unwind_keeps_the_switch_engaged_and_alerts(frozen, operator):
+    from trading_site.models import Alert
+
+    asset("AAPL", "100")
+    broken = BrokenCancelBroker(SimulatedBroker(market_hours="always"))
+    with use_broker(broken):
+        resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
+        order_submit(symbol="AAPL", side="buy", qty="2", source="api")
+        result = services.kill_switch_engage(actor=operator, reason="broker trouble")
+    _drop_cache()
+    assert result.errors == ["cancel_all: RuntimeError: connection reset by peer"]
+    assert result.flatten_orders == 1  # flattening still ran after the cancel step failed
+    assert RiskEvent.objects.get(kind="unwind_failed").data["errors"] == result.errors
+    assert Alert.objects.filter(metric="kill_switch_unwind", severity="critical").count() == 1
+    resting.refresh_from_db()
+    assert resting.status == "accepted"
+    with use_broker(broken):
+        rejected("KILL_SWITCH_ENGAGED", broken, qty="1")
+    # the retry task finishes the job once the broker answers again
+    from risk.tasks import kill_switch_unwind
+
+    with use_broker(SimulatedBroker(market_hours="always")):
+        done = kill_switch_unwind(reason="retry", flatten=True)
+    assert done["errors"] == [] and done["cancelled"] == 1
+    resting.refresh_from_db()
+    assert resting.status == "canceled"
