@@ -31,7 +31,7 @@ from trading_site.lib.money import quantize_money
 from trading_site.models import ActionLog, Alert
 
 ZERO = Decimal(0)
-ORDERS_PER_PAGE = 50
+ORDERS_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
 EQUITY_POINTS = 500
 
@@ -132,10 +132,10 @@ def alerts_active(*, limit: int = 10) -> list[Alert]:
     return list(Alert.objects.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[:limit])
 
 
-def dashboard_context(*, now: dt.datetime | None = None) -> dict:
+def dashboard_context() -> dict:
+    """Everything on the dashboard except the live figures (see :func:`figures`, cached by the view)."""
     ok, report = health_report()
     return {
-        "figures": figures(now=now),
         "chart": equity_curve(),
         "strategies": strategies_status(),
         "alerts": alerts_active(),

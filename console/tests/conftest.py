@@ -30,7 +30,9 @@ BASE_DAY = dt.date(2026, 1, 2)  # the starting bars: before T0 and before the re
 
 
 def _reset_shared_state() -> None:
-    cache.delete(CACHE_KEY)
+    from console.views import FIGURES_CACHE_KEY, STATUS_CACHE_KEY
+
+    cache.delete_many([CACHE_KEY, FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
     price_cache_clear()
     for key in (ORDER_RATE_KEY, BROKER_RATE_KEY, "broker_errors"):
         limiter.clear(name=key)
@@ -68,6 +70,9 @@ def price_set(symbol: str, price: str, *, day: dt.date | None = None) -> None:
     p = Decimal(price)
     Bar.objects.update_or_create(asset=asset, session=day, defaults={"open": p, "high": p, "low": p, "close": p})
     price_cache_clear()
+    from orders.brokers import get_broker
+
+    getattr(get_broker(), "_cache", {}).clear()  # the simulated exchange keeps bars for a minute
 
 
 @pytest.fixture

@@ -108,16 +108,31 @@ def _positions(n: int) -> None:
 
 
 @pytest.mark.parametrize("positions", [2, 12])
-def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, django_assert_num_queries, positions):
+def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, django_assert_num_queries, positions,
+                                        monkeypatch):
+    from django.core.cache import cache
+
+    from console import views
+    from console.views import FIGURES_CACHE_KEY, STATUS_CACHE_KEY
+
+    monkeypatch.setattr(views, "FIGURES_CACHE_SECONDS", 60)  # the warm case must not expire mid-test
+    monkeypatch.setattr(views, "STATUS_CACHE_SECONDS", 60)
+
     _positions(positions)
     _yesterday_snapshot("100000")
     account_snapshot_record()
     client.force_login(viewer)
     client.get("/")  # warms the quote and risk-state caches
-    # session, user, groups, health (SELECT 1, 2 heartbeats), account, day reference, positions,
-    # equity curve, strategies, alerts
+    cache.delete_many([FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
+    # session, user, groups, health (SELECT 1, 2 heartbeats), equity curve, strategies, alerts,
+    # and the figures: account, day reference, positions
     with django_assert_num_queries(12):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
+    with django_assert_num_queries(3):  # both fragments are shared for a few seconds
+        client.get("/")
+    cache.delete(FIGURES_CACHE_KEY)
     with django_assert_num_queries(6):  # session, user, groups, account, day reference, positions
+        client.get("/partials/figures/")
+    with django_assert_num_queries(3):
         client.get("/partials/figures/")
