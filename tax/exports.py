@@ -106,7 +106,16 @@ def form8949_rows(*, year: int | None = None, account: str = "default") -> list[
             totals["g"] += Decimal(r["adjustment_amount"])
             totals["h"] += Decimal(r["gain_loss"])
         rows.append(
-            [part, box, "Totals", "", "", str(totals["d"]), str(totals["e"]), "", str(totals["g"]), str(totals["h"])]
+            [
+                part,
+                box,
+                "Totals",
+                "",
+                "",
+                *(str(cents(totals[c])) for c in "de"),
+                "",
+                *(str(cents(totals[c])) for c in "gh"),
+            ]
         )
     return rows
 

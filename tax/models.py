@@ -94,8 +94,11 @@ class TaxLot(models.Model):
     symbol = models.CharField(max_length=16)
     trade_id = models.CharField(max_length=80, help_text="acquisition trade id")
     execution_id = models.CharField(max_length=80, blank=True)
-    root = models.ForeignKey("self", on_delete=models.PROTECT, related_name="descendants")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    # FK indexes off where nothing queries by them: imports write hundreds of thousands of rows.
+    root = models.ForeignKey("self", on_delete=models.PROTECT, related_name="descendants", db_index=False)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", db_index=False
+    )
     seq = models.BigIntegerField(help_text="acquisition order in the book")
     sub = models.IntegerField(default=0, help_text="order among lots split off one purchase")
     acquired_date = models.DateField()
@@ -122,10 +125,7 @@ class TaxLot(models.Model):
                 condition=Q(holding_period_start__lte=F("acquired_date")), name="tax_lot_holding_start_not_after"
             ),
         ]
-        indexes = [
-            models.Index(fields=["account", "symbol", "status"]),
-            models.Index(fields=["trade_id"]),
-        ]
+        indexes = [models.Index(fields=["account", "symbol", "status"])]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.open_qty}/{self.qty_original} ({self.trade_id})"
@@ -137,7 +137,7 @@ class RealizedGain(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.CharField(max_length=40, default="default")
     symbol = models.CharField(max_length=16)
-    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="realized")
+    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="realized", db_index=False)
     lot_trade_id = models.CharField(max_length=80)
     root_lot_id = models.UUIDField()
     sale_trade_id = models.CharField(max_length=80)
@@ -169,8 +169,14 @@ class RealizedGain(models.Model):
             models.CheckConstraint(condition=Q(wash_open_qty__gte=0), name="tax_realized_wash_open_nonneg"),
         ]
         indexes = [
-            models.Index(fields=["account", "symbol", "date_sold"]),
-            models.Index(fields=["date_sold"]),
+            models.Index(fields=["account", "date_sold"]),
+            models.Index(fields=["sale_execution_id"]),
+            # the open wash-sale losses a purchase may replace: a small partial index
+            models.Index(
+                fields=["account", "symbol", "date_sold"],
+                condition=Q(wash_open_qty__gt=0),
+                name="tax_realized_wash_open",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -187,11 +193,13 @@ class WashSale(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.CharField(max_length=40, default="default")
     symbol = models.CharField(max_length=16)
-    realized = models.ForeignKey(RealizedGain, on_delete=models.PROTECT, related_name="wash_sales")
+    realized = models.ForeignKey(RealizedGain, on_delete=models.PROTECT, related_name="wash_sales", db_index=False)
     sale_trade_id = models.CharField(max_length=80)
     lot_trade_id = models.CharField(max_length=80)
     original_sale_date = models.DateField()
-    replacement_lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="wash_replacements")
+    replacement_lot = models.ForeignKey(
+        TaxLot, on_delete=models.PROTECT, related_name="wash_replacements", db_index=False
+    )
     replacement_trade_id = models.CharField(max_length=80)
     triggering_purchase_date = models.DateField()
     qty = qty_field()
@@ -207,7 +215,7 @@ class WashSale(models.Model):
             models.CheckConstraint(condition=Q(qty__gt=0), name="tax_wash_qty_positive"),
             models.CheckConstraint(condition=Q(disallowed_loss__gte=0), name="tax_wash_disallowed_nonneg"),
         ]
-        indexes = [models.Index(fields=["account", "symbol", "original_sale_date"])]
+        indexes = [models.Index(fields=["account", "original_sale_date"])]
 
     def __str__(self) -> str:
         return f"{self.original_sale_date} {self.symbol} {self.disallowed_loss}"
