@@ -15,3 +15,7 @@ class StrategiesConfig(AppConfig):
         auditlog.register(Strategy)
         auditlog.register(StrategySymbol)
         register_demo_step("strategies: bundled market data and demo strategies", demo_data_setup)
+
+        from strategies.schedules import schedules_register
+
+        schedules_register()

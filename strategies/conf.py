@@ -47,3 +47,24 @@ CORRELATION_LOOKBACK = env.int("CORRELATION_LOOKBACK", default=60)
 if not 10 <= CORRELATION_LOOKBACK <= 1000:
     raise ImproperlyConfigured(f"CORRELATION_LOOKBACK must be between 10 and 1000, not {CORRELATION_LOOKBACK}")
 DEMO_DATA = env.bool("DEMO_DATA", default=True)
+
+# --- daily workflow (see docs/CONCEPTS/daily-workflow.md) ----------------------------------------------
+# Orders whose notional is above this go through TWAP (once orders.slicing exists); 0 disables TWAP.
+REBALANCE_TWAP_NOTIONAL = _decimal("REBALANCE_TWAP_NOTIONAL", "20000", low=Decimal(-1), high=Decimal(10) ** 12)
+# A trade smaller than max(notional, fraction × equity) is skipped (no churn on tiny drifts).
+REBALANCE_MIN_TRADE_NOTIONAL = _decimal("REBALANCE_MIN_TRADE_NOTIONAL", "100", low=Decimal(-1), high=Decimal(10) ** 9)
+REBALANCE_MIN_TRADE_FRACTION = _decimal("REBALANCE_MIN_TRADE_FRACTION", "0.005", low=Decimal(-1), high=Decimal(1))
+# Whole shares unless this is on *and* the asset is fractionable.
+REBALANCE_FRACTIONAL = env.bool("REBALANCE_FRACTIONAL", default=False)
+# Minutes before the (possibly early) close at which the rebalance runs.
+REBALANCE_MINUTES_BEFORE_CLOSE = env.int("REBALANCE_MINUTES_BEFORE_CLOSE", default=15)
+if not 1 <= REBALANCE_MINUTES_BEFORE_CLOSE <= 120:
+    raise ImproperlyConfigured("REBALANCE_MINUTES_BEFORE_CLOSE must be between 1 and 120")
+# The data step fails when the latest bar is older than this many sessions before the run day.
+REBALANCE_MAX_STALE_SESSIONS = env.int("REBALANCE_MAX_STALE_SESSIONS", default=1)
+if not 0 <= REBALANCE_MAX_STALE_SESSIONS <= 10:
+    raise ImproperlyConfigured("REBALANCE_MAX_STALE_SESSIONS must be between 0 and 10")
+
+# --- performance (see docs/CONCEPTS/performance-metrics.md) --------------------------------------------
+# Annual risk-free rate for Sharpe/Sortino, as a fraction (0.02 = 2 %); converted to a daily rate /252.
+RISK_FREE_RATE = float(_decimal("RISK_FREE_RATE", "0", low=Decimal(-1), high=Decimal("0.5")))

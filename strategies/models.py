@@ -162,3 +162,86 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.strategy_id} {self.asset_id} w={self.target_weight}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RebalanceRun(models.Model):
+    """One rebalance of one trading day (unique per day and mode: re-running a day reuses its row)."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live"
+        REPLAY = "replay"
+
+    day = models.DateField()
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    method = models.CharField(max_length=32, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    orders_planned = models.PositiveIntegerField(default=0)
+    orders_submitted = models.PositiveIntegerField(default=0)
+    orders_rejected = models.PositiveIntegerField(default=0)
+    failed_step = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "mode"], name="rebalancerun_unique_day_mode"),
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "completed", "failed"]), name="rebalancerun_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rebalance {self.day} [{self.status}]"
+
+
+class RebalanceStep(models.Model):
+    """One step of a rebalance run's dependency chain, with its timing, count and error."""
+
+    run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=20)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=RunStatus.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    count = models.IntegerField(default=0)
+    detail = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="rebalancestep_unique_run_name")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.name} [{self.status}]"
+
+
+class DailyPerformance(models.Model):
+    """The market-close report of one trading day (derived from the account snapshots)."""
+
+    day = models.DateField(unique=True)
+    equity = models.DecimalField(max_digits=20, decimal_places=2)
+    cash = models.DecimalField(max_digits=20, decimal_places=2)
+    pnl = models.DecimalField(max_digits=20, decimal_places=2, help_text="equity change since the previous report")
+    daily_return = models.FloatField(null=True, blank=True)
+    cumulative_return = models.FloatField(null=True, blank=True)
+    drawdown = models.FloatField(null=True, blank=True)
+    positions = models.PositiveIntegerField(default=0)
+    orders_filled = models.PositiveIntegerField(default=0)
+    orders_canceled = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} equity={self.equity}"
