@@ -1,0 +1,262 @@
+"""``manage.py monitor``: the JSON matches the API's account and positions; P&L colours; performance
+figures from account snapshots (hand-computed); logs merge actions and alerts; watch mode; bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+from decimal import Decimal as D
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from orders import events, pretrade
+from orders.brokers import use_broker
+from orders.brokers.simulated import SimulatedBroker
+from orders.conf import conf as orders_conf
+from orders.gateway import order_submit
+from orders.models import AccountSnapshot
+from orders.reconcile import account_snapshot_record
+from orders.selectors import price_cache_clear
+from strategies.models import Asset, Bar
+from trading_site.alerts import alert_raise
+from trading_site.audit import action_record
+from trading_site.models import ActionLog, Alert
+
+pytestmark = pytest.mark.django_db
+
+# Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York: inside the NYSE session.
+T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_hooks():
+    """Pre-trade checks and fill listeners of other apps are theirs to test: the monitor reads the ledger."""
+    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
+    pretrade._checks.clear()
+    events._listeners.clear()
+    price_cache_clear()
+    yield
+    pretrade._checks.update(saved_checks)
+    events._listeners.update(saved_listeners)
+    price_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """rich sizes tables to COLUMNS: wide enough that no cell wraps in the assertions below."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def coloured(code: str, text: str, out: str) -> bool:
+    """Is ``text`` rendered in the SGR colour ``code`` (cells may pad the text with spaces)?"""
+    return re.search(re.escape(f"\x1b[{code}m") + r" *" + re.escape(text), out) is not None
+
+
+@pytest.fixture
+def exact_fills():
+    """No slippage, impact or commission: every fill is at the bar price, so figures are hand-checkable."""
+    saved = dict(vars(orders_conf))
+    orders_conf.sim_slippage_bps = orders_conf.sim_impact_coef_bps = D(0)
+    orders_conf.sim_commission_per_share = orders_conf.sim_commission_min = D(0)
+    orders_conf.sim_reject_rate, orders_conf.sim_latency_ms = 0.0, 0
+    orders_conf.sim_starting_cash = D("100000")
+    yield
+    vars(orders_conf).update(saved)
+
+
+def _asset(symbol: str, price: str) -> Asset:
+    asset = Asset.objects.create(symbol=symbol, name=symbol)
+    p = D(price)
+    Bar.objects.create(asset=asset, session=dt.date(2026, 3, 9), open=p, high=p, low=p, close=p)
+    return asset
+
+
+def _reprice(asset: Asset, price: str) -> None:
+    p = D(price)
+    Bar.objects.filter(asset=asset).update(open=p, high=p, low=p, close=p)
+    price_cache_clear()
+
+
+def _monitor(*args: str) -> str:
+    out = io.StringIO()
+    call_command("monitor", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def book(exact_fills):
+    """Buy 10 AAPL @ 100 and 5 MSFT @ 200; AAPL moves to 110, MSFT to 190; sell 4 AAPL @ 110.
+
+    Cash 100,000 − 1,000 − 1,000 + 440 = 98,440. AAPL 6 @ 100 → 660 (+60 unrealized, +40 realized);
+    MSFT 5 @ 200 → 950 (−50). Equity 98,440 + 660 + 950 = 100,050.
+    """
+    aapl, msft = _asset("AAPL", "100"), _asset("MSFT", "200")
+    with time_machine.travel(T0, tick=False):
+        with use_broker(SimulatedBroker(market_hours="always")):
+            order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+            order_submit(symbol="MSFT", side="buy", qty="5", source="api")
+        _reprice(aapl, "110")
+        _reprice(msft, "190")
+        broker = SimulatedBroker(market_hours="always")  # a fresh broker: the simulated one caches bars
+        with use_broker(broker):
+            order_submit(symbol="AAPL", side="sell", qty="4", source="api")
+            account_snapshot_record(broker=broker)
+            yield broker
+
+
+def test_status_json_matches_the_account_and_positions_api(book, viewer, api_as):
+    with time_machine.travel(T0, tick=False):
+        client = api_as(viewer)
+        account_api = client.get("/api/v1/account/").json()
+        positions_api = client.get("/api/v1/positions/").json()
+        status = json.loads(_monitor("status", "--json"))
+
+    money = ("equity", "cash", "buying_power", "long_market_value", "short_market_value")
+    assert {k: D(status["account"][k]) for k in money} == {k: D(account_api[k]) for k in money}
+    assert D(status["account"]["equity"]) == D("100050")
+    assert D(status["account"]["cash"]) == D("98440")
+    fields = ("qty", "avg_cost", "last_price", "market_value", "unrealized_pnl", "realized_pnl")
+    assert [(p["symbol"], *(D(p[f]) for f in fields)) for p in status["positions"]] == [
+        (p["symbol"], *(D(p[f]) for f in fields)) for p in positions_api
+    ]
+    assert [(p["symbol"], D(p["qty"]), D(p["market_value"]), D(p["unrealized_pnl"]), D(p["realized_pnl"]))
+            for p in status["positions"]] == [
+        ("AAPL", D(6), D(660), D(60), D(40)),
+        ("MSFT", D(5), D(950), D(-50), D(0)),
+    ]
+    assert D(status["gross_exposure"]) == D("1610")
+    assert status["kill_switch"]["engaged"] is False and status["open_orders"] == 0
+
+
+def test_positions_table_colours_profit_green_and_loss_red(book):
+    with time_machine.travel(T0, tick=False):
+        out = _monitor("positions", "--force-color")
+    assert coloured("32", "+60.00", out)  # AAPL unrealized, green
+    assert coloured("31", "-50.00", out)  # MSFT unrealized, red
+    assert "AAPL" in out and "660.00" in out and "950.00" in out
+
+
+def test_status_highlights_alerts_and_an_engaged_kill_switch(book):
+    alert_raise(source="reconciliation", metric="position_mismatch", severity=Alert.Severity.CRITICAL,
+                message="AAPL: ledger 6, broker 7")
+    with time_machine.travel(T0, tick=False):
+        out = _monitor("status", "--force-color")
+        data = json.loads(_monitor("status", "--json"))
+    assert coloured("1;37;41", "CRITICAL", out)  # bold white on red
+    assert "AAPL: ledger 6, broker 7" in out
+    assert [a["message"] for a in data["alerts"]] == ["AAPL: ledger 6, broker 7"]
+
+
+def test_orders_view_lists_newest_first_with_filters(book):
+    with time_machine.travel(T0, tick=False):
+        rows = json.loads(_monitor("orders", "--json"))
+        aapl = json.loads(_monitor("orders", "--json", "--symbol", "aapl"))
+        limited = json.loads(_monitor("orders", "--json", "--limit", "1"))
+    assert [(r["symbol"], r["side"], D(r["qty"]), r["status"]) for r in rows] == [
+        ("AAPL", "sell", D(4), "filled"), ("MSFT", "buy", D(5), "filled"), ("AAPL", "buy", D(10), "filled"),
+    ]
+    assert [r["side"] for r in aapl] == ["sell", "buy"]
+    assert len(limited) == 1 and limited[0]["side"] == "sell"
+
+
+def _snap(when: dt.datetime, equity: str) -> None:
+    e = D(equity)
+    AccountSnapshot.objects.create(time=when, cash=e, equity=e, buying_power=e, broker="simulated")
+
+
+def test_performance_daily_pnl_cumulative_return_and_drawdown():
+    # Given snapshots over three New York dates; the last of each date is that day's close.
+    # 10 Mar: 99,000 then 100,000 (the 23:00 New York point on 10 Mar is 03:00 UTC on 11 Mar).
+    _snap(dt.datetime(2026, 3, 10, 14, 0, tzinfo=dt.UTC), "99000")
+    _snap(dt.datetime(2026, 3, 11, 3, 0, tzinfo=dt.UTC), "100000")
+    _snap(dt.datetime(2026, 3, 11, 20, 0, tzinfo=dt.UTC), "102000")
+    _snap(dt.datetime(2026, 3, 12, 20, 0, tzinfo=dt.UTC), "96900")
+    _snap(dt.datetime(2026, 1, 2, 20, 0, tzinfo=dt.UTC), "50000")  # outside a 30-day window
+    with time_machine.travel(dt.datetime(2026, 3, 13, 12, 0, tzinfo=dt.UTC), tick=False):
+        data = json.loads(_monitor("performance", "--json"))
+        table = _monitor("performance", "--force-color")
+    # Then: daily P&L +2,000 and −5,100; cumulative 102,000/100,000 − 1 = 2 %, 96,900/100,000 − 1 = −3.1 %;
+    # drawdown from the 102,000 peak: 96,900/102,000 − 1 = −5 %.
+    assert [(r["date"], D(r["equity"]), r["daily_pnl"] and D(r["daily_pnl"]), D(r["cumulative_return"]),
+             D(r["drawdown"])) for r in data["curve"]] == [
+        ("2026-03-10", D(100000), None, D(0), D(0)),
+        ("2026-03-11", D(102000), D(2000), D("0.02"), D(0)),
+        ("2026-03-12", D(96900), D(-5100), D("-0.031"), D("-0.05")),
+    ]
+    s = data["summary"]
+    assert (s["days"], D(s["total_pnl"]), D(s["cumulative_return"]), D(s["max_drawdown"])) == (
+        3, D(-3100), D("-0.031"), D("-0.05"))
+    assert coloured("31", "-5.00 %", table) and coloured("32", "+2,000.00", table)
+
+
+def test_performance_with_no_snapshots_says_so():
+    data = json.loads(_monitor("performance", "--json", "--days", "5"))
+    assert data["curve"] == [] and data["summary"]["days"] == 0 and data["window_days"] == 5
+    assert "no account snapshots in" in _monitor("performance")
+
+
+def test_logs_merge_actions_and_alerts_newest_first(operator):
+    with time_machine.travel(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC), tick=False):
+        action_record(actor=operator, action="kill_switch.engage", object_type="risk.killswitch", object_id="1",
+                      reason="drill")
+    with time_machine.travel(dt.datetime(2026, 3, 10, 15, 5, tzinfo=dt.UTC), tick=False):
+        alert_raise(source="risk", metric="kill_switch", severity=Alert.Severity.CRITICAL, message="Kill switch engaged")
+    with time_machine.travel(dt.datetime(2026, 3, 10, 15, 10, tzinfo=dt.UTC), tick=False):
+        action_record(actor=None, action="order.submit", object_type="orders.order", object_id="7")
+        data = json.loads(_monitor("logs", "--json"))
+        table = _monitor("logs", "--force-color")
+    assert [(e["kind"], e["who"], e["what"]) for e in data["entries"]] == [
+        ("action", "system", "order.submit"),
+        ("alert", "risk", "kill_switch"),
+        ("action", "operator1", "kill_switch.engage"),
+    ]
+    assert coloured("1;37;41", "ALERT CRITICAL", table) and "no log file store" in table
+
+
+def test_help_says_there_is_no_log_file_store():
+    from trading_site.management.commands.monitor import Command
+
+    assert "no log file store" in Command.help
+
+
+def test_watch_json_prints_one_document_per_refresh():
+    out = _monitor("status", "--json", "--watch", "0.01", "--count", "3")
+    lines = out.strip().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["kill_switch"]["engaged"] is False for line in lines)
+
+
+def test_watch_redraws_in_place_and_picks_up_changes(monkeypatch):
+    # Given a live view; between refreshes an alert is raised (patched sleep = "time passes").
+    import trading_site.management.commands.monitor as monitor_cmd
+
+    def sleep(seconds):
+        assert seconds == 2.0
+        alert_raise(source="data", metric="stale", severity=Alert.Severity.WARNING, message="bars are stale")
+
+    monkeypatch.setattr(monitor_cmd.time, "sleep", sleep)
+    out = _monitor("logs", "--watch", "2", "--count", "2", "--force-color")
+    # Then the second frame shows the new alert; rich.live moves the cursor up to redraw in place.
+    assert "bars are stale" in out
+    assert "\x1b[2K" in out or "\x1b[1A" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("status", "--watch", "0"), "--watch must be a positive"),
+        (("status", "--count", "2"), "--count needs --watch"),
+        (("orders", "--limit", "0"), "--limit must be between"),
+        (("performance", "--days", "0"), "--days must be at least 1"),
+        (("everything",), "invalid choice"),
+        (("orders", "--status", "bogus"), "invalid choice"),
+    ],
+)
+def test_bad_arguments_are_clear_errors_and_change_nothing(args, message):
+    before = (ActionLog.objects.count(), Alert.objects.count(), AccountSnapshot.objects.count())
+    with pytest.raises(CommandError, match=message):
+        _monitor(*args)
+    assert (ActionLog.objects.count(), Alert.objects.count(), AccountSnapshot.objects.count()) == before
