@@ -52,11 +52,14 @@ def test_dashboard_figures_update_after_a_fill_without_reload(page, live_server,
 
 
 @pytest.mark.parametrize("width", [768, 1280])
-def test_every_page_fits_without_horizontal_scroll(page, live_server, make_user, console_market, width):
+def test_every_page_fits_without_horizontal_scroll(page, live_server, make_user, console_market, width, guide_img):
     from orders.gateway import order_submit
+    from strategies.services import strategy_create
 
     admin = make_user("ada", "admin")
     order_submit(symbol="MSFT", side="buy", qty="3", source="manual", actor=admin, reason="seed")
+    strategy_create(actor=admin, name="trend", kind="sma_crossover", parameters={"fast": 10, "slow": 40},
+                    symbols=["AAPL", "MSFT"], reason="seed")
     page.set_viewport_size({"width": width, "height": 900})
     login(page, live_server, "ada")
     page.wait_for_url(f"{live_server.url}/")
@@ -64,3 +67,5 @@ def test_every_page_fits_without_horizontal_scroll(page, live_server, make_user,
         page.goto(f"{live_server.url}{path}")
         assert page.locator("h1").count() == 1, path
         assert _no_horizontal_scroll(page) <= 0, f"horizontal scroll on {path} at {width}px"
+        if width == 1280 and path in ("/strategies/", "/compliance/"):
+            page.screenshot(path=str(guide_img / f"{path.strip('/')}.png"), full_page=True)
