@@ -22,7 +22,7 @@ docs/CONCEPTS/tax-accounting.md):
   replacement share absorbs at most one loss; shares sold in the same sale and the rest of the very
   lot being sold are never replacements; a replacement acquired before the sale must still be held
   after it. The disallowed loss is added to the replacement shares' basis and their holding period
-  is extended by the sold shares' holding period (tacking). A gain never triggers anything;
+  includes the sold shares' holding period (tacking; see ``_match``). A gain never triggers anything;
 - a split multiplies every open lot's quantity by ``ratio_to / ratio_from`` (lots acquired before
   the ex-date), keeping total basis and holding period.
 
@@ -420,8 +420,14 @@ class SymbolBook:
         replacement = self._split_off(lot=lot, qty=k, day=day) if k < lot.qty else lot
         before_basis, before_start = replacement.basis, replacement.holding_start
         replacement.basis += disallowed
-        # Tacking (IRC 1223(3), Pub. 550): the sold shares' holding period is added.
-        replacement.holding_start = replacement.acquired - (loss.date_sold - loss.holding_start)
+        # Tacking (IRC 1223(3), Pub. 550): the replacement's holding period includes the sold
+        # shares'. Bought after the sale: the days the sold shares were held are added before the
+        # purchase date. Bought on or before the sale date: the two periods overlap, so the
+        # holding period is their union and starts with the earlier of the two.
+        if replacement.acquired > loss.date_sold:
+            replacement.holding_start = replacement.acquired - (loss.date_sold - loss.holding_start)
+        else:
+            replacement.holding_start = min(replacement.holding_start, loss.holding_start)
         replacement.wash_absorbed = True
         self._touch_lot(replacement)
         self.changes.adjustments.append(

@@ -57,6 +57,10 @@ F8949_COLUMNS = [
     "(h) gain or (loss)",
 ]
 ZERO = Decimal(0)
+FORM_8949_NOTE = (
+    "Box A / D: short- / long-term, reported on Form 1099-B with basis reported to the IRS. Figures follow "
+    "the platform's lot method; the broker's 1099-B (FIFO at Alpaca) is the filed record. " + COVERAGE_NOTE
+)
 
 
 def _csv(rows: list[list]) -> str:
@@ -117,6 +121,7 @@ def form8949_rows(*, year: int | None = None, account: str = "default") -> list[
                 *(str(cents(totals[c])) for c in "gh"),
             ]
         )
+    rows.append(["note", "", FORM_8949_NOTE] + [""] * (len(F8949_COLUMNS) - 3))
     return rows
 
 

@@ -82,6 +82,8 @@ def test_reg_1091_1_example_2_partial_replacement_before_sale():
     # and the replacement bases are $3,250 (50 sh) and $1,375 (25 sh)
     assert dec21.basis == D("3250") and dec21.qty == 50
     assert dec27.basis == D("1375") and dec27.qty == 25
+    # bought before the sale: the holding periods overlap, so both start with the sold shares' (1954-09-21)
+    assert dec21.holding_start == dec27.holding_start == d("1954-09-21")
 
 
 def test_reg_1091_1_example_1_purchase_19_days_before_sale_disallows_all():
