@@ -69,3 +69,11 @@ def pct(value, places: int = 2) -> str:
 def get_item(mapping, key):
     """``{{ dict|get_item:key }}`` — None when absent."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def isotime(value) -> str:
+    """An ISO-8601 timestamp string as "YYYY-MM-DD HH:MM:SS" (the selectors of other apps return ISO text)."""
+    if not value:
+        return "—"
+    return str(value)[:19].replace("T", " ")
