@@ -30,6 +30,8 @@ def _positive_float(name: str, default: float) -> float:
 # Seconds the cached risk state (kill switch, breakers, limits, rollout) may be served from the cache.
 # Every change deletes the key after commit; the TTL only bounds a race between a reader and a writer.
 STATE_CACHE_SECONDS = _positive_float("RISK_STATE_CACHE_SECONDS", 5.0)
+# Redis key prefix of the shared rate windows (shared by every process of one deployment).
+RATE_KEY_PREFIX = env.str("RISK_RATE_KEY_PREFIX", default="trading:risk:rate:")
 # Sliding window of the rate limiters, in seconds.
 RATE_WINDOW_SECONDS = _positive_float("RISK_RATE_WINDOW_SECONDS", 60.0)
 # Broker error burst breaker: this many errors within the window trips it.

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -21,7 +20,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-KEY_PREFIX = os.environ.get("RISK_RATE_KEY_PREFIX", "trading:risk:rate:")
+from risk import conf
+
+KEY_PREFIX = conf.RATE_KEY_PREFIX
 
 _LUA = """
 local key = KEYS[1]
