@@ -240,7 +240,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Paths reachable without login (everything else redirects to login or answers 401/403).
-PUBLIC_PATHS = frozenset({"/accounts/login/", "/accounts/2fa/authenticate/", "/healthz"})
+PUBLIC_PATHS = frozenset({"/accounts/login/", "/accounts/2fa/authenticate/", "/healthz", "/metrics"})
 PUBLIC_PATH_PREFIXES = ("/static/", "/api/")
 # No self-service password reset or sign-up: there is no mail delivery; admins create users and set
 # passwords (create_user, the admin).

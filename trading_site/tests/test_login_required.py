@@ -16,6 +16,7 @@ PUBLIC = {
     "/accounts/login/",
     "/accounts/2fa/authenticate/",  # second step of the login when TOTP is on
     "/healthz",
+    "/metrics",  # bearer token or network allow-list, checked by the view (test_metrics.py)
     "/api/v1/auth/token/",
 }
 NON_JSON_API = {"/api/schema/", "/api/docs/"}  # OpenAPI and HTML renderers
@@ -76,6 +77,15 @@ def test_anonymous_is_refused(path):
         else:
             assert response.status_code == 302, (method, path, response.status_code)
             assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.django_db
+def test_metrics_refuses_a_request_without_the_token(monkeypatch):
+    from trading_site import metrics
+
+    monkeypatch.setattr(metrics, "CONFIG", metrics.metrics_config_from_env({"METRICS_TOKEN": "x" * 32}))
+    response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
+    assert response.status_code == 401 and b"trading_" not in response.content
 
 
 @pytest.mark.django_db
