@@ -13,8 +13,12 @@ from tax import conf, engine
 from trading_site.api.errors import DomainError
 
 
+# Protective orders are never held back for tax reasons.
+EXEMPT_SOURCES = frozenset({"kill_switch", "risk", "reconcile"})
+
+
 def wash_sale_check(intent: OrderIntent) -> None:
-    if not conf.WASH_SALE_BLOCK:
+    if not conf.WASH_SALE_BLOCK or intent.source in EXEMPT_SOURCES:
         return
     from tax.selectors import wash_sale_preview
 

@@ -95,6 +95,8 @@ def test_pretrade_block_rejects_wash_sale_buy_when_enabled(loss_then_nothing, mo
     assert err.value.code == "WASH_SALE" and err.value.data["disallowed_loss"] == "20.00"
     # a sell beyond the tax position is not this check's business
     assert wash_sale_check(_intent("sell", "10", "8")) is None
+    # protective orders are never blocked
+    assert wash_sale_check(_intent("buy", "10", None, source="kill_switch")) is None
 
 
 # -- API ---------------------------------------------------------------------------------------------------
