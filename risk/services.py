@@ -226,13 +226,30 @@ def breaker_reset(*, actor, name: str, reason: str, now: dt.datetime | None = No
     row.state = CircuitBreaker.State.CLOSED
     row.reset_at, row.reset_by, row.reset_reason = now, _actor_or_none(actor), reason
     row.save()
-    _event(kind=RiskEvent.Kind.BREAKER_RESET, actor=actor, subject=name, reason=reason, now=now)
+    data = _watermark_rebase(name=name)
+    _event(kind=RiskEvent.Kind.BREAKER_RESET, actor=actor, subject=name, reason=reason, now=now, data=data)
     action_record(actor=actor, action="circuit_breaker.reset", target=row, reason=reason)
     alert_raise(source="risk", metric=f"breaker_{name}", severity=Alert.Severity.WARNING,
                 message=f"Circuit breaker {name} reset: {reason}")
     state_invalidate()
     if name == CircuitBreaker.Name.BROKER_ERRORS:
         transaction.on_commit(lambda: limiter.clear(name=BROKER_ERRORS_KEY))
+
+
+def _watermark_rebase(*, name: str) -> dict:
+    """Resetting a loss breaker accepts the loss so far: measure from the current equity again.
+
+    Without this the next poll would trip the breaker again at once (equity is still below the
+    threshold). Daily loss: the session's start equity becomes the last equity; drawdown: the peak.
+    """
+    mark = EquityWatermark.objects.select_for_update().filter(pk=1).first()
+    if mark is None or name not in (CircuitBreaker.Name.DAILY_LOSS, CircuitBreaker.Name.DRAWDOWN):
+        return {}
+    field_name = "start_of_day_equity" if name == CircuitBreaker.Name.DAILY_LOSS else "peak_equity"
+    old = getattr(mark, field_name)
+    setattr(mark, field_name, mark.last_equity)
+    mark.save(update_fields=[field_name])
+    return {"rebased": field_name, "old": str(old), "new": str(mark.last_equity)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,3 +167,27 @@ def test_broker_error_burst_from_the_gateways_order_events(django_capture_on_com
         assert services.broker_errors_scan(now=DAY1)
     assert breaker_open(name="broker_errors")
     assert CircuitBreaker.objects.get(name="broker_errors").data == {"errors": 5}
+
+
+@pytest.mark.django_db
+def test_reset_rebases_the_watermark_so_the_next_poll_does_not_trip_again(admin_user, django_capture_on_commit_callbacks):
+    # peak 110,000, equity 104,000 (-5.45%): drawdown trips
+    with django_capture_on_commit_callbacks(execute=True):
+        services.equity_observe(equity=D("110000"), now=DAY1)
+        services.equity_observe(equity=D("108000"), now=DAY2)
+        services.equity_observe(equity=D("104000"), now=DAY2 + dt.timedelta(minutes=1))
+    assert breaker_open(name="drawdown")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.breaker_reset(actor=admin_user, name="drawdown", reason="accept the drawdown, strategy reviewed")
+        services.breaker_reset(actor=admin_user, name="daily_loss", reason="accept today's loss")
+    mark = EquityWatermark.objects.get()
+    assert (mark.peak_equity, mark.start_of_day_equity) == (D("104000"), D("104000"))
+    event = RiskEvent.objects.get(kind="breaker_reset", subject="drawdown")
+    assert event.data == {"rebased": "peak_equity", "old": "110000.000000", "new": "104000.000000"}
+    # the same equity no longer trips; a further 5% fall from the new peak does (104,000 x 0.95 = 98,800)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.equity_observe(equity=D("104000"), now=DAY2 + dt.timedelta(minutes=2))
+    assert not breaker_open()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.equity_observe(equity=D("98800"), now=DAY2 + dt.timedelta(minutes=3))
+    assert breaker_open(name="drawdown") and breaker_open(name="daily_loss")
