@@ -323,3 +323,20 @@ def test_a_broken_counter_store_never_fails_the_task(settings, caplog):
     finally:
         metrics._redis_clients.clear()
     assert "metrics: could not record a task run" in caplog.text
+
+
+# --- the Grafana dashboard ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_series_the_grafana_dashboard_queries_is_exposed(config, settings):
+    from pathlib import Path
+
+    dashboard = json.loads((Path(settings.BASE_DIR) / "docker" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {re.sub(r"_bucket$", "", name) for e in exprs for name in re.findall(r"\btrading_[a-z_]+", e)}
+    AccountSnapshot.objects.create(time=T0, cash=D(1), equity=D(1), buying_power=D(1), broker="simulated")
+    text = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    exposed = set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))
+    assert used and used <= exposed, used - exposed
+    assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
