@@ -24,7 +24,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console import forms, selectors
 from console.templatetags.console_tags import qty
 from orders.brokers.base import BrokerError
-from orders.gateway import OrderInputError, OrderNotCancelable, order_cancel, order_cancel_all, order_place
+from orders.gateway import (
+    OrderConflict,
+    OrderInputError,
+    OrderNotCancelable,
+    order_cancel,
+    order_cancel_all,
+    order_place,
+)
 from orders.models import Order, OrderSource
 from orders.pretrade import PreTradeRejection
 from risk.services import breaker_reset, kill_switch_engage, kill_switch_reset
@@ -202,8 +209,8 @@ def order_confirm(request):
         _apply_domain_error(form, exc)
         return render(request, "console/order_confirm.html", {"preview": None, "form": form}, status=400)
     except DomainError as exc:  # pre-trade rejection, broker rejection, rate limit, conflict
-        rejected = Order.objects.filter(client_order_id=d["client_order_id"]).first()
-        if rejected is not None:
+        rejected = Order.objects.filter(client_order_id=d["client_order_id"], created_by=request.user).first()
+        if rejected is not None and not isinstance(exc, OrderConflict):
             action_record(actor=request.user, action="order.manual", target=rejected, reason=reason,
                           data={**_audit_data(kwargs), "rejected": exc.code})
         try:
