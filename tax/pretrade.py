@@ -12,7 +12,6 @@ from orders.pretrade import OrderIntent, PreTradeRejection
 from tax import conf, engine
 from trading_site.api.errors import DomainError
 
-
 # Protective orders are never held back for tax reasons.
 EXEMPT_SOURCES = frozenset({"kill_switch", "risk", "reconcile"})
 

@@ -70,14 +70,14 @@ def test_windows_open_lists_symbol_and_closing_date(loss_then_nothing):
     assert wash_sale_windows_open(now=dt.datetime(2024, 4, 1, 15, 0, tzinfo=dt.UTC)) == []
 
 
-def _intent(side: str, qty: str, price: str | None) -> OrderIntent:
+def _intent(side: str, qty: str, price: str | None, source: str = "api") -> OrderIntent:
     return OrderIntent(
         symbol="XYZ",
         side=side,
         qty=D(qty),
         order_type="market",
         time_in_force="day",
-        source="api",
+        source=source,
         now=NOW,
         reference_price=D(price) if price else None,
     )
