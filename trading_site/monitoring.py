@@ -7,8 +7,9 @@ or prints as JSON, so the JSON a script reads is exactly what the table shows:
   ``GET /api/v1/positions/``), gross exposure, day P&L against the risk watermark, kill switch,
   breakers, rollout phase, open orders, heartbeats, unacknowledged alerts.
 - :func:`monitor_positions`, :func:`monitor_orders`.
-- :func:`monitor_performance`: the equity curve from ``orders.AccountSnapshot`` — the last snapshot of
-  each New York trading date; daily P&L, cumulative return and drawdown from the running peak.
+- :func:`monitor_performance`: the equity curve from ``orders.AccountSnapshot`` (the last snapshot of
+  each New York date) with daily P&L, cumulative return and drawdown, computed by
+  ``strategies.performance`` so the terminal shows the same figures as the API and the console.
 - :func:`monitor_logs`: the platform keeps no log file store (logs go to stdout/stderr, JSON with
   ``LOG_FORMAT=json``, for the process supervisor or a log aggregator), so "logs" are the recent
   :class:`~trading_site.models.ActionLog` entries and alerts, merged newest first.
@@ -21,13 +22,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from orders import selectors as order_selectors
-from orders.models import OPEN_STATUSES, AccountSnapshot
+from orders.models import OPEN_STATUSES
 from risk import selectors as risk_selectors
 from trading_site.lib import clock
 from trading_site.models import ActionLog, Alert, Heartbeat
 
 NEW_YORK = ZoneInfo("America/New_York")
-RETURN_PLACES = Decimal("0.000001")  # returns and drawdowns as fractions, 6 places (0.0001 %)
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -144,53 +144,46 @@ def monitor_orders(*, limit: int = 20, status: str | None = None, symbol: str | 
     ]
 
 
-def equity_curve(*, points: list[tuple[dt.datetime, Decimal]]) -> list[dict]:
-    """Daily figures from (time, equity) points in time order: the last point of each New York date.
-
-    ``daily_pnl`` is the change from the previous day's close (None on the first day),
-    ``cumulative_return`` is equity / first close − 1 and ``drawdown`` is equity / running peak − 1
-    (0 or negative), both rounded to 6 places.
-    """
-    closes: dict[dt.date, Decimal] = {}
-    for time, equity in points:
-        closes[time.astimezone(NEW_YORK).date()] = equity  # later points of the same date replace earlier ones
-    rows: list[dict] = []
-    first = previous = peak = None
-    for day in sorted(closes):
-        equity = closes[day]
-        first = equity if first is None else first
-        peak = equity if peak is None or equity > peak else peak
-        rows.append({
-            "date": day.isoformat(),
-            "equity": str(equity),
-            "daily_pnl": None if previous is None else str(equity - previous),
-            "cumulative_return": str((equity / first - 1).quantize(RETURN_PLACES)) if first else None,
-            "drawdown": str((equity / peak - 1).quantize(RETURN_PLACES)) if peak else None,
-        })
-        previous = equity
-    return rows
-
-
 def monitor_performance(*, days: int = 30, now: dt.datetime | None = None) -> dict:
-    """Equity curve over the last ``days`` calendar days with the window's summary figures."""
+    """Equity curve and summary over the last ``days`` calendar days (New York dates, today included).
+
+    The figures are strategies.performance's (the same the API and the console show): the last account
+    snapshot of each New York date; daily P&L, cumulative return and drawdown per day; total return,
+    CAGR, volatility, Sharpe, Sortino and max drawdown over the window.
+    """
+    from strategies.performance import performance_summary
+
     if days < 1:
         raise ValueError("days must be at least 1")
     now = now or clock.now()
-    start = now - dt.timedelta(days=days)
-    points = list(AccountSnapshot.objects.filter(time__gte=start, time__lte=now).order_by("time", "pk")
-                  .values_list("time", "equity"))
-    curve = equity_curve(points=points)
-    summary: dict[str, str | int | None] = {"days": len(curve), "start_equity": None, "end_equity": None,
-                                            "total_pnl": None, "cumulative_return": None, "max_drawdown": None}
-    if curve:
-        start_equity, end_equity = Decimal(curve[0]["equity"]), Decimal(curve[-1]["equity"])
-        summary.update(
-            start_equity=str(start_equity),
-            end_equity=str(end_equity),
-            total_pnl=str(end_equity - start_equity),
-            cumulative_return=curve[-1]["cumulative_return"],
-            max_drawdown=str(min(Decimal(r["drawdown"]) for r in curve)),
-        )
+    end = now.astimezone(NEW_YORK).date()
+    start = end - dt.timedelta(days=days - 1)
+    report = performance_summary(start=start, end=end)
+    m = report["metrics"]
+    total_pnl = None
+    if m["start_equity"] is not None and m["end_equity"] is not None:
+        total_pnl = round(m["end_equity"] - m["start_equity"], 2)
+    summary = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "trading_days": len(report["days"]),
+        "start_equity": m["start_equity"],
+        "end_equity": m["end_equity"],
+        "total_pnl": total_pnl,
+        "total_return": m["total_return"],
+        "cagr": m["cagr"],
+        "volatility": m["volatility"],
+        "sharpe": m["sharpe"],
+        "sortino": m["sortino"],
+        "max_drawdown": m["max_drawdown"],
+        "trades": m["trades"],
+        "commissions": m["commissions"],
+    }
+    curve = [
+        {"date": d["date"], "equity": d["equity"], "daily_pnl": d["pnl"], "cumulative_return": d["cumulative_return"],
+         "drawdown": d["drawdown"]}
+        for d in report["days"]
+    ]
     return {"time": _iso(now), "window_days": days, "summary": summary, "curve": curve}
 
 

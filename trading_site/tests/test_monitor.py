@@ -181,21 +181,21 @@ def test_performance_daily_pnl_cumulative_return_and_drawdown():
         table = _monitor("performance", "--force-color")
     # Then: daily P&L +2,000 and −5,100; cumulative 102,000/100,000 − 1 = 2 %, 96,900/100,000 − 1 = −3.1 %;
     # drawdown from the 102,000 peak: 96,900/102,000 − 1 = −5 %.
-    assert [(r["date"], D(r["equity"]), r["daily_pnl"] and D(r["daily_pnl"]), D(r["cumulative_return"]),
-             D(r["drawdown"])) for r in data["curve"]] == [
-        ("2026-03-10", D(100000), None, D(0), D(0)),
-        ("2026-03-11", D(102000), D(2000), D("0.02"), D(0)),
-        ("2026-03-12", D(96900), D(-5100), D("-0.031"), D("-0.05")),
+    assert [(r["date"], r["equity"], r["daily_pnl"]) for r in data["curve"]] == [
+        ("2026-03-10", 100000.0, None), ("2026-03-11", 102000.0, 2000.0), ("2026-03-12", 96900.0, -5100.0),
     ]
+    assert [r["cumulative_return"] for r in data["curve"]] == pytest.approx([0.0, 0.02, -0.031], abs=1e-12)
+    assert [r["drawdown"] for r in data["curve"]] == pytest.approx([0.0, 0.0, -0.05], abs=1e-12)
     s = data["summary"]
-    assert (s["days"], D(s["total_pnl"]), D(s["cumulative_return"]), D(s["max_drawdown"])) == (
-        3, D(-3100), D("-0.031"), D("-0.05"))
+    assert (s["start"], s["end"], s["trading_days"], s["total_pnl"]) == ("2026-02-12", "2026-03-13", 3, -3100.0)
+    assert (s["total_return"], s["max_drawdown"]) == pytest.approx((-0.031, -0.05), abs=1e-12)
     assert coloured("31", "-5.00 %", table) and coloured("32", "+2,000.00", table)
 
 
 def test_performance_with_no_snapshots_says_so():
     data = json.loads(_monitor("performance", "--json", "--days", "5"))
-    assert data["curve"] == [] and data["summary"]["days"] == 0 and data["window_days"] == 5
+    assert data["curve"] == [] and data["summary"]["trading_days"] == 0 and data["window_days"] == 5
+    assert data["summary"]["end_equity"] is None and data["summary"]["total_pnl"] is None
     assert "no account snapshots in" in _monitor("performance")
 
 

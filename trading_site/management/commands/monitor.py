@@ -28,10 +28,14 @@ VIEWS = ("status", "positions", "performance", "orders", "logs")
 SEVERITY_STYLE = {"critical": "bold white on red", "warning": "bold yellow", "info": "cyan"}
 
 
-def _money(value: str | None) -> str:
+def _dec(value: str | float | int) -> Decimal:
+    return Decimal(str(value))
+
+
+def _money(value: str | float | None) -> str:
     if value is None:
         return "—"
-    return f"{Decimal(value):,.2f}"
+    return f"{_dec(value):,.2f}"
 
 
 def _qty(value: str | None) -> str:
@@ -40,18 +44,18 @@ def _qty(value: str | None) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-def _pnl(value: str | None) -> Text:
+def _pnl(value: str | float | None) -> Text:
     if value is None:
         return Text("—", style="dim")
-    number = Decimal(value)
+    number = _dec(value)
     style = "green" if number > 0 else "red" if number < 0 else ""
     return Text(f"{number:+,.2f}", style=style)
 
 
-def _pct(value: str | None) -> Text:
+def _pct(value: str | float | None) -> Text:
     if value is None:
         return Text("—", style="dim")
-    number = Decimal(value) * 100
+    number = _dec(value) * 100
     style = "green" if number > 0 else "red" if number < 0 else ""
     return Text(f"{number:+.2f} %", style=style)
 
@@ -137,12 +141,15 @@ def render_performance(data: dict):
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(justify="right")
-    grid.add_row("Window", f"last {data['window_days']} days, {s['days']} trading day(s) with a snapshot")
+    grid.add_row("Window", f"{s['start']} to {s['end']} (New York dates), {s['trading_days']} day(s) with a snapshot")
     grid.add_row("Start equity", _money(s["start_equity"]))
     grid.add_row("End equity", _money(s["end_equity"]))
     grid.add_row("Total P&L", _pnl(s["total_pnl"]))
-    grid.add_row("Cumulative return", _pct(s["cumulative_return"]))
+    grid.add_row("Total return", _pct(s["total_return"]))
     grid.add_row("Max drawdown", _pct(s["max_drawdown"]))
+    grid.add_row("Volatility (annualised)", "—" if s["volatility"] is None else f"{s['volatility'] * 100:.2f} %")
+    grid.add_row("Sharpe / Sortino", " / ".join("—" if v is None else f"{v:.2f}" for v in (s["sharpe"], s["sortino"])))
+    grid.add_row("Trades, commissions", f"{s['trades']}, {_money(s['commissions'])}")
     table = Table(title="Equity curve (last snapshot of each New York date)")
     for name in ("Date", "Equity", "Daily P&L", "Cumulative return", "Drawdown"):
         table.add_column(name, justify="left" if name == "Date" else "right")
