@@ -149,7 +149,7 @@ def _query_counts() -> dict[str, int]:
     return counts
 
 
-def _load(port: int, path: str, cookie: str) -> tuple[list[float], float]:
+def _load(port: int, path: str, cookie: str, *, clients: int = CLIENTS) -> tuple[list[float], float]:
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
@@ -170,7 +170,7 @@ def _load(port: int, path: str, cookie: str) -> tuple[list[float], float]:
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -227,6 +227,8 @@ def run() -> list[dict]:
         for _, path, _ in PAGES:  # warm-up: imports, templates, connections
             _load(port, path, cookie)
         for name, path, _ in PAGES:
+            single, _ = _load(port, path, cookie, clients=1)
+            out.append(result(f"{name} latency, 1 client (p50)", median(single), "ms", "report", True))
             seen = _log_lines(access_log)
             latencies, rps = _load(port, path, cookie)
             server = _server_times(access_log, skip=seen, path=path)
