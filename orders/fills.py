@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import transaction
@@ -154,7 +155,8 @@ def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list
     cum = update.order.filled_qty or Decimal(0)
     avg = update.order.filled_avg_price
     if update.event in _FILL_EVENTS and update.execution_id and update.qty and update.price:
-        if Fill.objects.filter(execution_id=update.execution_id).exists():
+        # A cumulative quantity above the ledger's proves the execution new; otherwise look it up.
+        if (not cum or cum <= order.filled_qty) and Fill.objects.filter(execution_id=update.execution_id).exists():
             return fills  # duplicate delivery: already booked (we hold the order's lock)
         expected = order.filled_qty + update.qty
         if cum and cum <= order.filled_qty:
@@ -209,43 +211,76 @@ def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list
     return fills
 
 
+def _update_apply(*, order: Order, update: TradeUpdate, now: dt.datetime, fields: set[str]) -> list[Fill]:
+    """Apply one update to a locked order (the caller saves ``fields``)."""
+    fields |= {"status", "updated_at"}
+    if not order.broker_order_id and update.order.broker_order_id:
+        order.broker_order_id = update.order.broker_order_id
+        fields.add("broker_order_id")
+    if order.submitted_at is None and update.order.submitted_at is not None:
+        order.submitted_at = update.order.submitted_at
+        fields.add("submitted_at")
+    fills = _fills_apply(order=order, update=update, now=now)
+    if fills:
+        fields |= {"filled_qty", "filled_notional", "avg_fill_price", "commission", "filled_at"}
+    target = update.order.status
+    if target in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+        # The broker has the order; fill states follow the ledger's own filled quantity (_fill_book).
+        target = OrderStatus.ACCEPTED
+    if target and _moves_forward(order.status, target):
+        if target == OrderStatus.CANCELED:
+            order.canceled_at = update.timestamp
+            fields.add("canceled_at")
+        order_transition(order=order, to=target, kind=update.event, now=now, data={"origin": update.origin})
+    return fills
+
+
+def trade_updates_apply(
+    *, updates: list[TradeUpdate], on_applied: Callable[[], None] | None = None
+) -> tuple[list[Fill], dict[str, Order]]:
+    """Apply updates of ONE order in one transaction, holding its row lock once.
+
+    ``on_applied`` runs inside the same transaction (the outbox marks the updates delivered).
+    Returns the new fills and the updated order by ``client_order_id`` (empty when unknown).
+    """
+    if not updates:
+        return [], {}
+    cids = {u.order.client_order_id for u in updates}
+    if len(cids) != 1:
+        raise ValueError("trade_updates_apply takes the updates of one order")
+    now = clock.now()
+    fills: list[Fill] = []
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(client_order_id=next(iter(cids))).first()
+        if order is None:
+            logger.warning("trade update for an order unknown to the ledger: %s (%s)", next(iter(cids)), updates[0].event)
+            if on_applied is not None:
+                on_applied()
+            return [], {}
+        fields: set[str] = set()
+        for update in updates:
+            fills += _update_apply(order=order, update=update, now=now, fields=fields)
+        order.save(update_fields=sorted(fields))
+        if on_applied is not None:
+            on_applied()
+    return fills, {order.client_order_id: order}
+
+
 def trade_update_apply(*, update: TradeUpdate) -> list[Fill]:
     """Apply one trade update; returns the fills it booked (empty for duplicates and status-only updates)."""
-    now = clock.now()
-    with transaction.atomic():
-        order = Order.objects.select_for_update().filter(client_order_id=update.order.client_order_id).first()
-        if order is None:
-            logger.warning(
-                "trade update for an order unknown to the ledger: %s (%s)", update.order.client_order_id, update.event
-            )
-            return []
-        fields = {"status", "updated_at"}
-        if not order.broker_order_id and update.order.broker_order_id:
-            order.broker_order_id = update.order.broker_order_id
-            fields.add("broker_order_id")
-        if order.submitted_at is None and update.order.submitted_at is not None:
-            order.submitted_at = update.order.submitted_at
-            fields.add("submitted_at")
-        fills = _fills_apply(order=order, update=update, now=now)
-        if fills:
-            fields |= {"filled_qty", "filled_notional", "avg_fill_price", "commission", "filled_at"}
-        target = update.order.status
-        if target in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
-            # The broker has the order; fill states follow the ledger's own filled quantity (_fill_book).
-            target = OrderStatus.ACCEPTED
-        if target and _moves_forward(order.status, target):
-            if target == OrderStatus.CANCELED:
-                order.canceled_at = update.timestamp
-                fields.add("canceled_at")
-            order_transition(order=order, to=target, kind=update.event, now=now, data={"origin": update.origin})
-        order.save(update_fields=sorted(fields))
-        return fills
+    return trade_updates_apply(updates=[update])[0]
 
 
 def updates_pump(*, broker, client_order_id: str | None = None) -> int:
-    """Deliver the adapter's pending trade updates (the simulated outbox), optionally of one order."""
+    """Deliver the adapter's pending trade updates (the simulated outbox), optionally of one order.
+
+    One transaction per order: its updates are applied under one lock and marked delivered together;
+    a failing fill listener holds back only that order's updates (retried on the next pump).
+    """
     updates = broker.pending_updates(client_order_id=client_order_id)
+    groups: dict[str, list[TradeUpdate]] = {}
     for update in updates:
-        trade_update_apply(update=update)  # idempotent: a crash before marking only repeats harmless work
-    broker.mark_delivered(updates)
+        groups.setdefault(update.order.client_order_id, []).append(update)
+    for group in groups.values():
+        trade_updates_apply(updates=group, on_applied=lambda group=group: broker.mark_delivered(group))
     return len(updates)

@@ -41,10 +41,11 @@ from orders.brokers.base import (
     SubmitRequest,
     TradeUpdate,
 )
-from orders.fills import order_event_record, order_transition, trade_update_apply, updates_pump
+from orders.fills import order_event_record, order_transition, trade_update_apply, trade_updates_apply, updates_pump
 from orders.models import (
     OPEN_STATUSES,
     Order,
+    OrderEvent,
     OrderSource,
     OrderStatus,
     OrderType,
@@ -254,6 +255,7 @@ def order_place(
 
     try:
         with transaction.atomic():
+            status = OrderStatus.REJECTED if rejection is not None else OrderStatus.SUBMITTING
             order = Order.objects.create(
                 client_order_id=client_order_id,
                 symbol=v.symbol,
@@ -263,7 +265,9 @@ def order_place(
                 limit_price=v.limit_price,
                 time_in_force=v.time_in_force,
                 extended_hours=extended_hours,
-                status=OrderStatus.NEW,
+                status=status,
+                reject_code=rejection.code if rejection is not None else "",
+                reject_detail=rejection.detail if rejection is not None else "",
                 source=v.source,
                 strategy=strategy,
                 created_by=actor_obj,
@@ -275,19 +279,16 @@ def order_place(
                 created_at=now,
                 updated_at=now,
             )
-            if rejection is not None:
-                order.reject_code, order.reject_detail = rejection.code, rejection.detail
-                order_transition(
-                    order=order,
-                    to=OrderStatus.REJECTED,
-                    kind="pretrade_rejected",
-                    now=now,
-                    actor=actor_obj,
-                    data={"code": rejection.code, "detail": rejection.detail, **rejection.data},
-                )
-            else:
-                order_transition(order=order, to=OrderStatus.SUBMITTING, kind="created", now=now, actor=actor_obj)
-            order.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+            # The row is inserted with its first status; the event records the step from "new".
+            OrderEvent.objects.create(
+                order=order,
+                created_at=now,
+                kind="pretrade_rejected" if rejection is not None else "created",
+                from_status=OrderStatus.NEW,
+                to_status=status,
+                actor=actor_obj,
+                data={"code": rejection.code, "detail": rejection.detail, **rejection.data} if rejection else {},
+            )
             if v.source in _AUDITED_SOURCES:
                 action_record(
                     actor=actor_obj,
@@ -344,10 +345,19 @@ def _broker_submit(order: Order) -> None:
         _order_finish(order, OrderStatus.UNKNOWN, kind="submit_unknown", code="", detail=detail)
         _resolve_later(order.pk)
         return
-    trade_update_apply(update=TradeUpdate(event="accepted", order=result, timestamp=clock.now(), origin="submit"))
-    if broker.synchronous_updates:
-        updates_pump(broker=broker, client_order_id=order.client_order_id)
-    order.refresh_from_db()
+    # The acknowledgement and (simulated exchange) the executions it already produced are applied
+    # under one lock in one transaction, and marked delivered in it.
+    pending = broker.pending_updates(client_order_id=order.client_order_id) if broker.synchronous_updates else []
+    ack = TradeUpdate(event="accepted", order=result, timestamp=clock.now(), origin="submit")
+    _, updated = trade_updates_apply(
+        updates=[ack, *pending], on_applied=(lambda: broker.mark_delivered(pending)) if pending else None
+    )
+    fresh = updated.get(order.client_order_id)
+    if fresh is None:
+        order.refresh_from_db()
+    else:
+        for f in Order._meta.concrete_fields:
+            setattr(order, f.attname, getattr(fresh, f.attname))
 
 
 def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: str) -> None:

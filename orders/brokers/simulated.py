@@ -182,9 +182,7 @@ class SimulatedBroker:
             raise BrokerRejected("The simulated exchange rejected the order (SIM_REJECT_RATE).", code="SIMULATED_REJECT")
         now = clock.now()
         fractionable = self._fractionable(request.symbol)
-        try:
-            with transaction.atomic():
-                row = SimOrder.objects.create(
+        row = SimOrder(
                     broker_order_id=str(uuid.uuid4()),
                     client_order_id=request.client_order_id,
                     symbol=request.symbol,
@@ -199,8 +197,14 @@ class SimulatedBroker:
                     updated_at=now,
                     last_eval_at=now - dt.timedelta(minutes=1),
                 )
-                # No "new" update: the submit answer itself tells the gateway the order is accepted.
-                self._evaluate(row, now)
+        # Evaluated before the insert so the row is written once. No "new" update: the submit
+        # answer itself tells the gateway the order is accepted.
+        outcome = self._evaluate(row, now)
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+                if outcome is not None:
+                    self._emit(row, event=outcome[0], now=now, execution=outcome[1])
         except IntegrityError as exc:
             raise DuplicateClientOrderId(
                 f"client_order_id {request.client_order_id!r} was already used", code="DUPLICATE_CLIENT_ORDER_ID"
@@ -227,19 +231,18 @@ class SimulatedBroker:
             timestamp=now,
         )
 
-    def _evaluate(self, row: SimOrder, now: dt.datetime) -> None:
-        """Fill what the model allows now (called inside a transaction, row locked or fresh)."""
+    def _evaluate(self, row: SimOrder, now: dt.datetime) -> tuple[str, tuple | None] | None:
+        """Fill what the model allows now. Mutates ``row`` (the caller saves it) and returns the
+        update to emit — ``(event, (qty, price, commission) | None)`` — or None."""
         if row.status not in OPEN_SIM_STATUSES:
-            return
+            return None
         ny_today = now.astimezone(clock.NEW_YORK).date()
         if row.time_in_force == "day" and row.created_at.astimezone(clock.NEW_YORK).date() < ny_today:
             row.status, row.updated_at = "expired", now
-            row.save(update_fields=["status", "updated_at"])
-            self._emit(row, event="expired", now=now)
-            return
+            return "expired", None
         is_open, price, bar = self._price_now(row.symbol, now)
         if not is_open or price is None or bar is None:
-            return
+            return None
         adv = self._adv(bar)
         elapsed = max(Decimal((now - row.last_eval_at).total_seconds()), Decimal(60))
         cap = conf.sim_participation * adv * elapsed / (SESSION_MINUTES * 60)
@@ -251,8 +254,7 @@ class SimulatedBroker:
             qty = qty.quantize(Decimal("0.000000001"), rounding=ROUND_FLOOR)
         row.last_eval_at = now
         if qty <= 0:
-            row.save(update_fields=["last_eval_at"])
-            return
+            return None
         impact = conf.sim_impact_coef_bps * (qty / adv).sqrt()
         cost = (conf.sim_slippage_bps + impact) / BPS
         tick = tick_size(price)
@@ -263,8 +265,7 @@ class SimulatedBroker:
         if row.order_type == "limit":
             limit = row.limit_price
             if (row.side == "buy" and price > limit) or (row.side == "sell" and price < limit):
-                row.save(update_fields=["last_eval_at"])
-                return
+                return None
             fill_price = min(fill_price, limit) if row.side == "buy" else max(fill_price, limit)
         commission = quantize_money(max(conf.sim_commission_min, conf.sim_commission_per_share * qty))
         row.filled_qty += qty
@@ -272,13 +273,7 @@ class SimulatedBroker:
         row.commission += commission
         row.status = "filled" if row.filled_qty == row.qty else "partially_filled"
         row.updated_at = now
-        row.save(update_fields=["filled_qty", "filled_notional", "commission", "status", "updated_at", "last_eval_at"])
-        self._emit(
-            row,
-            event="fill" if row.status == "filled" else "partial_fill",
-            now=now,
-            execution=(qty, fill_price, commission),
-        )
+        return ("fill" if row.status == "filled" else "partial_fill"), (qty, fill_price, commission)
 
     def tick(self) -> int:
         """Evaluate every open simulated order (partial remainders, resting limits, expiry)."""
@@ -288,9 +283,12 @@ class SimulatedBroker:
         for pk in ids:
             with transaction.atomic():
                 row = SimOrder.objects.select_for_update().get(pk=pk)
-                before = row.updated_at
-                self._evaluate(row, now)
-                count += row.updated_at != before
+                outcome = self._evaluate(row, now)
+                row.save(update_fields=["filled_qty", "filled_notional", "commission", "status", "updated_at",
+                                        "last_eval_at"])
+                if outcome is not None:
+                    self._emit(row, event=outcome[0], now=now, execution=outcome[1])
+                    count += 1
         return count
 
     def cancel_order(self, *, broker_order_id: str | None, client_order_id: str) -> None:

@@ -300,7 +300,7 @@ def test_alert_when_reconciliation_books_missed_fill(aapl, sim_broker, frozen):
 def test_market_order_query_budget(aapl, sim_broker, frozen, django_assert_max_num_queries):
     # warm the simulated exchange's market-data cache and the price cache
     order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
-    with django_assert_max_num_queries(28):
+    with django_assert_max_num_queries(20):
         order = order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
     assert order.status == "filled"
 
