@@ -422,15 +422,21 @@ def audit_csv(request):
 # --- compliance -----------------------------------------------------------------------------------
 
 
-@require_GET
-@role_required(VIEWER)
-def compliance(request):
+def _compliance_page(request, form, *, status: int = 200):
     from tax.models import TaxExport
 
     today = clock.today_ny()
-    form = forms.ComplianceForm(initial={"day": today, "year": today.year, "month": f"{today:%Y-%m}"})
+    defaults = {"day": today, "year": today.year, "month": f"{today:%Y-%m}"}
     stored = list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:20])
-    return render(request, "console/compliance.html", {"form": form, "stored": stored})
+    return render(request, "console/compliance.html",
+                  {"form": form or forms.ComplianceForm(initial=defaults), "defaults": defaults, "stored": stored},
+                  status=status)
+
+
+@require_GET
+@role_required(VIEWER)
+def compliance(request):
+    return _compliance_page(request, None)
 
 
 @require_GET
@@ -440,10 +446,7 @@ def compliance_download(request):
 
     form = forms.ComplianceForm(request.GET)
     if not form.is_valid():
-        from tax.models import TaxExport
-
-        stored = list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:20])
-        return render(request, "console/compliance.html", {"form": form, "stored": stored}, status=400)
+        return _compliance_page(request, form, status=400)
     d = form.cleaned_data
     kind = d["kind"]
     if kind == "blotter":
