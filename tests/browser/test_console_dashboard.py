@@ -58,6 +58,9 @@ def test_every_page_fits_without_horizontal_scroll(page, live_server, make_user,
 
     admin = make_user("ada", "admin")
     order_submit(symbol="MSFT", side="buy", qty="3", source="manual", actor=admin, reason="seed")
+    resting = order_submit(symbol="MSFT", side="buy", qty="2", source="manual", order_type="limit", limit_price="199",
+                           actor=admin, reason="a resting bid, so the cancel controls are on the page")
+    assert resting.status == "accepted"
     strategy_create(actor=admin, name="trend", kind="sma_crossover", parameters={"fast": 10, "slow": 40},
                     symbols=["AAPL", "MSFT"], reason="seed")
     page.set_viewport_size({"width": width, "height": 900})
