@@ -288,6 +288,47 @@ def _book_load(*, account: str, row: SymbolBook, on: dt.date, with_known_ids: bo
     )
 
 
+def _books_load_many(
+    *, account: str, rows: dict[str, SymbolBook], first_day: dict[str, dt.date]
+) -> dict[str, engine.SymbolBook]:
+    """:func:`_book_load` for many symbols with one query per table (imports)."""
+    symbols = list(rows)
+    lots: dict[str, list[engine.Lot]] = defaultdict(list)
+    for v in (
+        TaxLot.objects.filter(account=account, symbol__in=symbols, status=TaxLot.Status.OPEN)
+        .order_by()
+        .values_list(*LOT_LOAD)
+    ):
+        lots[v[1]].append(_lot_from_values(v))
+    pending: dict[str, list[engine.Realized]] = defaultdict(list)
+    horizon = min(first_day.values()) - dt.timedelta(days=engine.WASH_WINDOW_DAYS)
+    for v in (
+        RealizedGain.objects.filter(account=account, symbol__in=symbols, wash_open_qty__gt=0, date_sold__gte=horizon)
+        .order_by()
+        .values_list(*REALIZED_LOAD)
+    ):
+        if v[9] >= first_day[v[1]] - dt.timedelta(days=engine.WASH_WINDOW_DAYS):
+            pending[v[1]].append(_realized_from_values(v))
+    known: dict[str, set[str]] = defaultdict(set)
+    for symbol, trade_id in (
+        TaxLot.objects.filter(account=account, symbol__in=symbols)
+        .order_by()
+        .values_list("symbol", "trade_id")
+        .distinct()
+    ):
+        known[symbol].add(trade_id)
+    return {
+        symbol: engine.SymbolBook(
+            symbol=symbol,
+            lots=lots[symbol],
+            pending=pending[symbol],
+            next_seq=row.next_seq,
+            known_trade_ids=known[symbol],
+        )
+        for symbol, row in rows.items()
+    }
+
+
 def _market_splits(*, account: str, symbol: str, upto: dt.date) -> list[SplitRow]:
     """Splits in the shared market data not yet applied to this account's ledger."""
     from strategies.models import CorporateAction
@@ -448,8 +489,9 @@ def trades_import(
         by_symbol[split.symbol].append((split.date, 0, split.line, split))
 
     with transaction.atomic():
+        symbols = sorted(by_symbol)
         existing = set(
-            TaxTrade.objects.filter(account=account, execution_id__in=[t.execution_id for _, t in trades]).values_list(
+            TaxTrade.objects.filter(account=account, origin=TaxTrade.Origin.IMPORT, symbol__in=symbols).values_list(
                 "execution_id", flat=True
             )
         )
@@ -458,41 +500,58 @@ def trades_import(
                 raise ImportFileError(
                     name=trades_name, line=line, message=f"trade_id {trade.trade_id!r} is already in the ledger"
                 )
-        applied_splits: list[AppliedSplit] = []
-        trade_rows: list[tuple] = []
-        totals = {"buys": 0, "sells": 0, "lots": 0, "realized": 0, "washes": 0, "disallowed": Decimal(0)}
-        for symbol in sorted(by_symbol):
-            events = sorted(by_symbol[symbol], key=lambda e: (e[0], e[1], e[2]))
-            book_row = _book_lock(account=account, symbol=symbol)
-            first_trade = next((e for e in events if e[1] == 1), None)
-            if first_trade and book_row.last_trade_date and first_trade[0] < book_row.last_trade_date:
+        # One query per table for all symbols (an import may touch hundreds), rows locked by symbol order.
+        SymbolBook.objects.bulk_create(
+            [SymbolBook(account=account, symbol=symbol) for symbol in symbols], ignore_conflicts=True
+        )
+        book_rows = {
+            row.symbol: row
+            for row in SymbolBook.objects.select_for_update()
+            .filter(account=account, symbol__in=symbols)
+            .order_by("symbol")
+        }
+        events_by_symbol = {symbol: sorted(by_symbol[symbol], key=lambda e: (e[0], e[1], e[2])) for symbol in symbols}
+        for symbol in symbols:
+            row = book_rows[symbol]
+            first_trade = next((e for e in events_by_symbol[symbol] if e[1] == 1), None)
+            if first_trade and row.last_trade_date and first_trade[0] < row.last_trade_date:
                 raise ImportFileError(
                     name=trades_name,
                     line=first_trade[2],
-                    message=f"{symbol} trades in the ledger run to {book_row.last_trade_date}; "
+                    message=f"{symbol} trades in the ledger run to {row.last_trade_date}; "
                     "an import must not go back before them",
                 )
-            on = events[0][0]
-            book = _book_load(account=account, row=book_row, on=on, with_known_ids=True)
-            already = set(AppliedSplit.objects.filter(account=account, symbol=symbol).values_list("ex_date", flat=True))
-            last_day = book_row.last_trade_date
-            for day, kind, line, item in events:
+        books = _books_load_many(
+            account=account, rows=book_rows, first_day={s: e[0][0] for s, e in events_by_symbol.items()}
+        )
+        already: dict[str, set[dt.date]] = defaultdict(set)
+        for symbol, ex_date in AppliedSplit.objects.filter(account=account, symbol__in=symbols).values_list(
+            "symbol", "ex_date"
+        ):
+            already[symbol].add(ex_date)
+        applied_splits: list[AppliedSplit] = []
+        trade_rows: list[tuple] = []
+        merged = engine.Changes()
+        buys = sells = 0
+        for symbol in symbols:
+            book = books[symbol]
+            last_day = book_rows[symbol].last_trade_date
+            for day, kind, line, item in events_by_symbol[symbol]:
                 if kind == 0:
-                    if day in already:
-                        continue
-                    applied_splits.append(
-                        _split_apply(book=book, split=item, account=account, source="import", now=now)
-                    )
-                    already.add(day)
+                    if day not in already[symbol]:
+                        applied_splits.append(
+                            _split_apply(book=book, split=item, account=account, source="import", now=now)
+                        )
+                        already[symbol].add(day)
                     continue
                 trade = item
                 try:
                     if trade.side == engine.BUY:
                         book.buy(trade)
-                        totals["buys"] += 1
+                        buys += 1
                     else:
                         book.sell(trade, method=method)
-                        totals["sells"] += 1
+                        sells += 1
                 except engine.LotError as exc:
                     raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
                 last_day = day
@@ -518,16 +577,24 @@ def trades_import(
                     )  # fmt: skip
                 )
             changes = book.take_changes()
-            totals["lots"] += sum(1 for lot in changes.lots if lot.new)
-            totals["realized"] += sum(1 for r in changes.realized if r.new)
-            totals["washes"] += len(changes.washes)
-            totals["disallowed"] += sum((w.disallowed_loss for w in changes.washes), Decimal(0))
-            _changes_write(account=account, changes=changes, now=now)
-            book_row.next_seq = book.next_seq
-            book_row.last_trade_date = last_day
-            book_row.save(update_fields=["next_seq", "last_trade_date"])
+            merged.lots.extend(changes.lots)
+            merged.realized.extend(changes.realized)
+            merged.washes.extend(changes.washes)
+            merged.adjustments.extend(changes.adjustments)
+            book_rows[symbol].next_seq = book.next_seq
+            book_rows[symbol].last_trade_date = last_day
+        _changes_write(account=account, changes=merged, now=now)
+        SymbolBook.objects.bulk_update(list(book_rows.values()), ["next_seq", "last_trade_date"], batch_size=500)
         _insert(TaxTrade, TRADE_COLUMNS, trade_rows)
         AppliedSplit.objects.bulk_create(applied_splits)
+        totals = {
+            "buys": buys,
+            "sells": sells,
+            "lots": sum(1 for lot in merged.lots if lot.new),
+            "realized": sum(1 for r in merged.realized if r.new),
+            "washes": len(merged.washes),
+            "disallowed": sum((w.disallowed_loss for w in merged.washes), Decimal(0)),
+        }
         result = ImportResult(
             trades=len(trade_rows),
             buys=totals["buys"],
