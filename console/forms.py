@@ -82,6 +82,12 @@ class OrdersFilterForm(forms.Form):
     end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
 
+class RunsFilterForm(forms.Form):
+    mode = forms.ChoiceField(choices=[("", "any mode"), ("live", "live"), ("replay", "replay")], required=False)
+    status = forms.ChoiceField(choices=[("", "any status"), ("running", "running"), ("completed", "completed"),
+                                        ("failed", "failed")], required=False)
+
+
 class AuditFilterForm(forms.Form):
     kind = forms.ChoiceField(choices=[("actions", "Actions"), ("changes", "Model changes")], required=False)
     actor = forms.CharField(max_length=150, required=False, label="Actor (username)")

@@ -340,6 +340,31 @@ def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:
     }
 
 
+# --- rebalance runs -------------------------------------------------------------------------------
+
+RUNS_PER_PAGE = 20
+
+
+def runs_page(*, mode: str | None = None, status: str | None = None, page_number: int | str = 1) -> Page:
+    """Rebalance runs, newest day first, each with its steps in chain order (3 queries per page)."""
+    from strategies.models import RebalanceRun, RebalanceStep
+
+    qs = RebalanceRun.objects.order_by("-day", "-pk")
+    if mode:
+        qs = qs.filter(mode=mode)
+    if status:
+        qs = qs.filter(status=status)
+    page = Paginator(qs, RUNS_PER_PAGE).get_page(page_number)
+    runs = list(page.object_list)
+    steps: dict[int, list] = {r.pk: [] for r in runs}
+    for step in RebalanceStep.objects.filter(run_id__in=list(steps)).order_by("run_id", "position"):
+        steps[step.run_id].append(step)
+    for run in runs:
+        run.step_list = steps[run.pk]
+    page.object_list = runs
+    return page
+
+
 # --- risk -----------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/toggle/", views.strategy_toggle, name="strategy_toggle"),
     path("strategies/<int:strategy_id>/symbols/toggle/", views.strategy_symbol_toggle,
          name="strategy_symbol_toggle"),
+    path("runs/", views.runs, name="runs"),
     path("risk/", views.risk, name="risk"),
     path("risk/kill-switch/engage/", views.kill_switch_engage_view, name="kill_switch_engage"),
     path("risk/kill-switch/reset/", views.kill_switch_reset_view, name="kill_switch_reset"),

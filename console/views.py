@@ -289,6 +289,21 @@ def strategy_symbol_toggle(request, strategy_id: int):
     return _back_to_strategies(request)
 
 
+# --- rebalance runs -------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required(VIEWER)
+def runs(request):
+    form = forms.RunsFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    page = selectors.runs_page(mode=filters.get("mode") or None, status=filters.get("status") or None,
+                               page_number=request.GET.get("page", 1))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "console/runs.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
 # --- risk -----------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from trading_site.models import ActionLog
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/partials/figures/", "/orders/", "/strategies/", "/risk/", "/audit/", "/compliance/"]
+PAGES = ["/", "/partials/figures/", "/orders/", "/strategies/", "/runs/", "/risk/", "/audit/", "/compliance/"]
 
 
 @pytest.fixture

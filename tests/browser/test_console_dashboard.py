@@ -66,7 +66,7 @@ def test_every_page_fits_without_horizontal_scroll(page, live_server, make_user,
     page.set_viewport_size({"width": width, "height": 900})
     login(page, live_server, "ada")
     page.wait_for_url(f"{live_server.url}/")
-    for path in ("/orders/", "/orders/new/", "/strategies/", "/risk/", "/audit/", "/compliance/"):
+    for path in ("/orders/", "/orders/new/", "/strategies/", "/runs/", "/risk/", "/audit/", "/compliance/"):
         page.goto(f"{live_server.url}{path}")
         assert page.locator("h1").count() == 1, path
         assert _no_horizontal_scroll(page) <= 0, f"horizontal scroll on {path} at {width}px"
