@@ -33,7 +33,7 @@ CLIENTS = 10
 REQUESTS_PER_CLIENT = 40
 ORDERS = 10_000
 POSITIONS = 100
-PAGES = (("dashboard", "/", 12), ("figures partial", "/partials/figures/", 6), ("orders list", "/orders/", 6))
+PAGES = (("dashboard", "/", 13), ("figures partial", "/partials/figures/", 6), ("orders list", "/orders/", 6))
 
 
 def _free_port() -> int:

@@ -132,11 +132,19 @@ def alerts_active(*, limit: int = 10) -> list[Alert]:
     return list(Alert.objects.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[:limit])
 
 
+def performance_latest():
+    """The latest market-close report (daily P&L, cumulative return, drawdown), or None."""
+    from strategies.models import DailyPerformance
+
+    return DailyPerformance.objects.order_by("-day").first()
+
+
 def dashboard_context() -> dict:
     """Everything on the dashboard except the live figures (see :func:`figures`, cached by the view)."""
     ok, report = health_report()
     return {
         "chart": equity_curve(),
+        "performance": performance_latest(),
         "strategies": strategies_status(),
         "alerts": alerts_active(),
         "health_ok": ok,

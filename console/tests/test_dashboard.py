@@ -67,6 +67,18 @@ def test_dashboard_page_shows_the_figures_curve_strategies_and_alerts(client, vi
     assert 'id="platform-health"' in html
 
 
+def test_market_close_report_is_shown(client, viewer, market):
+    from strategies.models import DailyPerformance
+
+    DailyPerformance.objects.create(day=dt.date(2026, 3, 9), equity=D("101000"), cash=D("50000"), pnl=D("-250"),
+                                    daily_return=-0.0024691358, cumulative_return=0.01, drawdown=-0.0125,
+                                    created_at=T0)
+    client.force_login(viewer)
+    html = client.get("/").content.decode()
+    assert ('Market close 2026-03-09: equity 101,000.00, P&amp;L <span class="bad">-250.00</span>, day -0.25%, '
+            'cumulative 1.00%, drawdown -1.25%.') in html
+
+
 def test_kill_switch_and_breakers_show_on_the_dashboard(client, viewer, market):
     from risk.services import breaker_trip, kill_switch_latch
 
@@ -124,9 +136,9 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
     client.force_login(viewer)
     client.get("/")  # warms the quote and risk-state caches
     cache.delete_many([FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
-    # session, user, groups, health (SELECT 1, 2 heartbeats), equity curve, strategies, alerts,
-    # and the figures: account, day reference, positions
-    with django_assert_num_queries(12):
+    # session, user, groups, health (SELECT 1, 2 heartbeats), equity curve, market-close report,
+    # strategies, alerts, and the figures: account, day reference, positions
+    with django_assert_num_queries(13):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
     with django_assert_num_queries(3):  # both fragments are shared for a few seconds
