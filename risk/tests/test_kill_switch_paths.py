@@ -40,3 +40,21 @@ def test_console_manual_order_refused(aapl, broker, frozen, engaged, client, ope
     assert (order.status, order.reject_code, order.source) == ("rejected", "KILL_SWITCH_ENGAGED", "manual")
     assert broker.submit_calls == 0
     assert order.qty == Decimal(5)
+
+
+def test_rebalance_workflow_order_refused(aapl, broker, frozen, engaged):
+    from orders.pretrade import PreTradeRejection
+    from strategies.workflow import PlannedOrder, _risk_blocked_live, order_route
+
+    # the workflow's own risk step stops the chain...
+    assert _risk_blocked_live() == "the kill switch is engaged: no rebalance orders"
+    # ...and its submission path is refused by the gateway even if called directly
+    planned = PlannedOrder(symbol="AAPL", side="buy", qty=Decimal(5), price=Decimal(100), target_qty=Decimal(5),
+                           current_qty=Decimal(0))
+    with pytest.raises(PreTradeRejection) as info:
+        order_route(planned=planned, client_order_id="rebalance-live-2026-03-10-AAPL-buy", strategy="rebalance",
+                    reason="rebalance 2026-03-10")
+    assert info.value.code == "KILL_SWITCH_ENGAGED"
+    order = Order.objects.get()
+    assert (order.status, order.reject_code, order.source) == ("rejected", "KILL_SWITCH_ENGAGED", "signal")
+    assert broker.submit_calls == 0
