@@ -22,23 +22,20 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import forms, selectors
+from console.services import manual_order_submit
 from console.templatetags.console_tags import qty
 from orders.brokers.base import BrokerError
 from orders.gateway import (
-    OrderConflict,
     OrderInputError,
     OrderNotCancelable,
     order_cancel,
     order_cancel_all,
-    order_place,
 )
-from orders.models import Order, OrderSource
-from orders.pretrade import PreTradeRejection
+from orders.models import Order
 from risk.services import breaker_reset, kill_switch_engage, kill_switch_reset
 from strategies.conf import ALLOCATION_METHOD
 from strategies.services import strategy_symbol_set, strategy_update
 from trading_site.api.errors import DomainError
-from trading_site.audit import action_record
 from trading_site.lib import clock
 from trading_site.lib.roles import ADMIN, OPERATOR, VIEWER, role_required
 
@@ -199,37 +196,26 @@ def order_confirm(request):
                 _apply_domain_error(form, exc)
         return render(request, "console/order_confirm.html", {"preview": preview, "form": form}, status=400)
     d = form.cleaned_data
-    reason = d["reason"]
-    kwargs = {"symbol": d["symbol"], "side": d["side"], "qty": d["qty"], "order_type": d["order_type"],
-                  "limit_price": d.get("limit_price") or None, "time_in_force": d["time_in_force"]}
     try:
-        result = order_place(**kwargs, source=OrderSource.MANUAL, actor=request.user, reason=reason,
-                             client_order_id=d["client_order_id"])
+        result = manual_order_submit(
+            actor=request.user, symbol=d["symbol"], side=d["side"], qty=d["qty"], order_type=d["order_type"],
+            limit_price=d.get("limit_price") or None, time_in_force=d["time_in_force"], reason=d["reason"],
+            client_order_id=d["client_order_id"],
+        )
     except OrderInputError as exc:
         _apply_domain_error(form, exc)
         return render(request, "console/order_confirm.html", {"preview": None, "form": form}, status=400)
     except DomainError as exc:  # pre-trade rejection, broker rejection, rate limit, conflict
-        rejected = Order.objects.filter(client_order_id=d["client_order_id"], created_by=request.user).first()
-        if rejected is not None and not isinstance(exc, OrderConflict):
-            action_record(actor=request.user, action="order.manual", target=rejected, reason=reason,
-                          data={**_audit_data(kwargs), "rejected": exc.code})
         try:
             preview = _preview(form, request.user)
         except DomainError:
             preview = None
-        context = {"preview": preview, "form": form, "rejection": exc,
-                   "rejection_is_pretrade": isinstance(exc, PreTradeRejection), "order": rejected}
+        refused = Order.objects.filter(client_order_id=d["client_order_id"], created_by=request.user).first()
+        context = {"preview": preview, "form": form, "rejection": exc, "order": refused}
         return render(request, "console/order_confirm.html", context, status=422)
     order = result.order
-    if result.created:
-        action_record(actor=request.user, action="order.manual", target=order, reason=reason,
-                      data={**_audit_data(kwargs), "client_order_id": order.client_order_id, "status": order.status})
     messages.success(request, f"Order {order.client_order_id}: {order.side} {qty(order.qty)} {order.symbol} — {order.status}.")
     return redirect(f"{reverse('console:orders')}?symbol={order.symbol}")
-
-
-def _audit_data(kwargs: dict) -> dict:
-    return {k: str(v) for k, v in kwargs.items() if v is not None}
 
 
 # --- strategies -----------------------------------------------------------------------------------

@@ -185,3 +185,21 @@ def test_orders_list_query_count_is_fixed(client, operator, market, django_asser
     with django_assert_num_queries(6):
         response = client.get("/orders/")
     assert response.status_code == 200
+
+
+def test_manual_order_service_needs_a_reason_and_records_refusals(operator, market, frozen):
+    from console.services import manual_order_submit
+    from orders.pretrade import PreTradeRejection
+    from trading_site.api.errors import DomainError
+
+    kwargs = {"actor": operator, "symbol": "AAPL", "side": "buy", "qty": "10", "order_type": "market",
+              "limit_price": None, "time_in_force": "day", "client_order_id": "manual-service-test-1"}
+    with pytest.raises(DomainError, match="A reason is required."):
+        manual_order_submit(**kwargs, reason=" ")
+    assert _state() == (0, 0)
+    # an order above the max order notional (25,000) is refused, stored as rejected and recorded
+    with pytest.raises(PreTradeRejection) as refused:
+        manual_order_submit(**kwargs | {"qty": "300", "client_order_id": "manual-service-test-2"}, reason="too big")
+    assert refused.value.code == "MAX_ORDER_NOTIONAL"
+    log = ActionLog.objects.get(action="order.manual")
+    assert (log.reason, log.data["rejected"], log.data["qty"]) == ("too big", "MAX_ORDER_NOTIONAL", "300")

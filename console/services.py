@@ -1,0 +1,58 @@
+"""Console actions that compose other apps' services.
+
+:func:`manual_order_submit` is the confirmed manual order: it goes through the execution gateway with
+source ``manual`` and the operator's reason, and records the ``order.manual`` action (the entry the
+monthly compliance report lists). The gateway commits the order before it calls the broker and never
+calls it inside a transaction, so the action is recorded right after the gateway returns or refuses,
+against the order row it stored (a refused order is stored too, as ``rejected`` with its code).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from orders.gateway import OrderConflict, PlaceResult, order_place
+from orders.models import Order, OrderSource
+from trading_site.api.errors import DomainError
+from trading_site.audit import action_record
+
+
+def manual_order_submit(
+    *,
+    actor,
+    symbol: str,
+    side: str,
+    qty: Decimal | str,
+    order_type: str,
+    limit_price: Decimal | str | None,
+    time_in_force: str,
+    reason: str,
+    client_order_id: str,
+) -> PlaceResult:
+    """Place a confirmed manual order. Re-raises the gateway's refusal after recording it.
+
+    The same ``client_order_id`` twice (a double-clicked Confirm) is one order and one action.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("A reason is required.", code="validation_error", fields={"reason": ["A reason is required."]})
+    request = {"symbol": symbol, "side": side, "qty": str(qty), "order_type": order_type,
+               "limit_price": str(limit_price) if limit_price not in (None, "") else None,
+               "time_in_force": time_in_force}
+    try:
+        result = order_place(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price or None,
+                             time_in_force=time_in_force, source=OrderSource.MANUAL, actor=actor, reason=reason,
+                             client_order_id=client_order_id)
+    except OrderConflict:
+        raise  # the id belongs to another order: nothing of ours to record
+    except DomainError as exc:
+        refused = Order.objects.filter(client_order_id=client_order_id, created_by=actor).first()
+        if refused is not None:  # stored by the gateway as rejected/failed (input errors store nothing)
+            action_record(actor=actor, action="order.manual", target=refused, reason=reason,
+                          data={**request, "rejected": exc.code})
+        raise
+    if result.created:
+        order = result.order
+        action_record(actor=actor, action="order.manual", target=order, reason=reason,
+                      data={**request, "client_order_id": order.client_order_id, "status": order.status})
+    return result
