@@ -270,6 +270,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have "side"/"status" choice sets; name the order ledger's explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "orders.models.Side",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+    },
 }
 # Requests larger than this are refused with 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
