@@ -340,3 +340,35 @@ def test_every_series_the_grafana_dashboard_queries_is_exposed(config, settings)
     exposed = set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))
     assert used and used <= exposed, used - exposed
     assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
+
+
+# --- a real worker --------------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_prefork_worker_feeds_the_counters_through_redis(config, tmp_path):
+    import uuid
+
+    from tests.processes import celery_command, child_env, log_tail, running, wait_for
+    from trading_site.tasks import heartbeat
+
+    metrics.task_counters_clear()
+    queue = f"test-{uuid.uuid4().hex[:8]}"  # private queue: no other consumer takes the messages
+    commands = {"worker": celery_command("worker", "-Q", queue, "-c", "2", "--pool", "prefork", "-l", "INFO")}
+    key = 'trading_celery_task_runs_total{task="platform.heartbeat",state="SUCCESS"}'
+    try:
+        with running(commands, child_env(), tmp_path):
+            for _ in range(3):
+                heartbeat.apply_async(queue=queue)
+            try:
+                wait_for(lambda: _scrape().get(key) == 3, timeout=60, what="three task runs in /metrics")
+            except AssertionError:
+                pytest.fail("the worker's runs did not reach /metrics:\n" + log_tail(tmp_path, "worker"))
+        samples = _scrape()
+        assert samples['trading_celery_task_duration_seconds_count{task="platform.heartbeat"}'] == 3
+        assert samples['trading_celery_task_duration_seconds_bucket{task="platform.heartbeat",le="+Inf"}'] == 3
+        assert 'trading_celery_task_failures_total{task="platform.heartbeat"}' not in samples
+        assert samples['trading_heartbeat_age_seconds{name="worker"}'] >= 0
+    finally:
+        metrics.task_counters_clear()
