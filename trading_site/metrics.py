@@ -126,8 +126,15 @@ class Exposition:
     def __init__(self) -> None:
         self._lines: list[str] = []
 
-    def family(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, object]],
-               *, suffix_samples: bool = False) -> None:
+    def family(
+        self,
+        name: str,
+        kind: str,
+        help_text: str,
+        samples: Iterable[tuple[dict, object]],
+        *,
+        suffix_samples: bool = False,
+    ) -> None:
         self._lines.append(f"# HELP {name} {_escape_help(help_text)}")
         self._lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
@@ -275,8 +282,13 @@ def _task_families(out: Exposition) -> None:
         samples.append(({"__suffix": "_bucket", "task": task, "le": "+Inf"}, dur_count[task]))
         samples.append(({"__suffix": "_sum", "task": task}, dur_sum.get(task, 0.0)))
         samples.append(({"__suffix": "_count", "task": task}, dur_count[task]))
-    out.family("trading_celery_task_duration_seconds", "histogram", "Celery task run time (prerun to postrun).",
-               samples, suffix_samples=True)
+    out.family(
+        "trading_celery_task_duration_seconds",
+        "histogram",
+        "Celery task run time (prerun to postrun).",
+        samples,
+        suffix_samples=True,
+    )
 
 
 # --- database series -------------------------------------------------------------------------------
@@ -286,34 +298,68 @@ def _ledger_families(out: Exposition) -> None:
     from orders.models import AccountSnapshot, Fill, Order
 
     by_status = Order.objects.order_by().values_list("status", "source").annotate(n=Count("id"))
-    out.family("trading_orders", "gauge", "Orders in the ledger by status and source.",
-               (({"status": st, "source": src}, n) for st, src, n in sorted(by_status)))
+    out.family(
+        "trading_orders",
+        "gauge",
+        "Orders in the ledger by status and source.",
+        (({"status": st, "source": src}, n) for st, src, n in sorted(by_status)),
+    )
     rejects = Order.objects.exclude(reject_code="").order_by().values_list("reject_code").annotate(n=Count("id"))
-    out.family("trading_pretrade_rejections_total", "counter", "Orders refused before the broker, by rejection code.",
-               (({"code": code}, n) for code, n in sorted(rejects)))
+    out.family(
+        "trading_pretrade_rejections_total",
+        "counter",
+        "Orders refused before the broker, by rejection code.",
+        (({"code": code}, n) for code, n in sorted(rejects)),
+    )
     out.family("trading_fills_total", "counter", "Fills recorded in the ledger.", [({}, Fill.objects.count())])
     snap = AccountSnapshot.objects.order_by("-time", "-pk").only("time", "equity", "cash", "buying_power").first()
     if snap is not None:
-        out.family("trading_account_equity_dollars", "gauge", "Equity of the latest account snapshot.", [({}, snap.equity)])
+        out.family(
+            "trading_account_equity_dollars", "gauge", "Equity of the latest account snapshot.", [({}, snap.equity)]
+        )
         out.family("trading_account_cash_dollars", "gauge", "Cash of the latest account snapshot.", [({}, snap.cash)])
-        out.family("trading_account_buying_power_dollars", "gauge", "Buying power of the latest account snapshot.",
-                   [({}, snap.buying_power)])
-        out.family("trading_account_snapshot_timestamp_seconds", "gauge", "Unix time of the latest account snapshot.",
-                   [({}, snap.time.timestamp())])
+        out.family(
+            "trading_account_buying_power_dollars",
+            "gauge",
+            "Buying power of the latest account snapshot.",
+            [({}, snap.buying_power)],
+        )
+        out.family(
+            "trading_account_snapshot_timestamp_seconds",
+            "gauge",
+            "Unix time of the latest account snapshot.",
+            [({}, snap.time.timestamp())],
+        )
 
 
 def _risk_families(out: Exposition) -> None:
     from risk import selectors as risk_selectors
     from risk.models import RiskEvent
 
-    trips = (RiskEvent.objects.filter(kind=RiskEvent.Kind.BREAKER_TRIP).order_by()
-             .values_list("subject").annotate(n=Count("id")))
-    out.family("trading_circuit_breaker_trips_total", "counter", "Circuit breaker trips, by breaker.",
-               (({"breaker": name}, n) for name, n in sorted(trips)))
-    out.family("trading_circuit_breaker_open", "gauge", "1 while the breaker is tripped (risk-increasing orders refused).",
-               (({"breaker": b["name"]}, b["state"] == "open") for b in risk_selectors.breakers_status()))
-    out.family("trading_kill_switch_engaged", "gauge", "1 while the kill switch is engaged.",
-               [({}, risk_selectors.kill_switch_status()["engaged"])])
+    trips = (
+        RiskEvent.objects.filter(kind=RiskEvent.Kind.BREAKER_TRIP)
+        .order_by()
+        .values_list("subject")
+        .annotate(n=Count("id"))
+    )
+    out.family(
+        "trading_circuit_breaker_trips_total",
+        "counter",
+        "Circuit breaker trips, by breaker.",
+        (({"breaker": name}, n) for name, n in sorted(trips)),
+    )
+    out.family(
+        "trading_circuit_breaker_open",
+        "gauge",
+        "1 while the breaker is tripped (risk-increasing orders refused).",
+        (({"breaker": b["name"]}, b["state"] == "open") for b in risk_selectors.breakers_status()),
+    )
+    out.family(
+        "trading_kill_switch_engaged",
+        "gauge",
+        "1 while the kill switch is engaged.",
+        [({}, risk_selectors.kill_switch_status()["engaged"])],
+    )
 
 
 def _platform_families(out: Exposition) -> None:
@@ -321,13 +367,24 @@ def _platform_families(out: Exposition) -> None:
     from trading_site.models import Alert, Heartbeat
 
     now = clock.now()
-    out.family("trading_heartbeat_age_seconds", "gauge", "Seconds since the process last showed it was alive.",
-               (({"name": hb.name}, round((now - hb.seen_at).total_seconds(), 3))
-                for hb in Heartbeat.objects.order_by("name")))
-    open_alerts = dict(Alert.objects.filter(acknowledged_at__isnull=True).order_by()
-                       .values_list("severity").annotate(n=Count("id")))
-    out.family("trading_alerts_unacknowledged", "gauge", "Alerts not yet acknowledged, by severity.",
-               (({"severity": sev}, open_alerts.get(sev, 0)) for sev in Alert.Severity.values))
+    out.family(
+        "trading_heartbeat_age_seconds",
+        "gauge",
+        "Seconds since the process last showed it was alive.",
+        (
+            ({"name": hb.name}, round((now - hb.seen_at).total_seconds(), 3))
+            for hb in Heartbeat.objects.order_by("name")
+        ),
+    )
+    open_alerts = dict(
+        Alert.objects.filter(acknowledged_at__isnull=True).order_by().values_list("severity").annotate(n=Count("id"))
+    )
+    out.family(
+        "trading_alerts_unacknowledged",
+        "gauge",
+        "Alerts not yet acknowledged, by severity.",
+        (({"severity": sev}, open_alerts.get(sev, 0)) for sev in Alert.Severity.values),
+    )
 
 
 def metrics_render() -> str:

@@ -111,10 +111,16 @@ def monitor_status(*, now: dt.datetime | None = None, alert_limit: int = 10) -> 
         "positions": monitor_positions(),
         "gross_exposure": _s(order_selectors.gross_exposure()),
         "open_orders": open_orders,
-        "kill_switch": {"engaged": kill["engaged"], "changed_at": kill["changed_at"], "changed_by": kill["changed_by"],
-                        "reason": kill["reason"]},
-        "breakers": [{"name": b["name"], "state": b["state"], "tripped_at": b["tripped_at"], "trip_reason": b["trip_reason"]}
-                     for b in risk_selectors.breakers_status()],
+        "kill_switch": {
+            "engaged": kill["engaged"],
+            "changed_at": kill["changed_at"],
+            "changed_by": kill["changed_by"],
+            "reason": kill["reason"],
+        },
+        "breakers": [
+            {"name": b["name"], "state": b["state"], "tripped_at": b["tripped_at"], "trip_reason": b["trip_reason"]}
+            for b in risk_selectors.breakers_status()
+        ],
         "rollout": {"phase": rollout["phase"], "enforced": rollout["enforced"], "live": rollout["live"]},
         "heartbeats": _heartbeats(now),
         "alerts": alerts_open(limit=alert_limit),
@@ -180,8 +186,13 @@ def monitor_performance(*, days: int = 30, now: dt.datetime | None = None) -> di
         "commissions": m["commissions"],
     }
     curve = [
-        {"date": d["date"], "equity": d["equity"], "daily_pnl": d["pnl"], "cumulative_return": d["cumulative_return"],
-         "drawdown": d["drawdown"]}
+        {
+            "date": d["date"],
+            "equity": d["equity"],
+            "daily_pnl": d["pnl"],
+            "cumulative_return": d["cumulative_return"],
+            "drawdown": d["drawdown"],
+        }
         for d in report["days"]
     ]
     return {"time": _iso(now), "window_days": days, "summary": summary, "curve": curve}

@@ -171,8 +171,11 @@ def _scrape() -> dict[str, float]:
 
 
 def _order(client, qty: str):
-    return client.post("/api/v1/orders/", data=json.dumps({"symbol": "AAPL", "side": "buy", "qty": qty}),
-                       content_type="application/json")
+    return client.post(
+        "/api/v1/orders/",
+        data=json.dumps({"symbol": "AAPL", "side": "buy", "qty": qty}),
+        content_type="application/json",
+    )
 
 
 @pytest.mark.django_db
@@ -233,8 +236,9 @@ def test_breaker_trips_open_state_and_heartbeat_ages(config, risk_only):
 @pytest.mark.django_db
 def test_equity_is_the_latest_snapshot(config):
     AccountSnapshot.objects.create(time=T0, cash=D(1), equity=D("123.45"), buying_power=D(1), broker="simulated")
-    AccountSnapshot.objects.create(time=T0 - dt.timedelta(hours=1), cash=D(1), equity=D(999), buying_power=D(1),
-                                   broker="simulated")
+    AccountSnapshot.objects.create(
+        time=T0 - dt.timedelta(hours=1), cash=D(1), equity=D(999), buying_power=D(1), broker="simulated"
+    )
     samples = _scrape()
     assert samples["trading_account_equity_dollars"] == 123.45
     assert samples["trading_account_snapshot_timestamp_seconds"] == T0.timestamp()

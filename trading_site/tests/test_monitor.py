@@ -123,8 +123,10 @@ def test_status_json_matches_the_account_and_positions_api(book, viewer, api_as)
     assert [(p["symbol"], *(D(p[f]) for f in fields)) for p in status["positions"]] == [
         (p["symbol"], *(D(p[f]) for f in fields)) for p in positions_api
     ]
-    assert [(p["symbol"], D(p["qty"]), D(p["market_value"]), D(p["unrealized_pnl"]), D(p["realized_pnl"]))
-            for p in status["positions"]] == [
+    assert [
+        (p["symbol"], D(p["qty"]), D(p["market_value"]), D(p["unrealized_pnl"]), D(p["realized_pnl"]))
+        for p in status["positions"]
+    ] == [
         ("AAPL", D(6), D(660), D(60), D(40)),
         ("MSFT", D(5), D(950), D(-50), D(0)),
     ]
@@ -141,8 +143,12 @@ def test_positions_table_colours_profit_green_and_loss_red(book):
 
 
 def test_status_highlights_alerts_and_an_engaged_kill_switch(book):
-    alert_raise(source="reconciliation", metric="position_mismatch", severity=Alert.Severity.CRITICAL,
-                message="AAPL: ledger 6, broker 7")
+    alert_raise(
+        source="reconciliation",
+        metric="position_mismatch",
+        severity=Alert.Severity.CRITICAL,
+        message="AAPL: ledger 6, broker 7",
+    )
     with time_machine.travel(T0, tick=False):
         out = _monitor("status", "--force-color")
         data = json.loads(_monitor("status", "--json"))
@@ -157,7 +163,9 @@ def test_orders_view_lists_newest_first_with_filters(book):
         aapl = json.loads(_monitor("orders", "--json", "--symbol", "aapl"))
         limited = json.loads(_monitor("orders", "--json", "--limit", "1"))
     assert [(r["symbol"], r["side"], D(r["qty"]), r["status"]) for r in rows] == [
-        ("AAPL", "sell", D(4), "filled"), ("MSFT", "buy", D(5), "filled"), ("AAPL", "buy", D(10), "filled"),
+        ("AAPL", "sell", D(4), "filled"),
+        ("MSFT", "buy", D(5), "filled"),
+        ("AAPL", "buy", D(10), "filled"),
     ]
     assert [r["side"] for r in aapl] == ["sell", "buy"]
     assert len(limited) == 1 and limited[0]["side"] == "sell"
@@ -182,7 +190,9 @@ def test_performance_daily_pnl_cumulative_return_and_drawdown():
     # Then: daily P&L +2,000 and −5,100; cumulative 102,000/100,000 − 1 = 2 %, 96,900/100,000 − 1 = −3.1 %;
     # drawdown from the 102,000 peak: 96,900/102,000 − 1 = −5 %.
     assert [(r["date"], r["equity"], r["daily_pnl"]) for r in data["curve"]] == [
-        ("2026-03-10", 100000.0, None), ("2026-03-11", 102000.0, 2000.0), ("2026-03-12", 96900.0, -5100.0),
+        ("2026-03-10", 100000.0, None),
+        ("2026-03-11", 102000.0, 2000.0),
+        ("2026-03-12", 96900.0, -5100.0),
     ]
     assert [r["cumulative_return"] for r in data["curve"]] == pytest.approx([0.0, 0.02, -0.031], abs=1e-12)
     assert [r["drawdown"] for r in data["curve"]] == pytest.approx([0.0, 0.0, -0.05], abs=1e-12)
@@ -201,10 +211,13 @@ def test_performance_with_no_snapshots_says_so():
 
 def test_logs_merge_actions_and_alerts_newest_first(operator):
     with time_machine.travel(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC), tick=False):
-        action_record(actor=operator, action="kill_switch.engage", object_type="risk.killswitch", object_id="1",
-                      reason="drill")
+        action_record(
+            actor=operator, action="kill_switch.engage", object_type="risk.killswitch", object_id="1", reason="drill"
+        )
     with time_machine.travel(dt.datetime(2026, 3, 10, 15, 5, tzinfo=dt.UTC), tick=False):
-        alert_raise(source="risk", metric="kill_switch", severity=Alert.Severity.CRITICAL, message="Kill switch engaged")
+        alert_raise(
+            source="risk", metric="kill_switch", severity=Alert.Severity.CRITICAL, message="Kill switch engaged"
+        )
     with time_machine.travel(dt.datetime(2026, 3, 10, 15, 10, tzinfo=dt.UTC), tick=False):
         action_record(actor=None, action="order.submit", object_type="orders.order", object_id="7")
         data = json.loads(_monitor("logs", "--json"))

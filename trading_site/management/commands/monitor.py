@@ -65,8 +65,15 @@ def _positions_table(rows: list[dict]) -> Table:
     for name in ("Symbol", "Qty", "Avg cost", "Last", "Market value", "Unrealized P&L", "Realized P&L"):
         table.add_column(name, justify="left" if name == "Symbol" else "right")
     for r in rows:
-        table.add_row(r["symbol"], _qty(r["qty"]), _money(r["avg_cost"]), _money(r["last_price"]),
-                      _money(r["market_value"]), _pnl(r["unrealized_pnl"]), _pnl(r["realized_pnl"]))
+        table.add_row(
+            r["symbol"],
+            _qty(r["qty"]),
+            _money(r["avg_cost"]),
+            _money(r["last_price"]),
+            _money(r["market_value"]),
+            _pnl(r["unrealized_pnl"]),
+            _pnl(r["realized_pnl"]),
+        )
     if not rows:
         table.add_row("(no open positions)", "", "", "", "", "", "")
     return table
@@ -78,8 +85,12 @@ def _alerts_table(rows: list[dict], *, title: str = "Unacknowledged alerts") -> 
         table.add_column(name)
     for a in rows:
         style = SEVERITY_STYLE.get(a["severity"], "")
-        table.add_row(a["created_at"][:19].replace("T", " "), Text(a["severity"].upper(), style=style), a["source"],
-                      Text(a["message"], style=style if a["severity"] == "critical" else ""))
+        table.add_row(
+            a["created_at"][:19].replace("T", " "),
+            Text(a["severity"].upper(), style=style),
+            a["source"],
+            Text(a["message"], style=style if a["severity"] == "critical" else ""),
+        )
     if not rows:
         table.add_row("", Text("none", style="green"), "", "")
     return table
@@ -101,11 +112,19 @@ def render_status(data: dict):
     summary.add_row("Gross exposure", _money(data["gross_exposure"]))
     summary.add_row("Open orders", str(data["open_orders"]))
     kill = data["kill_switch"]
-    summary.add_row("Kill switch", Text(f"ENGAGED — {kill['reason']}", style="bold white on red") if kill["engaged"]
-                    else Text("off", style="green"))
+    summary.add_row(
+        "Kill switch",
+        Text(f"ENGAGED — {kill['reason']}", style="bold white on red")
+        if kill["engaged"]
+        else Text("off", style="green"),
+    )
     tripped = [b for b in data["breakers"] if b["state"] == "open"]
-    summary.add_row("Breakers", Text("TRIPPED: " + ", ".join(b["name"] for b in tripped), style="bold red") if tripped
-                    else Text("all closed", style="green"))
+    summary.add_row(
+        "Breakers",
+        Text("TRIPPED: " + ", ".join(b["name"] for b in tripped), style="bold red")
+        if tripped
+        else Text("all closed", style="green"),
+    )
     rollout = data["rollout"]
     summary.add_row("Rollout phase", f"{rollout['phase'] or 'none'}" + (" (enforced)" if rollout["enforced"] else ""))
     beats = ", ".join(f"{h['name']} {h['age_seconds']:.0f}s ago" for h in data["heartbeats"]) or "none seen"
@@ -120,17 +139,41 @@ def render_positions(rows: list[dict]):
 
 def render_orders(rows: list[dict]):
     table = Table(title="Orders (newest first)")
-    for name in ("ID", "Created (UTC)", "Symbol", "Side", "Type", "Qty", "Filled", "Avg price", "Status", "Source",
-                 "Reject code"):
+    for name in (
+        "ID",
+        "Created (UTC)",
+        "Symbol",
+        "Side",
+        "Type",
+        "Qty",
+        "Filled",
+        "Avg price",
+        "Status",
+        "Source",
+        "Reject code",
+    ):
         table.add_column(name, justify="right" if name in ("ID", "Qty", "Filled", "Avg price") else "left")
-    status_style = {OrderStatus.FILLED: "green", OrderStatus.REJECTED: "red", OrderStatus.FAILED: "red",
-                    OrderStatus.UNKNOWN: "yellow", OrderStatus.CANCELED: "dim"}
+    status_style = {
+        OrderStatus.FILLED: "green",
+        OrderStatus.REJECTED: "red",
+        OrderStatus.FAILED: "red",
+        OrderStatus.UNKNOWN: "yellow",
+        OrderStatus.CANCELED: "dim",
+    }
     for o in rows:
-        table.add_row(str(o["id"]), o["created_at"][:19].replace("T", " "), o["symbol"],
-                      Text(o["side"], style="green" if o["side"] == "buy" else "red"), o["type"], _qty(o["qty"]),
-                      _qty(o["filled_qty"]), _money(o["avg_fill_price"]),
-                      Text(o["status"], style=status_style.get(o["status"], "")), o["source"],
-                      Text(o["reject_code"], style="red"))
+        table.add_row(
+            str(o["id"]),
+            o["created_at"][:19].replace("T", " "),
+            o["symbol"],
+            Text(o["side"], style="green" if o["side"] == "buy" else "red"),
+            o["type"],
+            _qty(o["qty"]),
+            _qty(o["filled_qty"]),
+            _money(o["avg_fill_price"]),
+            Text(o["status"], style=status_style.get(o["status"], "")),
+            o["source"],
+            Text(o["reject_code"], style="red"),
+        )
     if not rows:
         table.add_row("", "(no orders)", *[""] * 9)
     return table
@@ -154,8 +197,9 @@ def render_performance(data: dict):
     for name in ("Date", "Equity", "Daily P&L", "Cumulative return", "Drawdown"):
         table.add_column(name, justify="left" if name == "Date" else "right")
     for r in data["curve"]:
-        table.add_row(r["date"], _money(r["equity"]), _pnl(r["daily_pnl"]), _pct(r["cumulative_return"]),
-                      _pct(r["drawdown"]))
+        table.add_row(
+            r["date"], _money(r["equity"]), _pnl(r["daily_pnl"]), _pct(r["cumulative_return"]), _pct(r["drawdown"])
+        )
     if not data["curve"]:
         table.add_row("(no account snapshots in the window)", "", "", "", "")
     return Group(Panel(grid, title="Performance", expand=False), table)
@@ -168,8 +212,14 @@ def render_logs(data: dict):
     for e in data["entries"]:
         style = SEVERITY_STYLE.get(e["severity"], "") if e["kind"] == "alert" else ""
         kind = Text(e["kind"] if e["kind"] == "action" else f"ALERT {e['severity'].upper()}", style=style)
-        table.add_row(e["at"][:19].replace("T", " "), kind, e["who"], e["what"], e["target"],
-                      Text(e["reason"], style=style if e["severity"] == "critical" else ""))
+        table.add_row(
+            e["at"][:19].replace("T", " "),
+            kind,
+            e["who"],
+            e["what"],
+            e["target"],
+            Text(e["reason"], style=style if e["severity"] == "critical" else ""),
+        )
     if not data["entries"]:
         table.add_row("", "(nothing recorded yet)", "", "", "", "")
     return table
@@ -217,13 +267,22 @@ class Command(BaseCommand):
                 return monitoring.monitor_orders(limit=limit, status=options["status"], symbol=options["symbol"])
             return monitoring.monitor_logs(limit=limit)
 
-        render = {"status": render_status, "positions": render_positions, "performance": render_performance,
-                  "orders": render_orders, "logs": render_logs}[view]
+        render = {
+            "status": render_status,
+            "positions": render_positions,
+            "performance": render_performance,
+            "orders": render_orders,
+            "logs": render_logs,
+        }[view]
         if options["json"]:
             self._json_loop(read, watch=watch, count=count)
             return
-        console = Console(file=self.stdout._out, force_terminal=True if options.get("force_color") else None,
-                          no_color=bool(options.get("no_color")), width=None)
+        console = Console(
+            file=self.stdout._out,
+            force_terminal=True if options.get("force_color") else None,
+            no_color=bool(options.get("no_color")),
+            width=None,
+        )
         if watch is None:
             console.print(render(read()))
             return
