@@ -170,6 +170,7 @@ class ChainInputs:
     caps: Callable[[], dict[str, float]]
     ledger: Callable[[list[str]], tuple[Decimal, dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]]]
     fractionable: Callable[[], frozenset[str]]
+    risk_blocked: Callable[[], str] = lambda: _risk_blocked_live()
     alert_correlation: bool = True
     on_submitted: Callable[[list], None] | None = None
 
@@ -199,6 +200,16 @@ def _data_check_live(day: dt.date) -> dict:
             f"stale data: {', '.join(stale[:10])}{'…' if len(stale) > 10 else ''} have no bar since {oldest_allowed}"
         )
     return {"symbols": len(symbols), "oldest_allowed": oldest_allowed.isoformat()}
+
+
+def _risk_blocked_live() -> str:
+    from risk.selectors import breaker_open, kill_switch_engaged
+
+    if kill_switch_engaged():
+        return "the kill switch is engaged: no rebalance orders"
+    if breaker_open():
+        return "a circuit breaker is open: no rebalance orders"
+    return ""
 
 
 def _record_signals_live(day: dt.date, run_id: str) -> int:
@@ -327,8 +338,6 @@ def _step(run: RebalanceRun, name: str, fn: Callable[[], tuple[int, dict]]) -> N
 
 def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState) -> None:
     """Execute the steps in order; raises :class:`StepError` at the first failure (recorded)."""
-    from risk.selectors import breaker_open, kill_switch_engaged
-
     run_id = f"rebalance-{run.mode}-{run.day.isoformat()}"
 
     def data():
@@ -351,10 +360,9 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
         return len(state.weights), {"gross": round(sum(state.weights.values()), 9), "excluded": state.allocation.excluded}
 
     def risk():
-        if kill_switch_engaged():
-            raise StepError("the kill switch is engaged: no rebalance orders")
-        if breaker_open():
-            raise StepError("a circuit breaker is open: no rebalance orders")
+        blocked = inputs.risk_blocked()
+        if blocked:
+            raise StepError(blocked)
         total = sum(state.weights.values())
         if any(w < 0 for w in state.weights.values()) or total > state.gross + 1e-6:
             raise StepError(f"allocation weights sum to {total:.6f}, above the gross {state.gross}")
@@ -474,28 +482,41 @@ def market_open_check() -> dict:
     return result
 
 
+def fills_confirm(*, broker) -> int:
+    """Advance a simulated exchange one last time and deliver its pending trade updates."""
+    from orders.fills import updates_pump
+
+    if hasattr(broker, "tick"):
+        broker.tick()
+    return updates_pump(broker=broker) if broker.synchronous_updates else 0
+
+
+def day_orders_cancel(*, reason: str = "market close: leftover day order") -> int:
+    """Cancel every open day order (they would expire anyway); returns how many were canceled."""
+    from orders.gateway import OrderNotCancelable, order_cancel
+    from orders.models import OPEN_STATUSES, Order, OrderStatus
+
+    canceled = 0
+    for pk in Order.objects.filter(status__in=OPEN_STATUSES, time_in_force="day").order_by("pk").values_list("pk", flat=True):
+        try:
+            result = order_cancel(order=pk, reason=reason)
+        except OrderNotCancelable:
+            continue
+        canceled += result.status == OrderStatus.CANCELED
+    return canceled
+
+
 def market_close_run(*, day: dt.date | None = None, broker=None) -> DailyPerformance:
     """After the close: confirm fills, cancel leftover day orders, snapshot the account, store the report."""
     from orders.brokers import get_broker
-    from orders.fills import updates_pump
-    from orders.gateway import OrderNotCancelable, order_cancel
-    from orders.models import OPEN_STATUSES, Order, OrderStatus, Position
+    from orders.models import Order, Position
     from orders.reconcile import account_snapshot_record
     from strategies.performance import daily_report_record
 
     day = day or clock.today_ny()
     broker = broker or get_broker()
-    if hasattr(broker, "tick"):
-        broker.tick()
-    if broker.synchronous_updates:
-        updates_pump(broker=broker)
-    canceled = 0
-    for pk in Order.objects.filter(status__in=OPEN_STATUSES, time_in_force="day").order_by("pk").values_list("pk", flat=True):
-        try:
-            result = order_cancel(order=pk, reason="market close: leftover day order")
-        except OrderNotCancelable:
-            continue
-        canceled += result.status == OrderStatus.CANCELED
+    fills_confirm(broker=broker)
+    canceled = day_orders_cancel()
     snapshot = account_snapshot_record(broker=broker)
     start = dt.datetime.combine(day, dt.time(0), tzinfo=clock.NEW_YORK)
     filled = Order.objects.filter(filled_at__gte=start, filled_at__lt=start + dt.timedelta(days=1)).count()
