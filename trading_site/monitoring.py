@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from orders import selectors as order_selectors
 from orders.models import OPEN_STATUSES
+from risk import market_clock
 from risk import selectors as risk_selectors
 from trading_site.lib import clock
 from trading_site.models import ActionLog, Alert, Heartbeat
@@ -55,14 +56,16 @@ def monitor_positions() -> list[dict]:
     return [_position(p) for p in order_selectors.positions_list()]
 
 
-def _account() -> dict | None:
+def _account(*, now: dt.datetime) -> dict | None:
+    """The latest snapshot; day P&L against the risk watermark's start-of-day equity of *this* session
+    (the breaker poll sets it at the session's first observation; an older watermark gives no day P&L)."""
     account = order_selectors.account_latest()
     if account is None:
         return None
     watermark = risk_selectors.equity_watermark()
-    day_pnl = None
-    if watermark is not None:
-        day_pnl = account.equity - Decimal(watermark["start_of_day_equity"])
+    if watermark is not None and watermark["session"] != market_clock.current_or_previous_session(now).isoformat():
+        watermark = None
+    day_pnl = None if watermark is None else account.equity - Decimal(watermark["start_of_day_equity"])
     return {
         "time": _iso(account.time),
         "equity": _s(account.equity),
@@ -107,7 +110,7 @@ def monitor_status(*, now: dt.datetime | None = None, alert_limit: int = 10) -> 
     open_orders = order_selectors.orders_list().filter(status__in=OPEN_STATUSES).count()
     return {
         "time": _iso(now),
-        "account": _account(),
+        "account": _account(now=now),
         "positions": monitor_positions(),
         "gross_exposure": _s(order_selectors.gross_exposure()),
         "open_orders": open_orders,

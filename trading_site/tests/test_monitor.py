@@ -131,7 +131,26 @@ def test_status_json_matches_the_account_and_positions_api(book, viewer, api_as)
         ("MSFT", D(5), D(950), D(-50), D(0)),
     ]
     assert D(status["gross_exposure"]) == D("1610")
+    assert status["account"]["day_pnl"] is None  # no start-of-day equity recorded for this session yet
     assert status["kill_switch"]["engaged"] is False and status["open_orders"] == 0
+
+
+def test_day_pnl_is_against_this_sessions_start_of_day_equity(book):
+    from risk.services import equity_observe
+
+    # Given the breaker poll last saw the account yesterday (start of that day 99,950) ...
+    equity_observe(equity=D("99950"), now=T0 - dt.timedelta(days=1))
+    with time_machine.travel(T0, tick=False):
+        before_today = json.loads(_monitor("status", "--json"))["account"]
+    # ... then its first observation today is 100,000.
+    equity_observe(equity=D("100000"), now=T0)
+    with time_machine.travel(T0, tick=False):
+        account = json.loads(_monitor("status", "--json"))["account"]
+        table = _monitor("status", "--force-color")
+    # Then yesterday's start is not today's: no day P&L until today's is known; then 100,050 − 100,000 = +50.
+    assert (before_today["day_pnl"], before_today["start_of_day_equity"]) == (None, None)
+    assert (D(account["day_pnl"]), D(account["start_of_day_equity"])) == (D(50), D(100000))
+    assert coloured("32", "+50.00", table)
 
 
 def test_positions_table_colours_profit_green_and_loss_red(book):
