@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal as D
 
@@ -70,6 +71,20 @@ def test_pub550_example_import_and_json_report(run_import, report):
     ]
     assert data["totals"] == {"short_term_gain": "0.00", "long_term_gain": "0.00", "disallowed_loss": "250.00"}
     assert ActionLog.objects.filter(action="tax.import").count() == 1
+    sale = TaxTrade.objects.get(trade_id="S1")
+    assert (
+        sale.execution_id,
+        sale.origin,
+        sale.side,
+        sale.qty,
+        sale.price,
+        sale.trade_date,
+        sale.source,
+        sale.method,
+        sale.executed_at,
+        sale.order_id,
+        sale.error,
+    ) == ("import:S1", "import", "sell", D(100), D("7.5"), dt.date(2024, 2, 1), "import", "fifo", None, None, "")
 
 
 def test_8949_shows_code_w_and_totals_equal_json(run_import, report):
