@@ -51,6 +51,10 @@ class ReasonForm(forms.Form):
     reason = _reason_field()
 
 
+class CancelForm(ReasonForm):
+    order_id = forms.IntegerField(min_value=1, error_messages={"required": "Choose the order to cancel."})
+
+
 class KillSwitchEngageForm(ReasonForm):
     confirm = forms.CharField(max_length=20, label="Type ENGAGE to confirm",
                               widget=forms.TextInput(attrs={"autocomplete": "off"}))

@@ -11,7 +11,7 @@ urlpatterns = [
     path("orders/new/", views.order_new, name="order_new"),
     path("orders/confirm/", views.order_confirm, name="order_confirm"),
     path("orders/cancel-all/", views.orders_cancel_all_view, name="orders_cancel_all"),
-    path("orders/<int:order_id>/cancel/", views.order_cancel_view, name="order_cancel"),
+    path("orders/cancel/", views.order_cancel_view, name="order_cancel"),
     path("strategies/", views.strategies, name="strategies"),
     path("strategies/<int:strategy_id>/toggle/", views.strategy_toggle, name="strategy_toggle"),
     path("strategies/<int:strategy_id>/symbols/toggle/", views.strategy_symbol_toggle,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import uuid
 
 from django.contrib import messages
@@ -37,7 +38,7 @@ from strategies.conf import ALLOCATION_METHOD
 from strategies.services import strategy_symbol_set, strategy_update
 from trading_site.api.errors import DomainError
 from trading_site.lib import clock
-from trading_site.lib.roles import ADMIN, OPERATOR, VIEWER, role_required
+from trading_site.lib.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
 # --- dashboard ------------------------------------------------------------------------------------
 
@@ -88,45 +89,76 @@ def _day_start(day: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time.min, tzinfo=clock.NEW_YORK) if day else None
 
 
+# The orders table is shared for two seconds between users with the same filters and role (it holds
+# no form token: the rows' Cancel buttons submit the page's own cancel form). The console's own writes
+# (manual order, cancel, cancel all, kill switch) start a new version, so their author sees the result
+# at once; fills and other apps' changes show within the two seconds.
+ORDERS_CACHE_SECONDS = 2
+ORDERS_VERSION_KEY = "console:orders:version"
+
+
+def _orders_version() -> str:
+    version = cache.get(ORDERS_VERSION_KEY)
+    if version is None:
+        cache.add(ORDERS_VERSION_KEY, uuid.uuid4().hex, None)
+        version = cache.get(ORDERS_VERSION_KEY)
+    return version
+
+
+def orders_changed() -> None:
+    cache.set(ORDERS_VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def _orders_table(request, form, can_trade: bool) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    digest = hashlib.sha256("&".join(sorted(request.GET.urlencode().split("&"))).encode()).hexdigest()[:32]
+    key = f"console:orders:{_orders_version()}:{int(can_trade)}:{digest}"
+    html = cache.get(key)
+    if html is None:
+        filters = form.cleaned_data if form.is_valid() else {}
+        end = filters.get("end")
+        page = selectors.orders_page(
+            status=filters.get("status") or None,
+            side=filters.get("side") or None,
+            source=filters.get("source") or None,
+            symbol=(filters.get("symbol") or "").strip() or None,
+            created_from=_day_start(filters.get("start")),
+            created_to=_day_start(end + dt.timedelta(days=1)) if end else None,
+            page_number=request.GET.get("page", 1),
+        )
+        html = render_to_string("console/_orders_table.html",
+                                {"result": page, "query": query.urlencode(), "can_trade": can_trade})
+        cache.set(key, html, ORDERS_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
 @require_GET
 @role_required(VIEWER)
 def orders(request):
     form = forms.OrdersFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    end = filters.get("end")
-    page = selectors.orders_page(
-        status=filters.get("status") or None,
-        side=filters.get("side") or None,
-        source=filters.get("source") or None,
-        symbol=(filters.get("symbol") or "").strip() or None,
-        created_from=_day_start(filters.get("start")),
-        created_to=_day_start(end + dt.timedelta(days=1)) if end else None,
-        page_number=request.GET.get("page", 1),
-    )
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "console/orders.html", {"form": form, "result": page, "query": query.urlencode()})
+    table = _orders_table(request, form, has_role(request.user, OPERATOR))
+    return render(request, "console/orders.html", {"form": form, "table_html": table})
 
 
 @require_POST
 @role_required(OPERATOR)
-def order_cancel_view(request, order_id: int):
-    form = forms.ReasonForm(request.POST)
+def order_cancel_view(request):
+    form = forms.CancelForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Cancel refused: a reason is required.")
+        messages.error(request, "Cancel refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
         return redirect("console:orders")
-    order = Order.objects.filter(pk=order_id).only("pk", "client_order_id").first()
-    if order is None:
+    order_id = form.cleaned_data["order_id"]
+    if not Order.objects.filter(pk=order_id).exists():
         messages.error(request, f"Order {order_id} does not exist.")
         return redirect("console:orders")
     try:
-        result = order_cancel(order=order.pk, actor=request.user, reason=form.cleaned_data["reason"])
-    except OrderNotCancelable as exc:
-        messages.error(request, f"{exc.code}: {exc.detail}")
-    except BrokerError as exc:
+        result = order_cancel(order=order_id, actor=request.user, reason=form.cleaned_data["reason"])
+    except (OrderNotCancelable, BrokerError) as exc:
         messages.error(request, f"{exc.code}: {exc.detail}")
     else:
         messages.success(request, f"Cancel requested for {result.client_order_id}: now {result.status}.")
+    orders_changed()
     return redirect("console:orders")
 
 
@@ -138,6 +170,7 @@ def orders_cancel_all_view(request):
         messages.error(request, "Cancel all refused: a reason is required.")
         return redirect("console:orders")
     count = order_cancel_all(actor=request.user, reason=form.cleaned_data["reason"])
+    orders_changed()
     messages.success(request, f"Cancel requested for {count} open order(s).")
     return redirect("console:orders")
 
@@ -211,8 +244,10 @@ def order_confirm(request):
         except DomainError:
             preview = None
         refused = Order.objects.filter(client_order_id=d["client_order_id"], created_by=request.user).first()
+        orders_changed()
         context = {"preview": preview, "form": form, "rejection": exc, "order": refused}
         return render(request, "console/order_confirm.html", context, status=422)
+    orders_changed()
     order = result.order
     messages.success(request, f"Order {order.client_order_id}: {order.side} {qty(order.qty)} {order.symbol} — {order.status}.")
     return redirect(f"{reverse('console:orders')}?symbol={order.symbol}")
@@ -313,6 +348,7 @@ def kill_switch_engage_view(request):
     if not form.is_valid():
         return _risk_page(request, engage_form=form, status=400)
     result = kill_switch_engage(actor=request.user, reason=form.cleaned_data["reason"])
+    orders_changed()
     summary = f"Kill switch engaged: {result.cancelled} order(s) cancelled, {result.flatten_orders} flatten order(s)."
     if result.errors:
         messages.error(request, summary + " Unwind errors: " + "; ".join(result.errors))

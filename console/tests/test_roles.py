@@ -34,7 +34,7 @@ def _actions(world) -> list[tuple[str, dict]]:
         ("/orders/new/", {"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "market", "time_in_force": "day"}),
         ("/orders/confirm/", {"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "market",
                               "time_in_force": "day", "client_order_id": "manual-abcdefgh12", **reason}),
-        (f"/orders/{oid}/cancel/", reason),
+        ("/orders/cancel/", {"order_id": oid, **reason}),
         ("/orders/cancel-all/", reason),
         (f"/strategies/{sid}/toggle/", {"enabled": "false", **reason}),
         (f"/strategies/{sid}/symbols/toggle/", {"symbol": "AAPL", "enabled": "false", **reason}),
