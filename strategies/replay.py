@@ -216,9 +216,9 @@ class ReplayResult:
 
 
 def _data_ensure() -> None:
-    from strategies.bundled import bundled_load, demo_loaded
+    from strategies.bundled import bundled_load
 
-    if not demo_loaded():
+    if not Bar.objects.exists():  # an empty database: the bundled demo dataset is what there is to replay
         bundled_load(dataset="demo")
 
 
@@ -380,8 +380,13 @@ def _replay_loop(
                     commissions += commission
                     trades += 1
                 positions = {s: q for s, q in positions.items() if q != 0}
-                days[day] = {"weights": weights, "orders": [p.as_dict() for p in getattr(run, "planned", [])],
-                             "status": run.status}
+                days[day] = {
+                    "signals": {name: dict(zip(frame["symbol"], frame["weight"].astype(float), strict=True))
+                                for name, frame in signal_set.signals.items()},
+                    "weights": weights,
+                    "orders": [p.as_dict() for p in getattr(run, "planned", [])],
+                    "status": run.status,
+                }
             close_prices = {s: price_at(s, market_clock.session_close(day)) for s in positions}
             equity_by_day[pd.Timestamp(day)] = float(
                 cash + sum((q * (close_prices[s] or Decimal(0)) for s, q in positions.items()), Decimal(0))
