@@ -21,6 +21,12 @@ class OrdersConfig(AppConfig):
                 "options": {"queue": queues.ORDERS, "expires": conf.reconcile_every_seconds},
             },
         )
+        # The database is the schedule: every second the due slices are claimed and sent. A beat
+        # message older than two seconds is dropped (the next one covers it) so none pile up.
+        beat.register(
+            "orders-twap-dispatch",
+            {"task": "orders.twap_dispatch", "schedule": 1.0, "options": {"queue": queues.TWAP, "expires": 2}},
+        )
         if settings.BROKER == "simulated":
             beat.register(
                 "orders-sim-tick",

@@ -54,6 +54,8 @@ class OrdersConf:
     unknown_grace_seconds: int
     reconcile_every_seconds: int
     sim_tick_every_seconds: int
+    # TWAP: a slice left in ``submitting`` this long is recovered by the sweeper (ask the broker, resend).
+    twap_sweep_grace_seconds: int
     # Simulated fill model.
     sim_seed: int
     sim_slippage_bps: Decimal
@@ -81,6 +83,7 @@ def load() -> OrdersConf:
         unknown_grace_seconds=_int("ORDERS_UNKNOWN_GRACE_SECONDS", 30, low=0, high=3600),
         reconcile_every_seconds=_int("ORDERS_RECONCILE_EVERY_SECONDS", 60, low=5, high=3600),
         sim_tick_every_seconds=_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
+        twap_sweep_grace_seconds=_int("TWAP_SWEEP_GRACE_SECONDS", 10, low=1, high=3600),
         sim_seed=_int("SIM_SEED", 42, low=0, high=2**31),
         sim_slippage_bps=_decimal("SIM_SLIPPAGE_BPS", "2", low=Decimal(0), high=Decimal(500)),
         sim_impact_coef_bps=_decimal("SIM_IMPACT_COEF_BPS", "10", low=Decimal(0), high=Decimal(10000)),

@@ -402,6 +402,13 @@ def order_resolve(*, order_id: int) -> Order:
     broker = get_broker()
     found = broker.get_order_by_client_id(order.client_order_id)
     if found is None:
+        if _slice_resendable(order):
+            # A TWAP slice claimed by a worker that died before (or while) calling the broker. The
+            # broker refuses a duplicate client_order_id, so sending under the SAME id is safe even
+            # if the first call is still in flight.
+            order_event_record(order=order, kind="resent", now=clock.now(), data={"why": "stuck in submitting"})
+            _broker_submit_quiet(order)
+            return Order.objects.get(pk=order_id)
         if order.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
             _order_finish(order, OrderStatus.FAILED, kind="not_at_broker", code=NOT_AT_BROKER,
                           detail="the broker has no order with this client_order_id")
@@ -440,8 +447,16 @@ def order_cancel(*, order: Order | int, actor=None, reason: str = "") -> Order:
             order_transition(order=locked, to=OrderStatus.CANCELED, kind="canceled", now=now, actor=actor_obj,
                              data={"reason": reason})
             locked.save(update_fields=["status", "canceled_at", "updated_at"])
-            return locked
-        order_event_record(order=locked, kind="cancel_requested", now=now, actor=actor_obj, data={"reason": reason})
+            is_parent = locked.parent_order_id is None and locked.total_slices is not None
+            if not is_parent:
+                return locked
+        else:
+            is_parent = False
+            order_event_record(order=locked, kind="cancel_requested", now=now, actor=actor_obj,
+                               data={"reason": reason})
+    if is_parent:
+        _children_cancel(parent_id=order_id, actor=actor, reason=reason)
+        return Order.objects.get(pk=order_id)
     broker = get_broker()
     try:
         broker.cancel_order(broker_order_id=locked.broker_order_id, client_order_id=locked.client_order_id)
@@ -488,3 +503,102 @@ def positions_flatten_all(*, actor, reason: str, source: str = OrderSource.KILL_
         except DomainError as exc:
             logger.error("flatten %s failed: %s", pos.symbol, exc)
     return orders
+
+
+def _children_cancel(*, parent_id: int, actor, reason: str) -> None:
+    """Cancel a TWAP parent's unsent (locally) and open (at the broker) children; one failure never stops the rest."""
+    from orders.models import TERMINAL_STATUSES
+
+    ids = (
+        Order.objects.filter(parent_order_id=parent_id)
+        .exclude(status__in=TERMINAL_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in list(ids):
+        try:
+            order_cancel(order=pk, actor=actor, reason=reason or "parent canceled")
+        except OrderNotCancelable:
+            continue
+        except BrokerError as exc:
+            logger.warning("cancel of TWAP child %s failed: %s (reconciliation retries)", pk, exc)
+
+
+# --- scheduled orders (TWAP slices) ----------------------------------------------------------------
+
+
+def _slice_resendable(order: Order) -> bool:
+    if order.status != OrderStatus.SUBMITTING or order.parent_order_id is None:
+        return False
+    parent_status = Order.objects.filter(pk=order.parent_order_id).values_list("status", flat=True).first()
+    return parent_status != OrderStatus.CANCELED
+
+
+def _broker_submit_quiet(order: Order) -> None:
+    """``_broker_submit`` whose definite refusals are already recorded on the order (not re-raised)."""
+    try:
+        _broker_submit(order)
+    except (BrokerRejected, RateLimited) as exc:
+        logger.info("order %s refused by the broker: %s", order.client_order_id, exc.detail)
+
+
+def order_claim_scheduled(*, order_id: int, now: dt.datetime | None = None) -> bool:
+    """Compare-and-set ``scheduled`` → ``submitting`` for a due order. True for exactly one caller."""
+    now = now or clock.now()
+    with transaction.atomic():
+        claimed = Order.objects.filter(
+            pk=order_id, status=OrderStatus.SCHEDULED, scheduled_time__lte=now
+        ).update(status=OrderStatus.SUBMITTING, updated_at=now)
+        if claimed == 1:
+            OrderEvent.objects.create(
+                order_id=order_id, created_at=now, kind="claimed", from_status=OrderStatus.SCHEDULED,
+                to_status=OrderStatus.SUBMITTING, data={},
+            )
+    return claimed == 1
+
+
+def order_send_claimed(*, order_id: int) -> Order:
+    """Send an order this caller claimed (status ``submitting``): pre-trade checks, then the broker.
+
+    A pre-trade rejection (kill switch, circuit breaker, market hours, limits) marks the order
+    ``rejected`` with the check's code and an event; the broker is not called. The broker call
+    happens outside any transaction and row lock, under the order's own ``client_order_id``.
+    """
+    order = Order.objects.get(pk=order_id)
+    if order.status != OrderStatus.SUBMITTING:
+        return order
+    if order.parent_order_id is not None and not _slice_resendable(order):
+        _order_finish(order, OrderStatus.CANCELED, kind="canceled", code="", detail="parent canceled")
+        return order
+    intent = pretrade.OrderIntent(
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        source=order.source,
+        now=clock.now(),
+        limit_price=order.limit_price,
+        extended_hours=order.extended_hours,
+        reference_price=_reference_price(order.symbol),
+        actor_id=order.created_by_id,
+        parent_order_id=order.parent_order_id,
+        client_order_id=order.client_order_id,
+    )
+    try:
+        pretrade.run_checks(intent)
+    except pretrade.PreTradeRejection as exc:
+        _order_finish(order, OrderStatus.REJECTED, kind="pretrade_rejected", code=exc.code, detail=exc.detail)
+        return order
+    _broker_submit_quiet(order)
+    return order
+
+
+def order_send_scheduled(*, order_id: int) -> Order:
+    """Send an existing ``scheduled`` order that is due: claim (compare-and-set), check, submit.
+
+    Safe to call any number of times concurrently: only the caller that wins the claim sends it.
+    """
+    if not order_claim_scheduled(order_id=order_id):
+        return Order.objects.get(pk=order_id)
+    return order_send_claimed(order_id=order_id)

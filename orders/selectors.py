@@ -143,3 +143,59 @@ def gross_exposure() -> Decimal:
         price = last_price(symbol=pos.symbol) or pos.avg_cost
         total += abs(pos.qty) * price
     return quantize_money(total)
+
+
+# --- TWAP parents ---------------------------------------------------------------------------------
+
+PARENT_PENDING, PARENT_ACTIVE, PARENT_COMPLETE = "pending", "active", "complete"
+
+
+def twap_parents() -> QuerySet[Order]:
+    """TWAP parents annotated with the reference's ``parent_order_status`` aggregate (one query).
+
+    - ``slices_submitted``: children that reached the broker (they have a submission time or a
+      broker id, or a status past ``submitting``);
+    - ``agg_filled_qty`` / ``agg_filled_notional`` / ``agg_avg_fill_price``: over all children
+      (partial fills of canceled children count: they are real shares);
+    - ``aggregated_status``: ``pending`` while any child is still scheduled, ``complete`` when every
+      child is terminal, ``active`` otherwise.
+    """
+    from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
+    from django.db.models.functions import Coalesce, NullIf
+
+    from orders.models import TERMINAL_STATUSES, OrderStatus
+
+    zero = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=9))
+    not_sent = [OrderStatus.SCHEDULED, OrderStatus.SUBMITTING, OrderStatus.CANCELED, OrderStatus.REJECTED,
+                OrderStatus.FAILED]
+    submitted = Q(children__broker_order_id__isnull=False) | ~Q(children__status__in=not_sent)
+    return (
+        Order.objects.filter(parent_order__isnull=True, total_slices__isnull=False)
+        .annotate(
+            child_count=Count("children"),
+            slices_submitted=Count("children", filter=submitted),
+            slices_scheduled=Count("children", filter=Q(children__status=OrderStatus.SCHEDULED)),
+            slices_terminal=Count("children", filter=Q(children__status__in=list(TERMINAL_STATUSES))),
+            agg_filled_qty=Coalesce(Sum("children__filled_qty"), zero),
+            agg_filled_notional=Coalesce(Sum("children__filled_notional"), zero),
+        )
+        .annotate(
+            agg_avg_fill_price=ExpressionWrapper(
+                F("agg_filled_notional") / NullIf(F("agg_filled_qty"), zero),
+                output_field=DecimalField(max_digits=30, decimal_places=6),
+            ),
+            aggregated_status=Case(
+                When(slices_scheduled__gt=0, then=Value(PARENT_PENDING)),
+                When(slices_terminal=F("child_count"), then=Value(PARENT_COMPLETE)),
+                default=Value(PARENT_ACTIVE),
+            ),
+        )
+    )
+
+
+def twap_parent_get(*, order_id: int) -> Order | None:
+    return twap_parents().filter(pk=order_id).first()
+
+
+def twap_children(*, parent_id: int) -> QuerySet[Order]:
+    return Order.objects.filter(parent_order_id=parent_id).order_by("slice_num", "pk")

@@ -35,6 +35,13 @@ def sim_tick() -> int:
     return updates_pump(broker=broker)
 
 
+@shared_task(name="orders.twap_dispatch", ignore_result=True, time_limit=55, soft_time_limit=50)
+def twap_dispatch() -> dict:
+    """Beat, every second: send due TWAP slices (claim by compare-and-set), sweep stuck ones."""
+    from orders.slicing import slices_dispatch_due
+
+    return slices_dispatch_due()
+
 
 @worker_ready.connect
 def _reconcile_at_startup(sender=None, **kwargs) -> None:

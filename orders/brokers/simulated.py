@@ -117,6 +117,24 @@ def tick_size(price: Decimal) -> Decimal:
     return Decimal("0.01") if price >= 1 else Decimal("0.0001")
 
 
+def model_cost_bps(*, qty: Decimal, adv: Decimal) -> Decimal:
+    """Cost of one execution in bps of the path price: half-spread + square-root impact.
+
+    ``SIM_SLIPPAGE_BPS + SIM_IMPACT_COEF_BPS × √(qty / ADV)``. Transaction-cost analysis uses this
+    same function for its counterfactual single order (orders/tca.py).
+    """
+    return conf.sim_slippage_bps + conf.sim_impact_coef_bps * (qty / adv).sqrt()
+
+
+def model_fill_price(*, side: str, price: Decimal, qty: Decimal, adv: Decimal) -> Decimal:
+    """The exchange's fill price for ``qty`` at path price ``price``, rounded away from the trader."""
+    cost = model_cost_bps(qty=qty, adv=adv) / BPS
+    tick = tick_size(price)
+    if side == "buy":
+        return (price * (1 + cost)).quantize(tick, rounding=ROUND_CEILING)
+    return max((price * (1 - cost)).quantize(tick, rounding=ROUND_FLOOR), tick)
+
+
 class SimulatedBroker:
     name = "simulated"
     synchronous_updates = True
@@ -255,13 +273,7 @@ class SimulatedBroker:
         row.last_eval_at = now
         if qty <= 0:
             return None
-        impact = conf.sim_impact_coef_bps * (qty / adv).sqrt()
-        cost = (conf.sim_slippage_bps + impact) / BPS
-        tick = tick_size(price)
-        if row.side == "buy":
-            fill_price = (price * (1 + cost)).quantize(tick, rounding=ROUND_CEILING)
-        else:
-            fill_price = max((price * (1 - cost)).quantize(tick, rounding=ROUND_FLOOR), tick)
+        fill_price = model_fill_price(side=row.side, price=price, qty=qty, adv=adv)
         if row.order_type == "limit":
             limit = row.limit_price
             if (row.side == "buy" and price > limit) or (row.side == "sell" and price < limit):

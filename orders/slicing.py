@@ -1,0 +1,358 @@
+"""TWAP execution services: create a parent with its scheduled children, dispatch due slices, sweep.
+
+Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
+
+- :func:`twap_order_create` validates like the gateway, plans with the pure
+  :class:`orders.twap.TWAPSlicer`, and writes the parent plus N children (status ``scheduled``,
+  absolute ``scheduled_time``) in ONE transaction with ``bulk_create``. The parent is never sent to
+  a broker; its status is ``scheduled`` while any child is working and becomes ``filled`` (every
+  share filled) or ``canceled`` (finished short: canceled, blocked or failed slices) when the last
+  child is terminal. Its own ``filled_qty`` stays 0 — the fills live on the children, so ledger
+  sums never count a share twice. ``reference_price`` on the parent is the arrival price (TCA).
+- The database is the schedule: :func:`slices_dispatch_due` (a Celery beat task every second)
+  picks due rows and each goes through :func:`slice_dispatch` — a compare-and-set claim
+  (``scheduled`` → ``submitting``), partial-fill catch-up, then the gateway's pre-trade checks and
+  broker call (``orders.gateway.order_send_claimed``). Only the claim winner sends a slice, so a
+  duplicated task or a restarted beat cannot double it.
+- Catch-up: before a slice goes out, earlier children still open at the broker are canceled and
+  the quantity not filled (or not sent: blocked, failed) rolls forward: this slice = remaining ÷
+  slices left (whole shares spread like the plan), the last slice takes everything that remains.
+  Children still open after a cancel request (an asynchronous broker) count at their full quantity,
+  so catch-up never over-buys.
+- :func:`slices_sweep` recovers slices stuck in ``submitting`` (a worker died between the claim and
+  the broker's answer) through ``order_resolve``: found at the broker → its state is applied; not
+  found → resent under the SAME ``client_order_id`` (the broker refuses a duplicate id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Sum
+
+from orders.gateway import (
+    CLIENT_ORDER_ID_RE,
+    OrderConflict,
+    OrderInputError,
+    _new_client_order_id,
+    _reference_price,
+    order_cancel,
+    order_claim_scheduled,
+    order_resolve,
+    order_send_claimed,
+    order_validate,
+)
+from orders.models import TERMINAL_STATUSES, Order, OrderEvent, OrderSource, OrderStatus, TimeInForce
+from orders.twap import MAX_SLICES, TWAPPlanError, TWAPSlicer
+from strategies.selectors import asset_get
+from trading_site.audit import action_record
+from trading_site.lib import clock
+
+logger = logging.getLogger(__name__)
+
+# A start time this far in the past is still accepted (clock skew between a client and the server).
+START_TOLERANCE = dt.timedelta(seconds=60)
+SLICE_SUFFIX_MAX = len(f"-s{MAX_SLICES - 1}")
+DISPATCH_BATCH = 200
+_AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API}
+
+
+def _horizon(value: object) -> dt.timedelta:
+    try:
+        minutes = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError) as exc:
+        raise OrderInputError("horizon_minutes", "horizon_minutes must be a number") from exc
+    if isinstance(value, bool) or not minutes.is_finite() or minutes <= 0:
+        raise OrderInputError("horizon_minutes", "horizon_minutes must be positive")
+    if minutes > 7 * 24 * 60:
+        raise OrderInputError("horizon_minutes", "horizon_minutes must be at most one week")
+    return dt.timedelta(seconds=float(minutes * 60))
+
+
+def _session_horizon(*, start: dt.datetime, horizon: dt.timedelta, clip_to_close: bool) -> dt.timedelta:
+    """Reject (or clip) a horizon that runs past the session close; always-open simulation: unchanged."""
+    from risk import market_clock
+
+    if market_clock.always_open():
+        return horizon
+    if not market_clock.is_open(start):
+        raise OrderInputError("start_time", "the market is closed at the start time; TWAP runs in regular hours")
+    close = market_clock.session_close(start.astimezone(clock.NEW_YORK).date())
+    end = start + horizon
+    if close is not None and end > close:
+        if not clip_to_close:
+            ny_close = close.astimezone(clock.NEW_YORK).strftime("%H:%M")
+            raise OrderInputError(
+                "horizon_minutes",
+                f"the horizon ends after the session close ({ny_close} New York); shorten it or ask to clip to the close",
+            )
+        horizon = close - start
+    return horizon
+
+
+def twap_order_create(
+    *,
+    symbol: str,
+    side: str,
+    qty: object,
+    slices: int,
+    horizon_minutes: object,
+    actor,
+    source: str,
+    reason: str = "",
+    start_time: dt.datetime | None = None,
+    order_type: str = "market",
+    limit_price: object = None,
+    strategy: str = "",
+    clip_to_close: bool = False,
+    client_order_id: str | None = None,
+) -> Order:
+    """Create a TWAP parent and its scheduled children (one transaction). Returns the parent.
+
+    Idempotent by ``client_order_id``: the same id with the same request returns the existing parent;
+    with a different request it is a conflict (409). Bad input raises a 4xx domain error and stores
+    nothing.
+    """
+    v = order_validate(
+        symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
+        time_in_force=TimeInForce.DAY, source=source,
+    )
+    if isinstance(slices, bool) or not isinstance(slices, int):
+        raise OrderInputError("slices", "slices must be a whole number")
+    if slices <= 0 or slices > MAX_SLICES:
+        raise OrderInputError("slices", f"slices must be between 1 and {MAX_SLICES}")
+    horizon = _horizon(horizon_minutes)
+    now = clock.now()
+    if start_time is None:
+        start = now
+    else:
+        if start_time.tzinfo is None:
+            raise OrderInputError("start_time", "start_time must include a timezone")
+        if start_time < now - START_TOLERANCE:
+            raise OrderInputError("start_time", "start_time is in the past")
+        start = start_time
+    horizon = _session_horizon(start=start, horizon=horizon, clip_to_close=clip_to_close)
+    asset = asset_get(symbol=v.symbol)
+    min_lot = asset.min_lot if asset is not None else None
+    if min_lot is not None and v.qty < min_lot:
+        raise OrderInputError("qty", f"qty {v.qty} is below the minimum lot of {min_lot} for {v.symbol}")
+    try:
+        planned = TWAPSlicer(total_qty=v.qty, n_slices=slices, horizon=horizon, min_lot=min_lot).plan(start)
+    except TWAPPlanError as exc:
+        raise OrderInputError("algo", str(exc)) from exc
+
+    if client_order_id is not None:
+        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID_RE.match(client_order_id):
+            raise OrderInputError(
+                "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
+            )
+        if len(client_order_id) > 128 - SLICE_SUFFIX_MAX:
+            raise OrderInputError("client_order_id", f"a TWAP client_order_id has at most {128 - SLICE_SUFFIX_MAX} characters")
+        existing = Order.objects.filter(client_order_id=client_order_id).first()
+        if existing is not None:
+            return _existing_parent(existing, v=v, slices=len(planned))
+    else:
+        client_order_id = _new_client_order_id(source, now)
+
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    arrival = _reference_price(v.symbol)
+    try:
+        with transaction.atomic():
+            parent = Order.objects.create(
+                client_order_id=client_order_id, symbol=v.symbol, side=v.side, order_type=v.order_type,
+                qty=v.qty, limit_price=v.limit_price, time_in_force=TimeInForce.DAY, status=OrderStatus.SCHEDULED,
+                source=v.source, strategy=strategy, created_by=actor_obj, reason=reason, reference_price=arrival,
+                total_slices=len(planned), created_at=now, updated_at=now,
+            )
+            children = Order.objects.bulk_create(
+                [
+                    Order(
+                        client_order_id=f"{client_order_id}-s{p.slice_num}", symbol=v.symbol, side=v.side,
+                        order_type=v.order_type, qty=p.qty, limit_price=v.limit_price,
+                        time_in_force=TimeInForce.DAY, status=OrderStatus.SCHEDULED, source=OrderSource.TWAP,
+                        strategy=strategy, created_by=actor_obj, reason=reason, parent_order=parent,
+                        slice_num=p.slice_num, total_slices=len(planned), scheduled_time=p.scheduled_time,
+                        created_at=now, updated_at=now,
+                    )
+                    for p in planned
+                ]
+            )
+            OrderEvent.objects.create(
+                order=parent, created_at=now, kind="twap_created", from_status=OrderStatus.NEW,
+                to_status=OrderStatus.SCHEDULED, actor=actor_obj,
+                data={"slices": len(planned), "requested_slices": slices, "horizon_seconds": horizon.total_seconds(),
+                      "start": start.isoformat(), "arrival_price": str(arrival) if arrival is not None else None,
+                      "first_child_id": children[0].pk if children and children[0].pk else None},
+            )
+            if v.source in _AUDITED_SOURCES:
+                action_record(
+                    actor=actor_obj, action="order.twap_create", target=parent, reason=reason,
+                    data={"symbol": v.symbol, "side": v.side, "qty": str(v.qty), "slices": len(planned),
+                          "horizon_seconds": horizon.total_seconds()},
+                )
+    except IntegrityError:
+        existing = Order.objects.filter(client_order_id=client_order_id).first()
+        if existing is None:
+            raise
+        return _existing_parent(existing, v=v, slices=len(planned))
+    return parent
+
+
+def _existing_parent(existing: Order, *, v, slices: int) -> Order:
+    same = (
+        existing.total_slices is not None
+        and existing.parent_order_id is None
+        and existing.symbol == v.symbol
+        and existing.side == v.side
+        and existing.qty == v.qty
+        and existing.order_type == v.order_type
+        and existing.limit_price == v.limit_price
+    )
+    if not same:
+        raise OrderConflict(f"client_order_id {existing.client_order_id} is already used by a different order")
+    return existing
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+def _earlier_cancel(*, child: Order) -> None:
+    """Cancel earlier children still open at the broker (outside any transaction: broker calls)."""
+    parent_id = child.parent_order_id
+    earlier_open = (
+        Order.objects.filter(parent_order_id=parent_id, slice_num__lt=child.slice_num)
+        .filter(status__in=[OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in list(earlier_open):
+        try:
+            order_cancel(order=pk, actor=None, reason="TWAP catch-up: the unfilled remainder rolls forward")
+        except Exception:  # the remainder then counts as still working: catch-up never over-buys
+            logger.exception("TWAP catch-up: cancel of child %s failed", pk)
+
+
+def _slice_qty(*, child: Order) -> Decimal:
+    """This slice's quantity: what the parent still needs ÷ slices left (the last takes all)."""
+    parent_id = child.parent_order_id
+    # The parent's row lock serializes catch-up between slices of one parent dispatched concurrently
+    # (no broker call happens under it): each sees its siblings' final quantities.
+    parent = Order.objects.select_for_update().get(pk=parent_id)
+    committed = Decimal(0)
+    later_scheduled = 0
+    siblings = Order.objects.filter(parent_order_id=parent_id).exclude(pk=child.pk)
+    for status, qty, filled, num in siblings.values_list("status", "qty", "filled_qty", "slice_num"):
+        if status == OrderStatus.SCHEDULED:
+            later_scheduled += num > child.slice_num
+            continue
+        committed += filled if status in TERMINAL_STATUSES else qty
+    remaining = parent.qty - committed
+    left = 1 + later_scheduled
+    if remaining <= 0 or left == 1:
+        return remaining
+    try:
+        return TWAPSlicer(total_qty=remaining, n_slices=left, horizon=dt.timedelta(seconds=left)).plan(clock.now())[0].qty
+    except TWAPPlanError:
+        return remaining
+
+
+def slice_dispatch(*, order_id: int) -> Order:
+    """Claim one due slice, roll forward earlier remainders, then send it through the gateway."""
+    if not order_claim_scheduled(order_id=order_id):
+        return Order.objects.get(pk=order_id)
+    child = Order.objects.get(pk=order_id)
+    _earlier_cancel(child=child)
+    with transaction.atomic():
+        qty = _slice_qty(child=child)
+        now = clock.now()
+        if qty <= 0:
+            updated = Order.objects.filter(pk=order_id, status=OrderStatus.SUBMITTING).update(
+                status=OrderStatus.CANCELED, canceled_at=now, updated_at=now
+            )
+            if updated:
+                OrderEvent.objects.create(order_id=order_id, created_at=now, kind="nothing_left",
+                                          from_status=OrderStatus.SUBMITTING, to_status=OrderStatus.CANCELED,
+                                          data={"remaining": str(qty)})
+        elif qty != child.qty:
+            Order.objects.filter(pk=order_id, status=OrderStatus.SUBMITTING).update(qty=qty, updated_at=now)
+            OrderEvent.objects.create(order_id=order_id, created_at=now, kind="rolled_forward",
+                                      from_status=OrderStatus.SUBMITTING, to_status=OrderStatus.SUBMITTING,
+                                      data={"planned_qty": str(child.qty), "qty": str(qty)})
+    if qty <= 0:
+        return Order.objects.get(pk=order_id)
+    return order_send_claimed(order_id=order_id)
+
+
+def slices_due(*, now: dt.datetime, limit: int = DISPATCH_BATCH) -> list[int]:
+    return list(
+        Order.objects.filter(status=OrderStatus.SCHEDULED, scheduled_time__lte=now, parent_order__isnull=False)
+        .order_by("scheduled_time", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def slices_dispatch_due(*, now: dt.datetime | None = None) -> dict:
+    """Dispatch every due slice (one failure never stops the others), sweep, close finished parents."""
+    now = now or clock.now()
+    sent = failed = 0
+    for pk in slices_due(now=now):
+        try:
+            slice_dispatch(order_id=pk)
+            sent += 1
+        except Exception:
+            failed += 1
+            logger.exception("TWAP: dispatch of slice %s failed", pk)
+    swept = slices_sweep(now=clock.now())
+    finished = parents_finalize(now=clock.now())
+    return {"dispatched": sent, "errors": failed, "swept": swept, "finished": finished}
+
+
+def slices_sweep(*, now: dt.datetime) -> int:
+    """Recover slices stuck in ``submitting`` longer than the grace period (ask the broker; resend)."""
+    from orders.conf import conf
+
+    cutoff = now - dt.timedelta(seconds=conf.twap_sweep_grace_seconds)
+    stuck = list(
+        Order.objects.filter(status=OrderStatus.SUBMITTING, parent_order__isnull=False, updated_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:DISPATCH_BATCH]
+    )
+    for pk in stuck:
+        try:
+            order_resolve(order_id=pk)
+        except Exception:
+            logger.exception("TWAP sweep: resolving slice %s failed", pk)
+    return len(stuck)
+
+
+def parents_finalize(*, now: dt.datetime) -> int:
+    """Give finished parents (every child terminal) their terminal status: filled or canceled."""
+    working = Order.objects.filter(parent_order_id=OuterRef("pk")).exclude(status__in=TERMINAL_STATUSES)
+    done = list(
+        Order.objects.filter(status=OrderStatus.SCHEDULED, parent_order__isnull=True, total_slices__isnull=False)
+        .filter(~Exists(working))
+        .values_list("pk", flat=True)[:DISPATCH_BATCH]
+    )
+    for pk in done:
+        with transaction.atomic():
+            parent = Order.objects.select_for_update().get(pk=pk)
+            if parent.status != OrderStatus.SCHEDULED:
+                continue
+            filled = Order.objects.filter(parent_order_id=pk).aggregate(q=Sum("filled_qty"))["q"] or Decimal(0)
+            status = OrderStatus.FILLED if filled == parent.qty else OrderStatus.CANCELED
+            OrderEvent.objects.create(order=parent, created_at=now, kind="twap_finished",
+                                      from_status=parent.status, to_status=status, data={"filled_qty": str(filled)})
+            Order.objects.filter(pk=pk).update(
+                status=status, updated_at=now,
+                **({"filled_at": now} if status == OrderStatus.FILLED else {"canceled_at": now}),
+            )
+    return len(done)
+
+
+def twap_parent_cancel(*, parent_id: int, actor, reason: str) -> Order:
+    """Cancel a parent: its unsent children locally, its open children at the broker."""
+    return order_cancel(order=parent_id, actor=actor, reason=reason)
+

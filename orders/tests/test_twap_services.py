@@ -1,0 +1,227 @@
+"""TWAP services in-process: parent/children creation, bad input, dispatch by compare-and-set,
+pre-trade blocking, catch-up of partial fills, sweeper, parent cancel, aggregate and TCA.
+
+The real worker/beat flows are in tests/test_twap_processes.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+import time_machine
+
+from orders import pretrade
+from orders.brokers import use_broker
+from orders.brokers.base import BrokerUnavailable
+from orders.gateway import OrderConflict, OrderInputError, order_cancel, order_send_scheduled
+from orders.models import Order, OrderEvent, OrderStatus, SimOrder
+from orders.selectors import twap_parent_get
+from orders.slicing import slice_dispatch, slices_dispatch_due, twap_order_create
+from orders.tca import parent_tca
+from orders.tests.conftest import T0, CountingBroker, make_asset
+from trading_site.models import ActionLog
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return Order.objects.count(), OrderEvent.objects.count(), SimOrder.objects.count()
+
+
+def _create(**overrides):
+    kwargs = dict(symbol="AAPL", side="buy", qty="100", slices=6, horizon_minutes=30, actor=None, source="api")
+    kwargs.update(overrides)
+    return twap_order_create(**kwargs)
+
+
+def test_parent_and_six_children_are_stored_scheduled_at_absolute_times(aapl, sim_broker, frozen, operator):
+    parent = _create(actor=operator, reason="rebalance AAPL")
+    children = list(parent.children.order_by("slice_num"))
+    assert parent.status == "scheduled" and parent.total_slices == 6 and parent.parent_order_id is None
+    assert parent.reference_price == D("100")  # arrival price: the bar's flat path
+    assert [c.qty for c in children] == [D(17), D(17), D(17), D(17), D(16), D(16)]
+    assert [c.scheduled_time for c in children] == [T0 + dt.timedelta(minutes=5 * i) for i in range(6)]
+    assert [c.client_order_id for c in children] == [f"{parent.client_order_id}-s{i}" for i in range(6)]
+    assert {c.status for c in children} == {"scheduled"} and {c.source for c in children} == {"twap"}
+    assert SimOrder.objects.count() == 0  # nothing sent
+    assert ActionLog.objects.filter(action="order.twap_create", actor=operator).count() == 1
+
+
+def test_same_client_order_id_returns_the_same_parent_and_different_request_conflicts(aapl, sim_broker, frozen):
+    first = _create(client_order_id="rebal-7-AAPL")
+    again = _create(client_order_id="rebal-7-AAPL")
+    assert again.pk == first.pk and Order.objects.count() == 7
+    with pytest.raises(OrderConflict):
+        _create(client_order_id="rebal-7-AAPL", qty="101")
+    assert Order.objects.count() == 7
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"slices": 0}, "slices"),
+        ({"slices": -3}, "slices"),
+        ({"slices": 1001}, "slices"),
+        ({"horizon_minutes": 0}, "horizon_minutes"),
+        ({"horizon_minutes": "-5"}, "horizon_minutes"),
+        ({"start_time": T0 - dt.timedelta(minutes=5)}, "start_time"),
+        ({"qty": "0"}, "qty"),
+        ({"symbol": "NOPE"}, "symbol"),
+        ({"horizon_minutes": 600}, "horizon_minutes"),  # 11:00 + 10 h runs past the 16:00 close
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_stored(aapl, sim_broker, frozen, overrides, field):
+    before = _counts()
+    with pytest.raises(Exception) as info:
+        _create(**overrides)
+    assert getattr(info.value, "http_status", None) in (400, 404, 422)
+    assert field in (getattr(info.value, "fields", None) or {field: 1})
+    assert _counts() == before
+
+
+def test_qty_below_the_minimum_lot_is_refused(db, sim_broker, frozen):
+    asset = make_asset("BRK", price="500")
+    asset.min_lot = D(10)
+    asset.save()
+    with pytest.raises(OrderInputError) as info:
+        _create(symbol="BRK", qty="5")
+    assert "minimum lot" in str(info.value) and Order.objects.count() == 0
+
+
+def test_horizon_past_the_close_is_clipped_when_asked(aapl, sim_broker, frozen):
+    # 11:00 New York + 10 h → clipped to the 16:00 close: 5 h over 6 slices = 50 min apart
+    parent = _create(horizon_minutes=600, clip_to_close=True)
+    times = list(parent.children.order_by("slice_num").values_list("scheduled_time", flat=True))
+    assert times[1] - times[0] == dt.timedelta(minutes=50)
+    assert times[-1] < dt.datetime(2026, 3, 10, 20, 0, tzinfo=dt.UTC)
+
+
+def test_a_due_slice_is_sent_once_however_often_it_is_dispatched(aapl, frozen):
+    broker = CountingBroker(__import__("orders.brokers.simulated", fromlist=["x"]).SimulatedBroker(market_hours="always"))
+    with use_broker(broker):
+        parent = _create()
+        first = parent.children.get(slice_num=0)
+        slice_dispatch(order_id=first.pk)
+        slice_dispatch(order_id=first.pk)
+        order_send_scheduled(order_id=first.pk)
+        slices_dispatch_due()
+        not_due = parent.children.get(slice_num=1)
+        order_send_scheduled(order_id=not_due.pk)  # 5 minutes early: the claim refuses it
+    first.refresh_from_db()
+    assert broker.submit_calls == 1
+    assert (first.status, first.filled_qty) == ("filled", D(17))
+    assert not_due.__class__.objects.get(pk=not_due.pk).status == "scheduled"
+
+
+def test_kill_switch_style_rejection_blocks_the_slice_without_a_broker_call(aapl, counting_broker, frozen):
+    def kill_switch(intent):
+        raise pretrade.PreTradeRejection("KILL_SWITCH_ENGAGED", "engaged")
+
+    parent = _create()
+    pretrade.register_check("test.kill", kill_switch)
+    slices_dispatch_due()
+    child = parent.children.get(slice_num=0)
+    assert (child.status, child.reject_code) == ("rejected", "KILL_SWITCH_ENGAGED")
+    assert counting_broker.submit_calls == 0
+    assert child.events.filter(kind="pretrade_rejected").count() == 1
+
+
+def test_partial_fill_rolls_forward_and_last_slice_takes_the_rest(db, sim_broker):
+    # ADV 39,000 → the participation cap fills 10 shares per evaluation; slices of 15 fill partially
+    make_asset("THIN", price="10", volume="39000")
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create(symbol="THIN", qty="45", slices=3, horizon_minutes=3)
+        slices_dispatch_due()  # slice 0: 15 sent, 10 filled, 5 open
+        traveller.shift(dt.timedelta(seconds=60))
+        slices_dispatch_due()  # slice 0's 5 canceled; slice 1 = (45 - 10) ÷ 2 = 18 (17.5 → 18, 17)
+        traveller.shift(dt.timedelta(seconds=60))
+        slices_dispatch_due()  # slice 1 filled 10 → 8 canceled; last slice = 45 - 20 = 25
+    kids = {c.slice_num: c for c in parent.children.all()}
+    assert [kids[i].qty for i in range(3)] == [D(15), D(18), D(25)]
+    assert [kids[i].filled_qty for i in range(3)] == [D(10), D(10), D(10)]
+    assert kids[0].status == kids[1].status == "canceled"
+    rolled = kids[1].events.get(kind="rolled_forward").data
+    assert (D(rolled["planned_qty"]), D(rolled["qty"])) == (D(15), D(18))
+
+
+def test_sweeper_resends_a_claimed_slice_under_the_same_id_and_only_once(aapl, counting_broker, conf_sweep):
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create()
+        child = parent.children.get(slice_num=0)
+        from orders.gateway import order_claim_scheduled
+
+        assert order_claim_scheduled(order_id=child.pk)  # the worker dies here
+        traveller.shift(dt.timedelta(seconds=11))
+        result = slices_dispatch_due()
+        slices_dispatch_due()
+    child.refresh_from_db()
+    assert result["swept"] == 1
+    assert (child.status, child.filled_qty) == ("filled", D(17))
+    assert counting_broker.submit_calls == 1
+    assert SimOrder.objects.filter(client_order_id=child.client_order_id).count() == 1
+
+
+@pytest.fixture
+def conf_sweep(sim_conf):
+    sim_conf.twap_sweep_grace_seconds = 10
+    return sim_conf
+
+
+def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, sim_broker):
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create()
+        failing = CountingBroker(sim_broker, submit_error=BrokerUnavailable("connection reset"), error_after_send=False)
+        with use_broker(failing):
+            slices_dispatch_due()
+        first = parent.children.get(slice_num=0)
+        assert first.status == "unknown"
+        from orders.gateway import order_resolve
+
+        order_resolve(order_id=first.pk)  # the resolver: not at the broker → failed
+        traveller.shift(dt.timedelta(minutes=5))
+        slices_dispatch_due()
+    first.refresh_from_db()
+    second = parent.children.get(slice_num=1)
+    assert (first.status, first.reject_code) == ("failed", "NOT_AT_BROKER")
+    # slice 0's 17 shares roll forward: (100 - 0) over 5 slices left = 20
+    assert (second.status, second.qty, second.filled_qty) == ("filled", D(20), D(20))
+
+
+def test_cancel_parent_cancels_unsent_and_open_children(db, sim_broker):
+    make_asset("THIN", price="10", volume="39000")
+    with time_machine.travel(T0, tick=False):
+        parent = _create(symbol="THIN", qty="60", slices=4, horizon_minutes=4)
+        slices_dispatch_due()  # slice 0: 15 sent, 10 filled, 5 open at the exchange
+        order_cancel(order=parent.pk, actor=None, reason="changed my mind")
+        slices_dispatch_due()
+    parent.refresh_from_db()
+    statuses = list(parent.children.order_by("slice_num").values_list("status", flat=True))
+    assert parent.status == "canceled"
+    assert statuses == ["canceled", "canceled", "canceled", "canceled"]
+    assert SimOrder.objects.get().status == "canceled"
+    assert SimOrder.objects.count() == 1
+
+
+def test_aggregate_status_and_tca_through_a_whole_parent(aapl, sim_broker):
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create(qty="60", slices=3, horizon_minutes=3)
+        agg = twap_parent_get(order_id=parent.pk)
+        assert (agg.aggregated_status, agg.slices_submitted, agg.agg_filled_qty) == ("pending", 0, D(0))
+        for _ in range(3):
+            slices_dispatch_due()
+            traveller.shift(dt.timedelta(seconds=60))
+        agg_done = twap_parent_get(order_id=parent.pk)
+        slices_dispatch_due()
+    parent.refresh_from_db()
+    # each slice of 20 at path 100: 2 + 10 × √(20/1e6) = 2.0447 bps → 100.020447 → 100.03 (tick up)
+    assert (agg_done.aggregated_status, agg_done.slices_submitted, agg_done.agg_filled_qty) == ("complete", 3, D(60))
+    assert agg_done.agg_avg_fill_price == D("100.030000")
+    assert parent.status == "filled" and parent.filled_qty == 0  # fills live on the children only
+    tca = parent_tca(parent=parent)
+    assert tca.arrival_price == D("100") and tca.avg_fill_price == D("100.030000")
+    assert tca.shortfall_bps == D("3.00")
+    # one order of 60: 2 + 10 × √(60/1e6) = 2.0775 bps; slices of 20: 2.0447 bps
+    assert (tca.est_single_order_bps, tca.est_slices_bps) == (D("2.08"), D("2.04"))
+    assert OrderStatus.FILLED == parent.status
