@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -49,6 +51,14 @@ class LedgerDecimalField(serializers.Field):
         return None if value is None else str(value)
 
 
+class AlgoSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=[("twap", "twap")])
+    slices = serializers.IntegerField(min_value=1, max_value=1000)
+    horizon_minutes = serializers.DecimalField(max_digits=9, decimal_places=4, min_value=Decimal("0.0001"))
+    start_time = serializers.DateTimeField(required=False)
+    clip_to_close = serializers.BooleanField(default=False)
+
+
 class OrderCreateSerializer(StrictSerializer):
     symbol = serializers.CharField(max_length=16)
     side = serializers.ChoiceField(choices=Side.choices)
@@ -59,11 +69,8 @@ class OrderCreateSerializer(StrictSerializer):
     extended_hours = serializers.BooleanField(default=False)
     client_order_id = serializers.CharField(max_length=128, required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    # Reserved for algorithmic execution (TWAP). Until it is wired, any value is refused clearly.
-    algo = serializers.JSONField(required=False)
-
-    def validate_algo(self, value):
-        raise serializers.ValidationError("Algorithmic orders (algo) are not available yet; omit the field.")
+    # Algorithmic execution: {"type": "twap", "slices": N, "horizon_minutes": M, "start_time"?: ISO-8601}.
+    algo = AlgoSerializer(required=False)
 
     def validate(self, attrs):
         if attrs.get("type") == OrderType.LIMIT and attrs.get("limit_price") is None:
@@ -124,13 +131,71 @@ class OrderEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ParentAggregateSerializer(serializers.Serializer):
+    aggregated_status = serializers.CharField()
+    total_slices = serializers.IntegerField()
+    slices_submitted = serializers.IntegerField()
+    filled_qty = serializers.DecimalField(max_digits=20, decimal_places=9, source="agg_filled_qty")
+    avg_fill_price = serializers.DecimalField(max_digits=30, decimal_places=6, source="agg_avg_fill_price",
+                                              allow_null=True)
+
+
+class TCASerializer(serializers.Serializer):
+    arrival_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    avg_fill_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    filled_qty = serializers.DecimalField(max_digits=20, decimal_places=9)
+    shortfall_bps = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    adv = serializers.DecimalField(max_digits=24, decimal_places=2)
+    est_single_order_bps = serializers.DecimalField(max_digits=12, decimal_places=2)
+    est_slices_bps = serializers.DecimalField(max_digits=12, decimal_places=2)
+    est_reduction_pct = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
 class OrderDetailSerializer(OrderSerializer):
+    """One order with fills and events; a TWAP parent also carries its aggregate, children and TCA."""
+
     fills = FillSerializer(many=True, read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
+    aggregate = serializers.SerializerMethodField()
+    children = serializers.SerializerMethodField()
+    tca = serializers.SerializerMethodField()
 
     class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "fills", "events"]
+        fields = [*OrderSerializer.Meta.fields, "fills", "events", "aggregate", "children", "tca"]
         read_only_fields = fields
+
+    def _is_parent(self, obj: Order) -> bool:
+        return obj.parent_order_id is None and obj.total_slices is not None
+
+    def _children(self, obj: Order) -> list[Order]:
+        cache = self.context.setdefault("_children", {})
+        if obj.pk not in cache:
+            from orders.selectors import twap_children
+
+            cache[obj.pk] = list(twap_children(parent_id=obj.pk))
+        return cache[obj.pk]
+
+    @extend_schema_field(ParentAggregateSerializer(allow_null=True))
+    def get_aggregate(self, obj: Order):
+        if not self._is_parent(obj):
+            return None
+        from orders.selectors import twap_parent_get
+
+        return ParentAggregateSerializer(twap_parent_get(order_id=obj.pk)).data
+
+    @extend_schema_field(OrderSerializer(many=True, allow_null=True))
+    def get_children(self, obj: Order):
+        if not self._is_parent(obj):
+            return None
+        return OrderSerializer(self._children(obj), many=True).data
+
+    @extend_schema_field(TCASerializer(allow_null=True))
+    def get_tca(self, obj: Order):
+        if not self._is_parent(obj):
+            return None
+        from orders.tca import parent_tca
+
+        return TCASerializer(parent_tca(parent=obj, children=self._children(obj))).data
 
 
 class PositionSerializer(serializers.Serializer):

@@ -12,8 +12,9 @@ from rest_framework.views import APIView
 from orders import selectors
 from orders.api import serializers as s
 from orders.gateway import order_cancel, order_cancel_all, order_place
-from orders.models import AccountSnapshot, OrderSource
+from orders.models import AccountSnapshot, Order, OrderSource
 from orders.reconcile import account_snapshot_record
+from orders.slicing import twap_order_create
 from trading_site.api.errors import DomainError
 
 
@@ -34,11 +35,15 @@ class OrderListCreateView(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.OrderSerializer(page, many=True).data)
 
-    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderSerializer, 200: s.OrderSerializer})
+    @extend_schema(
+        request=s.OrderCreateSerializer, responses={201: s.OrderDetailSerializer, 200: s.OrderDetailSerializer}
+    )
     def post(self, request: Request) -> Response:
         data = s.OrderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        if "algo" in v:
+            return self._twap(request, v)
         result = order_place(
             symbol=v["symbol"],
             side=v["side"],
@@ -55,6 +60,28 @@ class OrderListCreateView(APIView):
         return Response(
             s.OrderSerializer(result.order).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )
+
+
+    def _twap(self, request: Request, v: dict) -> Response:
+        algo = v["algo"]
+        existed = bool(v.get("client_order_id")) and Order.objects.filter(client_order_id=v["client_order_id"]).exists()
+        parent = twap_order_create(
+            symbol=v["symbol"],
+            side=v["side"],
+            qty=v["qty"],
+            slices=algo["slices"],
+            horizon_minutes=algo["horizon_minutes"],
+            start_time=algo.get("start_time"),
+            clip_to_close=algo["clip_to_close"],
+            order_type=v["type"],
+            limit_price=v.get("limit_price"),
+            client_order_id=v.get("client_order_id"),
+            reason=v["reason"],
+            source=OrderSource.API,
+            actor=request.user,
+        )
+        body = s.OrderDetailSerializer(selectors.order_detail(order_id=parent.pk)).data
+        return Response(body, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
 
 
 class _NotFound(DomainError):

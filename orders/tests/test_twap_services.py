@@ -31,7 +31,7 @@ def _counts():
 
 
 def _create(**overrides):
-    kwargs = dict(symbol="AAPL", side="buy", qty="100", slices=6, horizon_minutes=30, actor=None, source="api")
+    kwargs = {"symbol": "AAPL", "side": "buy", "qty": "100", "slices": 6, "horizon_minutes": 30, "actor": None, "source": "api"}
     kwargs.update(overrides)
     return twap_order_create(**kwargs)
 
@@ -224,4 +224,4 @@ def test_aggregate_status_and_tca_through_a_whole_parent(aapl, sim_broker):
     assert tca.shortfall_bps == D("3.00")
     # one order of 60: 2 + 10 × √(60/1e6) = 2.0775 bps; slices of 20: 2.0447 bps
     assert (tca.est_single_order_bps, tca.est_slices_bps) == (D("2.08"), D("2.04"))
-    assert OrderStatus.FILLED == parent.status
+    assert parent.status == OrderStatus.FILLED
