@@ -115,7 +115,7 @@ def _import_100k() -> list[dict]:
     started = time.perf_counter()
     books: dict[str, SymbolBook] = {}
     for _, t in sorted(trades, key=lambda item: (item[1].date, item[0])):
-        book = books.setdefault(t.symbol, SymbolBook(symbol=t.symbol))
+        book = books.get(t.symbol) or books.setdefault(t.symbol, SymbolBook(symbol=t.symbol))
         book.buy(t) if t.side == "buy" else book.sell(t)
     engine_s = time.perf_counter() - started
     started = time.perf_counter()

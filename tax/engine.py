@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
 import os
 import random
@@ -77,6 +78,7 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+@functools.lru_cache(maxsize=65536)
 def anniversary(day: dt.date) -> dt.date:
     """The same calendar day one year later; Feb 29 → Feb 28 (Pub. 550, holding period)."""
     try:
@@ -243,15 +245,15 @@ class SymbolBook:
     def _touch_lot(self, lot: Lot) -> None:
         if not lot.new:
             lot.dirty = True
-        if id(lot) not in self._touched_lots:
-            self._touched_lots.add(id(lot))
+        if lot.id not in self._touched_lots:  # engine ids hash well (object addresses do not)
+            self._touched_lots.add(lot.id)
             self.changes.lots.append(lot)
 
     def _touch_realized(self, row: Realized) -> None:
         if not row.new:
             row.dirty = True
-        if id(row) not in self._touched_realized:
-            self._touched_realized.add(id(row))
+        if row.id not in self._touched_realized:
+            self._touched_realized.add(row.id)
             self.changes.realized.append(row)
 
     def take_changes(self) -> Changes:
