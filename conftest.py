@@ -73,3 +73,14 @@ def api_as():
         return client
 
     return factory
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last.
+
+    Playwright's sync API keeps an event loop running in this thread from its first use until the
+    end of the session; Django refuses synchronous database work while a loop runs. Running every
+    Playwright test after all other tests keeps that loop away from them. (Stable sort: the order
+    within each group is unchanged.)
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None or "page" in item.fixturenames)
