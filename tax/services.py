@@ -299,28 +299,38 @@ def _changes_write(*, account: str, changes: engine.Changes, now: dt.datetime) -
 
 
 def _book_lock(*, account: str, symbol: str) -> SymbolBook:
-    SymbolBook.objects.get_or_create(account=account, symbol=symbol)
-    return SymbolBook.objects.select_for_update().get(account=account, symbol=symbol)
+    """Lock (creating on first use) the book row that serialises writers of this account and symbol."""
+    row = SymbolBook.objects.select_for_update().filter(account=account, symbol=symbol).first()
+    if row is None:
+        SymbolBook.objects.bulk_create([SymbolBook(account=account, symbol=symbol)], ignore_conflicts=True)
+        row = SymbolBook.objects.select_for_update().get(account=account, symbol=symbol)
+    return row
 
 
-def _book_load(*, account: str, row: SymbolBook, on: dt.date, with_known_ids: bool = False) -> engine.SymbolBook:
+def _book_load(
+    *, account: str, row: SymbolBook, on: dt.date, with_known_ids: bool = False, with_pending: bool = True
+) -> engine.SymbolBook:
     lots = [
         _lot_from_values(v)
         for v in TaxLot.objects.filter(account=account, symbol=row.symbol, status=TaxLot.Status.OPEN)
         .order_by()
         .values_list(*LOT_LOAD)
     ]
-    pending = [
-        _realized_from_values(v)
-        for v in RealizedGain.objects.filter(
-            account=account,
-            symbol=row.symbol,
-            wash_open_qty__gt=0,
-            date_sold__gte=on - dt.timedelta(days=engine.WASH_WINDOW_DAYS),
-        )
-        .order_by()
-        .values_list(*REALIZED_LOAD)
-    ]
+    pending = (
+        [
+            _realized_from_values(v)
+            for v in RealizedGain.objects.filter(
+                account=account,
+                symbol=row.symbol,
+                wash_open_qty__gt=0,
+                date_sold__gte=on - dt.timedelta(days=engine.WASH_WINDOW_DAYS),
+            )
+            .order_by()
+            .values_list(*REALIZED_LOAD)
+        ]
+        if with_pending
+        else []
+    )
     known = None
     if with_known_ids:
         known = set(
@@ -376,15 +386,14 @@ def _market_splits(*, account: str, symbol: str, upto: dt.date) -> list[SplitRow
     """Splits in the shared market data not yet applied to this account's ledger."""
     from strategies.models import CorporateAction
 
-    applied = set(AppliedSplit.objects.filter(account=account, symbol=symbol).values_list("ex_date", flat=True))
-    rows = CorporateAction.objects.filter(
-        asset__symbol=symbol, kind=CorporateAction.Kind.SPLIT, ex_date__lte=upto
-    ).order_by("ex_date")
-    return [
-        SplitRow(line=0, date=ca.ex_date, symbol=symbol, ratio_from=ca.ratio_from, ratio_to=ca.ratio_to)
-        for ca in rows
-        if ca.ex_date not in applied
-    ]
+    applied = AppliedSplit.objects.filter(account=account, symbol=symbol).values("ex_date")
+    rows = (
+        CorporateAction.objects.filter(asset__symbol=symbol, kind=CorporateAction.Kind.SPLIT, ex_date__lte=upto)
+        .exclude(ex_date__in=applied)
+        .order_by("ex_date")
+        .values_list("ex_date", "ratio_from", "ratio_to")
+    )
+    return [SplitRow(line=0, date=d, symbol=symbol, ratio_from=f, ratio_to=t) for d, f, t in rows]
 
 
 def _split_apply(
@@ -425,32 +434,33 @@ def lots_apply_fill(event) -> TaxTrade | None:
     now = clock.now()
     with transaction.atomic():
         book_row = _book_lock(account=account, symbol=symbol)
-        trade_row, created = TaxTrade.objects.get_or_create(
+        # Duplicate deliveries of one execution are serialised by the book lock, so a plain
+        # existence check is race-free here; the unique constraint still backs it.
+        if TaxTrade.objects.filter(account=account, execution_id=event.execution_id).exists():
+            return None  # a duplicate delivery: already applied
+        trade_row = TaxTrade.objects.create(
             account=account,
             execution_id=event.execution_id,
-            defaults={
-                "trade_id": event.client_order_id,
-                "origin": TaxTrade.Origin.FILL,
-                "symbol": symbol,
-                "side": event.side,
-                "qty": event.qty,
-                "price": event.price,
-                "commission": event.commission or Decimal(0),
-                "trade_date": day,
-                "executed_at": event.executed_at,
-                "order_id": event.order_id,
-                "source": event.source,
-                "strategy": event.strategy,
-                "method": conf.LOT_METHOD if event.side == engine.SELL else "",
-            },
+            trade_id=event.client_order_id,
+            origin=TaxTrade.Origin.FILL,
+            symbol=symbol,
+            side=event.side,
+            qty=event.qty,
+            price=event.price,
+            commission=event.commission or Decimal(0),
+            trade_date=day,
+            executed_at=event.executed_at,
+            order_id=event.order_id,
+            source=event.source,
+            strategy=event.strategy,
+            method=conf.LOT_METHOD if event.side == engine.SELL else "",
         )
-        if not created:
-            return None  # a duplicate delivery: already applied
-        book = _book_load(account=account, row=book_row, on=day)
-        splits = [
-            _split_apply(book=book, split=s, account=account, source="market_data", now=now)
-            for s in _market_splits(account=account, symbol=symbol, upto=day)
-        ]
+        due_splits = _market_splits(account=account, symbol=symbol, upto=day)
+        # A sale only adds open losses; a buy (or a split, which rescales them) needs the existing ones.
+        book = _book_load(
+            account=account, row=book_row, on=day, with_pending=event.side != engine.SELL or bool(due_splits)
+        )
+        splits = [_split_apply(book=book, split=s, account=account, source="market_data", now=now) for s in due_splits]
         trade = engine.Trade(
             trade_id=event.client_order_id,
             date=day,

@@ -210,3 +210,15 @@ def test_lots_follow_fills_through_the_orders_fill_service():
     )
     lot = TaxLot.objects.get(symbol="ORD", status="open")
     assert (lot.trade_id, lot.cost_basis_total, lot.holding_period_start) == ("cid-rebuy", D(510), dt.date(2026, 3, 13))
+
+
+def test_fill_path_query_count_is_constant(django_assert_max_num_queries):
+    # Given a book with 50 open lots
+    for i in range(50):
+        lots_apply_fill(fill(f"b{i}", day="2024-01-02", side="buy", symbol="QC", qty="1", price="10"))
+    # When one sale closes all 50 (the COPY of the realized rows runs outside Django's cursor)
+    with django_assert_max_num_queries(8):
+        lots_apply_fill(fill("s1", day="2024-02-01", side="sell", symbol="QC", qty="50", price="9"))
+    # Then every lot is closed with a single UPDATE, and 50 realized rows exist
+    assert TaxLot.objects.filter(symbol="QC", status="open").count() == 0
+    assert RealizedGain.objects.filter(symbol="QC").count() == 50
