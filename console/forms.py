@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 
 from orders.models import OrderSource, OrderStatus, OrderType, Side, TimeInForce
+from orders.twap import MAX_SLICES
 from strategies.allocation import METHODS
 
 REASON_HELP = "Why: recorded in the audit log with your name."
@@ -30,9 +32,25 @@ class OrderForm(forms.Form):
                                   widget=forms.TextInput(attrs={"inputmode": "decimal"}),
                                   help_text="Limit orders only.")
     time_in_force = forms.ChoiceField(choices=TimeInForce.choices, initial=TimeInForce.DAY, label="Time in force")
+    slices = forms.IntegerField(required=False, min_value=1, max_value=MAX_SLICES, label="TWAP slices",
+                                help_text="Optional: send the order as this many equal slices (TWAP).")
+    horizon_minutes = forms.DecimalField(required=False, min_value=Decimal("0.1"), max_digits=8, decimal_places=2,
+                                         label="TWAP horizon (minutes)",
+                                         help_text="With TWAP slices: the time over which the slices are spread.")
 
     def clean_symbol(self) -> str:
         return self.cleaned_data["symbol"].strip().upper()
+
+    def clean(self):
+        data = super().clean()
+        slices, horizon = data.get("slices"), data.get("horizon_minutes")
+        if slices is not None and horizon is None and "horizon_minutes" not in self.errors:
+            self.add_error("horizon_minutes", "A TWAP order needs its horizon in minutes.")
+        if horizon is not None and slices is None and "slices" not in self.errors:
+            self.add_error("slices", "A TWAP order needs its number of slices.")
+        if slices is not None and data.get("time_in_force") == TimeInForce.GTC:
+            self.add_error("time_in_force", "TWAP slices are day orders.")
+        return data
 
 
 class OrderConfirmForm(OrderForm):
@@ -43,7 +61,8 @@ class OrderConfirmForm(OrderForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("symbol", "side", "qty", "order_type", "limit_price", "time_in_force", "client_order_id"):
+        for name in ("symbol", "side", "qty", "order_type", "limit_price", "time_in_force", "slices",
+                     "horizon_minutes", "client_order_id"):
             self.fields[name].widget = forms.HiddenInput()
 
 

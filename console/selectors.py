@@ -157,31 +157,31 @@ def dashboard_context() -> dict:
 
 @dataclass
 class ParentProgress:
-    """A TWAP parent's children and transaction-cost figures, computed from the child rows."""
+    """A TWAP parent's children, progress, aggregate status and TCA (``orders.tca.parent_tca``)."""
 
     children: list[Order]
-    filled_qty: Decimal
     pct: int
-    avg_fill_price: Decimal | None
-    arrival_price: Decimal | None
-    shortfall_bps: Decimal | None
+    status: str  # pending (a slice still scheduled) / active / complete (every slice terminal)
+    tca: object  # orders.tca.ParentTCA
     by_status: dict[str, int] = field(default_factory=dict)
 
 
-def _progress(parent: Order, children: list[Order]) -> ParentProgress:
-    filled = sum((c.filled_qty for c in children), ZERO)
-    notional = sum((c.filled_notional for c in children), ZERO)
-    avg = (notional / filled).quantize(Decimal("0.0001")) if filled else None
-    arrival = parent.reference_price
-    shortfall = None
-    if avg is not None and arrival:
-        sign = 1 if parent.side == "buy" else -1
-        shortfall = (sign * (avg - arrival) / arrival * 10000).quantize(Decimal("0.01"))
+def _progress(parent: Order, children: list[Order], adv: Decimal) -> ParentProgress:
+    from orders.models import TERMINAL_STATUSES, OrderStatus
+    from orders.tca import parent_tca
+
+    tca = parent_tca(parent=parent, children=children, adv=adv)
     by_status: dict[str, int] = {}
     for c in children:
         by_status[c.status] = by_status.get(c.status, 0) + 1
-    pct = int(min(filled / parent.qty, Decimal(1)) * 100) if parent.qty else 0
-    return ParentProgress(children, filled, pct, avg, arrival, shortfall, by_status)
+    if by_status.get(OrderStatus.SCHEDULED):
+        status = "pending"
+    elif all(c.status in TERMINAL_STATUSES for c in children):
+        status = "complete"
+    else:
+        status = "active"
+    pct = int(min(tca.filled_qty / parent.qty, Decimal(1)) * 100) if parent.qty else 0
+    return ParentProgress(children, pct, status, tca, by_status)
 
 
 @dataclass
@@ -201,7 +201,11 @@ def orders_page(
     created_to: dt.datetime | None = None,
     page_number: int | str = 1,
 ) -> OrdersPage:
-    """Top-level orders (children are shown under their parent), newest first: 3 queries per page."""
+    """Top-level orders (children are shown under their parent), newest first.
+
+    Three queries per page, plus two per distinct symbol among the page's TWAP parents (the ADV behind
+    the TCA's single-order estimate).
+    """
     qs = orders_list(status=status, symbol=symbol, source=source, created_from=created_from, created_to=created_to)
     qs = qs.filter(parent_order__isnull=True).select_related("created_by")
     if side:
@@ -212,7 +216,13 @@ def orders_page(
     grouped: dict[int, list[Order]] = {}
     for child in Order.objects.filter(parent_order_id__in=ids).order_by("parent_order_id", "slice_num", "pk"):
         grouped.setdefault(child.parent_order_id, []).append(child)
-    progress = {o.pk: _progress(o, grouped[o.pk]) for o in orders if o.pk in grouped}
+    from orders.tca import symbol_adv
+
+    adv: dict[str, Decimal] = {}  # two queries per distinct symbol of the page's TWAP parents
+    for o in orders:
+        if o.pk in grouped and o.symbol not in adv:
+            adv[o.symbol] = symbol_adv(symbol=o.symbol)
+    progress = {o.pk: _progress(o, grouped[o.pk], adv[o.symbol]) for o in orders if o.pk in grouped}
     return OrdersPage(page=page, orders=orders, progress=progress)
 
 
@@ -241,6 +251,10 @@ class OrderPreview:
     wash_detail: str
     wash_warning: bool
     wash_disallowed: Decimal | None
+    twap_slices: int | None = None
+    twap_horizon_minutes: Decimal | None = None
+    twap_first_slice_qty: Decimal | None = None
+    twap_interval_seconds: float | None = None
 
     @property
     def checks_ok(self) -> bool:
@@ -248,36 +262,50 @@ class OrderPreview:
 
 
 def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit_price: object,
-                  time_in_force: str, actor) -> OrderPreview:
+                  time_in_force: str, actor, slices: int | None = None,
+                  horizon_minutes: Decimal | None = None) -> OrderPreview:
     """Validate like the gateway, then run the risk controls and the wash-sale preview without placing anything.
 
     The rate limits are not run here: counting them would spend the budget on a preview. The gateway
-    runs every check again when the order is confirmed.
+    runs every check again when the order is confirmed (for a TWAP order: when each slice is sent;
+    the preview checks the first slice).
     """
-    from orders.gateway import order_validate
+    from orders.gateway import OrderInputError, order_validate
+    from orders.twap import TWAPPlanError, TWAPSlicer
     from risk.checks import controls_run
+    from strategies.selectors import asset_get
     from tax.selectors import wash_sale_preview
 
     v = order_validate(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
                        time_in_force=time_in_force, source=OrderSource.MANUAL)
     now = clock.now()
+    plan = None
+    if slices is not None:
+        asset = asset_get(symbol=v.symbol)
+        try:
+            plan = TWAPSlicer(total_qty=v.qty, n_slices=slices, horizon=dt.timedelta(minutes=float(horizon_minutes)),
+                              min_lot=asset.min_lot if asset else None).plan(now)
+        except TWAPPlanError as exc:
+            raise OrderInputError("slices", str(exc)) from exc
+    check_qty = plan[0].qty if plan else v.qty
     try:
         price = last_price(symbol=v.symbol)
     except BrokerError:
         price = None
     basis = v.limit_price or price
     notional = quantize_money(v.qty * basis) if basis is not None else None
-    intent = OrderIntent(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
+    intent = OrderIntent(symbol=v.symbol, side=v.side, qty=check_qty, order_type=v.order_type,
                          time_in_force=v.time_in_force, source=OrderSource.MANUAL, now=now,
                          limit_price=v.limit_price, reference_price=price,
                          actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None)
     checks = []
+    check_name = f"Risk controls (first slice, {check_qty.normalize():f} shares)" if plan else "Risk controls"
     try:
         controls_run(intent)
-        checks.append(CheckResult("Risk controls", True, detail="kill switch, breakers, market hours, notional, "
+        checks.append(CheckResult(check_name, True, detail="kill switch, breakers, market hours, notional, "
                                   "exposure, price band, buying power, rollout phase"))
     except PreTradeRejection as exc:
-        checks.append(CheckResult("Risk controls", False, code=exc.code, detail=str(exc.detail)))
+        checks.append(CheckResult(check_name, False, code=exc.code, detail=str(exc.detail)))
     wash_detail, wash_warning, wash_disallowed = "", False, None
     if basis is not None:
         try:
@@ -291,6 +319,11 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
         symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price,
         time_in_force=v.time_in_force, last_price=price, notional=notional, checks=checks,
         wash_detail=wash_detail, wash_warning=wash_warning, wash_disallowed=wash_disallowed,
+        twap_slices=len(plan) if plan else None,
+        twap_horizon_minutes=horizon_minutes if plan else None,
+        twap_first_slice_qty=plan[0].qty if plan else None,
+        twap_interval_seconds=(plan[1].scheduled_time - plan[0].scheduled_time).total_seconds()
+        if plan and len(plan) > 1 else None,
     )
 
 

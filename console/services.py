@@ -1,7 +1,8 @@
 """Console actions that compose other apps' services.
 
 :func:`manual_order_submit` is the confirmed manual order: it goes through the execution gateway with
-source ``manual`` and the operator's reason, and records the ``order.manual`` action (the entry the
+source ``manual`` and the operator's reason (a TWAP parent through ``orders.slicing`` when slices are
+asked for; its slices are then sent by the dispatcher), and records the ``order.manual`` action (the entry the
 monthly compliance report lists). The gateway commits the order before it calls the broker and never
 calls it inside a transaction, so the action is recorded right after the gateway returns or refuses,
 against the order row it stored (a refused order is stored too, as ``rejected`` with its code).
@@ -28,8 +29,11 @@ def manual_order_submit(
     time_in_force: str,
     reason: str,
     client_order_id: str,
+    slices: int | None = None,
+    horizon_minutes: Decimal | None = None,
 ) -> PlaceResult:
-    """Place a confirmed manual order. Re-raises the gateway's refusal after recording it.
+    """Place a confirmed manual order — or, with ``slices`` and ``horizon_minutes``, a TWAP parent
+    (``orders.slicing.twap_order_create``). Re-raises the refusal after recording it.
 
     The same ``client_order_id`` twice (a double-clicked Confirm) is one order and one action.
     """
@@ -39,6 +43,9 @@ def manual_order_submit(
     request = {"symbol": symbol, "side": side, "qty": str(qty), "order_type": order_type,
                "limit_price": str(limit_price) if limit_price not in (None, "") else None,
                "time_in_force": time_in_force}
+    if slices is not None:
+        return _twap_submit(actor=actor, request=request, slices=slices, horizon_minutes=horizon_minutes,
+                            reason=reason, client_order_id=client_order_id)
     try:
         result = order_place(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price or None,
                              time_in_force=time_in_force, source=OrderSource.MANUAL, actor=actor, reason=reason,
@@ -56,3 +63,20 @@ def manual_order_submit(
         action_record(actor=actor, action="order.manual", target=order, reason=reason,
                       data={**request, "client_order_id": order.client_order_id, "status": order.status})
     return result
+
+
+def _twap_submit(*, actor, request: dict, slices: int, horizon_minutes: Decimal | None, reason: str,
+                 client_order_id: str) -> PlaceResult:
+    from orders.slicing import twap_order_create
+
+    existed = Order.objects.filter(client_order_id=client_order_id).exists()
+    parent = twap_order_create(
+        symbol=request["symbol"], side=request["side"], qty=request["qty"], slices=slices,
+        horizon_minutes=horizon_minutes, actor=actor, source=OrderSource.MANUAL, reason=reason,
+        order_type=request["order_type"], limit_price=request["limit_price"], client_order_id=client_order_id,
+    )
+    if not existed:
+        action_record(actor=actor, action="order.manual", target=parent, reason=reason,
+                      data={**request, "client_order_id": parent.client_order_id, "status": parent.status,
+                            "twap_slices": parent.total_slices, "horizon_minutes": str(horizon_minutes)})
+    return PlaceResult(order=parent, created=not existed)

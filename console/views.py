@@ -192,7 +192,7 @@ def _preview(form, user):
     d = form.cleaned_data
     return selectors.order_preview(symbol=d["symbol"], side=d["side"], qty=d["qty"], order_type=d["order_type"],
                                    limit_price=d.get("limit_price") or None, time_in_force=d["time_in_force"],
-                                   actor=user)
+                                   actor=user, slices=d.get("slices"), horizon_minutes=d.get("horizon_minutes"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -207,7 +207,8 @@ def order_new(request):
             _apply_domain_error(form, exc)
         else:
             confirm = forms.OrderConfirmForm(initial={
-                **form.cleaned_data, "limit_price": form.cleaned_data.get("limit_price") or "",
+                **{k: v for k, v in form.cleaned_data.items() if v is not None},
+                "limit_price": form.cleaned_data.get("limit_price") or "",
                 "client_order_id": f"manual-{clock.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:20]}",
             })
             return render(request, "console/order_confirm.html", {"preview": preview, "form": confirm})
@@ -222,7 +223,8 @@ def order_confirm(request):
     form = forms.OrderConfirmForm(request.POST)
     if not form.is_valid():
         preview = None
-        if not any(name in form.errors for name in ("symbol", "side", "qty", "order_type", "time_in_force")):
+        if not any(name in form.errors for name in ("symbol", "side", "qty", "order_type", "time_in_force", "slices",
+                                                   "horizon_minutes")):
             try:
                 preview = _preview(form, request.user)
             except DomainError as exc:
@@ -233,7 +235,7 @@ def order_confirm(request):
         result = manual_order_submit(
             actor=request.user, symbol=d["symbol"], side=d["side"], qty=d["qty"], order_type=d["order_type"],
             limit_price=d.get("limit_price") or None, time_in_force=d["time_in_force"], reason=d["reason"],
-            client_order_id=d["client_order_id"],
+            client_order_id=d["client_order_id"], slices=d.get("slices"), horizon_minutes=d.get("horizon_minutes"),
         )
     except OrderInputError as exc:
         _apply_domain_error(form, exc)

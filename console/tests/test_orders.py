@@ -175,19 +175,23 @@ def test_parent_shows_children_progress_and_tca(client, viewer, market):
     assert "1 filled, 2 scheduled" in html
     # buy: (100.50 − 100) / 100 × 10,000 = 50 bps
     assert "arrival 100.00 · average fill 100.50 · implementation shortfall 50.00 bps" in html
+    assert "TWAP pending" in html and "bps sliced vs" in html
 
 
 @pytest.mark.parametrize("orders", [3, 60])
 def test_orders_list_query_count_is_fixed(client, operator, market, django_assert_num_queries, orders):
     for i in range(orders):
         _order(i)
-    parent = _order(500, qty=D(20), filled_qty=D(0), status="accepted", source="twap")
-    _order(501, qty=D(20), status="scheduled", filled_qty=D(0), parent_order=parent, slice_num=1, total_slices=1)
+    for k in range(2):  # two TWAP parents on the same symbol
+        parent = _order(500 + k, qty=D(20), filled_qty=D(0), status="scheduled", source="manual", total_slices=1)
+        _order(600 + k, qty=D(20), status="scheduled", filled_qty=D(0), parent_order=parent, slice_num=1,
+               total_slices=1)
     client.force_login(operator)
-    # session, user, groups, count, page (with created_by), children of the page's orders
-    with django_assert_num_queries(6):
+    # session, user, groups, count, page (with created_by), children of the page's orders,
+    # and the ADV of the parents' symbol for the TCA (latest bar, average volume)
+    with django_assert_num_queries(8):
         response = client.get("/orders/")
-    assert response.content.decode().count('<tr id="order-') == min(orders + 1, 25)
+    assert response.content.decode().count('<tr id="order-') == min(orders + 2, 25)
     with django_assert_num_queries(3):  # the same table within two seconds is shared
         client.get("/orders/")
 
@@ -222,3 +226,38 @@ def test_console_writes_refresh_the_shared_orders_table(client, operator, market
     _order(1, client_order_id="elsewhere")  # written by another app: shown when the shared table expires
     assert "1 order(s)" in client.get("/orders/").content.decode()
     assert "2 order(s)" in client.get("/orders/?status=").content.decode()  # other filters: another table
+
+
+def test_manual_twap_order_creates_a_parent_with_scheduled_slices(client, operator, market, frozen):
+    client.force_login(operator)
+    response, html, coid = _confirm_page(client, qty="100", slices="4", horizon_minutes="20")
+    assert response.status_code == 200
+    assert "4 slices over 20 minutes, one every 300 s; first slice 25 shares." in html
+    assert "Risk controls (first slice, 25 shares): passed" in html
+    assert 'id="est-notional">10,000.00<' in html
+    client.post("/orders/confirm/", ORDER | {"qty": "100", "slices": "4", "horizon_minutes": "20",
+                                             "client_order_id": coid, "reason": "work it over 20 minutes"})
+    parent = Order.objects.get(parent_order__isnull=True)
+    children = list(Order.objects.filter(parent_order=parent).order_by("slice_num"))
+    assert (parent.source, parent.status, parent.qty, parent.total_slices) == ("manual", "scheduled", D(100), 4)
+    assert [(c.qty, c.status, c.scheduled_time - T0) for c in children] == [
+        (D(25), "scheduled", dt.timedelta(minutes=5 * k)) for k in range(4)]
+    manual = ActionLog.objects.get(action="order.manual")
+    assert (manual.reason, manual.data["twap_slices"], manual.object_id) == ("work it over 20 minutes", 4,
+                                                                              str(parent.pk))
+    html = client.get("/orders/").content.decode()
+    assert "1 order(s)" in html and '<progress max="100" value="0">' in html and "4 scheduled" in html
+    assert "TWAP pending" in html
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"slices": "4"}, "horizon_minutes", "A TWAP order needs its horizon in minutes."),
+    ({"horizon_minutes": "20"}, "slices", "A TWAP order needs its number of slices."),
+    ({"slices": "0", "horizon_minutes": "20"}, "slices", "Ensure this value is greater than or equal to 1."),
+    ({"slices": "4", "horizon_minutes": "20", "time_in_force": "gtc"}, "time_in_force", "TWAP slices are day orders."),
+])
+def test_bad_twap_input_changes_nothing(client, operator, market, frozen, changes, field, message):
+    client.force_login(operator)
+    response, html, coid = _confirm_page(client, **changes)
+    assert response.status_code == 400 and coid is None and message in html
+    assert _state() == (0, 0)
