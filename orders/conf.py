@@ -46,6 +46,17 @@ def _float(name: str, default: float, *, low: float, high: float) -> float:
     return value
 
 
+def _regex(name: str) -> str:
+    import re
+
+    raw = _env.str(name, default="")
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{name} must be a regular expression: {exc}") from exc
+    return raw
+
+
 @dataclass
 class OrdersConf:
     # Stale-order cleanup: cancel day orders still open after this many minutes.
@@ -66,6 +77,9 @@ class OrdersConf:
     sim_default_adv: Decimal
     sim_reject_rate: float
     sim_latency_ms: int
+    # Fault drill: submits whose client_order_id matches this regular expression fail like a dropped
+    # connection (BrokerUnavailable) before the exchange records them. Empty = off.
+    sim_fail_submit_match: str
     sim_starting_cash: Decimal
     # Alpaca adapter.
     alpaca_url_override: str
@@ -93,6 +107,7 @@ def load() -> OrdersConf:
         sim_default_adv=_decimal("SIM_DEFAULT_ADV", "1000000", low=Decimal(1), high=Decimal(10) ** 12),
         sim_reject_rate=_float("SIM_REJECT_RATE", 0.0, low=0.0, high=1.0),
         sim_latency_ms=_int("SIM_LATENCY_MS", 0, low=0, high=60000),
+        sim_fail_submit_match=_regex("SIM_FAIL_SUBMIT_MATCH"),
         sim_starting_cash=_decimal("SIM_STARTING_CASH", "100000", low=Decimal(0), high=Decimal(10) ** 12),
         alpaca_url_override=_env.str("ALPACA_URL_OVERRIDE", default=""),
         alpaca_stream_url_override=_env.str("ALPACA_STREAM_URL_OVERRIDE", default=""),

@@ -27,6 +27,8 @@ Fill model (per evaluation of an open order)
     - Limit orders fill when the path price crosses the limit, at the better of the model price
       and the limit.
     - Commission ``max(SIM_COMMISSION_MIN, SIM_COMMISSION_PER_SHARE × qty)`` (default 0, as Alpaca).
+    - ``SIM_FAIL_SUBMIT_MATCH`` (fault drill): a submit whose ``client_order_id`` matches the regular
+      expression raises ``BrokerUnavailable`` before the exchange records it.
     - ``SIM_REJECT_RATE``: a deterministic share of orders (seeded by ``client_order_id``) is
       rejected; ``SIM_LATENCY_MS`` sleeps before answering.
     - Day orders expire when the New York date changes.
@@ -40,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+import re
 import time
 import uuid
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -53,6 +56,7 @@ from orders.brokers.base import (
     BrokerOrder,
     BrokerPosition,
     BrokerRejected,
+    BrokerUnavailable,
     DuplicateClientOrderId,
     Quote,
     SubmitRequest,
@@ -196,6 +200,8 @@ class SimulatedBroker:
     def submit_order(self, request: SubmitRequest) -> BrokerOrder:
         if conf.sim_latency_ms:
             time.sleep(conf.sim_latency_ms / 1000)
+        if conf.sim_fail_submit_match and re.search(conf.sim_fail_submit_match, request.client_order_id):
+            raise BrokerUnavailable("The simulated connection dropped (SIM_FAIL_SUBMIT_MATCH).")
         if conf.sim_reject_rate and random.Random(f"{conf.sim_seed}:{request.client_order_id}").random() < conf.sim_reject_rate:
             raise BrokerRejected("The simulated exchange rejected the order (SIM_REJECT_RATE).", code="SIMULATED_REJECT")
         now = clock.now()

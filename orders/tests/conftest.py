@@ -47,6 +47,7 @@ def sim_conf():
     conf.sim_default_adv = Decimal("1000000")
     conf.sim_reject_rate = 0.0
     conf.sim_latency_ms = 0
+    conf.sim_fail_submit_match = ""
     conf.unknown_grace_seconds = 30
     yield conf
     vars(conf).update(saved)
