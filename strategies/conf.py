@@ -49,8 +49,11 @@ if not 10 <= CORRELATION_LOOKBACK <= 1000:
 DEMO_DATA = env.bool("DEMO_DATA", default=True)
 
 # --- daily workflow (see docs/CONCEPTS/daily-workflow.md) ----------------------------------------------
-# Orders whose notional is above this go through TWAP (once orders.slicing exists); 0 disables TWAP.
+# Orders whose notional is above this go through TWAP (orders.slicing); 0 disables TWAP.
 REBALANCE_TWAP_NOTIONAL = _decimal("REBALANCE_TWAP_NOTIONAL", "20000", low=Decimal(-1), high=Decimal(10) ** 12)
+REBALANCE_TWAP_SLICES = env.int("REBALANCE_TWAP_SLICES", default=7)
+if not 1 <= REBALANCE_TWAP_SLICES <= 60:
+    raise ImproperlyConfigured("REBALANCE_TWAP_SLICES must be between 1 and 60")
 # A trade smaller than max(notional, fraction × equity) is skipped (no churn on tiny drifts).
 REBALANCE_MIN_TRADE_NOTIONAL = _decimal("REBALANCE_MIN_TRADE_NOTIONAL", "100", low=Decimal(-1), high=Decimal(10) ** 9)
 REBALANCE_MIN_TRADE_FRACTION = _decimal("REBALANCE_MIN_TRADE_FRACTION", "0.005", low=Decimal(-1), high=Decimal(1))

@@ -365,6 +365,8 @@ def _replay_loop(
                 )
                 run = rebalance_run(day=day, method=method, gross=gross, mode=RebalanceRun.Mode.REPLAY, inputs=inputs)
                 runs += 1
+                if conf.REBALANCE_TWAP_NOTIONAL > 0 and any(p.notional > conf.REBALANCE_TWAP_NOTIONAL for p in planned):
+                    _slices_run(sim=sim, start=moment, close=market_clock.session_close(day))
                 sim.set(market_clock.session_close(day) - dt.timedelta(seconds=1))
                 fills_confirm(broker=broker)
                 sim.set(market_clock.session_close(day) + dt.timedelta(minutes=5))
@@ -404,6 +406,19 @@ def _replay_loop(
         trades=trades, traded_notional=traded, commissions=commissions, runs=runs, days=days,
         consistency=consistency,
     )
+
+
+def _slices_run(*, sim: SimulatedClock, start: dt.datetime, close: dt.datetime) -> None:
+    """What the once-a-second dispatch task does live, minute by minute until the close."""
+    from orders.selectors import price_cache_clear
+    from orders.slicing import slices_dispatch_due
+
+    t = start
+    while t < close:
+        sim.set(t)
+        price_cache_clear()
+        slices_dispatch_due(now=t)
+        t += dt.timedelta(minutes=1)
 
 
 def _signals_store(*, signal_set, run_id: str) -> int:

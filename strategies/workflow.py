@@ -16,8 +16,9 @@ Rebalance (:func:`rebalance_run`) is a dependency chain recorded as a :class:`Re
   shares unless fractional trading is on and the asset is fractionable), minus the current position
   and the remaining quantity of open orders; trades below the minimum size are skipped (closing a
   position never is); sells come before buys so the buys are funded;
-- orders above ``REBALANCE_TWAP_NOTIONAL`` go through :func:`order_route` (TWAP once
-  ``orders.slicing`` exists; a direct gateway order until then).
+- :func:`order_route` sends orders above ``REBALANCE_TWAP_NOTIONAL`` as a TWAP parent
+  (``orders.slicing.twap_order_create``, ``REBALANCE_TWAP_SLICES`` slices ending a minute before the
+  close), the others as one gateway order.
 
 Replay (``strategies.replay``) calls the same :func:`rebalance_chain` with a :class:`ChainInputs`
 whose signals come from the one-pass :func:`~strategies.services.signals_history` and whose ledger
@@ -223,17 +224,24 @@ def _caps_live() -> dict[str, float]:
 
 
 def _ledger_live(symbols: list[str]):
+    from django.db.models import Sum
+    from django.db.models.functions import Coalesce
+
     from orders.brokers import get_broker
-    from orders.models import OPEN_STATUSES, Order, Position
+    from orders.models import OPEN_STATUSES, Order, OrderStatus, Position
     from orders.selectors import last_price
 
     equity = get_broker().get_account().equity
     positions = dict(Position.objects.exclude(qty=0).values_list("symbol", "qty"))
     pending: dict[str, Decimal] = {}
-    for symbol, side, qty, filled in Order.objects.filter(status__in=OPEN_STATUSES).values_list(
-        "symbol", "side", "qty", "filled_qty"
+    # Open orders and working TWAP parents; a parent's remaining = its qty − what its children filled.
+    working = Order.objects.filter(
+        status__in=[*OPEN_STATUSES, OrderStatus.SCHEDULED], parent_order__isnull=True
+    ).annotate(child_filled=Coalesce(Sum("children__filled_qty"), Decimal(0)))
+    for symbol, side, qty, filled, child_filled in working.values_list(
+        "symbol", "side", "qty", "filled_qty", "child_filled"
     ):
-        remaining = qty - filled
+        remaining = qty - filled - child_filled
         pending[symbol] = pending.get(symbol, Decimal(0)) + (remaining if side == "buy" else -remaining)
     prices = {}
     for symbol in sorted(set(symbols) | set(positions) | set(pending)):
@@ -263,12 +271,27 @@ def live_inputs() -> ChainInputs:
 # --- submission -----------------------------------------------------------------------------------------
 
 
-def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, reason: str):
-    """Submit one planned order: through TWAP above ``REBALANCE_TWAP_NOTIONAL``, else directly."""
-    from orders.gateway import order_submit
+def twap_slices() -> tuple[int, int]:
+    """(slices, horizon in minutes) for a rebalance TWAP: one slice a minute or two, ending a minute
+    before the close the rebalance runs ahead of."""
+    horizon = max(conf.REBALANCE_MINUTES_BEFORE_CLOSE - 1, 1)
+    return max(min(conf.REBALANCE_TWAP_SLICES, horizon), 1), horizon
 
-    # TWAP wiring point: when orders.slicing.twap_order_create lands, large orders are routed there.
-    # Until then every order is one direct gateway order (see the workflow concepts doc).
+
+def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, reason: str):
+    """Submit one planned order: a TWAP parent above ``REBALANCE_TWAP_NOTIONAL`` (0 = never), else one
+    gateway order. Both are idempotent by the deterministic ``client_order_id``."""
+    from orders.gateway import order_submit
+    from orders.slicing import twap_order_create
+
+    threshold = conf.REBALANCE_TWAP_NOTIONAL
+    if threshold > 0 and planned.notional > threshold:
+        slices, horizon = twap_slices()
+        return twap_order_create(
+            symbol=planned.symbol, side=planned.side, qty=planned.qty, slices=slices, horizon_minutes=horizon,
+            actor=None, source=ORDER_SOURCE, reason=reason, strategy=strategy, clip_to_close=True,
+            client_order_id=client_order_id,
+        )
     return order_submit(
         symbol=planned.symbol,
         side=planned.side,
@@ -503,6 +526,9 @@ def day_orders_cancel(*, reason: str = "market close: leftover day order") -> in
         except OrderNotCancelable:
             continue
         canceled += result.status == OrderStatus.CANCELED
+    from orders.slicing import parents_finalize
+
+    parents_finalize(now=clock.now())
     return canceled
 
 

@@ -137,3 +137,19 @@ def test_market_close_confirms_fills_cancels_leftovers_and_stores_the_report(mar
     assert DailyPerformance.objects.get(day=DAY) == report
     assert report.pnl == Decimal("0") and report.cumulative_return == 0.0
     assert report.positions == Order.objects.filter(filled_qty__gt=0).values("symbol").distinct().count()
+
+
+def test_orders_above_the_twap_notional_become_twap_parents_counted_once_as_pending(market, monkeypatch):
+    from strategies import conf
+    from strategies.workflow import _ledger_live
+
+    monkeypatch.setattr(conf, "REBALANCE_TWAP_NOTIONAL", Decimal("1000"))
+    with at(DAY, 15, 45):
+        run = rebalance_run(day=DAY)
+        assert run.status == "completed" and run.orders_submitted == len(run.planned) > 0
+        parents = Order.objects.filter(source="signal", total_slices__isnull=False, parent_order__isnull=True)
+        assert parents.count() == len(run.planned)
+        assert all(p.children.count() == 7 for p in parents)  # REBALANCE_TWAP_SLICES over 14 minutes
+        # the parents' remaining quantity is what is pending (children are not counted a second time)
+        _, _, pending, _ = _ledger_live([p.symbol for p in run.planned])
+    assert pending == {p.symbol: p.qty if p.side == "buy" else -p.qty for p in run.planned}
