@@ -58,3 +58,21 @@ def test_rebalance_workflow_order_refused(aapl, broker, frozen, engaged):
     order = Order.objects.get()
     assert (order.status, order.reject_code, order.source) == ("rejected", "KILL_SWITCH_ENGAGED", "signal")
     assert broker.submit_calls == 0
+
+
+def test_twap_slice_dispatch_refused(aapl, broker, frozen, operator):
+    from orders.slicing import slice_dispatch, twap_order_create
+
+    # given a TWAP parent with scheduled slices created before the switch was engaged
+    parent = twap_order_create(symbol="AAPL", side="buy", qty="9", slices=3, horizon_minutes=3, actor=operator,
+                               source="twap", reason="large order")
+    children = list(Order.objects.filter(parent_order=parent).order_by("slice_num"))
+    assert [c.status for c in children] == ["scheduled"] * 3
+    # when the switch is latched (without the unwind, to test the dispatch itself) and a slice is dispatched
+    services.kill_switch_latch(actor=operator, reason="stop TWAP")
+    cache.delete(CACHE_KEY)
+    slice_dispatch(order_id=children[0].pk)
+    # then the slice is refused at the gateway, nothing reached the broker
+    first = Order.objects.get(pk=children[0].pk)
+    assert (first.status, first.reject_code) == ("rejected", "KILL_SWITCH_ENGAGED")
+    assert broker.submit_calls == 0
