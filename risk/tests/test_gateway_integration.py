@@ -148,20 +148,26 @@ def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flatten
     order_submit(symbol="MSFT", side="sell", qty="5", source="api")
     resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
     assert resting.status == "accepted"
-    slice_ = Order.objects.create(client_order_id="twap-slice-1", symbol="AAPL", side="buy", qty=D(3), source="twap",
-                                  status="scheduled", created_at=T_OPEN, updated_at=T_OPEN)
+    from orders.slicing import twap_order_create
+
+    parent = twap_order_create(symbol="AAPL", side="buy", qty="6", slices=3, horizon_minutes=30, actor=operator,
+                               source="twap", reason="scale in")
+    slices = list(Order.objects.filter(parent_order=parent))
+    assert [s.status for s in slices] == ["scheduled"] * 3
 
     result = services.kill_switch_engage(actor=operator, reason="market turmoil")
     _drop_cache()
 
-    assert result.errors == [] and result.cancelled == 2 and result.flatten_orders == 2
+    assert result.errors == [] and result.flatten_orders == 2
     resting.refresh_from_db()
-    slice_.refresh_from_db()
-    assert (resting.status, slice_.status) == ("canceled", "canceled")
+    assert resting.status == "canceled"
+    assert set(Order.objects.filter(parent_order=parent).values_list("status", flat=True)) == {"canceled"}
     assert set(Position.objects.values_list("symbol", "qty")) == {("AAPL", D(0)), ("MSFT", D(0))}
     flatten = Order.objects.filter(source="kill_switch")
     assert sorted((o.symbol, o.side, o.qty, o.status) for o in flatten) == [
         ("AAPL", "sell", D(10), "filled"), ("MSFT", "buy", D(5), "filled")]
+    # counted: the resting order and the TWAP parent, whose cancellation cancelled its scheduled slices
+    assert result.cancelled == 2 and Order.objects.get(pk=parent.pk).status == "canceled"
     assert RiskEvent.objects.filter(kind="kill_switch_unwind").get().data["cancelled"] == 2
     # and every new order is refused
     rejected("KILL_SWITCH_ENGAGED", broker, qty="1")
