@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 STEPS = ("data", "signals", "allocation", "risk", "orders", "submit", "record")
 SHARE_QUANTUM = Decimal("0.000000001")
 ORDER_SOURCE = "signal"
+# Longer than the rebalance task's hard time limit: a "running" run older than this was abandoned.
+RUNNING_TIMEOUT = dt.timedelta(minutes=35)
 
 
 class StepError(Exception):
@@ -331,6 +333,8 @@ def _run_claim(*, day: dt.date, mode: str, method: str) -> tuple[RebalanceRun, b
     run = RebalanceRun.objects.get(day=day, mode=mode)
     if run.status == RunStatus.COMPLETED:
         return run, False
+    if run.status == RunStatus.RUNNING and run.started_at > now - RUNNING_TIMEOUT:
+        return run, False  # another worker is on it (a duplicated delivery); an abandoned run is retried later
     # Retry a failed (or abandoned) run in place — compare-and-set so two workers never both retry.
     claimed = RebalanceRun.objects.filter(pk=run.pk, status=run.status, attempts=run.attempts).update(
         status=RunStatus.RUNNING, started_at=now, finished_at=None, error="", failed_step="",

@@ -153,3 +153,38 @@ def test_orders_above_the_twap_notional_become_twap_parents_counted_once_as_pend
         # the parents' remaining quantity is what is pending (children are not counted a second time)
         _, _, pending, _ = _ledger_live([p.symbol for p in run.planned])
     assert pending == {p.symbol: p.qty if p.side == "buy" else -p.qty for p in run.planned}
+
+
+def test_a_run_in_progress_is_not_run_twice_but_an_abandoned_one_is_retried(market):
+    with at(DAY, 15, 45):
+        stuck = RebalanceRun.objects.create(day=DAY, started_at=dt.datetime(2010, 12, 15, 20, 44, tzinfo=dt.UTC))
+        # a duplicated delivery while the first worker is still working: nothing happens
+        assert rebalance_run(day=DAY).status == "running"
+        assert Order.objects.count() == 0
+    with at(DAY, 15, 45 + 14):
+        assert rebalance_run(day=DAY).status == "running"
+    # 36 minutes later the run counts as abandoned (longer than the task's time limit) and is retried
+    with time_machine.travel(dt.datetime(2010, 12, 15, 21, 20, tzinfo=dt.UTC), tick=False):
+        retried = rebalance_run(day=DAY)
+    assert retried.pk == stuck.pk and retried.attempts == 2 and retried.status == "completed"
+
+
+def test_rebalance_command_reports_a_failed_day_and_rejects_bad_dates(market):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("rebalance", "--date", "2010-13-45")
+    assert RebalanceRun.objects.count() == 0
+    with at(dt.date(2011, 3, 1), 15, 45), pytest.raises(CommandError, match="failed at data"):
+        call_command("rebalance", "--date", "2011-03-01")
+    assert RebalanceRun.objects.get().status == "failed"
+
+
+def test_market_open_check_alerts_on_stale_data(market):
+    from strategies.workflow import market_open_check
+
+    with at(dt.date(2011, 3, 1), 9, 30):
+        result = market_open_check()
+    assert Decimal(result["equity"]) == Decimal("50000")
+    assert [p.split(":")[0] for p in result["problems"]] == ["data"]
+    assert Alert.objects.filter(metric="market_open_check").count() == 1
