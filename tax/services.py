@@ -346,6 +346,8 @@ def _books_load_many(
 ) -> dict[str, engine.SymbolBook]:
     """:func:`_book_load` for many symbols with one query per table (imports)."""
     symbols = list(rows)
+    if not symbols:
+        return {}
     lots: dict[str, list[engine.Lot]] = defaultdict(list)
     for v in (
         TaxLot.objects.filter(account=account, symbol__in=symbols, status=TaxLot.Status.OPEN)

@@ -242,3 +242,17 @@ date,side,symbol,qty,price,trade_id
     lines = text.strip().splitlines()
     assert lines[0].startswith("sale_trade_id,lot_trade_id,symbol,qty")
     assert lines[2] == "S2,B1,K,5,2023-01-03,2024-06-03,65.00,50.00,,0.00,15.00,long"
+
+
+def test_header_only_file_imports_nothing(run_import):
+    assert "imported 0 trades" in run_import("date,side,symbol,qty,price,trade_id")
+    assert TaxLot.objects.count() == 0
+
+
+def test_missing_column_and_unreadable_file_are_clear_errors(run_import):
+    with pytest.raises(CommandError, match="line 1: missing column\\(s\\): trade_id"):
+        run_import("date,side,symbol,qty,price\n2024-01-02,buy,X,1,1")
+    with pytest.raises(CommandError, match="cannot read"):
+        from django.core.management import call_command
+
+        call_command("tax_import", "--trades", "/nonexistent/trades.csv")
