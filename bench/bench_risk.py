@@ -86,8 +86,16 @@ def run() -> list[dict]:
                 checks.pretrade_rate_limits(intent)
                 if i >= 2 * WARMUP + N:
                     risk_only.append((time.perf_counter() - start) * 1000)
+            others = [c for c in pretrade._checks.values() if not c.name.startswith("risk.")]
+            other_samples: list[float] = []
+            for i in range(2 * (WARMUP + N), 2 * (WARMUP + N) + N):
+                intent = intent_at(i)
+                start = time.perf_counter()
+                for check in others:
+                    check.fn(intent)
+                other_samples.append((time.perf_counter() - start) * 1000)
             with CaptureQueriesContext(connection) as queries:
-                intent = intent_at(3 * (WARMUP + N))
+                intent = intent_at(4 * (WARMUP + N))
                 checks.pretrade_controls(intent)
                 checks.pretrade_rate_limits(intent)
         reads = []
@@ -105,5 +113,7 @@ def run() -> list[dict]:
         result("pre-trade checks, all on: p95", p95, "ms", "<2 ms", p95 < 2.0),
         result("risk app's checks only: p95", percentile(risk_only, 95), "ms", "<2 ms", percentile(risk_only, 95) < 2.0),
         result("risk checks: database queries per order", len(queries), "queries", "info", True),
+        result(f"other apps' checks ({', '.join(c.name for c in others) or 'none'}): p95",
+               percentile(other_samples, 95) if other_samples else 0.0, "ms", "info", True),
         result("kill_switch_engaged() cached read: p95", percentile(reads, 95), "ms", "info", True),
     ]
