@@ -67,6 +67,9 @@ class OrdersConf:
     sim_tick_every_seconds: int
     # TWAP: a slice left in ``submitting`` this long is recovered by the sweeper (ask the broker, resend).
     twap_sweep_grace_seconds: int
+    # TWAP: the per-second dispatcher also takes slices due within this many seconds and sends each
+    # at its time (sleeping inside the task), so lateness is processing time, not the beat period.
+    twap_lookahead_seconds: float
     # Simulated fill model.
     sim_seed: int
     sim_slippage_bps: Decimal
@@ -98,6 +101,7 @@ def load() -> OrdersConf:
         reconcile_every_seconds=_int("ORDERS_RECONCILE_EVERY_SECONDS", 60, low=5, high=3600),
         sim_tick_every_seconds=_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
         twap_sweep_grace_seconds=_int("TWAP_SWEEP_GRACE_SECONDS", 10, low=1, high=3600),
+        twap_lookahead_seconds=_float("TWAP_LOOKAHEAD_SECONDS", 0.9, low=0.0, high=5.0),
         sim_seed=_int("SIM_SEED", 42, low=0, high=2**31),
         sim_slippage_bps=_decimal("SIM_SLIPPAGE_BPS", "2", low=Decimal(0), high=Decimal(500)),
         sim_impact_coef_bps=_decimal("SIM_IMPACT_COEF_BPS", "10", low=Decimal(0), high=Decimal(10000)),

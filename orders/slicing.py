@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -286,19 +287,32 @@ def slice_dispatch(*, order_id: int) -> Order:
     return order_send_claimed(order_id=order_id)
 
 
-def slices_due(*, now: dt.datetime, limit: int = DISPATCH_BATCH) -> list[int]:
+def slices_due(*, now: dt.datetime, limit: int = DISPATCH_BATCH) -> list[tuple[int, dt.datetime]]:
+    """(id, scheduled_time) of slices due at ``now``, earliest first (the partial index serves it)."""
     return list(
         Order.objects.filter(status=OrderStatus.SCHEDULED, scheduled_time__lte=now, parent_order__isnull=False)
         .order_by("scheduled_time", "pk")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "scheduled_time")[:limit]
     )
 
 
-def slices_dispatch_due(*, now: dt.datetime | None = None) -> dict:
-    """Dispatch every due slice (one failure never stops the others), sweep, close finished parents."""
+def slices_dispatch_due(*, now: dt.datetime | None = None, lookahead: float | None = None) -> dict:
+    """Dispatch every due slice (one failure never stops the others), sweep, close finished parents.
+
+    Slices due within the next ``lookahead`` seconds (``TWAP_LOOKAHEAD_SECONDS``, under the beat's
+    one-second period) are picked too and sent when their time comes, so a slice goes out at its
+    ``scheduled_time`` plus processing, not plus up to a whole beat period. The claim still requires
+    ``scheduled_time <= now``: nothing is ever sent early.
+    """
+    from orders.conf import conf
+
     now = now or clock.now()
+    lookahead = conf.twap_lookahead_seconds if lookahead is None else lookahead
     sent = failed = 0
-    for pk in slices_due(now=now):
+    for pk, when in slices_due(now=now + dt.timedelta(seconds=lookahead)):
+        wait = (when - clock.now()).total_seconds()
+        if wait > 0:
+            time.sleep(min(wait, lookahead))
         try:
             slice_dispatch(order_id=pk)
             sent += 1

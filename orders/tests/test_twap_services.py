@@ -225,3 +225,16 @@ def test_aggregate_status_and_tca_through_a_whole_parent(aapl, sim_broker):
     # one order of 60: 2 + 10 × √(60/1e6) = 2.0775 bps; slices of 20: 2.0447 bps
     assert (tca.est_single_order_bps, tca.est_slices_bps) == (D("2.08"), D("2.04"))
     assert parent.status == OrderStatus.FILLED
+
+
+def test_kill_switch_engage_cancels_the_parent_and_every_unsent_slice(aapl, counting_broker, frozen):
+    from risk.services import kill_switch_engage
+
+    parent = _create()
+    slices_dispatch_due()  # slice 0 filled
+    kill_switch_engage(actor=None, reason="drill", flatten=False)
+    parent.refresh_from_db()
+    statuses = list(parent.children.order_by("slice_num").values_list("status", flat=True))
+    assert parent.status == "canceled"
+    assert statuses == ["filled"] + ["canceled"] * 5
+    assert counting_broker.submit_calls == 1
