@@ -27,6 +27,7 @@ from risk.models import (
     KillSwitchEvent,
     PositionRisk,
     RiskEvent,
+    RiskLimits,
     RolloutPhase,
     TradeFill,
 )
@@ -408,8 +409,6 @@ def limits_update(*, actor, reason: str, changes: dict) -> dict:
     if unknown:
         raise RiskInputError(f"Unknown limit(s): {', '.join(unknown)}.")
     limits_row()
-    from risk.models import RiskLimits
-
     row = RiskLimits.objects.select_for_update().get(pk=1)
     diff = {}
     for name, value in changes.items():
@@ -438,8 +437,6 @@ def rollout_phase_set(*, actor, phase: int | None, reason: str, on_paper: bool |
     if phase is not None and not RolloutPhase.objects.filter(number=phase).exists():
         raise RiskInputError(f"Rollout phase {phase} is not defined.", fields={"phase": ["Choose 1, 2, 3 or 4."]})
     limits_row()
-    from risk.models import RiskLimits
-
     row = RiskLimits.objects.select_for_update().get(pk=1)
     old = {"phase": row.rollout_phase, "on_paper": row.rollout_on_paper}
     row.rollout_phase = phase
