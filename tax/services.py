@@ -130,40 +130,10 @@ TRADE_COLUMNS = (
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value) -> str:
-    """One value in PostgreSQL COPY text format."""
-    if value is None:
-        return "\\N"
-    kind = type(value)
-    if kind is str:
-        return value.translate(_COPY_ESCAPES)
-    if kind is bool:
-        return "t" if value else "f"
-    if kind is dt.datetime:
-        return value.isoformat()
-    return str(value)  # Decimal, int, date
-
-
 def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Bulk insert: PostgreSQL COPY (fast for imports of hundreds of thousands of rows), else bulk_create."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-        sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
-            # Pre-formatted COPY text is several times faster than adapting each value.
-            chunk: list[str] = []
-            for row in rows:
-                chunk.append("\t".join([_copy_text(v) for v in row]))
-                if len(chunk) >= 20000:
-                    copy.write("\n".join(chunk) + "\n")
-                    chunk = []
-            if chunk:
-                copy.write("\n".join(chunk) + "\n")
-        return
-    model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500)
+    """Bulk insert for databases without COPY (the embedded SQLite run)."""
+    if rows:
+        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500)
 
 
 # PostgreSQL COPY text lines, one f-string per row (column order as in the *_COLUMNS tuples above):
