@@ -13,10 +13,10 @@ in-memory mirror of cash and positions decides whether a day trades, so the data
 on days with orders. The equity curve is ``cash + Σ qty × close`` of each day from the mirror, which
 is reconciled with the ledger at the end (``consistency``).
 
-Isolation: everything happens inside one database transaction that is rolled back at the end. On
-PostgreSQL the ledger tables (orders, fills, positions, simulated exchange, tax lots, risk state,
+Isolation: everything happens inside one database transaction that is rolled back at the end. The
+ledger tables (orders, fills, positions, simulated exchange, tax lots, risk state,
 signals, rebalance runs, daily reports) are shadowed by empty ``TEMP`` tables of the same shape —
-PostgreSQL resolves unqualified names to ``pg_temp`` first — so the replay starts from an empty book
+PostgreSQL and SQLite both resolve unqualified names to the temporary schema first — so the replay starts from an empty book
 whatever the live account holds, never takes locks on live rows, and leaves no trace. The risk
 controls run with the live limits but with no kill switch, breakers or rollout phase (a backtest is
 not live trading), and without the wall-clock rate limiter. Market data the replay needs (the bundled
@@ -29,6 +29,7 @@ import bisect
 import contextlib
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -118,23 +119,48 @@ def _shadowed_tables() -> list[str]:
     return tables
 
 
+def _shadow_postgresql(cursor, tables: list[str]) -> None:
+    cursor.execute("SELECT current_schema()")
+    schema = cursor.fetchone()[0]
+    for table in tables:
+        cursor.execute(f'CREATE TEMP TABLE "{table}" (LIKE "{schema}"."{table}" INCLUDING ALL) ON COMMIT DROP')
+
+
+_SQLITE_FK = re.compile(r'\s+REFERENCES\s+"[^"]+"\s*\("[^"]+"\)(\s+DEFERRABLE INITIALLY DEFERRED)?')
+
+
+def _shadow_sqlite(cursor, tables: list[str]) -> None:
+    # SQLite also resolves unqualified names to the temp schema first. The copies keep the columns,
+    # checks and (unique) indexes; foreign keys are dropped (a temp table cannot reference main).
+    for table in tables:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+        ddl = _SQLITE_FK.sub("", cursor.fetchone()[0]).replace("CREATE TABLE", "CREATE TEMP TABLE", 1)
+        cursor.execute(ddl)
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table])
+        for (index_ddl,) in cursor.fetchall():
+            cursor.execute(re.sub(r'^CREATE (UNIQUE )?INDEX "', r'CREATE \1INDEX temp."', index_ddl))
+
+
 @contextlib.contextmanager
 def scratch_ledger() -> Iterator[None]:
     """A transaction, rolled back on exit, in which the ledger tables are empty private copies."""
-    if connection.vendor != "postgresql":
-        raise ReplayInputError("replay needs PostgreSQL (it shadows the ledger with temporary tables)")
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_schema()")
-            schema = cursor.fetchone()[0]
-            for table in _shadowed_tables():
-                cursor.execute(
-                    f'CREATE TEMP TABLE "{table}" (LIKE "{schema}"."{table}" INCLUDING ALL) ON COMMIT DROP'
-                )
-        try:
-            yield
-        finally:
-            transaction.set_rollback(True)
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise ReplayInputError(f"replay does not support the {connection.vendor} database")
+    tables = _shadowed_tables()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                (_shadow_postgresql if connection.vendor == "postgresql" else _shadow_sqlite)(cursor, tables)
+            try:
+                yield
+            finally:
+                transaction.set_rollback(True)
+    finally:
+        if connection.vendor == "sqlite" and not connection.in_atomic_block:
+            # make sure no temp copy outlives the replay on this connection (DDL is rolled back, but be sure)
+            with connection.cursor() as cursor:
+                for table in tables:
+                    cursor.execute(f'DROP TABLE IF EXISTS temp."{table}"')
 
 
 @contextlib.contextmanager
@@ -291,6 +317,12 @@ def replay_run(
         names = _strategies_ensure(strategies)
         if symbols:
             wanted = {s.upper() for s in symbols}
+            known = set(StrategySymbol.objects.filter(strategy__name__in=names).values_list("asset__symbol", flat=True))
+            if wanted - known:
+                raise ReplayInputError(
+                    f"not in the strategies' universes: {', '.join(sorted(wanted - known))}",
+                    fields={"symbols": sorted(wanted - known)},
+                )
             StrategySymbol.objects.filter(strategy__name__in=names).exclude(asset__symbol__in=wanted).update(enabled=False)
         return _replay_loop(sessions=sessions, names=names, capital=capital, method=method, progress=progress)
 

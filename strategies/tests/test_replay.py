@@ -126,3 +126,9 @@ def test_replay_json_2011_2012_on_an_empty_database_is_consistent_with_its_fills
     assert data["metrics"]["end_equity"] == pytest.approx(float(check["ledger_equity"]), abs=0.005)
     # and nothing of the replay stayed in the database
     assert Order.objects.count() == 0 and Position.objects.count() == 0 and RebalanceRun.objects.count() == 0
+
+
+def test_replay_refuses_symbols_outside_the_universes(market):
+    with pytest.raises(ReplayInputError, match="NOPE"):
+        replay_run(start=DAY, end=DAY, symbols=["AAPL", "nope"])
+    assert Order.objects.count() == 0 and RebalanceRun.objects.count() == 0
