@@ -52,9 +52,10 @@ class Command(BaseCommand):
         }
         try:
             if sys.stderr.isatty() and not opts["json"]:
+                from rich.console import Console
                 from rich.progress import Progress
 
-                with Progress(transient=True) as bar:
+                with Progress(console=Console(stderr=True), transient=True) as bar:
                     task = bar.add_task("replaying", total=None)
                     result = replay_run(**kwargs, progress=lambda done, total: bar.update(task, completed=done, total=total))
             else:
