@@ -410,6 +410,7 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
         return len(state.planned), {"equity": str(equity), "orders": [o.as_dict() for o in state.planned]}
 
     def submit():
+        from orders.brokers.base import BrokerRejected
         from orders.pretrade import PreTradeRejection
 
         for planned in state.planned:
@@ -417,7 +418,9 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
             try:
                 order = order_route(planned=planned, client_order_id=cid, strategy="rebalance",
                                     reason=f"rebalance {run.day.isoformat()}")
-            except PreTradeRejection as exc:
+            except (PreTradeRejection, BrokerRejected) as exc:
+                # A definite "no" for this order only: recorded (the ledger keeps it as rejected) and
+                # alerted; the other orders still go. Anything else (rate limit, outage) fails the step.
                 state.rejected.append({"symbol": planned.symbol, "side": planned.side, "code": exc.code})
                 continue
             state.submitted.append(order)

@@ -188,3 +188,15 @@ def test_market_open_check_alerts_on_stale_data(market):
     assert Decimal(result["equity"]) == Decimal("50000")
     assert [p.split(":")[0] for p in result["problems"]] == ["data"]
     assert Alert.objects.filter(metric="market_open_check").count() == 1
+
+
+def test_broker_rejections_are_recorded_per_order_and_alerted(market, monkeypatch):
+    monkeypatch.setattr(orders_conf, "sim_reject_rate", 1.0)  # the simulated exchange says no to everything
+    with at(DAY, 15, 45):
+        run = rebalance_run(day=DAY)
+    assert run.status == "completed" and run.orders_submitted == 0
+    assert run.orders_rejected == len(run.planned) > 0
+    assert set(Order.objects.values_list("status", flat=True)) == {"rejected"}
+    codes = {r["code"] for r in run.steps.get(name="submit").detail["rejected"]}
+    assert codes == {"SIMULATED_REJECT"}
+    assert Alert.objects.filter(metric="rebalance_rejected").count() == 1
