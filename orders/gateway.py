@@ -406,9 +406,9 @@ def order_resolve(*, order_id: int) -> Order:
             # A TWAP slice claimed by a worker that died before (or while) calling the broker. The
             # broker refuses a duplicate client_order_id, so sending under the SAME id is safe even
             # if the first call is still in flight.
+            # The pre-trade checks run again: the worker may have died before they ran.
             order_event_record(order=order, kind="resent", now=clock.now(), data={"why": "stuck in submitting"})
-            _broker_submit_quiet(order)
-            return Order.objects.get(pk=order_id)
+            return order_send_claimed(order_id=order_id)
         if order.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
             _order_finish(order, OrderStatus.FAILED, kind="not_at_broker", code=NOT_AT_BROKER,
                           detail="the broker has no order with this client_order_id")

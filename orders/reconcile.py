@@ -21,6 +21,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from orders.brokers import get_broker
 from orders.brokers.base import BrokerError
 from orders.conf import conf
@@ -139,10 +141,13 @@ def positions_reconcile(*, report: ReconcileReport) -> None:
 def stale_orders_cancel(*, now: dt.datetime | None = None, max_age_minutes: int | None = None) -> int:
     now = now or clock.now()
     age = dt.timedelta(minutes=max_age_minutes or conf.stale_order_minutes)
+    # A TWAP slice's row is created with its parent, long before it is sent: its age counts from
+    # its submission.
+    cutoff = now - age
     stale = Order.objects.filter(
+        Q(parent_order__isnull=True, created_at__lte=cutoff) | Q(parent_order__isnull=False, submitted_at__lte=cutoff),
         status__in=(OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED),
         time_in_force=TimeInForce.DAY,
-        created_at__lte=now - age,
     ).order_by("pk")
     count = 0
     for pk in stale.values_list("pk", flat=True):

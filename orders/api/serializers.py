@@ -73,6 +73,8 @@ class OrderCreateSerializer(StrictSerializer):
     algo = AlgoSerializer(required=False)
 
     def validate(self, attrs):
+        if "algo" in attrs and (attrs.get("extended_hours") or attrs.get("time_in_force") != TimeInForce.DAY):
+            raise serializers.ValidationError({"algo": ["TWAP slices are regular-hours day orders."]})
         if attrs.get("type") == OrderType.LIMIT and attrs.get("limit_price") is None:
             raise serializers.ValidationError({"limit_price": ["A limit order needs a limit_price."]})
         if attrs.get("type") == OrderType.MARKET and attrs.get("limit_price") is not None:

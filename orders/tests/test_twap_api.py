@@ -70,6 +70,14 @@ def test_bad_twap_input_is_4xx_and_nothing_stored(aapl, sim_broker, frozen, oper
     assert _counts() == (0, 0, 0)
 
 
+def test_twap_with_extended_hours_or_gtc_is_4xx(aapl, sim_broker, frozen, operator, api_as):
+    algo = {"type": "twap", "slices": 3, "horizon_minutes": 30}
+    for extra in ({"extended_hours": True}, {"time_in_force": "gtc"}):
+        resp = _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "9", "algo": algo, **extra})
+        assert resp.status_code == 400 and "algo" in resp.json()["fields"]
+    assert _counts() == (0, 0, 0)
+
+
 def test_twap_qty_below_minimum_lot_is_4xx(db, sim_broker, frozen, operator, api_as):
     from orders.tests.conftest import make_asset
 

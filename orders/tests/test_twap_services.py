@@ -238,3 +238,71 @@ def test_kill_switch_engage_cancels_the_parent_and_every_unsent_slice(aapl, coun
     assert parent.status == "canceled"
     assert statuses == ["filled"] + ["canceled"] * 5
     assert counting_broker.submit_calls == 1
+
+
+def test_sweeper_applies_a_slice_the_broker_already_has_without_resending(aapl, counting_broker, conf_sweep):
+    from orders.brokers.base import SubmitRequest
+    from orders.gateway import order_claim_scheduled
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create()
+        child = parent.children.get(slice_num=0)
+        assert order_claim_scheduled(order_id=child.pk)
+        # the broker got it, then the worker died before recording the answer
+        counting_broker.inner.submit_order(SubmitRequest(
+            client_order_id=child.client_order_id, symbol="AAPL", side="buy", qty=child.qty, order_type="market",
+            time_in_force="day"))
+        traveller.shift(dt.timedelta(seconds=11))
+        slices_dispatch_due()
+    child.refresh_from_db()
+    assert (child.status, child.filled_qty) == ("filled", D(17))
+    assert counting_broker.submit_calls == 0 and not child.events.filter(kind="resent").exists()
+    assert SimOrder.objects.count() == 1
+
+
+def test_a_resent_slice_passes_the_pre_trade_checks_again(aapl, counting_broker, conf_sweep):
+    from orders.gateway import order_claim_scheduled
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create()
+        child = parent.children.get(slice_num=0)
+        assert order_claim_scheduled(order_id=child.pk)  # the worker dies before the checks ran
+        pretrade.register_check(
+            "test.kill", lambda intent: (_ for _ in ()).throw(pretrade.PreTradeRejection("KILL_SWITCH_ENGAGED", "on"))
+        )
+        traveller.shift(dt.timedelta(seconds=11))
+        slices_dispatch_due()
+    child.refresh_from_db()
+    assert (child.status, child.reject_code) == ("rejected", "KILL_SWITCH_ENGAGED")
+    assert counting_broker.submit_calls == 0
+
+
+def test_one_slice_raising_does_not_stop_the_other_due_slices(db, sim_broker, frozen):
+    make_asset("AAPL", price="100")
+    make_asset("MSFT", price="50")
+    bad = _create(symbol="AAPL")
+    good = _create(symbol="MSFT")
+
+    def explode(intent):
+        if intent.symbol == "AAPL":
+            raise RuntimeError("a bug in a check")
+
+    pretrade.register_check("test.explode", explode)
+    result = slices_dispatch_due()
+    assert result["errors"] == 1 and result["dispatched"] == 1
+    assert bad.children.get(slice_num=0).status == "submitting"  # the sweeper retries it later
+    assert good.children.get(slice_num=0).status == "filled"
+
+
+def test_stale_cleanup_counts_a_slice_age_from_its_submission(db, sim_broker):
+    from orders.reconcile import stale_orders_cancel
+
+    make_asset("THIN", price="10", volume="39000")
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create(symbol="THIN", qty="60", slices=2, horizon_minutes=60)
+        traveller.shift(dt.timedelta(minutes=30))
+        slices_dispatch_due()  # slice 0 (due at T0, sent now): 30 sent, 10 filled, open
+        assert stale_orders_cancel() == 0  # created 30 min ago, but sent just now
+        traveller.shift(dt.timedelta(minutes=16))
+        assert stale_orders_cancel() == 1
+    assert parent.children.get(slice_num=0).status == "canceled"
