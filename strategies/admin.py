@@ -3,7 +3,7 @@ read-only because its changes must go through the audited services (API or conso
 
 from django.contrib import admin
 
-from strategies.models import Asset, Bar, CorporateAction, Signal, Strategy, StrategySymbol
+from strategies.models import Asset, Bar, CorporateAction, RebalanceRun, RebalanceStep, Signal, Strategy, StrategySymbol
 
 
 @admin.register(Asset)
@@ -61,3 +61,22 @@ class SignalAdmin(ReadOnlyAdmin):
     list_filter = ("strategy",)
     search_fields = ("run_id", "asset__symbol")
     list_select_related = ("strategy", "asset")
+
+
+class RebalanceStepInline(admin.TabularInline):
+    model = RebalanceStep
+    extra = 0
+    can_delete = False
+    readonly_fields = ("name", "position", "status", "started_at", "finished_at", "duration_ms", "count", "detail", "error")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RebalanceRun)
+class RebalanceRunAdmin(ReadOnlyAdmin):
+    """Runs are written by the workflow only; the admin shows them with their steps."""
+
+    list_display = ("day", "mode", "status", "failed_step", "orders_submitted", "orders_rejected", "attempts")
+    list_filter = ("status", "mode")
+    inlines = [RebalanceStepInline]
