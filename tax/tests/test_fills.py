@@ -222,3 +222,18 @@ def test_fill_path_query_count_is_constant(django_assert_max_num_queries):
     # Then every lot is closed with a single UPDATE, and 50 realized rows exist
     assert TaxLot.objects.filter(symbol="QC", status="open").count() == 0
     assert RealizedGain.objects.filter(symbol="QC").count() == 50
+
+
+def test_splits_sync_applies_due_market_splits_once():
+    from tax.services import splits_sync
+
+    lots_apply_fill(fill("e1", day="2024-06-03", side="buy", symbol="SYN", qty="3", price="90"))
+    asset = Asset.objects.create(symbol="SYN")
+    CorporateAction.objects.create(asset=asset, ex_date=dt.date(2024, 6, 10), kind="split", ratio_from=2, ratio_to=3)
+    CorporateAction.objects.create(asset=asset, ex_date=dt.date(2024, 7, 1), kind="split", ratio_from=1, ratio_to=2)
+    # only the split due by 2024-06-30 is applied: 3 shares → 4.5, basis 270 unchanged
+    assert splits_sync(upto=dt.date(2024, 6, 30)) == 1
+    assert splits_sync(upto=dt.date(2024, 6, 30)) == 0
+    lot = TaxLot.objects.get(symbol="SYN")
+    assert (lot.open_qty, lot.cost_basis_total) == (D("4.5"), D(270))
+    assert lot.adjustments.get().kind == "split"
