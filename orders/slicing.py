@@ -31,7 +31,7 @@ import logging
 import time
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Sum
 
 from orders.gateway import (
@@ -168,25 +168,21 @@ def twap_order_create(
                 source=v.source, strategy=strategy, created_by=actor_obj, reason=reason, reference_price=arrival,
                 total_slices=len(planned), created_at=now, updated_at=now,
             )
-            children = Order.objects.bulk_create(
-                [
-                    Order(
-                        client_order_id=f"{client_order_id}-s{p.slice_num}", symbol=v.symbol, side=v.side,
-                        order_type=v.order_type, qty=p.qty, limit_price=v.limit_price,
-                        time_in_force=TimeInForce.DAY, status=OrderStatus.SCHEDULED, source=OrderSource.TWAP,
-                        strategy=strategy, created_by=actor_obj, reason=reason, parent_order=parent,
-                        slice_num=p.slice_num, total_slices=len(planned), scheduled_time=p.scheduled_time,
-                        created_at=now, updated_at=now,
-                    )
-                    for p in planned
-                ]
+            _children_insert(
+                template=Order(
+                    symbol=v.symbol, side=v.side, order_type=v.order_type, limit_price=v.limit_price,
+                    time_in_force=TimeInForce.DAY, status=OrderStatus.SCHEDULED, source=OrderSource.TWAP,
+                    strategy=strategy, created_by=actor_obj, reason=reason, parent_order=parent,
+                    total_slices=len(planned), created_at=now, updated_at=now,
+                ),
+                client_order_id=client_order_id,
+                planned=planned,
             )
             OrderEvent.objects.create(
                 order=parent, created_at=now, kind="twap_created", from_status=OrderStatus.NEW,
                 to_status=OrderStatus.SCHEDULED, actor=actor_obj,
                 data={"slices": len(planned), "requested_slices": slices, "horizon_seconds": horizon.total_seconds(),
-                      "start": start.isoformat(), "arrival_price": str(arrival) if arrival is not None else None,
-                      "first_child_id": children[0].pk if children and children[0].pk else None},
+                      "start": start.isoformat(), "arrival_price": str(arrival) if arrival is not None else None},
             )
             if v.source in _AUDITED_SOURCES:
                 action_record(
@@ -200,6 +196,43 @@ def twap_order_create(
             raise
         return _existing_parent(existing, v=v, slices=len(planned))
     return parent
+
+
+_VARYING = ("client_order_id", "qty", "slice_num", "scheduled_time")
+_ARRAY_TYPES = {"client_order_id": "text[]", "qty": "numeric[]", "slice_num": "integer[]",
+                "scheduled_time": "timestamptz[]"}
+
+
+def _children_insert(*, template: Order, client_order_id: str, planned: list) -> None:
+    """Insert the children. On PostgreSQL one ``INSERT … SELECT … FROM unnest(arrays)`` statement:
+    the columns that differ per slice travel as four arrays, the rest once — a parent with 390
+    children is written several times faster than with ``bulk_create``'s 30-column row tuples.
+    Elsewhere (the embedded SQLite run) ``bulk_create``."""
+    rows = [(f"{client_order_id}-s{p.slice_num}", p.qty, p.slice_num, p.scheduled_time) for p in planned]
+    if connection.vendor != "postgresql":
+        fields = {name: getattr(template, name) for name in ("symbol", "side", "order_type", "limit_price",
+                  "time_in_force", "status", "source", "strategy", "created_by_id", "reason", "parent_order_id",
+                  "total_slices", "created_at", "updated_at")}
+        Order.objects.bulk_create([Order(**fields, **dict(zip(_VARYING, row, strict=True))) for row in rows])
+        return
+    columns, selects, params = [], [], []
+    for field in Order._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.attname in _VARYING:
+            selects.append(f"u.{field.attname}")
+        else:
+            selects.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(template, add=True), connection))
+    arrays = [[row[i] for row in rows] for i in range(len(_VARYING))]
+    unnest = ", ".join(f"%s::{_ARRAY_TYPES[name]}" for name in _VARYING)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(Order._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS u({', '.join(_VARYING)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *arrays])
 
 
 def _existing_parent(existing: Order, *, v, slices: int) -> Order:

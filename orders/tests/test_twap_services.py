@@ -306,3 +306,19 @@ def test_stale_cleanup_counts_a_slice_age_from_its_submission(db, sim_broker):
         traveller.shift(dt.timedelta(minutes=16))
         assert stale_orders_cancel() == 1
     assert parent.children.get(slice_num=0).status == "canceled"
+
+
+def test_children_rows_are_the_same_with_the_portable_insert(aapl, sim_broker, frozen, operator, monkeypatch):
+    from django.db import connection
+
+    fast = _create(actor=operator, client_order_id="fast-1", reason="r", strategy="s1")
+    monkeypatch.setattr(connection, "vendor", "sqlite")  # the embedded run's bulk_create path
+    portable = _create(actor=operator, client_order_id="portable-1", reason="r", strategy="s1")
+    columns = ("symbol", "side", "order_type", "qty", "limit_price", "time_in_force", "extended_hours", "status",
+               "source", "strategy", "created_by_id", "reason", "reject_code", "filled_qty", "filled_notional",
+               "commission", "slice_num", "total_slices", "scheduled_time", "created_at", "updated_at",
+               "submitted_at", "broker_order_id")
+    rows = [list(p.children.order_by("slice_num").values_list(*columns)) for p in (fast, portable)]
+    assert rows[0] == rows[1] and len(rows[0]) == 6
+    assert rows[0][0][columns.index("created_by_id")] == operator.pk
+    assert list(portable.children.values_list("client_order_id", flat=True).order_by("slice_num"))[2] == "portable-1-s2"
