@@ -265,8 +265,36 @@ def _actions(start: dt.date, end: dt.date, *, prefixes: tuple[str, ...]) -> list
     return result
 
 
-# ActionLog prefixes read from the other apps (risk, orders); absent apps simply yield nothing.
-LIMIT_BREACH_ACTIONS = ("risk.limit", "risk.breach", "circuit_breaker.", "pretrade.reject", "risk.circuit_breaker")
+def _pretrade_rejections(start: dt.date, end: dt.date) -> list[dict]:
+    """Orders refused by a pre-trade check (limits, rate limits, market hours, rollout caps...)."""
+    from django.apps import apps
+
+    if not apps.is_installed("orders"):
+        return []
+    from orders.models import OrderEvent
+
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=clock.NEW_YORK)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK)
+    events = (
+        OrderEvent.objects.filter(kind="pretrade_rejected", created_at__gte=lo, created_at__lt=hi)
+        .select_related("order", "actor")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "at": e.created_at.isoformat(),
+            "actor": e.actor.get_username() if e.actor_id else "system",
+            "action": f"pretrade.reject:{e.data.get('code', '')}",
+            "object": f"orders.order:{e.order_id}",
+            "reason": e.data.get("detail", ""),
+            "data": {"symbol": e.order.symbol, "side": e.order.side, "qty": str(e.order.qty), "source": e.order.source},
+        }
+        for e in events
+    ]
+
+
+# ActionLog actions read from the other apps (risk, orders); absent apps simply yield nothing.
+LIMIT_BREACH_ACTIONS = ("circuit_breaker.trip",)
 KILL_SWITCH_ACTIONS = ("kill_switch.",)
 MANUAL_ORDER_ACTIONS = ("order.manual",)
 
@@ -295,7 +323,10 @@ def compliance_report(*, month: str, account: str = "default") -> dict:
             "count": sum(t["count"] for t in trades),
             "days": [{**t, "date": t["date"].isoformat()} for t in trades],
         },
-        "limit_breaches": _actions(start, end, prefixes=LIMIT_BREACH_ACTIONS),
+        "limit_breaches": sorted(
+            _actions(start, end, prefixes=LIMIT_BREACH_ACTIONS) + _pretrade_rejections(start, end),
+            key=lambda a: a["at"],
+        ),
         "kill_switch_events": _actions(start, end, prefixes=KILL_SWITCH_ACTIONS),
         "manual_orders": _actions(start, end, prefixes=MANUAL_ORDER_ACTIONS),
     }

@@ -209,7 +209,28 @@ def test_compliance_report_month(operator):
     lots_apply_fill(fill("e1", day="2024-03-04", side="buy", symbol="DT", qty="10", price="10", trade_id="o1", hour=14))
     lots_apply_fill(fill("e2", day="2024-03-04", side="sell", symbol="DT", qty="10", price="9", trade_id="o2", hour=15))
     lots_apply_fill(fill("e3", day="2024-03-05", side="buy", symbol="DT", qty="10", price="9", trade_id="o3"))
+    from orders.models import Order, OrderEvent
+
+    rejected_at = dt.datetime(2024, 3, 5, 15, 0, tzinfo=dt.UTC)
+    order = Order.objects.create(
+        client_order_id="rej-1",
+        symbol="DT",
+        side="buy",
+        qty=D(500),
+        source="api",
+        status="rejected",
+        created_at=rejected_at,
+        updated_at=rejected_at,
+        reject_code="MAX_ORDER_NOTIONAL",
+    )
+    OrderEvent.objects.create(
+        order=order,
+        created_at=rejected_at,
+        kind="pretrade_rejected",
+        data={"code": "MAX_ORDER_NOTIONAL", "detail": "notional 5000 > 1000"},
+    )
     with time_machine.travel(dt.datetime(2024, 3, 6, 15, 0, tzinfo=dt.UTC), tick=False):
+        action_record(actor=operator, action="circuit_breaker.reset", reason="not a breach")
         action_record(actor=operator, action="kill_switch.engage", reason="runaway strategy")
         action_record(
             actor=operator, action="order.manual", object_type="orders.order", object_id="9", reason="rebalance by hand"
@@ -227,7 +248,16 @@ def test_compliance_report_month(operator):
     assert report["day_trades"] == {"count": 1, "days": [{"date": "2024-03-04", "symbol": "DT", "count": 1}]}
     assert [a["reason"] for a in report["kill_switch_events"]] == ["runaway strategy"]
     assert [(a["actor"], a["reason"]) for a in report["manual_orders"]] == [("operator1", "rebalance by hand")]
-    assert [a["action"] for a in report["limit_breaches"]] == ["circuit_breaker.trip"]
+    assert [a["action"] for a in report["limit_breaches"]] == [
+        "pretrade.reject:MAX_ORDER_NOTIONAL",
+        "circuit_breaker.trip",
+    ]
+    assert report["limit_breaches"][0]["data"] == {
+        "symbol": "DT",
+        "side": "buy",
+        "qty": "500.000000000",
+        "source": "api",
+    }
     assert "this account only" in report["coverage"]
     text = compliance_report_csv(month="2024-03")
     assert "manual_order,order.manual,operator1" in text and "day_trades,count,1," in text
