@@ -237,3 +237,37 @@ def test_splits_sync_applies_due_market_splits_once():
     lot = TaxLot.objects.get(symbol="SYN")
     assert (lot.open_qty, lot.cost_basis_total) == (D("4.5"), D(270))
     assert lot.adjustments.get().kind == "split"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sales_of_one_symbol_are_serialised():
+    import threading
+
+    from django.db import connection
+
+    # Given 100 shares
+    lots_apply_fill(fill("b1", day="2024-01-02", side="buy", symbol="CC", qty="100", price="10"))
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def sell(execution_id: str) -> None:
+        try:
+            barrier.wait()
+            lots_apply_fill(fill(execution_id, day="2024-02-01", side="sell", symbol="CC", qty="60", price="11"))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # When two 60-share sales arrive at the same time in two workers
+    threads = [threading.Thread(target=sell, args=(f"s{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then the book lock lets one relieve 60 shares; the other sees only 40 left and is flagged
+    assert errors == []
+    assert RealizedGain.objects.filter(symbol="CC").count() == 1
+    assert TaxLot.objects.get(symbol="CC").open_qty == D(40)
+    flagged = TaxTrade.objects.exclude(error="").get(symbol="CC")
+    assert "exceeds the open position of 40" in flagged.error
