@@ -151,6 +151,7 @@ class Realized:
     term: str
     sale_seq: int
     lot_seq: int
+    piece: int = 0  # position of this lot in the sale's relief order (a tiebreak for matching)
     adjustment: Decimal = ZERO  # disallowed loss (positive), Form 8949 column g with code W
     wash_open_qty: Decimal = ZERO  # loss shares not yet matched with a replacement
     wash_open_loss: Decimal = ZERO  # part of the loss not yet disallowed (positive)
@@ -231,7 +232,9 @@ class SymbolBook:
     ) -> None:
         self.symbol = symbol
         self.lots: list[Lot] = sorted(lots or [], key=lambda lot: (lot.seq, lot.sub))
-        self.pending: list[Realized] = sorted(pending or [], key=lambda r: (r.sale_seq, r.date_acquired, r.lot_seq))
+        self.pending: list[Realized] = sorted(
+            pending or [], key=lambda r: (r.sale_seq, r.date_acquired, r.lot_seq, r.piece)
+        )
         self.next_seq = next_seq
         self.known_trade_ids = known_trade_ids if known_trade_ids is not None else {lot.trade_id for lot in self.lots}
         self.changes = Changes()
@@ -356,7 +359,7 @@ class SymbolBook:
         sale_seq = self.next_seq
         self.next_seq += 1
         rows: list[Realized] = []
-        for (lot, take), lot_proceeds in zip(picks, proceeds, strict=True):
+        for piece, ((lot, take), lot_proceeds) in enumerate(zip(picks, proceeds, strict=True)):
             cost = lot.basis if take == lot.qty else _money(lot.basis * take / lot.qty)
             lot.qty -= take
             lot.basis -= cost
@@ -378,6 +381,7 @@ class SymbolBook:
                 term=term_for(holding_start=lot.holding_start, date_sold=trade.date),
                 sale_seq=sale_seq,
                 lot_seq=lot.seq,
+                piece=piece,
             )
             if row.proceeds < row.cost_basis:  # a gain (or zero) never triggers a wash sale
                 row.wash_open_qty = take
@@ -385,7 +389,7 @@ class SymbolBook:
             rows.append(row)
             self._touch_realized(row)
         self.lots = [lot for lot in self.lots if lot.qty > 0]
-        losses = sorted((r for r in rows if r.wash_open_qty > 0), key=lambda r: (r.date_acquired, r.lot_seq))
+        losses = sorted((r for r in rows if r.wash_open_qty > 0), key=lambda r: (r.date_acquired, r.lot_seq, r.piece))
         if losses:
             sold_roots = {lot.root_id for lot, _ in picks}
             horizon = trade.date - dt.timedelta(days=WASH_WINDOW_DAYS)
@@ -506,9 +510,11 @@ class SymbolBook:
         lot.qty -= qty
         lot.basis -= basis
         self._touch_lot(lot)
-        # Usually the lot is a recent purchase near the end: search backwards.
-        index = len(self.lots) - 1
-        while self.lots[index] is not lot:
+        # Keep the list in (seq, sub) order — the order a book reloaded from the database has — so
+        # FIFO relieves the same shares whether the book lived in memory (import) or not (fills):
+        # the child goes after the last lot of the same purchase (usually near the end).
+        index = len(self.lots)
+        while index > 0 and (self.lots[index - 1].seq, self.lots[index - 1].sub) > (child.seq, child.sub):
             index -= 1
         self.lots.insert(index, child)
         self._touch_lot(child)

@@ -144,6 +144,7 @@ class RealizedGain(models.Model):
     sale_execution_id = models.CharField(max_length=80, blank=True)
     sale_seq = models.BigIntegerField()
     lot_seq = models.BigIntegerField()
+    piece = models.IntegerField(default=0, help_text="position of the lot in the sale's relief order")
     qty = qty_field()
     date_acquired = models.DateField()
     date_sold = models.DateField()
@@ -158,7 +159,7 @@ class RealizedGain(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["date_sold", "sale_seq", "lot_seq"]
+        ordering = ["date_sold", "sale_seq", "piece"]
         constraints = [
             models.CheckConstraint(condition=Q(qty__gt=0), name="tax_realized_qty_positive"),
             models.CheckConstraint(condition=Q(adjustment_amount__gte=0), name="tax_realized_adjustment_nonneg"),

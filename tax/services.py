@@ -67,7 +67,7 @@ def _lot_from_values(v: tuple) -> engine.Lot:
 REALIZED_LOAD = (
     "id", "symbol", "sale_trade_id", "sale_execution_id", "lot_id", "lot_trade_id", "root_lot_id", "qty",
     "date_acquired", "date_sold", "holding_period_start", "proceeds", "cost_basis", "term", "sale_seq", "lot_seq",
-    "adjustment_amount", "wash_open_qty", "wash_open_loss",
+    "adjustment_amount", "wash_open_qty", "wash_open_loss", "piece",
 )  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def _realized_from_values(v: tuple) -> engine.Realized:
         id=v[0].int, symbol=v[1], sale_trade_id=v[2], sale_execution_id=v[3], lot_id=v[4].int, lot_trade_id=v[5],
         root_id=v[6].int, qty=v[7], date_acquired=v[8], date_sold=v[9], holding_start=v[10], proceeds=v[11],
         cost_basis=v[12], term=v[13], sale_seq=v[14], lot_seq=v[15], adjustment=v[16], wash_open_qty=v[17],
-        wash_open_loss=v[18], new=False,
+        wash_open_loss=v[18], piece=v[19], new=False,
     )  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def _lot_values(lot: engine.Lot, account: str, now: dt.datetime) -> tuple:
 REALIZED_COLUMNS = (
     "id", "account", "symbol", "lot_id", "lot_trade_id", "root_lot_id", "sale_trade_id", "sale_execution_id",
     "sale_seq", "lot_seq", "qty", "date_acquired", "date_sold", "holding_period_start", "proceeds", "cost_basis",
-    "adjustment_amount", "gain_loss", "term", "wash_open_qty", "wash_open_loss", "created_at",
+    "adjustment_amount", "gain_loss", "term", "wash_open_qty", "wash_open_loss", "created_at", "piece",
 )  # fmt: skip
 
 
@@ -106,7 +106,7 @@ def _realized_values(r: engine.Realized, account: str, now: dt.datetime) -> tupl
     return (
         _uuid(r.id), account, r.symbol, _uuid(r.lot_id), r.lot_trade_id, _uuid(r.root_id), r.sale_trade_id,
         r.sale_execution_id, r.sale_seq, r.lot_seq, r.qty, r.date_acquired, r.date_sold, r.holding_start, r.proceeds,
-        r.cost_basis, r.adjustment, r.gain_loss, r.term, r.wash_open_qty, r.wash_open_loss, now,
+        r.cost_basis, r.adjustment, r.gain_loss, r.term, r.wash_open_qty, r.wash_open_loss, now, r.piece,
     )  # fmt: skip
 
 
@@ -157,7 +157,7 @@ def _realized_line(r: engine.Realized, acc: str, now: str) -> str:
         f"{r.id:032x}\t{acc}\t{_esc(r.symbol)}\t{r.lot_id:032x}\t{_esc(r.lot_trade_id)}\t{r.root_id:032x}\t"
         f"{_esc(r.sale_trade_id)}\t{_esc(r.sale_execution_id)}\t{r.sale_seq}\t{r.lot_seq}\t{r.qty}\t"
         f"{r.date_acquired}\t{r.date_sold}\t{r.holding_start}\t{r.proceeds}\t{r.cost_basis}\t{r.adjustment}\t"
-        f"{r.gain_loss}\t{r.term}\t{r.wash_open_qty}\t{r.wash_open_loss}\t{now}"
+        f"{r.gain_loss}\t{r.term}\t{r.wash_open_qty}\t{r.wash_open_loss}\t{now}\t{r.piece}"
     )
 
 

@@ -272,7 +272,7 @@ def test_partial_lot_split_off_keeps_totals():
     buy(book, "2024-01-02", 30, 10)
     (row,) = sell(book, "2024-02-01", 30, 9)  # $30 loss
     buy(book, "2024-02-05", 100, 9, "BIG")
-    replacement, rest = book.lots
+    rest, replacement = book.lots  # (seq, sub) order: the purchase, then the part split off it
     assert (replacement.qty, replacement.basis, replacement.wash_absorbed) == (30, D("300"), True)
     assert (rest.qty, rest.basis, rest.wash_absorbed) == (70, D("630"), False)
     assert replacement.trade_id == rest.trade_id == "BIG"

@@ -26,6 +26,14 @@ HISTORY = [
     ("2024-02-06", "sell", "BBB", "50", "25.00", "o6"),  # gain
     ("2024-02-07", "buy", "BBB", "10", "24.00", "o7"),  # gain sale: no wash
     ("2024-03-20", "sell", "AAA", "30", "12.00", "o8"),
+    # a partial replacement splits c3; FIFO then relieves c3's remainder before its split-off child,
+    # and a later buy matches the losses of the two pieces of one sale in relief order
+    ("2024-04-01", "buy", "CCC", "10", "10.00", "c1"),
+    ("2024-04-02", "sell", "CCC", "10", "8.00", "c2"),
+    ("2024-04-03", "buy", "CCC", "30", "9.00", "c3"),
+    ("2024-04-04", "sell", "CCC", "25", "7.00", "c4"),
+    ("2024-04-06", "buy", "CCC", "3", "7.00", "c5"),
+    ("2024-04-08", "sell", "CCC", "8", "6.00", "c6"),
 ]
 
 
@@ -63,7 +71,7 @@ def _realized(account: str) -> list[tuple]:
             r.gain_loss,
             r.term,
         )
-        for r in RealizedGain.objects.filter(account=account).order_by("symbol", "sale_seq", "lot_seq", "date_acquired")
+        for r in RealizedGain.objects.filter(account=account).order_by("symbol", "sale_seq", "piece")
     ]
 
 
@@ -106,7 +114,18 @@ def test_fills_yield_the_same_lots_as_importing_the_same_trades(run_import):
     # o1 was held 2024-01-02 → 02-01 (30 days), so o5's holding period starts 30 days before 02-05
     assert (o5.open_qty, o5.cost_basis_total, o5.holding_period_start) == (D(40), D(420), dt.date(2024, 1, 6))
     assert realized[("o8", "o3")][3] == D("30")  # FIFO: o3's remaining 30 go before o5
-    assert len(_washes("live")) == 1
+    # CCC: c2's $20 loss moves into 10 of c3's 30 shares (child basis 90 + 20 = 110); c4 sells the
+    # 20-share remainder (basis 180, loss 40) then 5 of the child (basis 55, loss 20); c5's 3 shares
+    # replace 3 shares of the first piece: $6
+    ccc = [(r[1], r[3], r[7], r[8]) for r in _realized("live") if r[0] == "CCC"]
+    assert ccc == [
+        ("c2", D(10), D(100), D(20)),
+        ("c4", D(20), D(180), D(6)),
+        ("c4", D(5), D(55), D(0)),
+        ("c6", D(5), D(55), D(0)),
+        ("c6", D(3), D(27), D(0)),
+    ]
+    assert len(_washes("live")) == 3
 
 
 def test_duplicate_fill_is_ignored():
