@@ -240,9 +240,6 @@ class SymbolBook:
         self.changes = Changes()
         self._touched_lots: set[int] = set()
         self._touched_realized: set[int] = set()
-        self._subs: dict[int, int] = {}
-        for lot in self.lots:
-            self._subs[lot.root_id] = max(self._subs.get(lot.root_id, 0), lot.sub)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _touch_lot(self, lot: Lot) -> None:
@@ -474,8 +471,10 @@ class SymbolBook:
         """Carve ``qty`` shares out of ``lot`` into a child lot (same purchase, own basis)."""
         basis = _money(lot.basis * qty / lot.qty)
         child_id = new_id()
-        sub = self._subs.get(lot.root_id, 0) + 1
-        self._subs[lot.root_id] = sub
+        # Numbered after the purchase's open lots: the same number whether the book lived in
+        # memory or was reloaded (closed lots are not loaded).
+        root = lot.root_id
+        sub = max(other.sub for other in self.lots if other.root_id == root) + 1
         child = Lot(
             id=child_id,
             symbol=lot.symbol,
