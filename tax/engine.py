@@ -546,8 +546,11 @@ class SymbolBook:
                     reference=reference or f"{ratio_to}-for-{ratio_from}",
                 )
             )
-        # Unmatched loss shares are counted in post-split shares too.
+        # Unmatched loss shares a purchase on or after the ex-date could still replace are counted
+        # in post-split shares too.
+        horizon = day - dt.timedelta(days=WASH_WINDOW_DAYS)
         for row in self.pending:
-            row.wash_open_qty = (row.wash_open_qty * factor).quantize(QTY_QUANTUM)
-            self._touch_realized(row)
+            if row.date_sold >= horizon and row.wash_open_qty > 0:
+                row.wash_open_qty = (row.wash_open_qty * factor).quantize(QTY_QUANTUM)
+                self._touch_realized(row)
         return changed

@@ -429,8 +429,12 @@ def lots_apply_fill(event) -> TaxTrade | None:
         )
         due_splits = _market_splits(account=account, symbol=symbol, upto=day)
         # A sale only adds open losses; a buy (or a split, which rescales them) needs the existing ones.
+        # the open losses a due split rescales reach back 30 days before its ex-date
         book = _book_load(
-            account=account, row=book_row, on=day, with_pending=event.side != engine.SELL or bool(due_splits)
+            account=account,
+            row=book_row,
+            on=min([day, *(split.date for split in due_splits)]),
+            with_pending=event.side != engine.SELL or bool(due_splits),
         )
         splits = [_split_apply(book=book, split=s, account=account, source="market_data", now=now) for s in due_splits]
         trade = engine.Trade(
@@ -668,7 +672,7 @@ def splits_sync(*, account: str = "default", upto: dt.date) -> int:
             pending = _market_splits(account=account, symbol=symbol, upto=upto)
             if not pending:
                 continue
-            book = _book_load(account=account, row=book_row, on=upto)
+            book = _book_load(account=account, row=book_row, on=min(split.date for split in pending))
             rows = [_split_apply(book=book, split=s, account=account, source="market_data", now=now) for s in pending]
             _changes_write(account=account, changes=book.take_changes(), now=now)
             AppliedSplit.objects.bulk_create(rows)
