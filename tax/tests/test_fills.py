@@ -34,6 +34,10 @@ HISTORY = [
     ("2024-04-04", "sell", "CCC", "25", "7.00", "c4"),
     ("2024-04-06", "buy", "CCC", "3", "7.00", "c5"),
     ("2024-04-08", "sell", "CCC", "8", "6.00", "c6"),
+    # a 2-for-1 split between a loss sale and the repurchase: the 10 open loss shares count as 20
+    ("2024-05-01", "buy", "SPX", "10", "100.00", "x1"),
+    ("2024-05-10", "sell", "SPX", "10", "80.00", "x2"),
+    ("2024-05-20", "buy", "SPX", "15", "41.00", "x3"),
 ]
 
 
@@ -70,6 +74,8 @@ def _realized(account: str) -> list[tuple]:
             r.adjustment_amount,
             r.gain_loss,
             r.term,
+            r.wash_open_qty,
+            r.wash_open_loss,
         )
         for r in RealizedGain.objects.filter(account=account).order_by("symbol", "sale_seq", "piece")
     ]
@@ -93,7 +99,14 @@ def _washes(account: str) -> list[tuple]:
 def test_fills_yield_the_same_lots_as_importing_the_same_trades(run_import):
     # Given the history imported into one account
     csv_text = "date,side,symbol,qty,price,trade_id\n" + "\n".join(",".join(row) for row in HISTORY)
-    run_import(csv_text, account="imported")
+    run_import(
+        csv_text,
+        account="imported",
+        corporate_actions="date,symbol,type,ratio_from,ratio_to\n2024-05-15,SPX,split,1,2",
+    )
+    CorporateAction.objects.create(
+        asset=Asset.objects.create(symbol="SPX"), ex_date=dt.date(2024, 5, 15), kind="split", ratio_from=1, ratio_to=2
+    )
     # When the same trades arrive as fills in another account
     for i, (day, side, symbol, qty, price, trade_id) in enumerate(HISTORY):
         lots_apply_fill(
@@ -125,7 +138,11 @@ def test_fills_yield_the_same_lots_as_importing_the_same_trades(run_import):
         ("c6", D(5), D(55), D(0)),
         ("c6", D(3), D(27), D(0)),
     ]
-    assert len(_washes("live")) == 3
+    # SPX: $200 loss on 10 shares = 20 post-split shares; 15 replace → 200 x 15/20 = $150, basis 615 + 150
+    (x2,) = [r for r in _realized("live") if r[1] == "x2"]
+    assert x2[8:10] == (D(150), D(-50))
+    assert TaxLot.objects.get(account="live", trade_id="x3").cost_basis_total == D(765)
+    assert len(_washes("live")) == 4
 
 
 def test_duplicate_fill_is_ignored():
