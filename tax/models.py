@@ -15,9 +15,13 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Abs
+from django.db.models.lookups import LessThan
 
-from trading_site.lib.money import money_field, price_field, qty_field
+from trading_site.lib.money import MONEY_QUANTUM, money_field, price_field, qty_field
+
+GAIN_FORMULA_TOLERANCE = MONEY_QUANTUM / 2  # half a unit in the last stored place
 
 
 class Side(models.TextChoices):
@@ -163,8 +167,14 @@ class RealizedGain(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(qty__gt=0), name="tax_realized_qty_positive"),
             models.CheckConstraint(condition=Q(adjustment_amount__gte=0), name="tax_realized_adjustment_nonneg"),
+            # Form 8949 column h = d - e + g, equal at the stored precision (6 places). Written as
+            # |difference| < half a unit in the last place rather than "=": exact on PostgreSQL's
+            # numeric, and robust on SQLite (embedded mode), which stores decimals as floats.
             models.CheckConstraint(
-                condition=Q(gain_loss=F("proceeds") - F("cost_basis") + F("adjustment_amount")),
+                condition=LessThan(
+                    Abs(F("gain_loss") - (F("proceeds") - F("cost_basis") + F("adjustment_amount"))),
+                    Value(GAIN_FORMULA_TOLERANCE),
+                ),
                 name="tax_realized_gain_formula",
             ),
             models.CheckConstraint(condition=Q(wash_open_qty__gte=0), name="tax_realized_wash_open_nonneg"),
