@@ -17,31 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
-import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench.util import median, percentile, result
+from bench.util import gunicorn_server, median, percentile, result
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 10
 REQUESTS_PER_CLIENT = 40
 ORDERS = 10_000
 POSITIONS = 100
 PAGES = (("dashboard", "/", 13), ("figures partial", "/partials/figures/", 6), ("orders list", "/orders/", 8))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed() -> None:
@@ -205,33 +195,15 @@ def _server_times(log: Path, *, skip: int, path: str) -> list[float]:
 
 
 def run() -> list[dict]:
-    from django.db import connection
-
-    from tests.processes import test_database_url
 
     _seed()
     cookie = _session_cookie()
     counts = _query_counts()
     out = [result(f"{name} queries ({ORDERS:,} orders, {POSITIONS} positions)", counts[name], "queries",
                   f"= {pinned} (pinned by the tests)", counts[name] == pinned) for name, _, pinned in PAGES]
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test")
-    connection.close()
     access_log = Path(tempfile.mkdtemp(prefix="bench-console-")) / "access.log"
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "trading_site.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--log-level", "warning",
-                "--access-logfile", str(access_log), "--access-logformat", "%(U)s %(D)s"]
-    proc = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+    with gunicorn_server("trading_site.wsgi:application",
+                         args=("--access-logfile", str(access_log), "--access-logformat", "%(U)s %(D)s")) as port:
         for _, path, _ in PAGES:  # warm-up: imports, templates, connections
             _load(port, path, cookie)
         for name, path, _ in PAGES:
@@ -253,7 +225,4 @@ def run() -> list[dict]:
         latencies, _ = _load(port, "/orders/", cookie, unique=True)
         server = _server_times(access_log, skip=seen, path="/orders/")
         out.append(result("orders list uncached server p95, 10 clients", percentile(server, 95), "ms", "report", True))
-        return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    return out

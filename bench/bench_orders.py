@@ -18,18 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 
-from bench.util import percentile, result
+from bench.util import gunicorn_server, percentile, result
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 8
 ORDERS_PER_CLIENT = 150
 GATEWAY_ORDERS = 300
@@ -37,11 +31,6 @@ GATEWAY_ORDERS = 300
 # position row and measure lock waits rather than the execution path.
 SYMBOLS = [f"BENCH{i:02d}" for i in range(20)]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _market_data() -> None:
@@ -140,10 +129,8 @@ def wsgi_without_pretrade():
 
 
 def run() -> list[dict]:
-    from django.db import connection
 
     from orders import pretrade
-    from tests.processes import test_database_url
 
     _market_data()
     token = _token()
@@ -158,31 +145,13 @@ def run() -> list[dict]:
     out.append(result("gateway order_submit p50 (sim fill + booking)", percentile(lat, 50), "ms", "report", True))
     out.append(result("gateway order_submit p95", p95, "ms", "<20 ms", p95 < 20))
 
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test",
-               SIM_MARKET_HOURS="always", BROKER="simulated")
-    connection.close()
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "bench.bench_orders:wsgi_without_pretrade()",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--log-level", "warning"]
-    proc = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+    with gunicorn_server("bench.bench_orders:wsgi_without_pretrade()",
+                         env={"SIM_MARKET_HOURS": "always", "BROKER": "simulated"}) as port:
         _api_load(port, token, "warm")
         latencies, rate, accepted = _api_load(port, token, "run")
-        p95 = percentile(latencies, 95)
-        out.append(result(f"order API accepted orders/s, {CLIENTS} clients, {accepted} orders, no pre-trade checks", rate, "orders/s",
-                          ">=200/s", rate >= 200))
-        out.append(result("order API p95 latency", p95, "ms", "<50 ms", p95 < 50))
-        out.append(result("order API p50 latency", percentile(latencies, 50), "ms", "report", True))
-        return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    p95 = percentile(latencies, 95)
+    out.append(result(f"order API accepted orders/s, {CLIENTS} clients, {accepted} orders, no pre-trade checks", rate, "orders/s",
+                      ">=200/s", rate >= 200))
+    out.append(result("order API p95 latency", p95, "ms", "<50 ms", p95 < 50))
+    out.append(result("order API p50 latency", percentile(latencies, 50), "ms", "report", True))
+    return out

@@ -8,25 +8,14 @@ Budget: server p95 < 100 ms (SPEC's page budget).
 from __future__ import annotations
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-from bench.util import percentile, result
+from bench.util import gunicorn_server, percentile, result
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 10
 REQUESTS_PER_CLIENT = 60
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _load(port: int, path: str) -> tuple[list[float], float]:
@@ -59,29 +48,11 @@ def _load(port: int, path: str) -> tuple[list[float], float]:
 
 
 def run() -> list[dict]:
-    from django.db import connection
-
-    from tests.processes import test_database_url
     from trading_site.health import heartbeat_record
 
     heartbeat_record(name="worker")
     heartbeat_record(name="beat")
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test")
-    connection.close()
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "trading_site.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--log-level", "warning"]
-    proc = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+    with gunicorn_server("trading_site.wsgi:application") as port:
         _load(port, "/healthz")  # warm-up
         out = []
         for name, path in (("healthz", "/healthz"), ("login_page", "/accounts/login/")):
@@ -91,6 +62,3 @@ def run() -> list[dict]:
             out.append(result(f"{name} p50 latency, 10 clients", percentile(latencies, 50), "ms", "report", True))
             out.append(result(f"{name} throughput, 10 clients", rps, "req/s", "report", True))
         return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)

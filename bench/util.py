@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -20,3 +25,48 @@ def median(values: list[float]) -> float:
 
 def result(name: str, value: float, unit: str, budget: str, ok: bool) -> dict:
     return {"name": name, "value": round(value, 4), "unit": unit, "budget": budget, "ok": bool(ok)}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[int]:
+    """Serve ``app`` with gunicorn (2 workers × 4 threads, as ``make run``) on a free loopback port,
+    against the benchmark database; yields the port once it accepts connections, stops it after."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from tests.processes import test_database_url
+
+    port = free_port()
+    child_env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test")
+    child_env.update(env or {})
+    connection.close()  # the children must not share this process's connection
+    command = [str(Path(sys.executable).parent / "gunicorn"), app, "--bind", f"127.0.0.1:{port}",
+               "--workers", "2", "--threads", "4", "--log-level", "warning", *args]
+    proc = subprocess.Popen(command, cwd=ROOT, env=child_env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
