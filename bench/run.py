@@ -2,7 +2,7 @@
 
 Sets up Django with the test settings (PostgreSQL + Redis on localhost), creates a scratch test
 database (``test_<name>``) so benchmarks may write freely, imports every ``bench/bench_*.py`` and
-calls its ``run()``, which returns a list of ``{"name", "value", "unit", "budget", "ok"}``.
+calls its ``run()`` on a freshly flushed database, which returns a list of ``{"name", "value", "unit", "budget", "ok"}``.
 Usage: ``python -m bench.run [pattern ...]`` (substring filter on module names).
 """
 
@@ -25,6 +25,8 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    from django.core.cache import cache
+    from django.core.management import call_command
     from django.db import connection
     from django.test.utils import setup_test_environment
 
@@ -40,6 +42,10 @@ def main(argv: list[str]) -> int:
         for name in modules:
             started = time.perf_counter()
             print(f"== {name}", flush=True)
+            # Each benchmark starts from an empty database and cache: one module's rows (positions,
+            # orders, a latched breaker) must not change what the next one measures.
+            call_command("flush", interactive=False, verbosity=0)
+            cache.clear()
             try:
                 items = importlib.import_module(f"bench.{name}").run()
             except Exception:
