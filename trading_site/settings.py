@@ -19,9 +19,8 @@ from trading_site.lib import queues
 from trading_site.secret_store.settings_bridge import load_settings_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
-
 env = environ.Env()
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="embedded")
 if DJANGO_ENV not in ("embedded", "production", "test"):

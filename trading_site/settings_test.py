@@ -11,9 +11,10 @@ os.environ.setdefault("DJANGO_ENV", "test")
 os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 
 from trading_site.settings import *  # noqa: F403
-from trading_site.settings import CACHES, REST_FRAMEWORK
+from trading_site.settings import CACHES, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# Each test run gets its own cache namespace so parallel sessions on one Redis do not collide.
-CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"
-REST_FRAMEWORK = {**REST_FRAMEWORK}
+# One cache namespace per test database: the test process and the worker/beat processes it starts
+# (which connect to "test_<name>") share it, as production processes do, while test sessions on
+# other databases do not collide on the same Redis.
+CACHES["default"]["KEY_PREFIX"] = "test-" + str(DATABASES["default"]["NAME"]).removeprefix("test_")
