@@ -28,7 +28,7 @@ def _positive_float(name: str, default: float) -> float:
 
 
 # Seconds the cached risk state (kill switch, breakers, limits, rollout) may be served from the cache.
-# Every change deletes the key after commit; the TTL only bounds a race between a reader and a writer.
+# Every change bumps the state's generation after commit (risk/state.py), so the TTL is not what keeps it fresh.
 STATE_CACHE_SECONDS = _positive_float("RISK_STATE_CACHE_SECONDS", 5.0)
 # Redis key prefix of the shared rate windows (shared by every process of one deployment).
 RATE_KEY_PREFIX = env.str("RISK_RATE_KEY_PREFIX", default="trading:risk:rate:")

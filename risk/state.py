@@ -1,11 +1,14 @@
 """The risk state the order path reads: one cached snapshot, rebuilt from the database on a miss.
 
-Kill switch, open breakers, limits and the rollout phase are read together with a single cache GET
-(Redis in production and tests, the file cache in the embedded run), so the pre-trade checks cost
-one round trip. Every service that changes any of them calls :func:`state_invalidate` inside its
-transaction; the key is deleted after commit, so the next reader rebuilds from the database, which
-stays the truth (a restart loses nothing). A short TTL bounds the one race left: a reader that
-loaded the old rows just before the commit and stores them just after the delete.
+Kill switch, open breakers, limits and the rollout phase are read together with the current
+generation in a single cache MGET (Redis in production and tests, the file cache in the embedded
+run), so the pre-trade checks cost one round trip. Every service that changes any of them calls
+:func:`state_invalidate` inside its transaction; the generation is bumped after commit, and a
+snapshot built at an older generation is rebuilt from the database, which stays the truth (a
+restart loses nothing). Deleting the key after commit would not be enough: a reader that loaded the
+old rows just before the commit could store them just after the delete, and every process would
+then serve the old kill-switch state until the TTL ran out. With the generation that late store is
+tagged with the old number and ignored.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from django.db import transaction
 from risk import conf
 from risk.models import CircuitBreaker, KillSwitch, RiskLimits, RolloutPhase
 
-CACHE_KEY = "risk:state:v1"
+CACHE_KEY = "risk:state:v2"  # v2: snapshots carry their generation
+GENERATION_KEY = "risk:state:generation"  # never expires; bumped after every committed change
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class RiskState:
     open_breakers: tuple[str, ...]
     limits: LimitsData
     phase: PhaseData | None
+    generation: int = 0  # the value of GENERATION_KEY read before the rows were loaded
 
 
 def limits_row() -> RiskLimits:
@@ -77,7 +82,7 @@ def limits_row() -> RiskLimits:
     return row
 
 
-def state_load() -> RiskState:
+def state_load(*, generation: int = 0) -> RiskState:
     """Build the snapshot from the database (no cache)."""
     limits = LimitsData.from_row(limits_row())
     engaged = KillSwitch.objects.filter(pk=1, engaged=True).exists()
@@ -94,18 +99,29 @@ def state_load() -> RiskState:
                 capital_cap=row.capital_cap,
                 symbols=tuple(s.upper() for s in row.symbols or ()),
             )
-    return RiskState(kill_switch_engaged=engaged, open_breakers=open_breakers, limits=limits, phase=phase)
+    return RiskState(kill_switch_engaged=engaged, open_breakers=open_breakers, limits=limits, phase=phase,
+                     generation=generation)
 
 
 def risk_state() -> RiskState:
-    """The cached snapshot; a miss rebuilds it from the database."""
-    state = cache.get(CACHE_KEY)
-    if state is None:
-        state = state_load()
+    """The cached snapshot; a miss or an older generation rebuilds it from the database."""
+    got = cache.get_many([CACHE_KEY, GENERATION_KEY])
+    generation = got.get(GENERATION_KEY, 0)
+    state = got.get(CACHE_KEY)
+    if state is None or state.generation != generation:
+        state = state_load(generation=generation)
         cache.set(CACHE_KEY, state, conf.STATE_CACHE_SECONDS)
     return state
 
 
+def _generation_bump() -> None:
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # no key yet (first change, or the cache was flushed)
+        if not cache.add(GENERATION_KEY, 1, timeout=None):
+            cache.incr(GENERATION_KEY)  # another process created it first
+
+
 def state_invalidate() -> None:
-    """Drop the cached snapshot after the current transaction commits (immediately outside one)."""
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    """Outdate the cached snapshot after the current transaction commits (immediately outside one)."""
+    transaction.on_commit(_generation_bump)

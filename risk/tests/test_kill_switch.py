@@ -52,6 +52,27 @@ def test_state_is_read_from_the_database_after_the_cache_is_lost(operator, djang
     assert cache.get(state.CACHE_KEY).kill_switch_engaged
 
 
+def test_a_snapshot_read_before_the_engage_committed_is_not_served_after_it(
+    operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given a reader that loads the rows (switch off) and, before it stores them, an engage commits
+    real_load = state.state_load
+
+    def load_then_engage_commits(**kwargs):
+        before = real_load(**kwargs)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.kill_switch_latch(actor=operator, reason="race")
+        return before
+
+    monkeypatch.setattr(state, "state_load", load_then_engage_commits)
+    assert not state.risk_state().kill_switch_engaged  # the racing reader got (and cached) the old rows
+    monkeypatch.setattr(state, "state_load", real_load)
+    assert not cache.get(state.CACHE_KEY).kill_switch_engaged  # the late store happened
+    # then the next read does not serve that old snapshot
+    assert kill_switch_engaged()
+    assert cache.get(state.CACHE_KEY).kill_switch_engaged
+
+
 def test_reset_is_admin_only_with_reason(operator, admin_user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.kill_switch_latch(actor=operator, reason="test")
