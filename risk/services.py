@@ -501,12 +501,16 @@ def position_risk_set(*, actor, symbol: str, reason: str, stop_loss_pct: Decimal
 
 
 def trade_fill_record(event) -> None:
-    """Fill listener: keep what the day-trade counter needs (idempotent by execution id)."""
+    """Fill listener: keep what the day-trade counter needs (idempotent by execution id).
+
+    It runs inside every fill's transaction, so it is one ``INSERT ... ON CONFLICT DO NOTHING`` on the
+    unique execution id: no SELECT first and no savepoint, as ``get_or_create`` would cost.
+    """
     session = event.executed_at.astimezone(clock.NEW_YORK).date()
-    TradeFill.objects.get_or_create(
-        execution_id=event.execution_id,
-        defaults={"symbol": event.symbol.upper(), "side": event.side, "qty": event.qty, "session": session,
-                  "executed_at": event.executed_at},
+    TradeFill.objects.bulk_create(
+        [TradeFill(execution_id=event.execution_id, symbol=event.symbol.upper(), side=event.side, qty=event.qty,
+                   session=session, executed_at=event.executed_at)],
+        ignore_conflicts=True,
     )
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from orders.events import FillEvent
 from orders.models import AccountSnapshot
@@ -24,11 +25,13 @@ def _fill(execution_id: str, side: str, at: dt.datetime, symbol: str = "AAPL") -
                      side=side, qty=D("1"), price=D("100"), commission=D("0"), executed_at=at, source="api")
 
 
-def test_fill_listener_is_idempotent_and_uses_the_new_york_date():
+def test_fill_listener_is_idempotent_and_uses_the_new_york_date(django_assert_num_queries):
     # 00:30 UTC on 11 March is 20:30 on 10 March in New York
     late = dt.datetime(2026, 3, 11, 0, 30, tzinfo=dt.UTC)
-    services.trade_fill_record(_fill("x1", "buy", late))
-    services.trade_fill_record(_fill("x1", "buy", late))
+    # one statement each inside the fill's transaction (no SELECT first, no savepoint), duplicate included
+    with transaction.atomic(), django_assert_num_queries(2):
+        services.trade_fill_record(_fill("x1", "buy", late))
+        services.trade_fill_record(_fill("x1", "sell", late + dt.timedelta(minutes=1)))
     row = TradeFill.objects.get()
     assert (row.session, row.symbol, row.side) == (dt.date(2026, 3, 10), "AAPL", "buy")
 
