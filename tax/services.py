@@ -403,30 +403,17 @@ def lots_apply_fill(event) -> TaxTrade | None:
     symbol = event.symbol.upper()
     account = event.account or "default"
     day = trade_date_of(event.executed_at)
+    commission = event.commission or Decimal(0)
     now = clock.now()
-    with transaction.atomic():
+    # No savepoint: the listener runs inside the fill's transaction, and an exception escaping it
+    # aborts that whole transaction anyway (orders.events) — a savepoint would only add two
+    # statements to every fill. Called outside a transaction, this still opens one.
+    with transaction.atomic(savepoint=False):
         book_row = _book_lock(account=account, symbol=symbol)
         # Duplicate deliveries of one execution are serialised by the book lock, so a plain
         # existence check is race-free here; the unique constraint still backs it.
         if TaxTrade.objects.filter(account=account, execution_id=event.execution_id).exists():
             return None  # a duplicate delivery: already applied
-        trade_row = TaxTrade.objects.create(
-            account=account,
-            execution_id=event.execution_id,
-            trade_id=event.client_order_id,
-            origin=TaxTrade.Origin.FILL,
-            symbol=symbol,
-            side=event.side,
-            qty=event.qty,
-            price=event.price,
-            commission=event.commission or Decimal(0),
-            trade_date=day,
-            executed_at=event.executed_at,
-            order_id=event.order_id,
-            source=event.source,
-            strategy=event.strategy,
-            method=conf.LOT_METHOD if event.side == engine.SELL else "",
-        )
         due_splits = _market_splits(account=account, symbol=symbol, upto=day)
         # A sale only adds open losses; a buy (or a split, which rescales them) needs the existing ones.
         # the open losses a due split rescales reach back 30 days before its ex-date
@@ -444,9 +431,10 @@ def lots_apply_fill(event) -> TaxTrade | None:
             symbol=symbol,
             qty=event.qty,
             price=event.price,
-            commission=event.commission or Decimal(0),
+            commission=commission,
             execution_id=event.execution_id,
         )
+        error = ""
         try:
             if trade.side == engine.BUY:
                 book.buy(trade)
@@ -455,25 +443,40 @@ def lots_apply_fill(event) -> TaxTrade | None:
             else:
                 raise engine.LotError(f"side {trade.side!r} must be buy or sell")
         except engine.LotError as exc:
-            trade_row.error = str(exc)
-            trade_row.save(update_fields=["error"])
-            AppliedSplit.objects.bulk_create(splits)
-            _changes_write(account=account, changes=book.take_changes(), now=now)  # splits only
-            book_row.next_seq = book.next_seq
+            error = str(exc)  # the engine changed nothing but the due splits
+        trade_row = TaxTrade.objects.create(
+            account=account,
+            execution_id=event.execution_id,
+            trade_id=event.client_order_id,
+            origin=TaxTrade.Origin.FILL,
+            symbol=symbol,
+            side=event.side,
+            qty=event.qty,
+            price=event.price,
+            commission=commission,
+            trade_date=day,
+            executed_at=event.executed_at,
+            order_id=event.order_id,
+            source=event.source,
+            strategy=event.strategy,
+            method=conf.LOT_METHOD if event.side == engine.SELL else "",
+            error=error,
+        )
+        AppliedSplit.objects.bulk_create(splits)
+        _changes_write(account=account, changes=book.take_changes(), now=now)
+        book_row.next_seq = book.next_seq
+        if error:
             book_row.save(update_fields=["next_seq"])
             alert_raise(
                 source="tax",
                 metric="tax_lot_error",
                 severity=Alert.Severity.CRITICAL,
-                message=f"Tax ledger could not apply fill {event.execution_id} ({symbol}): {exc}",
+                message=f"Tax ledger could not apply fill {event.execution_id} ({symbol}): {error}",
                 data={"execution_id": event.execution_id, "symbol": symbol},
             )
-            return trade_row
-        AppliedSplit.objects.bulk_create(splits)
-        _changes_write(account=account, changes=book.take_changes(), now=now)
-        book_row.next_seq = book.next_seq
-        book_row.last_trade_date = max(day, book_row.last_trade_date or day)
-        book_row.save(update_fields=["next_seq", "last_trade_date"])
+        else:
+            book_row.last_trade_date = max(day, book_row.last_trade_date or day)
+            book_row.save(update_fields=["next_seq", "last_trade_date"])
     return trade_row
 
 
