@@ -277,9 +277,7 @@ def _book_lock(*, account: str, symbol: str) -> SymbolBook:
     return row
 
 
-def _book_load(
-    *, account: str, row: SymbolBook, on: dt.date, with_known_ids: bool = False, with_pending: bool = True
-) -> engine.SymbolBook:
+def _book_load(*, account: str, row: SymbolBook, on: dt.date, with_pending: bool = True) -> engine.SymbolBook:
     lots = [
         _lot_from_values(v)
         for v in TaxLot.objects.filter(account=account, symbol=row.symbol, status=TaxLot.Status.OPEN)
@@ -301,14 +299,9 @@ def _book_load(
         if with_pending
         else []
     )
-    known = None
-    if with_known_ids:
-        known = set(
-            TaxLot.objects.filter(account=account, symbol=row.symbol).values_list("trade_id", flat=True).distinct()
-        )
-    return engine.SymbolBook(
-        symbol=row.symbol, lots=lots, pending=pending, next_seq=row.next_seq, known_trade_ids=known
-    )
+    # Fills never name lots (specific identification is import-only), so the book's default set of
+    # known trade ids (those of the open lots) is enough here.
+    return engine.SymbolBook(symbol=row.symbol, lots=lots, pending=pending, next_seq=row.next_seq)
 
 
 def _books_load_many(
@@ -631,23 +624,15 @@ def trades_import(
         else:
             _insert(TaxTrade, TRADE_COLUMNS, trade_rows)
         AppliedSplit.objects.bulk_create(applied_splits)
-        totals = {
-            "buys": buys,
-            "sells": sells,
-            "lots": sum(1 for lot in merged.lots if lot.new),
-            "realized": sum(1 for r in merged.realized if r.new),
-            "washes": len(merged.washes),
-            "disallowed": sum((w.disallowed_loss for w in merged.washes), Decimal(0)),
-        }
         result = ImportResult(
             trades=len(trade_rows),
-            buys=totals["buys"],
-            sells=totals["sells"],
+            buys=buys,
+            sells=sells,
             splits=len(applied_splits),
-            lots_created=totals["lots"],
-            realized_rows=totals["realized"],
-            wash_sales=totals["washes"],
-            disallowed_loss=totals["disallowed"].quantize(MONEY_QUANTUM),
+            lots_created=sum(1 for lot in merged.lots if lot.new),
+            realized_rows=sum(1 for r in merged.realized if r.new),
+            wash_sales=len(merged.washes),
+            disallowed_loss=sum((w.disallowed_loss for w in merged.washes), Decimal(0)).quantize(MONEY_QUANTUM),
         )
         action_record(
             actor=actor,
