@@ -40,9 +40,10 @@ import itertools
 import os
 import random
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-from trading_site.lib.money import MONEY_QUANTUM, QTY_QUANTUM
+from trading_site.lib.money import QTY_QUANTUM
+from trading_site.lib.money import quantize_money as _money  # half-even to 6 places
 
 ZERO = Decimal(0)
 WASH_WINDOW_DAYS = 30
@@ -72,10 +73,6 @@ def new_id() -> int:
 
 class LotError(ValueError):
     """A trade the ledger cannot apply (short sale, unknown lot id...). Nothing is changed."""
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 @functools.lru_cache(maxsize=65536)
