@@ -237,14 +237,14 @@ def _update_apply(*, order: Order, update: TradeUpdate, now: dt.datetime, fields
 
 def trade_updates_apply(
     *, updates: list[TradeUpdate], on_applied: Callable[[], None] | None = None
-) -> tuple[list[Fill], dict[str, Order]]:
+) -> tuple[list[Fill], Order | None]:
     """Apply updates of ONE order in one transaction, holding its row lock once.
 
     ``on_applied`` runs inside the same transaction (the outbox marks the updates delivered).
-    Returns the new fills and the updated order by ``client_order_id`` (empty when unknown).
+    Returns the new fills and the updated order (None when the ledger does not know it).
     """
     if not updates:
-        return [], {}
+        return [], None
     cids = {u.order.client_order_id for u in updates}
     if len(cids) != 1:
         raise ValueError("trade_updates_apply takes the updates of one order")
@@ -256,14 +256,14 @@ def trade_updates_apply(
             logger.warning("trade update for an order unknown to the ledger: %s (%s)", next(iter(cids)), updates[0].event)
             if on_applied is not None:
                 on_applied()
-            return [], {}
+            return [], None
         fields: set[str] = set()
         for update in updates:
             fills += _update_apply(order=order, update=update, now=now, fields=fields)
         order.save(update_fields=sorted(fields))
         if on_applied is not None:
             on_applied()
-    return fills, {order.client_order_id: order}
+    return fills, order
 
 
 def trade_update_apply(*, update: TradeUpdate) -> list[Fill]:

@@ -176,11 +176,16 @@ def _same_request(order: Order, v: _Validated) -> bool:
     )
 
 
-def _existing(client_order_id: str, v: _Validated) -> PlaceResult:
-    order = Order.objects.get(client_order_id=client_order_id)
+def _existing(order: Order, v: _Validated) -> PlaceResult:
     if not _same_request(order, v):
-        raise OrderConflict(f"client_order_id {client_order_id} is already used by a different order")
+        raise OrderConflict(f"client_order_id {order.client_order_id} is already used by a different order")
     return PlaceResult(order=order, created=False)
+
+
+def _order_copy(order: Order, source: Order) -> None:
+    """Give the caller's instance the row state another instance (the locked one) just wrote."""
+    for f in Order._meta.concrete_fields:
+        setattr(order, f.attname, getattr(source, f.attname))
 
 
 def _reference_price(symbol: str) -> Decimal | None:
@@ -225,8 +230,9 @@ def order_place(
             raise OrderInputError(
                 "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
             )
-        if Order.objects.filter(client_order_id=client_order_id).exists():
-            return _existing(client_order_id, v)  # fast path; the unique constraint below decides races
+        existing = Order.objects.filter(client_order_id=client_order_id).first()
+        if existing is not None:
+            return _existing(existing, v)  # fast path; the unique constraint below decides races
     else:
         client_order_id = _new_client_order_id(source, now)
 
@@ -300,8 +306,9 @@ def order_place(
                 )
     except IntegrityError:
         # Lost the race for this client_order_id (or a constraint failed): the winner's order is the answer.
-        if Order.objects.filter(client_order_id=client_order_id).exists():
-            return _existing(client_order_id, v)
+        existing = Order.objects.filter(client_order_id=client_order_id).first()
+        if existing is not None:
+            return _existing(existing, v)
         raise
     if rejection is not None:
         raise rejection
@@ -349,28 +356,26 @@ def _broker_submit(order: Order) -> None:
     # under one lock in one transaction, and marked delivered in it.
     pending = broker.pending_updates(client_order_id=order.client_order_id) if broker.synchronous_updates else []
     ack = TradeUpdate(event="accepted", order=result, timestamp=clock.now(), origin="submit")
-    _, updated = trade_updates_apply(
+    _, fresh = trade_updates_apply(
         updates=[ack, *pending], on_applied=(lambda: broker.mark_delivered(pending)) if pending else None
     )
-    fresh = updated.get(order.client_order_id)
     if fresh is None:
         order.refresh_from_db()
     else:
-        for f in Order._meta.concrete_fields:
-            setattr(order, f.attname, getattr(fresh, f.attname))
+        _order_copy(order, fresh)
 
 
 def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: str) -> None:
     now = clock.now()
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.status not in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
-            return
-        if code:
-            locked.reject_code, locked.reject_detail = code, detail
-        order_transition(order=locked, to=status, kind=kind, now=now, data={"code": code, "detail": detail})
-        locked.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
-    order.refresh_from_db()
+        if locked.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+            if code:
+                locked.reject_code, locked.reject_detail = code, detail
+            order_transition(order=locked, to=status, kind=kind, now=now, data={"code": code, "detail": detail})
+            locked.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+    # The locked row is the current state (also when another caller moved it first): no re-read.
+    _order_copy(order, locked)
 
 
 def _resolve_later(order_id: int) -> None:
@@ -412,6 +417,7 @@ def order_resolve(*, order_id: int) -> Order:
         if order.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
             _order_finish(order, OrderStatus.FAILED, kind="not_at_broker", code=NOT_AT_BROKER,
                           detail="the broker has no order with this client_order_id")
+            return order  # _order_finish left it at the locked row's state
         return Order.objects.get(pk=order_id)
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order_id)
