@@ -32,20 +32,24 @@ DEMO_STRATEGIES: list[tuple[str, str, dict]] = [
 
 def demo_data_setup() -> str:
     notes = []
+    loaded = demo_loaded()
     if not conf.DEMO_DATA:
         notes.append("bundled data disabled (DEMO_DATA=false)")
-    elif demo_loaded():
+    elif loaded:
         notes.append("bundled data present")
     else:
         started = time.monotonic()
         summaries = bundled_load(dataset="demo")
+        loaded = True
         notes.append(f"loaded {sum(s.bars for s in summaries)} bars in {time.monotonic() - started:.1f} s")
-    symbols = demo_symbols()
     created = []
-    for name, kind, parameters in DEMO_STRATEGIES:
-        if Strategy.objects.filter(name=name).exists() or not demo_loaded():
-            continue
-        strategy_create(actor=None, name=name, kind=kind, parameters=parameters, symbols=symbols, reason="demo set-up")
-        created.append(name)
+    if loaded:  # strategies need the demo universe's bars
+        # one query for which demo strategies exist; the file header is only read when one is missing
+        present = set(Strategy.objects.filter(name__in=[n for n, _, _ in DEMO_STRATEGIES]).values_list("name", flat=True))
+        missing = [(name, kind, parameters) for name, kind, parameters in DEMO_STRATEGIES if name not in present]
+        symbols = demo_symbols() if missing else []
+        for name, kind, parameters in missing:
+            strategy_create(actor=None, name=name, kind=kind, parameters=parameters, symbols=symbols, reason="demo set-up")
+            created.append(name)
     notes.append(f"strategies created: {', '.join(created)}" if created else "strategies present")
     return "; ".join(notes)
