@@ -161,6 +161,17 @@ def _check_ohlc(row: BarRow, *, line: int, source: str) -> None:
         )
 
 
+def _data_rows(reader, *, width: int, source: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, values)`` of the data rows after the header: blank rows skipped, column count checked."""
+    for values in reader:
+        line = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != width:
+            raise BarFileError(f"expected {width} columns, got {len(values)}", line=line, source=source)
+        yield line, values
+
+
 _OHLCV_HEADER = ["ticker", "date", "open", "high", "low", "close", "volume"]
 
 
@@ -185,12 +196,7 @@ def parse_ohlcv(lines: Iterable[str], *, source: str = "") -> ParsedBars:
     parsed = ParsedBars()
     seen: set[tuple[str, dt.date]] = set()
     adj: dict[str, list[tuple[dt.date, Decimal, Decimal]]] = {}
-    for values in reader:
-        line = reader.line_num
-        if not values or all(not v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            raise BarFileError(f"expected {len(header)} columns, got {len(values)}", line=line, source=source)
+    for line, values in _data_rows(reader, width=len(header), source=source):
         symbol = _symbol(values[0], line=line, source=source)
         session = _date(values[1], line=line, source=source)
         if (symbol, session) in seen:
@@ -214,14 +220,7 @@ def parse_ohlcv(lines: Iterable[str], *, source: str = "") -> ParsedBars:
         raise BarFileError("no data rows", source=source)
     for symbol, series in adj.items():
         series.sort()
-        parsed.splits.extend(
-            splits_from_adjusted(
-                symbol=symbol,
-                sessions=[s for s, _, _ in series],
-                close=[c for _, c, _ in series],
-                adj_close=[a for _, _, a in series],
-            )
-        )
+        parsed.splits.extend(splits_from_adjusted(symbol=symbol, series=series))
     return parsed
 
 
@@ -239,12 +238,7 @@ def parse_wide_close(lines: Iterable[str], *, source: str = "") -> ParsedBars:
     parsed = ParsedBars()
     seen: set[dt.date] = set()
     append = parsed.bars.append
-    for values in reader:
-        line = reader.line_num
-        if not values or all(not v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            raise BarFileError(f"expected {len(header)} columns, got {len(values)}", line=line, source=source)
+    for line, values in _data_rows(reader, width=len(header), source=source):
         session = _date(values[0], line=line, source=source)
         if session in seen:
             raise BarFileError(f"duplicate date {session}", line=line, source=source)
@@ -271,10 +265,10 @@ def parse_file(path: str | Path, *, fmt: Format) -> ParsedBars:
         raise BarFileError(f"cannot read file: {exc}", source=name) from None
 
 
-def splits_from_adjusted(
-    *, symbol: str, sessions: list[dt.date], close: list[Decimal], adj_close: list[Decimal]
-) -> list[SplitRow]:
+def splits_from_adjusted(*, symbol: str, series: list[tuple[dt.date, Decimal, Decimal]]) -> list[SplitRow]:
     """Split events from jumps in ``close / adj_close`` between consecutive sessions.
+
+    ``series`` is ``(session, close, adj_close)`` in session order.
 
     For a k-for-1 split on session t the raw close falls by k while the adjusted close does not, so
     ``ratio[t-1] / ratio[t]`` is k (dividends move the ratio by a few percent). The factor is rounded to
@@ -282,7 +276,7 @@ def splits_from_adjusted(
     """
     splits: list[SplitRow] = []
     previous: Fraction | None = None
-    for session, c, a in zip(sessions, close, adj_close, strict=True):
+    for session, c, a in series:
         ratio = Fraction(c) / Fraction(a)
         if previous is not None:
             factor = previous / ratio
@@ -366,15 +360,12 @@ def bars_import(
             for b in parsed.bars
         ]
         for batch in iter_batches(objects):
-            if fresh:
-                Bar.objects.bulk_create(batch)
-            else:
-                Bar.objects.bulk_create(
-                    batch,
-                    update_conflicts=True,
-                    unique_fields=["asset", "session"],
-                    update_fields=["open", "high", "low", "close", "volume", "source"],
-                )
+            Bar.objects.bulk_create(
+                batch,
+                update_conflicts=True,
+                unique_fields=["asset", "session"],
+                update_fields=["open", "high", "low", "close", "volume", "source"],
+            )
     actions = [
         CorporateAction(
             asset_id=assets[s.symbol],
