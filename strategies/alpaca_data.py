@@ -55,8 +55,9 @@ def _request(symbols: list[str], start: dt.date, end: dt.date, feed: str, adjust
 
 
 def _price(value: float, *, symbol: str, session: dt.date, name: str):
+    # Alpaca sends floats: round to the price precision first, then apply the ledger's price rules
     try:
-        return quantize_price(parse_price(quantize_price(to_decimal(value)), field=name))
+        return parse_price(quantize_price(to_decimal(value, field=name)), field=name)
     except DecimalInputError as exc:
         raise BarFileError(f"Alpaca bar {symbol} {session}: {exc}") from None
 
@@ -107,14 +108,7 @@ def alpaca_bars_fetch(
                         _price(adjusted_close[session], symbol=symbol, session=session, name="adjusted close"),
                     )
                 )
-        parsed.splits.extend(
-            splits_from_adjusted(
-                symbol=symbol,
-                sessions=[s for s, _, _ in series],
-                close=[c for _, c, _ in series],
-                adj_close=[a for _, _, a in series],
-            )
-        )
+        parsed.splits.extend(splits_from_adjusted(symbol=symbol, series=series))
     return parsed
 
 
