@@ -329,6 +329,26 @@ def _weight_decimal(value: float) -> Decimal:
     return Decimal(repr(clipped)).quantize(WEIGHT_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+def signal_rows(*, signal_set: SignalSet, run_id: str) -> list[Signal]:
+    """Unsaved :class:`Signal` rows of a signal set under ``run_id`` (one per strategy and symbol)."""
+    symbols = {s for frame in signal_set.signals.values() for s in frame["symbol"]}
+    assets = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
+    now = clock.now()
+    return [
+        Signal(
+            run_id=run_id,
+            strategy_id=signal_set.strategy_ids[name],
+            asset_id=assets[symbol],
+            session=signal_set.session,
+            score=float(score) if pd.notna(score) else None,
+            target_weight=_weight_decimal(weight),
+            created_at=now,
+        )
+        for name, frame in signal_set.signals.items()
+        for symbol, score, weight in frame[["symbol", "score", "weight"]].itertuples(index=False)
+    ]
+
+
 @transaction.atomic
 def signals_record(*, as_of: dt.date, strategies: list[str] | None = None, run_id: str | None = None) -> SignalRun:
     """Compute and store the signals of one run. Re-running with the same ``run_id`` overwrites it."""
@@ -337,22 +357,7 @@ def signals_record(*, as_of: dt.date, strategies: list[str] | None = None, run_i
     run_id = run_id or f"{as_of.isoformat()}-{uuid.uuid4().hex[:12]}"
     if len(run_id) > 64:
         raise InvalidStrategyInput("run_id is longer than 64 characters", fields={"run_id": "too long"})
-    assets = dict(Asset.objects.values_list("symbol", "id"))
-    now = clock.now()
-    rows = []
-    for name, frame in result.signals.items():
-        for symbol, score, weight in frame[["symbol", "score", "weight"]].itertuples(index=False):
-            rows.append(
-                Signal(
-                    run_id=run_id,
-                    strategy_id=result.strategy_ids[name],
-                    asset_id=assets[symbol],
-                    session=result.session,
-                    score=float(score) if pd.notna(score) else None,
-                    target_weight=_weight_decimal(weight),
-                    created_at=now,
-                )
-            )
+    rows = signal_rows(signal_set=result, run_id=run_id)
     Signal.objects.bulk_create(
         rows,
         update_conflicts=True,
@@ -373,6 +378,17 @@ class AllocationOutcome:
     correlation: CorrelationResult
 
 
+def allocator_from_settings(*, method: str, gross: float, caps: dict[str, float]) -> MultiAlphaAllocator:
+    """The allocator with the configured per-strategy cap and correlation threshold (preview, rebalance, replay)."""
+    return MultiAlphaAllocator(
+        method=method,
+        per_strategy_max=float(conf.ALLOCATION_STRATEGY_CAP),
+        gross=gross,
+        strategy_caps=caps,
+        correlation_threshold=conf.CORRELATION_THRESHOLD,
+    )
+
+
 def _allocate(
     *, method: str, as_of: dt.date | None, gross: Decimal | float | None
 ) -> tuple[AllocationOutcome, MultiAlphaAllocator, SignalSet]:
@@ -386,13 +402,7 @@ def _allocate(
     as_of = as_of or clock.today_ny()
     signal_set = signals_compute(as_of=as_of)
     caps = {s.name: float(s.capital_cap) for s in Strategy.objects.filter(name__in=list(signal_set.signals))}
-    allocator = MultiAlphaAllocator(
-        method=method,
-        per_strategy_max=float(conf.ALLOCATION_STRATEGY_CAP),
-        gross=gross_value,
-        strategy_caps=caps,
-        correlation_threshold=conf.CORRELATION_THRESHOLD,
-    )
+    allocator = allocator_from_settings(method=method, gross=gross_value, caps=caps)
     allocation = allocator.allocate(signal_set.signals, signal_set.stats)
     for name in Strategy.objects.filter(enabled=False).values_list("name", flat=True):
         allocation.excluded.setdefault(name, "disabled")

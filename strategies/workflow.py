@@ -40,9 +40,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from strategies import conf
-from strategies.allocation import METHODS, AllocationResult, MultiAlphaAllocator
+from strategies.allocation import METHODS, AllocationResult
 from strategies.models import Asset, Bar, DailyPerformance, RebalanceRun, RebalanceStep, RunStatus, Strategy
-from strategies.services import SignalSet, signals_compute
+from strategies.services import SignalSet, allocator_from_settings, signals_compute
 from trading_site.alerts import alert_raise
 from trading_site.api.errors import DomainError
 from trading_site.lib import clock
@@ -139,14 +139,8 @@ def client_order_id_for_run(*, run: RebalanceRun, symbol: str, side: str) -> str
 def allocation_from_signals(
     *, signal_set: SignalSet, method: str, gross: float, caps: dict[str, float], alert_correlation: bool
 ) -> AllocationResult:
-    """Blend a day's signals with :class:`MultiAlphaAllocator` (the same settings as ``allocation_compute``)."""
-    allocator = MultiAlphaAllocator(
-        method=method,
-        per_strategy_max=float(conf.ALLOCATION_STRATEGY_CAP),
-        gross=gross,
-        strategy_caps=caps,
-        correlation_threshold=conf.CORRELATION_THRESHOLD,
-    )
+    """Blend a day's signals with the configured allocator (the same one as ``allocation_compute``)."""
+    allocator = allocator_from_settings(method=method, gross=gross, caps=caps)
     result = allocator.allocate(signal_set.signals, signal_set.stats)
     if alert_correlation and not signal_set.returns.empty:
         allocator.check_correlation(signal_set.returns)
