@@ -52,7 +52,6 @@ from strategies.workflow import (
     weights_of,
 )
 from trading_site.api.errors import DomainError
-from trading_site.lib import clock
 from trading_site.lib.clock import NEW_YORK, SimulatedClock, use_clock
 
 ADV_DAYS = 20
@@ -255,22 +254,23 @@ def _strategies_ensure(names: list[str] | None) -> list[str]:
     from strategies.demo import DEMO_STRATEGIES
     from strategies.services import strategy_create
 
+    defaults = {name: (kind, params) for name, kind, params in DEMO_STRATEGIES}
     if names:
-        missing = sorted(set(names) - set(Strategy.objects.filter(name__in=names).values_list("name", flat=True)))
-        defaults = {name: (kind, params) for name, kind, params in DEMO_STRATEGIES}
-        for name in missing:
-            if name not in defaults:
-                raise ReplayInputError(f"unknown strategy {name!r}", fields={"strategies": missing})
-            kind, params = defaults[name]
-            strategy_create(actor=None, name=name, kind=kind, parameters=params, symbols=demo_symbols(), reason="replay")
-        return sorted(names)
-    enabled = list(Strategy.objects.filter(enabled=True).order_by("name").values_list("name", flat=True))
-    if enabled:
-        return enabled
-    for name, kind, params in DEMO_STRATEGIES:
-        if not Strategy.objects.filter(name=name).exists():
-            strategy_create(actor=None, name=name, kind=kind, parameters=params, symbols=demo_symbols(), reason="replay")
-    return [name for name, _, _ in DEMO_STRATEGIES]
+        wanted = sorted(names)
+    else:
+        enabled = list(Strategy.objects.filter(enabled=True).order_by("name").values_list("name", flat=True))
+        if enabled:
+            return enabled
+        wanted = list(defaults)
+    missing = sorted(set(wanted) - set(Strategy.objects.filter(name__in=wanted).values_list("name", flat=True)))
+    unknown = [name for name in missing if name not in defaults]
+    if unknown:
+        raise ReplayInputError(f"unknown strategy {unknown[0]!r}", fields={"strategies": missing})
+    symbols = demo_symbols() if missing else []
+    for name in missing:
+        kind, params = defaults[name]
+        strategy_create(actor=None, name=name, kind=kind, parameters=params, symbols=symbols, reason="replay")
+    return wanted
 
 
 def _bars_preload(*, symbols: list[str], start: dt.date, end: dt.date) -> dict[str, tuple[list[dt.date], list]]:
@@ -455,19 +455,9 @@ def _slices_run(*, sim: SimulatedClock, start: dt.datetime, close: dt.datetime) 
 
 def _signals_store(*, signal_set, run_id: str) -> int:
     """Store a day's signal rows (the replay's record of what it traded on)."""
-    from strategies.models import Asset
-    from strategies.services import _weight_decimal
+    from strategies.services import signal_rows
 
-    assets = dict(Asset.objects.filter(symbol__in={s for f in signal_set.signals.values() for s in f["symbol"]})
-                  .values_list("symbol", "id"))
-    now = clock.now()
-    rows = [
-        Signal(run_id=run_id, strategy_id=signal_set.strategy_ids[name], asset_id=assets[symbol],
-               session=signal_set.session, score=float(score) if pd.notna(score) else None,
-               target_weight=_weight_decimal(weight), created_at=now)
-        for name, frame in signal_set.signals.items()
-        for symbol, score, weight in frame[["symbol", "score", "weight"]].itertuples(index=False)
-    ]
+    rows = signal_rows(signal_set=signal_set, run_id=run_id)
     Signal.objects.bulk_create(rows)
     return len(rows)
 
