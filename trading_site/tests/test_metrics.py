@@ -17,12 +17,9 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from orders import events, pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
-from orders.conf import conf as orders_conf
 from orders.models import AccountSnapshot, Order
-from orders.selectors import price_cache_clear
 from risk import services as risk_services
 from risk.models import RiskEvent
 from strategies.models import Asset, Bar
@@ -134,34 +131,6 @@ def test_exposition_escapes_label_values_and_help():
 
 
 # --- the series move with real orders -------------------------------------------------------------
-
-
-@pytest.fixture
-def risk_only(settings):
-    """The gateway runs exactly the risk app's checks; fill listeners of other apps are theirs to test."""
-    settings.BROKER, settings.SIM_MARKET_HOURS, settings.ALPACA_PAPER = "simulated", "nyse", True
-    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
-    for name in list(pretrade._checks):
-        if not name.startswith("risk."):
-            pretrade._checks.pop(name)
-    events._listeners.clear()
-    price_cache_clear()
-    cache.clear()
-    saved_conf = dict(vars(orders_conf))
-    orders_conf.sim_slippage_bps = orders_conf.sim_impact_coef_bps = D(0)
-    orders_conf.sim_commission_per_share = orders_conf.sim_commission_min = D(0)
-    orders_conf.sim_reject_rate, orders_conf.sim_latency_ms, orders_conf.sim_starting_cash = 0.0, 0, D("100000")
-    from risk.services import risk_defaults_ensure
-
-    risk_defaults_ensure()
-    yield
-    vars(orders_conf).update(saved_conf)
-    pretrade._checks.clear()
-    pretrade._checks.update(saved_checks)
-    events._listeners.clear()
-    events._listeners.update(saved_listeners)
-    price_cache_clear()
-    cache.clear()
 
 
 def _scrape() -> dict[str, float]:

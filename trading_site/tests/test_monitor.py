@@ -13,10 +13,8 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from orders import events, pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
-from orders.conf import conf as orders_conf
 from orders.gateway import order_submit
 from orders.models import AccountSnapshot
 from orders.reconcile import account_snapshot_record
@@ -26,23 +24,11 @@ from trading_site.alerts import alert_raise
 from trading_site.audit import action_record
 from trading_site.models import ActionLog, Alert
 
-pytestmark = pytest.mark.django_db
+# Pre-trade checks and fill listeners of other apps are theirs to test: the monitor reads the ledger.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_hooks")]
 
 # Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York: inside the NYSE session.
 T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def no_hooks():
-    """Pre-trade checks and fill listeners of other apps are theirs to test: the monitor reads the ledger."""
-    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
-    pretrade._checks.clear()
-    events._listeners.clear()
-    price_cache_clear()
-    yield
-    pretrade._checks.update(saved_checks)
-    events._listeners.update(saved_listeners)
-    price_cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -54,18 +40,6 @@ def wide_terminal(monkeypatch):
 def coloured(code: str, text: str, out: str) -> bool:
     """Is ``text`` rendered in the SGR colour ``code`` (cells may pad the text with spaces)?"""
     return re.search(re.escape(f"\x1b[{code}m") + r" *" + re.escape(text), out) is not None
-
-
-@pytest.fixture
-def exact_fills():
-    """No slippage, impact or commission: every fill is at the bar price, so figures are hand-checkable."""
-    saved = dict(vars(orders_conf))
-    orders_conf.sim_slippage_bps = orders_conf.sim_impact_coef_bps = D(0)
-    orders_conf.sim_commission_per_share = orders_conf.sim_commission_min = D(0)
-    orders_conf.sim_reject_rate, orders_conf.sim_latency_ms = 0.0, 0
-    orders_conf.sim_starting_cash = D("100000")
-    yield
-    vars(orders_conf).update(saved)
 
 
 def _asset(symbol: str, price: str) -> Asset:
