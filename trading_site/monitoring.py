@@ -22,7 +22,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from orders import selectors as order_selectors
-from orders.models import OPEN_STATUSES
 from risk import market_clock
 from risk import selectors as risk_selectors
 from trading_site.lib import clock
@@ -107,13 +106,12 @@ def monitor_status(*, now: dt.datetime | None = None, alert_limit: int = 10) -> 
     now = now or clock.now()
     kill = risk_selectors.kill_switch_status()
     rollout = risk_selectors.rollout_status()
-    open_orders = order_selectors.orders_list().filter(status__in=OPEN_STATUSES).count()
     return {
         "time": _iso(now),
         "account": _account(now=now),
         "positions": monitor_positions(),
         "gross_exposure": _s(order_selectors.gross_exposure()),
-        "open_orders": open_orders,
+        "open_orders": order_selectors.orders_open().count(),
         "kill_switch": {
             "engaged": kill["engaged"],
             "changed_at": kill["changed_at"],
