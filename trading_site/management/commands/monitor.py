@@ -44,20 +44,26 @@ def _qty(value: str | None) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-def _pnl(value: str | float | None) -> Text:
+def _when(iso: str) -> str:
+    """An ISO timestamp from monitoring.py as ``YYYY-MM-DD HH:MM:SS`` (all of them are UTC)."""
+    return iso[:19].replace("T", " ")
+
+
+def _signed(value: str | float | None, fmt: str, *, scale: int = 1, unit: str = "") -> Text:
+    """Green when positive, red when negative, a dim dash when unknown."""
     if value is None:
         return Text("—", style="dim")
-    number = _dec(value)
+    number = _dec(value) * scale
     style = "green" if number > 0 else "red" if number < 0 else ""
-    return Text(f"{number:+,.2f}", style=style)
+    return Text(format(number, fmt) + unit, style=style)
+
+
+def _pnl(value: str | float | None) -> Text:
+    return _signed(value, "+,.2f")
 
 
 def _pct(value: str | float | None) -> Text:
-    if value is None:
-        return Text("—", style="dim")
-    number = _dec(value) * 100
-    style = "green" if number > 0 else "red" if number < 0 else ""
-    return Text(f"{number:+.2f} %", style=style)
+    return _signed(value, "+.2f", scale=100, unit=" %")
 
 
 def _positions_table(rows: list[dict]) -> Table:
@@ -86,7 +92,7 @@ def _alerts_table(rows: list[dict], *, title: str = "Unacknowledged alerts") -> 
     for a in rows:
         style = SEVERITY_STYLE.get(a["severity"], "")
         table.add_row(
-            a["created_at"][:19].replace("T", " "),
+            _when(a["created_at"]),
             Text(a["severity"].upper(), style=style),
             a["source"],
             Text(a["message"], style=style if a["severity"] == "critical" else ""),
@@ -108,7 +114,7 @@ def render_status(data: dict):
         summary.add_row("Cash", _money(account["cash"]))
         summary.add_row("Buying power", _money(account["buying_power"]))
         summary.add_row("Day P&L", _pnl(account["day_pnl"]))
-        summary.add_row("Snapshot", account["time"][:19].replace("T", " ") + " UTC")
+        summary.add_row("Snapshot", _when(account["time"]) + " UTC")
     summary.add_row("Gross exposure", _money(data["gross_exposure"]))
     summary.add_row("Open orders", str(data["open_orders"]))
     kill = data["kill_switch"]
@@ -129,7 +135,7 @@ def render_status(data: dict):
     summary.add_row("Rollout phase", f"{rollout['phase'] or 'none'}" + (" (enforced)" if rollout["enforced"] else ""))
     beats = ", ".join(f"{h['name']} {h['age_seconds']:.0f}s ago" for h in data["heartbeats"]) or "none seen"
     summary.add_row("Heartbeats", beats)
-    header = Panel(summary, title=f"Trading platform — {data['time'][:19].replace('T', ' ')} UTC", expand=False)
+    header = Panel(summary, title=f"Trading platform — {_when(data['time'])} UTC", expand=False)
     return Group(header, _positions_table(data["positions"]), _alerts_table(data["alerts"]))
 
 
@@ -163,7 +169,7 @@ def render_orders(rows: list[dict]):
     for o in rows:
         table.add_row(
             str(o["id"]),
-            o["created_at"][:19].replace("T", " "),
+            _when(o["created_at"]),
             o["symbol"],
             Text(o["side"], style="green" if o["side"] == "buy" else "red"),
             o["type"],
@@ -213,7 +219,7 @@ def render_logs(data: dict):
         style = SEVERITY_STYLE.get(e["severity"], "") if e["kind"] == "alert" else ""
         kind = Text(e["kind"] if e["kind"] == "action" else f"ALERT {e['severity'].upper()}", style=style)
         table.add_row(
-            e["at"][:19].replace("T", " "),
+            _when(e["at"]),
             kind,
             e["who"],
             e["what"],
