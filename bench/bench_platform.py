@@ -11,11 +11,10 @@ import http.client
 import threading
 import time
 
-from bench.util import gunicorn_server, percentile, result
+from bench.util import clients_run, gunicorn_server, percentile, result
 
 CLIENTS = 10
 REQUESTS_PER_CLIENT = 60
-
 
 
 def _load(port: int, path: str) -> tuple[list[float], float]:
@@ -37,13 +36,7 @@ def _load(port: int, path: str) -> tuple[list[float], float]:
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = clients_run(client, clients=CLIENTS)
     return latencies, len(latencies) / elapsed
 
 

@@ -1,10 +1,10 @@
-"""Small helpers shared by benchmarks: percentiles and result records."""
+"""Small helpers shared by benchmarks: percentiles, result records, concurrent clients, a gunicorn server."""
 
 from __future__ import annotations
 
 import contextlib
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +25,33 @@ def median(values: list[float]) -> float:
 
 def result(name: str, value: float, unit: str, budget: str, ok: bool) -> dict:
     return {"name": name, "value": round(value, 4), "unit": unit, "budget": budget, "ok": bool(ok)}
+
+
+def clients_run(client: Callable[[], None], *, clients: int) -> float:
+    """Run ``client`` in ``clients`` threads at once; the wall time in seconds until all finished.
+    An exception in any client is raised here (a thread would otherwise only print it and the
+    benchmark would report the survivors' figures)."""
+    import threading
+    import time
+
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            client()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed
 
 
 def free_port() -> int:
