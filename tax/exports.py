@@ -14,6 +14,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 
 from tax import engine
 from tax.models import AppliedSplit, LotAdjustment, RealizedGain, TaxExport, TaxTrade
@@ -22,12 +23,15 @@ from tax.selectors import (
     cents,
     day_trades,
     qty_text,
+    realized_list,
+    realized_row_dict,
+    realized_rows,
     report_totals,
-    tax_report,
     wash_sale_dict,
     wash_sales_list,
 )
 from trading_site.lib import clock
+from trading_site.lib.money import ZERO
 from trading_site.models import ActionLog
 
 REALIZED_COLUMNS = [
@@ -56,7 +60,6 @@ F8949_COLUMNS = [
     "(g) amount of adjustment",
     "(h) gain or (loss)",
 ]
-ZERO = Decimal(0)
 FORM_8949_NOTE = (
     "Box A / D: short- / long-term, reported on Form 1099-B with basis reported to the IRS. Figures follow "
     "the platform's lot method; the broker's 1099-B (FIFO at Alpaca) is the filed record. " + COVERAGE_NOTE
@@ -71,8 +74,7 @@ def _csv(rows: list[list]) -> str:
 
 
 def realized_csv(*, year: int | None = None, account: str = "default") -> str:
-    report = tax_report(year=year, account=account)
-    rows = [REALIZED_COLUMNS] + [[r[c] for c in REALIZED_COLUMNS] for r in report["realized"]]
+    rows = [REALIZED_COLUMNS] + [[r[c] for c in REALIZED_COLUMNS] for r in realized_rows(year=year, account=account)]
     return _csv(rows)
 
 
@@ -86,11 +88,11 @@ def form8949_rows(*, year: int | None = None, account: str = "default") -> list[
 
     Each part ends with a totals row (columns d, e, g, h); column h = d − e + g per row.
     """
-    report = tax_report(year=year, account=account)
+    realized = realized_rows(year=year, account=account)
     rows: list[list[str]] = [F8949_COLUMNS]
     for part, box, term in (("I", "A", engine.SHORT), ("II", "D", engine.LONG)):
         totals = {"d": ZERO, "e": ZERO, "g": ZERO, "h": ZERO}
-        for r in (r for r in report["realized"] if r["term"] == term):
+        for r in (r for r in realized if r["term"] == term):
             rows.append(
                 [
                     part,
@@ -240,29 +242,34 @@ def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _actions(start: dt.date, end: dt.date, *, prefixes: tuple[str, ...]) -> list[dict]:
+def _ny_days(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, the day after end 00:00) in New York, for created_at ranges."""
     lo = dt.datetime.combine(start, dt.time.min, tzinfo=clock.NEW_YORK)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK)
+    return lo, hi
+
+
+def _actions(start: dt.date, end: dt.date, *, prefixes: tuple[str, ...]) -> list[dict]:
+    lo, hi = _ny_days(start, end)
+    matching = Q()
+    for prefix in prefixes:
+        matching |= Q(action__startswith=prefix)
     qs = (
-        ActionLog.objects.filter(created_at__gte=lo, created_at__lt=hi)
+        ActionLog.objects.filter(matching, created_at__gte=lo, created_at__lt=hi)
         .select_related("actor")
         .order_by("created_at", "id")
     )
-    result = []
-    for entry in qs:
-        if not entry.action.startswith(prefixes):
-            continue
-        result.append(
-            {
-                "at": entry.created_at.isoformat(),
-                "actor": entry.actor.get_username() if entry.actor_id else "system",
-                "action": entry.action,
-                "object": f"{entry.object_type}:{entry.object_id}" if entry.object_type else "",
-                "reason": entry.reason,
-                "data": entry.data,
-            }
-        )
-    return result
+    return [
+        {
+            "at": entry.created_at.isoformat(),
+            "actor": entry.actor.get_username() if entry.actor_id else "system",
+            "action": entry.action,
+            "object": f"{entry.object_type}:{entry.object_id}" if entry.object_type else "",
+            "reason": entry.reason,
+            "data": entry.data,
+        }
+        for entry in qs
+    ]
 
 
 def _pretrade_rejections(start: dt.date, end: dt.date) -> list[dict]:
@@ -273,8 +280,7 @@ def _pretrade_rejections(start: dt.date, end: dt.date) -> list[dict]:
         return []
     from orders.models import OrderEvent
 
-    lo = dt.datetime.combine(start, dt.time.min, tzinfo=clock.NEW_YORK)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK)
+    lo, hi = _ny_days(start, end)
     events = (
         OrderEvent.objects.filter(kind="pretrade_rejected", created_at__gte=lo, created_at__lt=hi)
         .select_related("order", "actor")
@@ -302,12 +308,7 @@ MANUAL_ORDER_ACTIONS = ("order.manual",)
 def compliance_report(*, month: str, account: str = "default") -> dict:
     """Realized totals, wash sales, day trades, limit breaches, kill-switch events, manual orders."""
     start, end = _month_bounds(month)
-    realized_rows = RealizedGain.objects.filter(account=account, date_sold__range=(start, end)).order_by(
-        "date_sold", "symbol", "sale_seq", "lot_seq"
-    )
-    from tax.selectors import realized_row_dict
-
-    realized = [realized_row_dict(r) for r in realized_rows]
+    realized = [realized_row_dict(r) for r in realized_list(account=account).filter(date_sold__range=(start, end))]
     washes = [
         wash_sale_dict(w) for w in wash_sales_list(account=account).filter(original_sale_date__range=(start, end))
     ]

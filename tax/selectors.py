@@ -73,7 +73,7 @@ def realized_row_dict(row: RealizedGain) -> dict:
         "date_sold": row.date_sold.isoformat(),
         "proceeds": str(proceeds),
         "cost_basis": str(basis),
-        "adjustment_code": "W" if row.adjustment_amount > 0 else "",
+        "adjustment_code": row.adjustment_code,
         "adjustment_amount": str(adjustment),
         "gain_loss": str(proceeds - basis + adjustment),
         "term": row.term,
@@ -116,8 +116,13 @@ def report_totals(realized: list[dict]) -> dict:
     }
 
 
+def realized_rows(*, year: int | None = None, account: str = "default") -> list[dict]:
+    """The realized rows as presented in reports and downloads."""
+    return [realized_row_dict(r) for r in realized_list(account=account, year=year)]
+
+
 def tax_report(*, year: int | None = None, account: str = "default") -> dict:
-    realized = [realized_row_dict(r) for r in realized_list(account=account, year=year)]
+    realized = realized_rows(year=year, account=account)
     return {
         "realized": realized,
         "open_lots": [open_lot_dict(lot) for lot in lots_list(account=account)],
