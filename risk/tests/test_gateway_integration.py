@@ -12,7 +12,7 @@ from orders.brokers.simulated import SimulatedBroker
 from orders.gateway import order_place, order_submit
 from orders.models import AccountSnapshot, Order, OrderEvent, Position
 from orders.selectors import price_cache_clear
-from risk import services
+from risk import checks, services
 from risk.models import RiskEvent
 from risk.tests.conftest import T_OPEN, T_WEEKEND, CountingBroker, asset
 from strategies.models import Bar
@@ -258,3 +258,19 @@ def test_failed_unwind_keeps_the_switch_engaged_and_alerts(frozen, operator):
     assert done["errors"] == [] and done["cancelled"] == 1
     resting.refresh_from_db()
     assert resting.status == "canceled"
+
+
+def test_risk_hooks_read_only_the_positions_from_the_database_per_order(aapl, broker, frozen,
+                                                                         django_assert_num_queries):
+    # given a position, an account snapshot and a warm risk state (cache), quote and account (1 s)
+    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    AccountSnapshot.objects.create(time=T_OPEN, cash=D("100000"), equity=D("101000"), buying_power=D("200000"),
+                                   broker="simulated")
+    intent = pretrade.OrderIntent(symbol="AAPL", side="buy", qty=D("1"), order_type="limit", time_in_force="day",
+                                  source="api", now=T_OPEN, reference_price=D("100"), limit_price=D("100"))
+    checks.pretrade_controls(intent)
+    checks.pretrade_rate_limits(intent)
+    # then a risk-increasing limit order, which runs every rule, costs one query: the positions
+    with django_assert_num_queries(1):
+        checks.pretrade_controls(intent)
+        checks.pretrade_rate_limits(intent)
