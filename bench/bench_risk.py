@@ -6,7 +6,7 @@ breakers, symbol, market hours on the XNYS calendar, price band, notional, posit
 exposure, buying power, both Redis rate limiters, plus the other apps' registered checks).
 Measures ``orders.pretrade.run_checks`` per order intent (p50/p95), the risk app's two hooks alone,
 the database queries they make per order, and the cached ``kill_switch_engaged()`` read (one Redis
-GET). Budget: p95 < 2 ms for all checks. The p95 is sensitive to CPU contention on a shared
+MGET: snapshot and generation). Budget: p95 < 2 ms for all checks. The p95 is sensitive to CPU contention on a shared
 2-core machine; the p50 and the query count show the cost of the path itself.
 """
 
