@@ -329,17 +329,22 @@ class SimulatedBroker:
             self.cancel_order(broker_order_id=None, client_order_id=cid)
         return len(ids)
 
-    def _to_broker_order(self, row: SimOrder) -> BrokerOrder:
-        avg = quantize_money(row.filled_notional / row.filled_qty) if row.filled_qty else None
+    def _to_broker_order(
+        self, row: SimOrder, *, status: str | None = None, filled_qty: Decimal | None = None,
+        filled_notional: Decimal | None = None,
+    ) -> BrokerOrder:
+        """The order as the broker reports it: now, or (``status``/``filled_*`` given) as of one update."""
+        filled_qty = row.filled_qty if filled_qty is None else filled_qty
+        filled_notional = row.filled_notional if filled_notional is None else filled_notional
         return BrokerOrder(
             broker_order_id=row.broker_order_id,
             client_order_id=row.client_order_id,
             symbol=row.symbol,
             side=row.side,
             qty=row.qty,
-            status=row.status,
-            filled_qty=row.filled_qty,
-            filled_avg_price=avg,
+            status=row.status if status is None else status,
+            filled_qty=filled_qty,
+            filled_avg_price=quantize_money(filled_notional / filled_qty) if filled_qty else None,
             submitted_at=row.created_at,
         )
 
@@ -358,17 +363,8 @@ class SimulatedBroker:
         rows = rows.select_related("sim_order").order_by("pk")[:limit]
         updates = []
         for u in rows:
-            o = u.sim_order
-            order = BrokerOrder(
-                broker_order_id=o.broker_order_id,
-                client_order_id=o.client_order_id,
-                symbol=o.symbol,
-                side=o.side,
-                qty=o.qty,
-                status=u.status,
-                filled_qty=u.cum_qty,
-                filled_avg_price=quantize_money(u.cum_notional / u.cum_qty) if u.cum_qty else None,
-                submitted_at=o.created_at,
+            order = self._to_broker_order(
+                u.sim_order, status=u.status, filled_qty=u.cum_qty, filled_notional=u.cum_notional
             )
             updates.append(
                 TradeUpdate(
