@@ -60,7 +60,9 @@ def test_basis_quantity_and_losses_reconcile(steps, method):
     for r in realized:
         loss = r.cost_basis - r.proceeds
         assert D(0) <= r.adjustment <= max(loss, D(0))  # never more than the loss; gains never adjusted
-        assert r.gain_loss == r.proceeds - r.cost_basis + r.adjustment
+        assert r.gain_loss == r.proceeds - r.cost_basis + r.adjustment  # (the definition: cannot fail alone)
+        assert r.adjustment == 0 or r.gain_loss <= 0  # a disallowed loss never turns a sale into a gain
+        assert r.wash_open_loss == 0 or r.wash_open_qty > 0  # an open loss always has open shares left
         assert r.holding_start <= r.date_acquired
     for w in washes:
         assert abs((w.replacement_acquired - w.date_sold).days) <= 30

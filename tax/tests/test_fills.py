@@ -9,7 +9,7 @@ import pytest
 
 from orders import events
 from strategies.models import Asset, CorporateAction
-from tax.models import AppliedSplit, RealizedGain, TaxLot, TaxTrade, WashSale
+from tax.models import AppliedSplit, RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
 from tax.services import lots_apply_fill
 from tax.tests.conftest import fill
 from trading_site.models import Alert
@@ -166,7 +166,10 @@ def test_sell_beyond_tax_position_keeps_the_fill_and_alerts():
     row = lots_apply_fill(event)
     # Then the trade is stored with the reason, nothing was relieved, and a critical alert is raised
     assert "exceeds the open position of 0" in row.error
+    assert TaxTrade.objects.get(execution_id="e1").error == row.error
     assert RealizedGain.objects.count() == 0
+    # and the book does not count the refused sale as its last applied trade
+    assert SymbolBook.objects.get(symbol="NOLOTS").last_trade_date is None
     alert = Alert.objects.get(metric="tax_lot_error")
     assert alert.severity == "critical" and "NOLOTS" in alert.message
 
