@@ -107,26 +107,26 @@ def is_open(now: dt.datetime, *, extended: bool = False) -> bool:
     return session.open <= now < session.close
 
 
-def next_open(now: dt.datetime) -> dt.datetime:
-    """The next regular open strictly after ``now`` (UTC)."""
+def _next_edge(now: dt.datetime, edge: str) -> dt.datetime:
+    """The first session ``open`` or ``close`` (per ``edge``) strictly after ``now``, from today's session on."""
     _check_aware(now)
     cal = _cal()
     i = bisect.bisect_left(cal.dates, now.astimezone(NEW_YORK).date())
     for day in cal.dates[i:]:
-        if cal.sessions[day].open > now:
-            return cal.sessions[day].open
+        moment = getattr(cal.sessions[day], edge)
+        if moment > now:
+            return moment
     raise LookupError("no session after the calendar's range")
+
+
+def next_open(now: dt.datetime) -> dt.datetime:
+    """The next regular open strictly after ``now`` (UTC)."""
+    return _next_edge(now, "open")
 
 
 def next_close(now: dt.datetime) -> dt.datetime:
     """The close of the current session if open, else of the next session (UTC)."""
-    _check_aware(now)
-    cal = _cal()
-    i = bisect.bisect_left(cal.dates, now.astimezone(NEW_YORK).date())
-    for day in cal.dates[i:]:
-        if cal.sessions[day].close > now:
-            return cal.sessions[day].close
-    raise LookupError("no session after the calendar's range")
+    return _next_edge(now, "close")
 
 
 def current_or_previous_session(now: dt.datetime) -> dt.date:

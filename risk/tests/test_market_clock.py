@@ -36,6 +36,12 @@ def test_holiday_and_weekend_are_closed_and_next_open_skips_them():
     # Saturday → Monday's open; during a session next_close is today's close
     assert mc.next_open(dt.datetime(2024, 7, 6, 15, 0, tzinfo=UTC)) == dt.datetime(2024, 7, 8, 13, 30, tzinfo=UTC)
     assert mc.next_close(dt.datetime(2024, 7, 8, 15, 0, tzinfo=UTC)) == dt.datetime(2024, 7, 8, 20, 0, tzinfo=UTC)
+    # during a session next_open is the next day's open; after the close, next_close is the next day's close
+    assert mc.next_open(dt.datetime(2024, 7, 8, 15, 0, tzinfo=UTC)) == dt.datetime(2024, 7, 9, 13, 30, tzinfo=UTC)
+    assert mc.next_close(dt.datetime(2024, 7, 8, 20, 0, tzinfo=UTC)) == dt.datetime(2024, 7, 9, 20, 0, tzinfo=UTC)
+    # the day before Independence Day closes early (13:00 New York = 17:00 UTC), and the holiday is skipped
+    assert mc.next_close(noon - dt.timedelta(days=1)) == dt.datetime(2024, 7, 3, 17, 0, tzinfo=UTC)
+    assert mc.next_close(dt.datetime(2024, 7, 3, 18, 0, tzinfo=UTC)) == dt.datetime(2024, 7, 5, 20, 0, tzinfo=UTC)
 
 
 def test_extended_hours_window():
