@@ -69,11 +69,6 @@ def latest_daily_bar(*, symbol: str, on_or_before: dt.date) -> BarData | None:
     return _bar(row) if row else None
 
 
-def daily_bars(*, symbol: str, start: dt.date, end: dt.date) -> list[BarData]:
-    rows = Bar.objects.filter(asset__symbol=symbol.upper(), session__gte=start, session__lte=end).order_by("session")
-    return [_bar(r) for r in rows.values(*_BAR_FIELDS)]
-
-
 def average_daily_volume(*, symbol: str, before: dt.date, days: int = 20) -> Decimal | None:
     """Mean volume of the ``days`` sessions before ``before``; None when the source has no volume."""
     vols = list(
