@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from trading_site.lib.admin import ReadOnlyAdmin
 from trading_site.models import ActionLog, Alert, Heartbeat
 
 
@@ -17,18 +18,9 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionLog)
-class ActionLogAdmin(admin.ModelAdmin):
+class ActionLogAdmin(ReadOnlyAdmin):
     """Append-only: visible to admins, never edited or deleted here."""
 
     list_display = ("created_at", "actor", "action", "object_type", "object_id", "reason")
     list_filter = ("action", "object_type")
     search_fields = ("reason", "object_id", "actor__username")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -94,3 +94,16 @@ def test_system_actor_does_not_leak_after_the_block(db):
     with system_actor():
         assert auditlog_value.get()["actor"].username == SYSTEM_USERNAME
     assert auditlog_value.get(None) is before
+
+
+def test_action_log_is_read_only_in_the_admin_even_for_a_superuser(admin_user):
+    row = action_record(actor=admin_user, action="test.read_only", reason="original")
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/trading_site/actionlog/").status_code == 200
+    assert client.get("/admin/trading_site/actionlog/add/").status_code == 403
+    assert client.post(f"/admin/trading_site/actionlog/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post(f"/admin/trading_site/actionlog/{row.pk}/change/", {"reason": "rewritten"})
+    row.refresh_from_db()
+    assert row.reason == "original"
+    assert ActionLog.objects.filter(pk=row.pk).exists()
