@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import psycopg
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from tax import conf, engine
 from tax.csvio import ImportFileError, SplitRow
@@ -651,9 +652,29 @@ def trades_import(
 
 def splits_sync(*, account: str = "default", upto: dt.date) -> int:
     """Apply market-data splits with ex-date on or before ``upto`` to every book of ``account``."""
+    from strategies.models import CorporateAction
+
     now = clock.now()
     count = 0
-    symbols = list(SymbolBook.objects.filter(account=account).values_list("symbol", flat=True))
+    # One query for the books with a split still to apply, instead of a lock and a query per book;
+    # each is re-read under its book lock below.
+    symbols = sorted(
+        set(
+            CorporateAction.objects.filter(
+                kind=CorporateAction.Kind.SPLIT,
+                ex_date__lte=upto,
+                asset__symbol__in=SymbolBook.objects.filter(account=account).values("symbol"),
+            )
+            .exclude(
+                Exists(
+                    AppliedSplit.objects.filter(
+                        account=account, symbol=OuterRef("asset__symbol"), ex_date=OuterRef("ex_date")
+                    )
+                )
+            )
+            .values_list("asset__symbol", flat=True)
+        )
+    )
     for symbol in symbols:
         with transaction.atomic():
             book_row = _book_lock(account=account, symbol=symbol)

@@ -275,16 +275,19 @@ def test_fill_path_buy_statement_count(django_assert_num_queries):
     assert TaxLot.objects.filter(symbol="QB", status="open").count() == 2
 
 
-def test_splits_sync_applies_due_market_splits_once():
+def test_splits_sync_applies_due_market_splits_once(django_assert_num_queries):
     from tax.services import splits_sync
 
     lots_apply_fill(fill("e1", day="2024-06-03", side="buy", symbol="SYN", qty="3", price="90"))
+    lots_apply_fill(fill("e2", day="2024-06-03", side="buy", symbol="NOSPLIT", qty="1", price="5"))
     asset = Asset.objects.create(symbol="SYN")
     CorporateAction.objects.create(asset=asset, ex_date=dt.date(2024, 6, 10), kind="split", ratio_from=2, ratio_to=3)
     CorporateAction.objects.create(asset=asset, ex_date=dt.date(2024, 7, 1), kind="split", ratio_from=1, ratio_to=2)
     # only the split due by 2024-06-30 is applied: 3 shares → 4.5, basis 270 unchanged
     assert splits_sync(upto=dt.date(2024, 6, 30)) == 1
-    assert splits_sync(upto=dt.date(2024, 6, 30)) == 0
+    # nothing left to apply: one query finds that, no book is locked
+    with django_assert_num_queries(1):
+        assert splits_sync(upto=dt.date(2024, 6, 30)) == 0
     lot = TaxLot.objects.get(symbol="SYN")
     assert (lot.open_qty, lot.cost_basis_total) == (D("4.5"), D(270))
     assert lot.adjustments.get().kind == "split"
