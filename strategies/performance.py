@@ -174,6 +174,8 @@ def equity_curve(*, start: dt.date | None = None, end: dt.date | None = None) ->
 
 def performance_summary(*, start: dt.date | None = None, end: dt.date | None = None, window: int = 63) -> dict:
     """What the API, the console and the CLI monitor show: metrics and the per-day curve."""
+    from django.db.models import Count, DecimalField, F, Sum
+
     from orders.models import Fill
 
     equity = equity_curve(start=start, end=end)
@@ -181,9 +183,16 @@ def performance_summary(*, start: dt.date | None = None, end: dt.date | None = N
     if len(equity):
         first_day = equity.index[0].date()
         fills = fills.filter(executed_at__gte=dt.datetime.combine(first_day, dt.time(0), tzinfo=clock.NEW_YORK))
-    traded = sum((f.qty * f.price for f in fills.only("qty", "price")), Decimal(0))
-    commissions = sum(fills.values_list("commission", flat=True), Decimal(0))
-    metrics = metrics_compute(equity=equity, traded_notional=traded, commissions=commissions, trades=fills.count())
+    # one aggregate query instead of loading every fill
+    totals = fills.aggregate(
+        traded=Sum(F("qty") * F("price"), output_field=DecimalField()), commissions=Sum("commission"), trades=Count("id")
+    )
+    metrics = metrics_compute(
+        equity=equity,
+        traded_notional=totals["traded"] or Decimal(0),
+        commissions=totals["commissions"] or Decimal(0),
+        trades=totals["trades"],
+    )
     frame = curve_frame(equity, window=window) if len(equity) else pd.DataFrame()
     days = [
         {

@@ -39,6 +39,36 @@ def test_performance_uses_the_last_snapshot_of_each_day(api_as, viewer):
 
 
 @pytest.mark.django_db
+def test_performance_turnover_and_commissions_count_the_fills_since_the_first_day(api_as, viewer):
+    # given three days of equity (1000, 1100, 990) and fills: one before the curve starts, two inside it
+    from orders.models import Fill, Order
+
+    snapshot(dt.date(2024, 3, 4), 16, "1000.00")
+    snapshot(dt.date(2024, 3, 5), 16, "1100.00")
+    snapshot(dt.date(2024, 3, 6), 16, "990.00")
+    at = dt.datetime(2024, 3, 5, 11, 0, tzinfo=NEW_YORK)
+    order = Order.objects.create(
+        client_order_id="perf-1", symbol="IBM", side="buy", qty=Decimal("100"), source="manual",
+        created_at=at, updated_at=at,
+    )
+    for execution_id, qty, price, commission, when in (
+        ("before", "7", "90", "9.00", dt.datetime(2024, 3, 1, 11, 0, tzinfo=NEW_YORK)),
+        ("a", "10", "100.50", "1.00", at),
+        ("b", "5", "99.25", "0.50", at),
+    ):
+        Fill.objects.create(
+            order=order, execution_id=execution_id, symbol="IBM", side="buy", qty=Decimal(qty),
+            price=Decimal(price), commission=Decimal(commission), executed_at=when, recorded_at=when,
+        )
+    # when the performance is read
+    metrics = api_as(viewer).get("/api/v1/performance/").json()["metrics"]
+    # then traded notional = 10 × 100.50 + 5 × 99.25 = 1501.25; turnover = 1501.25 / 2 / 1030 × 252 / 2
+    assert metrics["trades"] == 2
+    assert metrics["commissions"] == 1.5
+    assert metrics["turnover"] == pytest.approx(750.625 / 1030 * 126)
+
+
+@pytest.mark.django_db
 def test_performance_rejects_bad_ranges_and_needs_a_login(api_as, api_client, viewer):
     assert api_as(viewer).get("/api/v1/performance/?start=2024-03-05&end=2024-03-04").status_code == 400
     assert api_as(viewer).get("/api/v1/performance/?window=2").status_code == 400
