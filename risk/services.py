@@ -98,6 +98,17 @@ def _kill_switch_row() -> KillSwitch:
     return KillSwitch.objects.select_for_update().get(pk=1)
 
 
+def _kill_switch_write(row: KillSwitch, *, engaged: bool, actor, reason: str, now: dt.datetime,
+                       data: dict | None = None) -> None:
+    """Store the durable state on the locked row and its history entry."""
+    row.engaged = engaged
+    row.changed_at, row.changed_by, row.reason = now, _actor_or_none(actor), reason
+    row.save()
+    action = KillSwitchEvent.Action.ENGAGE if engaged else KillSwitchEvent.Action.RESET
+    KillSwitchEvent.objects.create(created_at=now, action=action, actor=_actor_or_none(actor), reason=reason,
+                                   data=data or {})
+
+
 @transaction.atomic
 def kill_switch_latch(*, actor, reason: str) -> bool:
     """Engage the durable state. Returns False if it was already engaged (the reason is still logged)."""
@@ -106,13 +117,7 @@ def kill_switch_latch(*, actor, reason: str) -> bool:
     now = clock.now()
     row = _kill_switch_row()
     changed = not row.engaged
-    row.engaged = True
-    row.changed_at, row.changed_by, row.reason = now, _actor_or_none(actor), reason
-    row.save()
-    KillSwitchEvent.objects.create(
-        created_at=now, action=KillSwitchEvent.Action.ENGAGE, actor=_actor_or_none(actor), reason=reason,
-        data={"already_engaged": not changed},
-    )
+    _kill_switch_write(row, engaged=True, actor=actor, reason=reason, now=now, data={"already_engaged": not changed})
     _event(kind=RiskEvent.Kind.KILL_SWITCH_ENGAGE, actor=actor, subject="kill_switch", reason=reason, now=now)
     action_record(actor=actor, action="kill_switch.engage", target=row, reason=reason, data={"changed": changed})
     alert_raise(
@@ -172,12 +177,7 @@ def kill_switch_reset(*, actor, reason: str) -> KillSwitchResult:
     row = _kill_switch_row()
     if not row.engaged:
         raise RiskStateError("The kill switch is not engaged.")
-    row.engaged = False
-    row.changed_at, row.changed_by, row.reason = now, _actor_or_none(actor), reason
-    row.save()
-    KillSwitchEvent.objects.create(
-        created_at=now, action=KillSwitchEvent.Action.RESET, actor=_actor_or_none(actor), reason=reason
-    )
+    _kill_switch_write(row, engaged=False, actor=actor, reason=reason, now=now)
     _event(kind=RiskEvent.Kind.KILL_SWITCH_RESET, actor=actor, subject="kill_switch", reason=reason, now=now)
     action_record(actor=actor, action="kill_switch.reset", target=row, reason=reason)
     alert_raise(source="risk", metric="kill_switch", severity=Alert.Severity.WARNING,

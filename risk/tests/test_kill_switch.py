@@ -32,7 +32,8 @@ def test_engage_latches_records_history_audit_and_alert(operator, django_capture
     row = KillSwitch.objects.get(pk=1)
     assert (row.engaged, row.changed_by, row.reason) == (True, operator, "broker acting up")
     event = KillSwitchEvent.objects.get()
-    assert (event.action, event.actor, event.reason) == ("engage", operator, "broker acting up")
+    assert (event.action, event.actor, event.reason, event.data) == (
+        "engage", operator, "broker acting up", {"already_engaged": False})
     assert ActionLog.objects.get(action="kill_switch.engage").actor == operator
     assert RiskEvent.objects.filter(kind="kill_switch_engage").count() == 1
     assert Alert.objects.get(metric="kill_switch").severity == "critical"
@@ -40,6 +41,7 @@ def test_engage_latches_records_history_audit_and_alert(operator, django_capture
     with django_capture_on_commit_callbacks(execute=True):
         assert services.kill_switch_latch(actor=operator, reason="still bad") is False
     assert KillSwitchEvent.objects.count() == 2
+    assert KillSwitchEvent.objects.first().data == {"already_engaged": True}
 
 
 def test_state_is_read_from_the_database_after_the_cache_is_lost(operator, django_capture_on_commit_callbacks):
@@ -85,6 +87,10 @@ def test_reset_is_admin_only_with_reason(operator, admin_user, django_capture_on
         services.kill_switch_reset(actor=admin_user, reason="incident closed")
     assert not kill_switch_engaged()
     assert ActionLog.objects.get(action="kill_switch.reset").reason == "incident closed"
+    reset = KillSwitchEvent.objects.first()
+    assert (reset.action, reset.actor, reset.reason, reset.data) == ("reset", admin_user, "incident closed", {})
+    assert (KillSwitch.objects.get(pk=1).changed_by, KillSwitch.objects.get(pk=1).reason) == (
+        admin_user, "incident closed")
     with pytest.raises(services.RiskStateError):
         services.kill_switch_reset(actor=admin_user, reason="again")
 
