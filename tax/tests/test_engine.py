@@ -16,34 +16,25 @@ from tax.engine import FIFO, HIFO, LIFO, LONG, SHORT, LotError, SymbolBook, Trad
 _n = iter(range(1, 10**9))
 
 
-def buy(book: SymbolBook, day: str, qty, price, trade_id: str | None = None, commission="0"):
-    return book.buy(
-        Trade(
-            trade_id=trade_id or f"B{next(_n)}",
-            date=dt.date.fromisoformat(day),
-            side="buy",
-            symbol=book.symbol,
-            qty=D(str(qty)),
-            price=D(str(price)),
-            commission=D(commission),
-        )
+def _trade(book: SymbolBook, side: str, day: str, qty, price, trade_id, commission, lot_ids=()) -> Trade:
+    return Trade(
+        trade_id=trade_id or f"{side[0].upper()}{next(_n)}",
+        date=dt.date.fromisoformat(day),
+        side=side,
+        symbol=book.symbol,
+        qty=D(str(qty)),
+        price=D(str(price)),
+        commission=D(commission),
+        lot_ids=tuple(lot_ids),
     )
+
+
+def buy(book: SymbolBook, day: str, qty, price, trade_id: str | None = None, commission="0"):
+    return book.buy(_trade(book, "buy", day, qty, price, trade_id, commission))
 
 
 def sell(book: SymbolBook, day: str, qty, price, *, method=FIFO, lot_ids=(), trade_id=None, commission="0"):
-    return book.sell(
-        Trade(
-            trade_id=trade_id or f"S{next(_n)}",
-            date=dt.date.fromisoformat(day),
-            side="sell",
-            symbol=book.symbol,
-            qty=D(str(qty)),
-            price=D(str(price)),
-            commission=D(commission),
-            lot_ids=tuple(lot_ids),
-        ),
-        method=method,
-    )
+    return book.sell(_trade(book, "sell", day, qty, price, trade_id, commission, lot_ids), method=method)
 
 
 def d(text: str) -> dt.date:
