@@ -105,6 +105,15 @@ def _new_client_order_id(source: str, now: dt.datetime) -> str:
     return f"{source[:8]}-{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:20]}"
 
 
+def _client_order_id_check(value: object, *, max_length: int = 128) -> None:
+    if not isinstance(value, str) or not CLIENT_ORDER_ID_RE.match(value):
+        raise OrderInputError(
+            "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
+        )
+    if len(value) > max_length:
+        raise OrderInputError("client_order_id", f"a TWAP client_order_id has at most {max_length} characters")
+
+
 def _validate_limit_price(value: object) -> Decimal:
     try:
         price = parse_price(value, field="limit_price")
@@ -226,10 +235,7 @@ def order_place(
     )
     now = clock.now()
     if client_order_id is not None:
-        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID_RE.match(client_order_id):
-            raise OrderInputError(
-                "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
-            )
+        _client_order_id_check(client_order_id)
         existing = Order.objects.filter(client_order_id=client_order_id).first()
         if existing is not None:
             return _existing(existing, v)  # fast path; the unique constraint below decides races

@@ -4,7 +4,7 @@ Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
 
 - :func:`twap_order_create` validates like the gateway, plans with the pure
   :class:`orders.twap.TWAPSlicer`, and writes the parent plus N children (status ``scheduled``,
-  absolute ``scheduled_time``) in ONE transaction with ``bulk_create``. The parent is never sent to
+  absolute ``scheduled_time``) in ONE transaction (one ``INSERT … SELECT FROM unnest`` on PostgreSQL). The parent is never sent to
   a broker; its status is ``scheduled`` while any child is working and becomes ``filled`` (every
   share filled) or ``canceled`` (finished short: canceled, blocked or failed slices) when the last
   child is terminal. Its own ``filled_qty`` stays 0 — the fills live on the children, so ledger
@@ -35,11 +35,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Sum
 
 from orders.gateway import (
-    CLIENT_ORDER_ID_RE,
     OrderConflict,
     OrderInputError,
+    PlaceResult,
+    _client_order_id_check,
     _new_client_order_id,
     _reference_price,
+    _same_request,
     order_cancel,
     order_claim_scheduled,
     order_resolve,
@@ -94,7 +96,12 @@ def _session_horizon(*, start: dt.datetime, horizon: dt.timedelta, clip_to_close
     return horizon
 
 
-def twap_order_create(
+def twap_order_create(**kwargs) -> Order:
+    """Create a TWAP parent (see :func:`twap_order_place`); returns the parent, new or existing."""
+    return twap_order_place(**kwargs).order
+
+
+def twap_order_place(
     *,
     symbol: str,
     side: str,
@@ -110,8 +117,9 @@ def twap_order_create(
     strategy: str = "",
     clip_to_close: bool = False,
     client_order_id: str | None = None,
-) -> Order:
-    """Create a TWAP parent and its scheduled children (one transaction). Returns the parent.
+) -> PlaceResult:
+    """Create a TWAP parent and its scheduled children (one transaction). Returns the parent and
+    whether this call created it.
 
     Idempotent by ``client_order_id``: the same id with the same request returns the existing parent;
     with a different request it is a conflict (409). Bad input raises a 4xx domain error and stores
@@ -146,15 +154,10 @@ def twap_order_create(
         raise OrderInputError("algo", str(exc)) from exc
 
     if client_order_id is not None:
-        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID_RE.match(client_order_id):
-            raise OrderInputError(
-                "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
-            )
-        if len(client_order_id) > 128 - SLICE_SUFFIX_MAX:
-            raise OrderInputError("client_order_id", f"a TWAP client_order_id has at most {128 - SLICE_SUFFIX_MAX} characters")
+        _client_order_id_check(client_order_id, max_length=128 - SLICE_SUFFIX_MAX)
         existing = Order.objects.filter(client_order_id=client_order_id).first()
         if existing is not None:
-            return _existing_parent(existing, v=v, slices=len(planned))
+            return _existing_parent(existing, v=v)
     else:
         client_order_id = _new_client_order_id(source, now)
 
@@ -194,8 +197,8 @@ def twap_order_create(
         existing = Order.objects.filter(client_order_id=client_order_id).first()
         if existing is None:
             raise
-        return _existing_parent(existing, v=v, slices=len(planned))
-    return parent
+        return _existing_parent(existing, v=v)
+    return PlaceResult(order=parent, created=True)
 
 
 _VARYING = ("client_order_id", "qty", "slice_num", "scheduled_time")
@@ -235,19 +238,11 @@ def _children_insert(*, template: Order, client_order_id: str, planned: list) ->
         cursor.execute(sql, [*params, *arrays])
 
 
-def _existing_parent(existing: Order, *, v, slices: int) -> Order:
-    same = (
-        existing.total_slices is not None
-        and existing.parent_order_id is None
-        and existing.symbol == v.symbol
-        and existing.side == v.side
-        and existing.qty == v.qty
-        and existing.order_type == v.order_type
-        and existing.limit_price == v.limit_price
-    )
-    if not same:
+def _existing_parent(existing: Order, *, v) -> PlaceResult:
+    is_parent = existing.total_slices is not None and existing.parent_order_id is None
+    if not (is_parent and _same_request(existing, v)):
         raise OrderConflict(f"client_order_id {existing.client_order_id} is already used by a different order")
-    return existing
+    return PlaceResult(order=existing, created=False)
 
 
 # --- dispatch ------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from rest_framework.views import APIView
 from orders import selectors
 from orders.api import serializers as s
 from orders.gateway import order_cancel, order_cancel_all, order_place
-from orders.models import AccountSnapshot, Order, OrderSource
+from orders.models import AccountSnapshot, OrderSource
 from orders.reconcile import account_snapshot_record
-from orders.slicing import twap_order_create
+from orders.slicing import twap_order_place
 from trading_site.api.errors import DomainError
 
 
@@ -64,8 +64,7 @@ class OrderListCreateView(APIView):
 
     def _twap(self, request: Request, v: dict) -> Response:
         algo = v["algo"]
-        existed = bool(v.get("client_order_id")) and Order.objects.filter(client_order_id=v["client_order_id"]).exists()
-        parent = twap_order_create(
+        result = twap_order_place(
             symbol=v["symbol"],
             side=v["side"],
             qty=v["qty"],
@@ -80,8 +79,8 @@ class OrderListCreateView(APIView):
             source=OrderSource.API,
             actor=request.user,
         )
-        body = s.OrderDetailSerializer(selectors.order_detail(order_id=parent.pk)).data
-        return Response(body, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+        body = s.OrderDetailSerializer(selectors.order_detail(order_id=result.order.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class _NotFound(DomainError):
