@@ -52,6 +52,12 @@ def due(kind: str, now: dt.datetime | None = None) -> dt.date | None:
     return day
 
 
+def before_closes(minutes: int) -> crontab:
+    """Weekdays at ``minutes`` before the early (13:00) and the regular (16:00) close, New York time."""
+    hours, minute = zip(*(divmod(close * 60 - minutes, 60) for close in (13, 16)), strict=True)
+    return crontab(minute=str(minute[0]), hour=",".join(map(str, hours)), day_of_week="mon-fri")
+
+
 ENTRIES: dict[str, dict] = {
     "workflow-market-open": {
         "task": "strategies.market_open_tick",
@@ -60,7 +66,8 @@ ENTRIES: dict[str, dict] = {
     },
     "workflow-rebalance": {
         "task": "strategies.rebalance_tick",
-        "schedule": crontab(minute="45", hour="12,15", day_of_week="mon-fri"),
+        # derived from the setting: a fixed minute would never meet due() for another offset
+        "schedule": before_closes(conf.REBALANCE_MINUTES_BEFORE_CLOSE),
         "options": {"queue": queues.DEFAULT, "expires": 600},
     },
     "workflow-market-close": {

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from strategies.models import RebalanceRun
-from strategies.schedules import ENTRIES, due
+from strategies.schedules import ENTRIES, before_closes, due
 from strategies.tasks import rebalance_tick
 from trading_site.beat import BEAT_SCHEDULE
 from trading_site.lib.clock import NEW_YORK
@@ -81,3 +81,13 @@ def test_rebalance_task_under_time_machine(when, fires):
         assert runs == [when.date()] and result is not None
     else:
         assert runs == [] and result is None
+
+
+@pytest.mark.parametrize(
+    ("minutes", "hours", "minute"),
+    [(15, {12, 15}, {45}), (30, {12, 15}, {30}), (1, {12, 15}, {59}), (60, {12, 15}, {0}), (90, {11, 14}, {30})],
+)
+def test_rebalance_crontab_follows_the_minutes_before_close_setting(minutes, hours, minute):
+    # the beat must fire on the minute due() accepts, whatever REBALANCE_MINUTES_BEFORE_CLOSE is
+    entry = before_closes(minutes)
+    assert entry.hour == hours and entry.minute == minute and entry.day_of_week == {1, 2, 3, 4, 5}
