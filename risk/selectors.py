@@ -118,23 +118,28 @@ def risk_events_recent(*, limit: int = 20) -> list[RiskEvent]:
     return list(RiskEvent.objects.select_related("actor")[:limit])
 
 
-def status_report(*, now: dt.datetime | None = None) -> dict:
-    """Everything the status API and the console's risk page show."""
+def limits_current() -> dict:
+    """The risk limits as JSON values (Decimals as strings)."""
     from dataclasses import asdict
 
+    limits = risk_state().limits
+    result = {k: (str(v) if v is not None and not isinstance(v, bool | int | tuple) else v)
+              for k, v in asdict(limits).items()}
+    result["symbol_denylist"] = list(limits.symbol_denylist)
+    return result
+
+
+def status_report(*, now: dt.datetime | None = None) -> dict:
+    """Everything the status API and the console's risk page show."""
     from risk.account_monitor import account_status
 
     now = now or clock.now()
-    state = risk_state()
-    limits = {k: (str(v) if v is not None and not isinstance(v, bool | int | tuple) else v)
-              for k, v in asdict(state.limits).items()}
-    limits["symbol_denylist"] = list(state.limits.symbol_denylist)
     return {
         "time": now.isoformat(),
         "kill_switch": kill_switch_status(),
         "breakers": breakers_status(),
         "equity": equity_watermark(),
-        "limits": limits,
+        "limits": limits_current(),
         "usage": limits_usage(now=now),
         "rollout": rollout_status(),
         "market_clock": market_clock.clock_status(now),

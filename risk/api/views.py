@@ -48,7 +48,7 @@ class LimitsView(APIView):
 
     @extend_schema(responses=None, summary="Current risk limits")
     def get(self, request):
-        return Response(selectors.status_report()["limits"])
+        return Response(selectors.limits_current())
 
     @extend_schema(request=s.LimitsInput, responses=None, summary="Change limits (admin, reason required)")
     def patch(self, request):

@@ -112,6 +112,11 @@ def test_limits_api_admin_only_with_reason_and_validation(api_as, operator, admi
     assert ok.status_code == 200
     assert ok.json()["changed"]["max_order_notional"] == {"old": "25000.000000", "new": "1000.000000"}
     assert RiskLimits.objects.get(pk=1).reason == "tighter"
+    # any signed-in user reads the limits: the same values the status API shows
+    current = api_as(operator).get(url)
+    assert current.status_code == 200
+    assert current.json()["max_order_notional"] == "1000.000000" and current.json()["symbol_denylist"] == []
+    assert current.json() == api_as(operator).get("/api/v1/risk/status/").json()["limits"]
 
 
 def test_rollout_and_breaker_reset_api(api_as, operator, admin_user, django_capture_on_commit_callbacks):
