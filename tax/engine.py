@@ -6,7 +6,7 @@ loss is not yet fully matched with replacement shares; :meth:`SymbolBook.buy`,
 (new lots, relieved lots, realized rows, wash-sale matches, adjustments) so the persistence layer
 (``tax.services``) can write it in bulk. The same engine serves the fill listener (a book loaded
 from the database, one fill applied), the import (every trade of a file in memory, one bulk write)
-and the wash-sale preview (a throw-away copy).
+and the wash-sale preview (a throw-away book loaded for it).
 
 Rules (IRS Publication 550, Treas. Reg. 1.1091-1/-2; interpretations in
 docs/CONCEPTS/tax-accounting.md):
@@ -33,7 +33,6 @@ so totals are exact.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import functools
 import itertools
@@ -258,14 +257,6 @@ class SymbolBook:
         self._touched_lots.clear()
         self._touched_realized.clear()
         return changes
-
-    def clone(self) -> SymbolBook:
-        """A deep copy for what-if analysis (preview); changes are not shared."""
-        twin = copy.deepcopy(self)
-        twin.changes = Changes()
-        twin._touched_lots = set()
-        twin._touched_realized = set()
-        return twin
 
     @property
     def open_qty(self) -> Decimal:

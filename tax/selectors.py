@@ -169,7 +169,7 @@ def wash_sale_preview(
     a loss: recent purchases that would replace it. Runs the real engine on a throw-away copy."""
     symbol = symbol.upper()
     day = now.astimezone(clock.NEW_YORK).date()
-    book = _book_snapshot(account=account, symbol=symbol, on=day).clone()
+    book = _book_snapshot(account=account, symbol=symbol, on=day)  # loaded for this preview only
     trade = engine.Trade(trade_id="preview", date=day, side=side, symbol=symbol, qty=qty, price=price)
     realized_loss = ZERO
     window_closes = None
