@@ -6,39 +6,28 @@ from django.contrib import admin, messages
 
 from orders.gateway import OrderNotCancelable, order_cancel
 from orders.models import AccountSnapshot, Fill, Order, OrderEvent, Position
+from trading_site.lib.admin import ReadOnlyAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
 
-class FillInline(admin.TabularInline):
+class FillInline(_ReadOnlyInline):
     model = Fill
-    extra = 0
-    can_delete = False
     fields = ["execution_id", "qty", "price", "commission", "executed_at", "origin"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(_ReadOnlyInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "kind", "from_status", "to_status", "actor", "data"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)

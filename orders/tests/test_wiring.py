@@ -57,6 +57,12 @@ def test_admin_pages_are_read_only_and_cancel_goes_through_gateway(aapl, sim_bro
                 "/admin/orders/position/", "/admin/orders/accountsnapshot/"):
         assert client.get(url).status_code == 200, url
     assert client.get("/admin/orders/order/add/").status_code == 403
+    # the fill and event inlines show the ledger rows and offer no field to edit
+    filled = Order.objects.get(order_type="market")
+    page = client.get(f"/admin/orders/order/{filled.pk}/change/").content.decode()
+    assert filled.fills.get().execution_id in page
+    assert 'name="fills-0-qty"' not in page and 'name="events-0-kind"' not in page
+    assert 'name="fills-TOTAL_FORMS"' in page and 'name="events-TOTAL_FORMS"' in page
     resp = client.post(f"/admin/orders/order/{order.pk}/change/", {"qty": "999"})
     order.refresh_from_db()
     assert order.qty == D(1)
