@@ -345,3 +345,17 @@ def test_a_real_prefork_worker_feeds_the_counters_through_redis(config, tmp_path
         assert samples['trading_heartbeat_age_seconds{name="worker"}'] >= 0
     finally:
         metrics.task_counters_clear()
+
+
+@pytest.mark.django_db
+def test_a_scrape_costs_the_same_queries_however_many_orders(config, django_assert_num_queries):
+    """Aggregates, not rows: the query count does not grow with the ledger (one pass over orders)."""
+    Order.objects.bulk_create(
+        Order(symbol="AAPL", side="buy", qty=D(1), status=status, source="api", reject_code=code,
+              client_order_id=f"q{n}", created_at=T0, updated_at=T0)
+        for n, (status, code) in enumerate([("accepted", ""), ("rejected", "KILL_SWITCH_ENGAGED"), ("rejected", "X")] * 5)
+    )
+    with django_assert_num_queries(9):
+        samples = _scrape()
+    assert samples['trading_orders{status="rejected",source="api"}'] == 10
+    assert samples['trading_pretrade_rejections_total{code="KILL_SWITCH_ENGAGED"}'] == 5
