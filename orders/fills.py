@@ -195,19 +195,20 @@ def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list
         execution_id = update.execution_id if update.event in _FILL_EVENTS and update.execution_id else None
         if execution_id is None or Fill.objects.filter(execution_id=execution_id).exists():
             execution_id = f"cum:{update.order.broker_order_id}:{cum.normalize()}"
-        if not Fill.objects.filter(execution_id=execution_id).exists():
-            fills.append(
-                _fill_book(
-                    order=order,
-                    execution_id=execution_id,
-                    qty=delta,
-                    price=price,
-                    commission=update.commission if update.event in _FILL_EVENTS else Decimal(0),
-                    executed_at=update.timestamp,
-                    origin=update.origin,
-                    now=now,
-                )
+            if Fill.objects.filter(execution_id=execution_id).exists():
+                return fills
+        fills.append(
+            _fill_book(
+                order=order,
+                execution_id=execution_id,
+                qty=delta,
+                price=price,
+                commission=update.commission if update.event in _FILL_EVENTS else Decimal(0),
+                executed_at=update.timestamp,
+                origin=update.origin,
+                now=now,
             )
+        )
     return fills
 
 
