@@ -40,9 +40,13 @@ def test_create_user_refuses_bad_input(db, monkeypatch, args, env, message):
     assert not get_user_model().objects.filter(username="frank").exists()
 
 
-def test_create_user_rejects_unknown_role(db):
-    with pytest.raises(CommandError):
+def test_create_user_rejects_unknown_role(db, monkeypatch):
+    # A valid password, so the only thing wrong is the role (a bare CommandError would also be
+    # raised for the unset variable).
+    monkeypatch.setenv("PW", "a-long-enough-passphrase")
+    with pytest.raises(CommandError, match="invalid choice: 'superuser'"):
         call_command("create_user", "gus", "--role", "superuser", "--password-env", "PW")
+    assert not get_user_model().objects.filter(username="gus").exists()
 
 
 def test_create_user_refuses_duplicates(db, monkeypatch):
