@@ -23,7 +23,8 @@ from orders.pretrade import OrderIntent, PreTradeRejection
 from orders.selectors import PositionData, account_latest, last_price, orders_list, positions_list
 from risk.selectors import breakers_status, kill_switch_status, limits_usage, rollout_status
 from risk.state import risk_state
-from strategies.models import Signal, Strategy, StrategySymbol
+from strategies.models import Strategy
+from strategies.selectors import signal_latest_run_id, signals_for_run, strategy_list
 from trading_site.api.errors import DomainError
 from trading_site.health import health_report
 from trading_site.lib import clock
@@ -331,24 +332,14 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
 
 
 def strategies_detail() -> list[dict]:
-    """Strategies with their symbols and the latest signal run's rows (three queries)."""
-    rows = list(Strategy.objects.order_by("name").values("id", "name", "kind", "enabled", "capital_cap", "updated_at"))
-    by_id = {r["id"]: r | {"symbols": [], "signals": []} for r in rows}
-    for strategy_id, symbol, on in (
-        StrategySymbol.objects.filter(strategy_id__in=list(by_id))
-        .order_by("strategy_id", "asset__symbol")
-        .values_list("strategy_id", "asset__symbol", "enabled")
-    ):
-        by_id[strategy_id]["symbols"].append({"symbol": symbol, "enabled": on})
-    latest = Signal.objects.order_by("-created_at", "-pk").values_list("run_id", flat=True).first()
+    """Strategies with their symbols and the latest signal run's rows (four queries)."""
+    rows = strategy_list()
+    signals: dict[str, list[dict]] = {}
+    latest = signal_latest_run_id()
     if latest:
-        for s in (
-            Signal.objects.filter(run_id=latest)
-            .order_by("strategy_id", "asset__symbol")
-            .values("strategy_id", "asset__symbol", "score", "target_weight", "session")
-        ):
-            by_id[s["strategy_id"]]["signals"].append(s)
-    return [by_id[r["id"]] for r in rows]
+        for s in signals_for_run(run_id=latest):
+            signals.setdefault(s["strategy_name"], []).append(s)
+    return [r | {"signals": signals.get(r["name"], [])} for r in rows]
 
 
 def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from strategies.data_import import BarRow, ParsedBars, bars_import
-from strategies.models import Strategy, StrategySymbol
+from strategies.models import Signal, Strategy, StrategySymbol
 from strategies.quality import nyse_calendar
 from strategies.services import signals_record, strategy_create
 from trading_site.models import ActionLog
@@ -88,4 +88,10 @@ def test_latest_signals_are_listed(client, viewer, strategies):
     client.force_login(viewer)
     html = client.get("/strategies/").content.decode()
     assert "Latest signals (2010-06-30)" in html
+    for strategy in strategies.values():  # each strategy lists its own rows of the run, by symbol
+        section = html.split(f'id="strategy-{strategy.pk}"')[1].split("</section>")[0]
+        rows = re.findall(r'<tr><td>([A-Z]+)</td><td class="num">([^<]+)</td>', section)
+        expected = Signal.objects.filter(strategy=strategy, run_id="run-1").order_by("asset__symbol")
+        assert rows == [(s.asset.symbol, f"{s.score:.4f}") for s in expected] and len(rows) == len(SYMBOLS)
+        assert len({score for _, score in rows}) > 1  # the scores tell the rows apart
     assert "Disable sma" not in html  # viewers see no toggles
