@@ -62,14 +62,28 @@ class Figures:
     rollout_phase_name: str
 
 
-def _ny_midnight(now: dt.datetime) -> dt.datetime:
-    day = now.astimezone(clock.NEW_YORK).date()
+def _day_start(day: dt.date) -> dt.datetime:
+    """Midnight in New York at the start of ``day``: the console's dates are New York days."""
     return dt.datetime.combine(day, dt.time.min, tzinfo=clock.NEW_YORK)
+
+
+def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``[start, end]`` in New York days as a half-open datetime range; None for an open side."""
+    return (_day_start(start) if start else None, _day_start(end + dt.timedelta(days=1)) if end else None)
+
+
+def _within_days(qs: QuerySet, field: str, start: dt.date | None, end: dt.date | None) -> QuerySet:
+    lo, hi = _day_bounds(start, end)
+    if lo:
+        qs = qs.filter(**{f"{field}__gte": lo})
+    if hi:
+        qs = qs.filter(**{f"{field}__lt": hi})
+    return qs
 
 
 def _day_reference_equity(now: dt.datetime) -> Decimal | None:
     """Equity at the previous close (last snapshot before today, New York), else today's first snapshot."""
-    midnight = _ny_midnight(now)
+    midnight = _day_start(now.astimezone(clock.NEW_YORK).date())
     before = AccountSnapshot.objects.filter(time__lt=midnight).order_by("-time", "-pk").values_list("equity", flat=True)
     ref = before.first()
     if ref is None:
@@ -198,15 +212,17 @@ def orders_page(
     symbol: str | None = None,
     source: str | None = None,
     side: str | None = None,
-    created_from: dt.datetime | None = None,
-    created_to: dt.datetime | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
     page_number: int | str = 1,
 ) -> OrdersPage:
-    """Top-level orders (children are shown under their parent), newest first.
+    """Top-level orders (children are shown under their parent), newest first; ``start``/``end`` are New
+    York days, both included.
 
     Three queries per page, plus two per distinct symbol among the page's TWAP parents (the ADV behind
     the TCA's single-order estimate).
     """
+    created_from, created_to = _day_bounds(start, end)
     qs = orders_list(status=status, symbol=symbol, source=source, created_from=created_from, created_to=created_to)
     qs = qs.filter(parent_order__isnull=True).select_related("created_by")
     if side:
@@ -419,12 +435,6 @@ def risk_context(*, now: dt.datetime | None = None) -> dict:
 # --- audit ----------------------------------------------------------------------------------------
 
 
-def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
-    lo = dt.datetime.combine(start, dt.time.min, tzinfo=clock.NEW_YORK) if start else None
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK) if end else None
-    return lo, hi
-
-
 def actions_query(*, actor: str = "", action: str = "", object_type: str = "", start: dt.date | None = None,
                   end: dt.date | None = None) -> QuerySet[ActionLog]:
     """Explicit actions; ``action`` matches a prefix (``order.`` finds every order action). Dates are New York days."""
@@ -435,12 +445,7 @@ def actions_query(*, actor: str = "", action: str = "", object_type: str = "", s
         qs = qs.filter(action__startswith=action)
     if object_type:
         qs = qs.filter(object_type=object_type)
-    lo, hi = _day_bounds(start, end)
-    if lo:
-        qs = qs.filter(created_at__gte=lo)
-    if hi:
-        qs = qs.filter(created_at__lt=hi)
-    return qs
+    return _within_days(qs, "created_at", start, end)
 
 
 CHANGE_ACTIONS = {"create": LogEntry.Action.CREATE, "update": LogEntry.Action.UPDATE, "delete": LogEntry.Action.DELETE}
@@ -457,12 +462,7 @@ def changes_query(*, actor: str = "", action: str = "", object_type: str = "", s
     if object_type:
         app_label, _, model = object_type.partition(".")
         qs = qs.filter(content_type__app_label=app_label, content_type__model=model)
-    lo, hi = _day_bounds(start, end)
-    if lo:
-        qs = qs.filter(timestamp__gte=lo)
-    if hi:
-        qs = qs.filter(timestamp__lt=hi)
-    return qs
+    return _within_days(qs, "timestamp", start, end)
 
 
 def audit_page(*, kind: str, page_number: int | str = 1, **filters) -> Page:

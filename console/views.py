@@ -9,7 +9,6 @@ only refreshes the dashboard's live figures.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import uuid
 
@@ -85,10 +84,6 @@ def figures_partial(request):
 # --- orders ---------------------------------------------------------------------------------------
 
 
-def _day_start(day: dt.date | None) -> dt.datetime | None:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=clock.NEW_YORK) if day else None
-
-
 # The orders table is shared for two seconds between users with the same filters and role (it holds
 # no form token: the rows' Cancel buttons submit the page's own cancel form). The console's own writes
 # (manual order, cancel, cancel all, kill switch) start a new version, so their author sees the result
@@ -117,14 +112,13 @@ def _orders_table(request, form, can_trade: bool) -> str:
     html = cache.get(key)
     if html is None:
         filters = form.cleaned_data if form.is_valid() else {}
-        end = filters.get("end")
         page = selectors.orders_page(
             status=filters.get("status") or None,
             side=filters.get("side") or None,
             source=filters.get("source") or None,
             symbol=(filters.get("symbol") or "").strip() or None,
-            created_from=_day_start(filters.get("start")),
-            created_to=_day_start(end + dt.timedelta(days=1)) if end else None,
+            start=filters.get("start"),
+            end=filters.get("end"),
             page_number=request.GET.get("page", 1),
         )
         html = render_to_string("console/_orders_table.html",
