@@ -96,9 +96,7 @@ class AwsSecretManager(SecretManager):
         return value
 
     def put_secret(self, name: str, value: str, *, expected_version: str | None = None) -> str:
-        secret_name_validate(name, self.name)
-        if not isinstance(value, str) or not value:
-            raise SecretBackendError(name, self.name, "refusing to write an empty value")
+        self._write_check(name, value)
         if expected_version is not None:
             # Secrets Manager has no conditional write; this check narrows the window, it does
             # not close it (AWSPREVIOUS still holds the overwritten value).

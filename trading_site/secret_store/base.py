@@ -102,6 +102,12 @@ class SecretManager(abc.ABC):
     def location(self, name: str) -> str:
         """Where this secret is looked up (a path, variable name or secret id — never the value)."""
 
+    def _write_check(self, name: str, value: str) -> None:
+        """What every writing backend checks first: a valid name and a non-empty string value."""
+        secret_name_validate(name, self.name)
+        if not isinstance(value, str) or not value:
+            raise SecretBackendError(name, self.name, "refusing to write an empty value")
+
     def _no_versions(self, name: str, version: str | None) -> None:
         if version is not None:
             raise SecretBackendError(name, self.name, "this backend does not keep versions")

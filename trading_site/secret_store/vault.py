@@ -39,24 +39,23 @@ class VaultSecretManager(SecretManager):
     def __init__(self, config: SecretsConfig) -> None:
         self._config = config
         self._lock = threading.Lock()
-        self._client = hvac.Client(
-            url=config.vault_addr,
-            token=config.vault_token or None,
-            namespace=config.vault_namespace or None,
-            timeout=config.vault_timeout,
-        )
+        self._client = self._client_new(token=config.vault_token or None)
         self._approle = bool(config.vault_role_id and config.vault_secret_id)
         self._logged_in = not self._approle
 
-    def after_fork(self) -> None:
-        token = self._client.token
-        self._lock = threading.Lock()
-        self._client = hvac.Client(
+    def _client_new(self, *, token: str | None) -> hvac.Client:
+        return hvac.Client(
             url=self._config.vault_addr,
             token=token,
             namespace=self._config.vault_namespace or None,
             timeout=self._config.vault_timeout,
         )
+
+    def after_fork(self) -> None:
+        # Keep the token (an AppRole login's included) so the child need not log in again.
+        token = self._client.token
+        self._lock = threading.Lock()
+        self._client = self._client_new(token=token)
 
     # --- plumbing ----------------------------------------------------------------------------------
     def _path(self, name: str) -> str:
@@ -124,9 +123,7 @@ class VaultSecretManager(SecretManager):
         return value
 
     def put_secret(self, name: str, value: str, *, expected_version: str | None = None) -> str:
-        secret_name_validate(name, self.name)
-        if not isinstance(value, str) or not value:
-            raise SecretBackendError(name, self.name, "refusing to write an empty value")
+        self._write_check(name, value)
         cas = int(expected_version) if expected_version is not None else None
         try:
             response = self._call(

@@ -264,3 +264,13 @@ def test_a_forked_child_gets_its_own_backend_client(use_secrets, vault_env, aws_
 
     assert report == b"ok"
     assert manager.backend.get_secret("ALPACA_API_KEY") == "PKFORK"  # the parent's client still works
+
+
+@pytest.mark.parametrize("backend_name", ["vault", "aws"])
+def test_writing_backends_refuse_an_empty_value_or_a_bad_name_and_write_nothing(vault_env, aws_env, backend_name):
+    backend = _vault(vault_env) if backend_name == "vault" else _aws(aws_env)
+    with pytest.raises(SecretBackendError, match="refusing to write an empty value"):
+        backend.put_secret("ALPACA_API_KEY", "")
+    with pytest.raises(SecretBackendError, match="invalid secret name"):
+        backend.put_secret("lower-case", "PKVALUE")
+    assert backend.current_version("ALPACA_API_KEY") is None
