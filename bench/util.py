@@ -54,14 +54,6 @@ def clients_run(client: Callable[[], None], *, clients: int) -> float:
     return elapsed
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[int]:
     """Serve ``app`` with gunicorn (2 workers × 4 threads, as ``make run``) on a free loopback port,
@@ -75,6 +67,7 @@ def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[
     from django.db import connection
 
     from tests.processes import test_database_url
+    from tests.servers._process import free_port
 
     port = free_port()
     child_env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test")
