@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from django import forms
@@ -156,10 +155,3 @@ class ComplianceForm(forms.Form):
         if need and not data.get(need):
             self.add_error(need, f"Choose the {need} for this download.")
         return data
-
-
-def parse_date_or_none(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None

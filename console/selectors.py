@@ -267,15 +267,10 @@ class OrderPreview:
     checks: list[CheckResult]
     wash_detail: str
     wash_warning: bool
-    wash_disallowed: Decimal | None
     twap_slices: int | None = None
     twap_horizon_minutes: Decimal | None = None
     twap_first_slice_qty: Decimal | None = None
     twap_interval_seconds: float | None = None
-
-    @property
-    def checks_ok(self) -> bool:
-        return all(c.ok for c in self.checks)
 
 
 def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit_price: object,
@@ -323,11 +318,11 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
                                   "exposure, price band, buying power, rollout phase"))
     except PreTradeRejection as exc:
         checks.append(CheckResult(check_name, False, code=exc.code, detail=str(exc.detail)))
-    wash_detail, wash_warning, wash_disallowed = "", False, None
+    wash_detail, wash_warning = "", False
     if basis is not None:
         try:
             wash = wash_sale_preview(symbol=v.symbol, side=v.side, qty=v.qty, price=basis, now=now)
-            wash_detail, wash_warning, wash_disallowed = wash.detail, wash.would_wash, wash.disallowed_loss
+            wash_detail, wash_warning = wash.detail, wash.would_wash
         except DomainError as exc:
             wash_detail = str(exc.detail)
     else:
@@ -335,7 +330,7 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
     return OrderPreview(
         symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price,
         time_in_force=v.time_in_force, last_price=price, notional=notional, checks=checks,
-        wash_detail=wash_detail, wash_warning=wash_warning, wash_disallowed=wash_disallowed,
+        wash_detail=wash_detail, wash_warning=wash_warning,
         twap_slices=len(plan) if plan else None,
         twap_horizon_minutes=horizon_minutes if plan else None,
         twap_first_slice_qty=plan[0].qty if plan else None,
