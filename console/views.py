@@ -143,11 +143,11 @@ def order_cancel_view(request):
         messages.error(request, "Cancel refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
         return redirect("console:orders")
     order_id = form.cleaned_data["order_id"]
-    if not Order.objects.filter(pk=order_id).exists():
-        messages.error(request, f"Order {order_id} does not exist.")
-        return redirect("console:orders")
     try:
         result = order_cancel(order=order_id, actor=request.user, reason=form.cleaned_data["reason"])
+    except Order.DoesNotExist:
+        messages.error(request, f"Order {order_id} does not exist.")
+        return redirect("console:orders")
     except (OrderNotCancelable, BrokerError) as exc:
         messages.error(request, f"{exc.code}: {exc.detail}")
     else:

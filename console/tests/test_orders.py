@@ -130,6 +130,9 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
     assert response.status_code == 302 and Order.objects.get().status == "accepted"  # no reason: nothing
     client.post("/orders/cancel/", {"reason": "no order chosen"})
     assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
+    response = client.post("/orders/cancel/", {"order_id": open_order.pk + 1, "reason": "wrong id"}, follow=True)
+    assert f"Order {open_order.pk + 1} does not exist." in response.content.decode()
+    assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
     client.post("/orders/cancel/", {"order_id": open_order.pk, "reason": "price moved"})
     assert Order.objects.get().status == "canceled"
     cancel = ActionLog.objects.get(action="order.cancel")
