@@ -90,6 +90,21 @@ def _finished(parent: Order):
     return check
 
 
+def _dispatch_extra(count: int) -> list[str]:
+    """Extra deliveries of the dispatch task on the WORKERS' broker (this process's own broker is the
+    run's REDIS_URL, another Redis db: a plain ``apply_async`` would never reach them). Returns the ids."""
+    from orders.tasks import twap_dispatch
+
+    app = twap_dispatch.app
+    with app.connection_for_write(_redis_url()) as conn:
+        producer = app.amqp.Producer(conn)
+        return [twap_dispatch.apply_async(queue="twap", producer=producer).id for _ in range(count)]
+
+
+def _worker_logs(log_dir) -> str:
+    return log_tail(log_dir, "worker1", 100_000) + log_tail(log_dir, "worker2", 100_000)
+
+
 def _fail(tmp_path, exc, *names) -> None:
     logs = "\n".join(f"--- {n} ---\n{log_tail(tmp_path, n, 60)}" for n in names)
     pytest.fail(f"{exc}\n{logs}")
@@ -103,8 +118,6 @@ def _exactly_once(parent: Order) -> None:
 
 
 def test_six_slices_complete_once_each_with_the_dispatch_task_delivered_twice(tmp_path):
-    from orders.tasks import twap_dispatch
-
     _asset("AAPL", price="50", volume="1000000")
     commands = {"beat": _beat(), "worker1": _worker("w1"), "worker2": _worker("w2")}
     with running(commands, _env(), tmp_path):
@@ -112,10 +125,10 @@ def test_six_slices_complete_once_each_with_the_dispatch_task_delivered_twice(tm
             _ready(tmp_path, "worker1", "worker2")
             parent = _parent(seconds=6)
             # extra deliveries of the dispatch task on top of the beat's, racing on two workers
-            for _ in range(10):
-                twap_dispatch.apply_async(queue="twap")
-                twap_dispatch.apply_async(queue="twap")
+            extra = _dispatch_extra(20)
             wait_for(_finished(parent), timeout=TIMEOUT, what="parent finished")
+            wait_for(lambda: all(f"[{task_id}] received" in _worker_logs(tmp_path) for task_id in extra),
+                     timeout=TIMEOUT, what="the extra deliveries reached the workers")
         except AssertionError as exc:
             _fail(tmp_path, exc, "beat", "worker1", "worker2")
     children = list(parent.children.order_by("slice_num"))
@@ -175,15 +188,13 @@ def test_failed_slice_does_not_stop_the_rest_and_partial_fills_roll_forward(tmp_
 
 
 def test_worker_killed_between_claim_and_submit_and_beat_restarted_each_slice_once(tmp_path):
-    from orders.tasks import twap_dispatch
-
     _asset("AAPL", price="50", volume="1000000")
     env_slow = _env(SIM_LATENCY_MS="5000")  # the broker call sleeps before the exchange records the order
     with running({"beat": _beat(), "worker": _worker("slow")}, env_slow, tmp_path) as procs:
         try:
             _ready(tmp_path, "worker")
             parent = _parent(seconds=8)
-            twap_dispatch.apply_async(queue="twap")
+            _dispatch_extra(1)
             wait_for(lambda: parent.children.filter(status="submitting").exists(), timeout=TIMEOUT, what="a claim")
             victim = parent.children.get(status="submitting")
             os.kill(procs["worker"].pid, signal.SIGKILL)  # claimed, broker not called yet
