@@ -35,10 +35,7 @@ def pdt_status(*, now: dt.datetime, equity: Decimal) -> PdtStatus:
 def account_status(*, now: dt.datetime | None = None) -> dict:
     now = now or clock.now()
     limits = risk_state().limits
-    try:
-        account = orders_port.account(fresh=True)
-    except ImportError:
-        account = None
+    account = orders_port.account(fresh=True)
     result: dict = {"available": account is not None, "pdt_rule_enabled": limits.pdt_rule_enabled}
     if account is None:
         return result

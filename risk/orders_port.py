@@ -106,21 +106,16 @@ def _account_load() -> AccountData | None:
     )
 
 
-def _services():
-    """``orders.services`` per the contract; the gateway module holds the same functions."""
-    try:
-        from orders import services
-    except ImportError:
-        from orders import gateway as services
-    return services
-
-
 def orders_cancel_all(*, actor, reason: str) -> int:
-    return _services().order_cancel_all(actor=actor, reason=reason, include_scheduled=True)
+    from orders import gateway
+
+    return gateway.order_cancel_all(actor=actor, reason=reason, include_scheduled=True)
 
 
 def positions_flatten_all(*, actor, reason: str) -> list:
-    return _services().positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
+    from orders import gateway
+
+    return gateway.positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
 
 
 def risk_orders(*, symbol: str, client_order_id_prefix: str) -> list[tuple[str, str]]:
@@ -139,6 +134,8 @@ def order_is_open(status: str) -> bool:
 
 def exit_submit(*, symbol: str, side: str, qty: Decimal, reason: str, client_order_id: str):
     """An exit through the gateway (``source="risk"``): every check still applies."""
-    return _services().order_submit(
+    from orders import gateway
+
+    return gateway.order_submit(
         symbol=symbol, side=side, qty=qty, source="risk", actor=None, reason=reason, client_order_id=client_order_id
     )
