@@ -263,4 +263,6 @@ def test_bad_twap_input_changes_nothing(client, operator, market, frozen, change
     client.force_login(operator)
     response, html, coid = _confirm_page(client, **changes)
     assert response.status_code == 400 and coid is None and message in html
+    field_block = re.search(rf'<p class="field has-error">\s*<label for="id_{field}">.*?</p>', html, re.DOTALL)
+    assert field_block is not None and f'role="alert">{message}</span>' in field_block.group(0)  # on that field
     assert _state() == (0, 0)
