@@ -44,14 +44,12 @@ _LUA_ALL = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local member = ARGV[3]
-local counts = {}
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
   if n >= tonumber(ARGV[3 + i]) then
     return {i, n}
   end
-  counts[i] = n
 end
 for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, member)
