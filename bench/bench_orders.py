@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import itertools
 import json
 import threading
 import time
 from decimal import Decimal
 
-from bench.util import gunicorn_server, percentile, result
+from bench.util import clients_run, gunicorn_server, percentile, result
 
 CLIENTS = 8
 ORDERS_PER_CLIENT = 150
@@ -63,7 +64,10 @@ def _api_load(port: int, token: str, run: str) -> tuple[list[float], float, int]
     lock = threading.Lock()
     errors: list[str] = []
 
-    def client(n: int) -> None:
+    numbers = itertools.count()
+
+    def client() -> None:
+        n = next(numbers)
         mine, ok = [], 0
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for i in range(ORDERS_PER_CLIENT):
@@ -90,13 +94,7 @@ def _api_load(port: int, token: str, run: str) -> tuple[list[float], float, int]
             latencies.extend(mine)
             accepted[0] += ok
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = clients_run(client, clients=CLIENTS)
     if errors:
         print(f"   non-201 answers, e.g. {errors}", flush=True)
     return latencies, accepted[0] / elapsed, accepted[0]
