@@ -199,13 +199,6 @@ def _progress(parent: Order, children: list[Order], adv: Decimal) -> ParentProgr
     return ParentProgress(children, pct, status, tca, by_status)
 
 
-@dataclass
-class OrdersPage:
-    page: Page
-    orders: list[Order]
-    progress: dict[int, ParentProgress]
-
-
 def orders_page(
     *,
     status: str | None = None,
@@ -215,9 +208,10 @@ def orders_page(
     start: dt.date | None = None,
     end: dt.date | None = None,
     page_number: int | str = 1,
-) -> OrdersPage:
+) -> Page:
     """Top-level orders (children are shown under their parent), newest first; ``start``/``end`` are New
-    York days, both included.
+    York days, both included. Each order carries ``progress``: its :class:`ParentProgress` when it is a
+    TWAP parent, else None.
 
     Three queries per page, plus two per distinct symbol among the page's TWAP parents (the ADV behind
     the TCA's single-order estimate).
@@ -239,8 +233,10 @@ def orders_page(
     for o in orders:
         if o.pk in grouped and o.symbol not in adv:
             adv[o.symbol] = symbol_adv(symbol=o.symbol)
-    progress = {o.pk: _progress(o, grouped[o.pk], adv[o.symbol]) for o in orders if o.pk in grouped}
-    return OrdersPage(page=page, orders=orders, progress=progress)
+    for o in orders:
+        o.progress = _progress(o, grouped[o.pk], adv[o.symbol]) if o.pk in grouped else None
+    page.object_list = orders
+    return page
 
 
 # --- manual order preview -------------------------------------------------------------------------

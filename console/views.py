@@ -122,7 +122,7 @@ def _orders_table(request, form, can_trade: bool) -> str:
             page_number=request.GET.get("page", 1),
         )
         html = render_to_string("console/_orders_table.html",
-                                {"result": page, "query": query.urlencode(), "can_trade": can_trade})
+                                {"page": page, "query": query.urlencode(), "can_trade": can_trade})
         cache.set(key, html, ORDERS_CACHE_SECONDS)
     return mark_safe(html)  # our own template's output, escaped when it was rendered
 
