@@ -25,13 +25,20 @@ def demo_password_file() -> Path:
     return Path(settings.VAR_DIR) / "demo-password.txt"
 
 
-def demo_password(explicit: str | None) -> str:
-    """DEMO_PASSWORD if given, otherwise one generated on first run and kept in var/ (mode 0600)."""
+def demo_password_known(explicit: str | None) -> str | None:
+    """DEMO_PASSWORD if given, otherwise the one an earlier run kept in var/; ``None`` when neither."""
     if explicit:
         return explicit
     path = demo_password_file()
-    if path.exists():
-        return path.read_text().strip()
+    return path.read_text().strip() if path.exists() else None
+
+
+def demo_password(explicit: str | None) -> str:
+    """DEMO_PASSWORD if given, otherwise one generated on first run and kept in var/ (mode 0600)."""
+    known = demo_password_known(explicit)
+    if known is not None:
+        return known
+    path = demo_password_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = std_secrets.token_urlsafe(12)
     path.touch(mode=0o600)

@@ -67,3 +67,18 @@ def test_setup_demo_is_idempotent(db, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "user admin exists" in out
     assert "Demo logins: admin, operator, viewer / password demo-pass-123" in out
+
+
+def test_run_platform_prints_the_demo_logins_only_when_it_knows_them(db, monkeypatch, settings, tmp_path):
+    from trading_site.management.commands.run_platform import demo_logins_line
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    assert demo_logins_line() == ""  # no demo users yet
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
+    call_command("setup_demo")
+    assert demo_logins_line() == "Logins: admin / operator / viewer with password demo-pass-123"
+    monkeypatch.delenv("DEMO_PASSWORD")
+    assert demo_logins_line() == ""  # users exist, but the password is nowhere on this machine
+    (tmp_path / "demo-password.txt").write_text("from-the-file\n")
+    assert demo_logins_line() == "Logins: admin / operator / viewer with password from-the-file"

@@ -16,7 +16,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from trading_site.demo import DEMO_USERS, demo_password_file
+from trading_site.demo import DEMO_USERS, demo_password_known
 from trading_site.lib import queues
 
 
@@ -26,9 +26,7 @@ def demo_logins_line() -> str:
 
     if not get_user_model().objects.filter(username__in=DEMO_USERS).exists():
         return ""
-    password = os.environ.get("DEMO_PASSWORD")
-    if not password and demo_password_file().exists():
-        password = demo_password_file().read_text().strip()
+    password = demo_password_known(os.environ.get("DEMO_PASSWORD"))
     return f"Logins: {' / '.join(DEMO_USERS)} with password {password}" if password else ""
 
 
