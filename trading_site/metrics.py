@@ -296,7 +296,8 @@ def _task_families(out: Exposition) -> None:
 
 
 def _ledger_families(out: Exposition) -> None:
-    from orders.models import AccountSnapshot, Fill, Order
+    from orders import selectors as order_selectors
+    from orders.models import Fill, Order
 
     # One pass over the orders table feeds both order families. Each scrape scans it (~0.4 µs a row
     # on PostgreSQL: ~40 ms at 100,000 orders), which is fine at this platform's volumes.
@@ -321,7 +322,7 @@ def _ledger_families(out: Exposition) -> None:
         (({"code": code}, n) for code, n in sorted(rejects.items())),
     )
     out.family("trading_fills_total", "counter", "Fills recorded in the ledger.", [({}, Fill.objects.count())])
-    snap = AccountSnapshot.objects.order_by("-time", "-pk").only("time", "equity", "cash", "buying_power").first()
+    snap = order_selectors.account_latest()
     if snap is not None:
         out.family(
             "trading_account_equity_dollars", "gauge", "Equity of the latest account snapshot.", [({}, snap.equity)]
