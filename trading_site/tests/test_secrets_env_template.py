@@ -8,10 +8,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / ".env.template"
 SKIP_DIRS = {".venv", "var", "node_modules", "migrations", "tests", "bench", ".git"}
-# env.str("X", ...), _env.int("X"), _decimal("X", ...), os.environ.get("X"), os.environ["X"], getenv("X")
+# env.str("X", ...), _env.int("X"), _decimal("X", ...), os.environ.get("X"), os.environ["X"], getenv("X"),
+# and environ.get("X") on an injected mapping (metrics_config_from_env(environ=...)).
 READ = re.compile(
     r"""(?:\benv\.(?:str|bool|int|float|list|json|url|db_url)\(\s*|\b_(?:int|float|decimal|positive_int|positive_float|str|bool)\(\s*|"""
-    r"""os\.environ\.get\(\s*|os\.environ\[\s*|getenv\(\s*)["']([A-Z][A-Z0-9_]+)["']"""
+    r"""\benviron\.get\(\s*|os\.environ\[\s*|getenv\(\s*)["']([A-Z][A-Z0-9_]+)["']"""
 )
 # Read by the code but deliberately not configuration: set by manage.py/wsgi/celery or by tools.
 NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE"}
@@ -43,6 +44,8 @@ def test_every_variable_the_code_reads_is_in_the_template():
 
     assert missing == [], f".env.template lacks {missing}"
     assert {"SECRETS_BACKEND", "VAULT_ADDR", "VAULT_ROLE_ID", "AWS_REGION", "BROKER", "DATABASE_URL"} <= listed
+    # The scan sees reads through an injected mapping too, not only os.environ.
+    assert {"METRICS_TOKEN", "METRICS_ALLOWED_NETWORKS"} <= _variables_read_by_the_code()
 
 
 def test_the_template_has_no_secret_values():
