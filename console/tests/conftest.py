@@ -7,7 +7,9 @@ that price. ``price_set`` moves a symbol's price (the bar of today's session) fo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -39,9 +41,10 @@ def _reset_shared_state() -> None:
         limiter.clear(name=key)
 
 
-@pytest.fixture(autouse=True)
-def console_env(settings):
-    """Simulated exchange in always-open demo mode, frictionless fills, fresh risk cache and rate counters."""
+@contextlib.contextmanager
+def simulated_exchange(settings) -> Iterator[SimulatedBroker]:
+    """Simulated exchange in always-open demo mode, frictionless fills, fresh risk cache and rate counters
+    (also the browser tests' world, ``tests/browser/conftest.py``)."""
     settings.BROKER = "simulated"
     settings.SIM_MARKET_HOURS = "always"
     saved = dict(vars(conf))
@@ -52,11 +55,27 @@ def console_env(settings):
     conf.sim_reject_rate = 0.0
     conf.sim_latency_ms = 0
     _reset_shared_state()
-    broker = SimulatedBroker(market_hours="always")
-    with use_broker(broker):
+    try:
+        with use_broker(SimulatedBroker(market_hours="always")) as broker:
+            yield broker
+    finally:
+        vars(conf).update(saved)
+        _reset_shared_state()
+
+
+def market_seed() -> None:
+    """AAPL at 100 and MSFT at 200 (bars of BASE_DAY, the latest before any test day), and the risk defaults
+    (limits, breakers, kill-switch row)."""
+    risk_defaults_ensure()
+    price_set("AAPL", "100", day=BASE_DAY)
+    price_set("MSFT", "200", day=BASE_DAY)
+    cache.delete(CACHE_KEY)
+
+
+@pytest.fixture(autouse=True)
+def console_env(settings):
+    with simulated_exchange(settings) as broker:
         yield broker
-    vars(conf).update(saved)
-    _reset_shared_state()
 
 
 @pytest.fixture
@@ -78,11 +97,7 @@ def price_set(symbol: str, price: str, *, day: dt.date | None = None) -> None:
 
 @pytest.fixture
 def market(db):
-    """AAPL at 100 and MSFT at 200 (bars of BASE_DAY, the latest before any test day), and the risk defaults (limits, breakers, kill-switch row)."""
-    risk_defaults_ensure()
-    price_set("AAPL", "100", day=BASE_DAY)
-    price_set("MSFT", "200", day=BASE_DAY)
-    cache.delete(CACHE_KEY)
+    market_seed()
 
 
 @pytest.fixture

@@ -46,30 +46,14 @@ def guide_img() -> Path:
 
 @pytest.fixture
 def console_market(settings, db):
-    """The console's world for browser tests: the simulated exchange always open with frictionless fills,
-    AAPL at 100 and MSFT at 200, the risk defaults, and fresh risk/quote caches and rate counters."""
-    from console.tests.conftest import BASE_DAY, _reset_shared_state, price_set
-    from orders.brokers import use_broker
-    from orders.brokers.simulated import SimulatedBroker
-    from orders.conf import conf
-    from risk.services import risk_defaults_ensure
+    """The console's world for browser tests (as the console tests'): the simulated exchange always open with
+    frictionless fills, AAPL at 100 and MSFT at 200, the risk defaults, and fresh risk/quote caches and rate
+    counters."""
+    from console.tests.conftest import market_seed, simulated_exchange
 
-    settings.BROKER = "simulated"
-    settings.SIM_MARKET_HOURS = "always"
-    saved = dict(vars(conf))
-    from decimal import Decimal
-
-    conf.sim_slippage_bps = conf.sim_impact_coef_bps = Decimal(0)
-    conf.sim_commission_per_share = conf.sim_commission_min = Decimal(0)
-    conf.sim_reject_rate, conf.sim_latency_ms = 0.0, 0
-    risk_defaults_ensure()
-    price_set("AAPL", "100", day=BASE_DAY)
-    price_set("MSFT", "200", day=BASE_DAY)
-    _reset_shared_state()
-    with use_broker(SimulatedBroker(market_hours="always")) as broker:
+    with simulated_exchange(settings) as broker:
+        market_seed()
         yield broker
-    vars(conf).update(saved)
-    _reset_shared_state()
 
 
 def csrf_post(page, url: str, form: dict):
