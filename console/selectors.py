@@ -464,3 +464,19 @@ def audit_page(*, kind: str, page_number: int | str = 1, **filters) -> Page:
 def audit_object_types() -> list[str]:
     return list(ActionLog.objects.exclude(object_type="").order_by("object_type")
                 .values_list("object_type", flat=True).distinct())
+
+
+# --- compliance -----------------------------------------------------------------------------------
+
+
+def tax_exports_recent(*, limit: int = 20) -> list[dict]:
+    """The stored tax exports, newest first (without their content)."""
+    from tax.models import TaxExport
+
+    return list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:limit])
+
+
+def tax_export_get(*, export_id: int):
+    from tax.models import TaxExport
+
+    return TaxExport.objects.filter(pk=export_id).first()

@@ -398,16 +398,14 @@ def _audit_form(request) -> tuple[forms.AuditFilterForm, str, dict]:
 @role_required(VIEWER)
 def audit(request):
     form, kind, filters = _audit_form(request)
-    if form.is_bound and not form.is_valid():
-        page = None
-    else:
-        page = selectors.audit_page(kind=kind, page_number=request.GET.get("page", 1), **filters)
+    invalid = form.is_bound and not form.is_valid()
+    page = None if invalid else selectors.audit_page(kind=kind, page_number=request.GET.get("page", 1), **filters)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "console/audit.html", {"form": form, "kind": kind, "page": page,
                                                   "query": query.urlencode(),
                                                   "object_types": selectors.audit_object_types()},
-                  status=400 if form.is_bound and not form.is_valid() else 200)
+                  status=400 if invalid else 200)
 
 
 class _Echo:
@@ -456,11 +454,9 @@ def audit_csv(request):
 
 
 def _compliance_page(request, form, *, status: int = 200):
-    from tax.models import TaxExport
-
     today = clock.today_ny()
     defaults = {"day": today, "year": today.year, "month": f"{today:%Y-%m}"}
-    stored = list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:20])
+    stored = selectors.tax_exports_recent()
     return render(request, "console/compliance.html",
                   {"form": form or forms.ComplianceForm(initial=defaults), "defaults": defaults, "stored": stored},
                   status=status)
@@ -502,9 +498,7 @@ def compliance_download(request):
 @require_GET
 @role_required(VIEWER)
 def compliance_stored(request, export_id: int):
-    from tax.models import TaxExport
-
-    export = TaxExport.objects.filter(pk=export_id).first()
+    export = selectors.tax_export_get(export_id=export_id)
     if export is None:
         return render(request, "errors/404.html", status=404)
     ext = "json" if "json" in export.content_type else "csv"

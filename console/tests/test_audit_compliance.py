@@ -120,3 +120,18 @@ def test_bad_download_requests_are_refused(client, viewer, market, query):
     client.force_login(viewer)
     response = client.get(f"/compliance/download/?{query}")
     assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+
+
+def test_stored_reports_are_listed_and_downloaded(client, viewer, market):
+    from tax.models import TaxExport
+
+    stored = TaxExport.objects.create(kind="compliance", period="2026-02", content='{"month": "2026-02"}',
+                                      content_type="application/json", created_at=T0)
+    client.force_login(viewer)
+    html = client.get("/compliance/").content.decode()
+    assert f'<td>compliance</td><td>2026-02</td><td class="small">2026-03-10 15:00</td><td><a href="/compliance/stored/{stored.pk}/">download</a>' in html
+    response = client.get(f"/compliance/stored/{stored.pk}/")
+    assert (response.status_code, response["Content-Type"]) == (200, "application/json; charset=utf-8")
+    assert response["Content-Disposition"] == 'attachment; filename="compliance-2026-02.json"'
+    assert response.content.decode() == '{"month": "2026-02"}'
+    assert client.get(f"/compliance/stored/{stored.pk + 1}/").status_code == 404
