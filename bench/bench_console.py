@@ -33,7 +33,6 @@ POSITIONS = 100
 PAGES = (("dashboard", "/", 13), ("figures partial", "/partials/figures/", 6), ("orders list", "/orders/", 8))
 
 
-
 def _seed() -> None:
     from orders.models import AccountSnapshot, Order, Position
     from risk.services import risk_defaults_ensure
@@ -115,6 +114,7 @@ def _session_cookie() -> str:
 
 
 def _query_counts() -> dict[str, int]:
+    from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
@@ -124,8 +124,7 @@ def _query_counts() -> dict[str, int]:
     from orders import selectors
 
     client = Client()
-    client.force_login(__import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model()
-                       .objects.get(username="bench-viewer"))
+    client.force_login(get_user_model().objects.get(username="bench-viewer"))
     counts = {}
     saved = selectors._PRICE_TTL
     selectors._PRICE_TTL = 3600.0  # measure the page, not the quote cache's clock
@@ -195,7 +194,6 @@ def _server_times(log: Path, *, skip: int, path: str) -> list[float]:
 
 
 def run() -> list[dict]:
-
     _seed()
     cookie = _session_cookie()
     counts = _query_counts()
