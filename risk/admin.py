@@ -18,17 +18,7 @@ from risk.models import (
     RolloutPhase,
     TradeFill,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from trading_site.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(KillSwitchEvent)

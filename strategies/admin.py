@@ -4,6 +4,7 @@ read-only because its changes must go through the audited services (API or conso
 from django.contrib import admin
 
 from strategies.models import Asset, Bar, CorporateAction, RebalanceRun, RebalanceStep, Signal, Strategy, StrategySymbol
+from trading_site.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(Asset)
@@ -29,17 +30,6 @@ class CorporateActionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "source")
     search_fields = ("asset__symbol",)
     list_select_related = ("asset",)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Strategy)

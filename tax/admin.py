@@ -3,17 +3,7 @@
 from django.contrib import admin
 
 from tax.models import AppliedSplit, LotAdjustment, RealizedGain, TaxExport, TaxLot, TaxTrade, WashSale
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from trading_site.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(TaxLot)
