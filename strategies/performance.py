@@ -181,8 +181,13 @@ def performance_summary(*, start: dt.date | None = None, end: dt.date | None = N
     equity = equity_curve(start=start, end=end)
     fills = Fill.objects.all()
     if len(equity):
-        first_day = equity.index[0].date()
-        fills = fills.filter(executed_at__gte=dt.datetime.combine(first_day, dt.time(0), tzinfo=clock.NEW_YORK))
+        # The fills of the curve's New York days, first to last inclusive: turnover and commissions
+        # cover the same period as the returns.
+        first_day, last_day = equity.index[0].date(), equity.index[-1].date()
+        fills = fills.filter(
+            executed_at__gte=dt.datetime.combine(first_day, dt.time(0), tzinfo=clock.NEW_YORK),
+            executed_at__lt=dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=clock.NEW_YORK),
+        )
     # one aggregate query instead of loading every fill
     totals = fills.aggregate(
         traded=Sum(F("qty") * F("price"), output_field=DecimalField()), commissions=Sum("commission"), trades=Count("id")

@@ -39,8 +39,9 @@ def test_performance_uses_the_last_snapshot_of_each_day(api_as, viewer):
 
 
 @pytest.mark.django_db
-def test_performance_turnover_and_commissions_count_the_fills_since_the_first_day(api_as, viewer):
-    # given three days of equity (1000, 1100, 990) and fills: one before the curve starts, two inside it
+def test_performance_turnover_and_commissions_count_the_fills_of_the_curve_days(api_as, viewer):
+    # given three days of equity (1000, 1100, 990) and fills: one before the curve starts, two inside
+    # it, one the day after it ends
     from orders.models import Fill, Order
 
     snapshot(dt.date(2024, 3, 4), 16, "1000.00")
@@ -55,6 +56,7 @@ def test_performance_turnover_and_commissions_count_the_fills_since_the_first_da
         ("before", "7", "90", "9.00", dt.datetime(2024, 3, 1, 11, 0, tzinfo=NEW_YORK)),
         ("a", "10", "100.50", "1.00", at),
         ("b", "5", "99.25", "0.50", at),
+        ("after", "3", "101", "4.00", dt.datetime(2024, 3, 7, 10, 0, tzinfo=NEW_YORK)),
     ):
         Fill.objects.create(
             order=order, execution_id=execution_id, symbol="IBM", side="buy", qty=Decimal(qty),
@@ -66,6 +68,9 @@ def test_performance_turnover_and_commissions_count_the_fills_since_the_first_da
     assert metrics["trades"] == 2
     assert metrics["commissions"] == 1.5
     assert metrics["turnover"] == pytest.approx(750.625 / 1030 * 126)
+    # and a range that ends on day two leaves out nothing of day two
+    metrics = api_as(viewer).get("/api/v1/performance/?end=2024-03-05").json()["metrics"]
+    assert (metrics["trades"], metrics["commissions"]) == (2, 1.5)
 
 
 @pytest.mark.django_db
