@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -35,9 +35,14 @@ class OrderListCreateView(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.OrderSerializer(page, many=True).data)
 
-    @extend_schema(
-        request=s.OrderCreateSerializer, responses={201: s.OrderDetailSerializer, 200: s.OrderDetailSerializer}
+    # A plain order answers with the order; a TWAP parent ("algo") with its detail (aggregate, children, TCA).
+    _created = PolymorphicProxySerializer(
+        component_name="OrderCreated",
+        serializers=[s.OrderSerializer, s.OrderDetailSerializer],
+        resource_type_field_name=None,
     )
+
+    @extend_schema(request=s.OrderCreateSerializer, responses={201: _created, 200: _created})
     def post(self, request: Request) -> Response:
         data = s.OrderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -60,7 +65,6 @@ class OrderListCreateView(APIView):
         return Response(
             s.OrderSerializer(result.order).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )
-
 
     def _twap(self, request: Request, v: dict) -> Response:
         algo = v["algo"]

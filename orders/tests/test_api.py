@@ -170,3 +170,11 @@ def test_positions_and_account(aapl, counting_broker, frozen, operator, viewer, 
     account = api_as(viewer).get("/api/v1/account/").json()
     # 100,000 − 10 × 100.03 = 98,999.70 cash; equity = cash + 10 × 100 = 99,999.70
     assert (D(account["cash"]), D(account["equity"]), account["broker"]) == (D("98999.70"), D("99999.70"), "simulated")
+
+
+def test_openapi_create_response_is_either_an_order_or_a_twap_parent_detail(api_as, viewer):
+    schema = api_as(viewer).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    created = schema["paths"]["/api/v1/orders/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/OrderCreated"}
+    options = {ref["$ref"] for ref in schema["components"]["schemas"]["OrderCreated"]["oneOf"]}
+    assert options == {"#/components/schemas/Order", "#/components/schemas/OrderDetail"}
