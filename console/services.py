@@ -67,16 +67,18 @@ def manual_order_submit(
 
 def _twap_submit(*, actor, request: dict, slices: int, horizon_minutes: Decimal | None, reason: str,
                  client_order_id: str) -> PlaceResult:
-    from orders.slicing import twap_order_create
+    from orders.slicing import twap_order_place
 
-    existed = Order.objects.filter(client_order_id=client_order_id).exists()
-    parent = twap_order_create(
+    # The slicing service says whether it created the parent (the unique client_order_id decides a
+    # concurrent double submit), so exactly one manual-order action is recorded per parent.
+    result = twap_order_place(
         symbol=request["symbol"], side=request["side"], qty=request["qty"], slices=slices,
         horizon_minutes=horizon_minutes, actor=actor, source=OrderSource.MANUAL, reason=reason,
         order_type=request["order_type"], limit_price=request["limit_price"], client_order_id=client_order_id,
     )
-    if not existed:
+    parent = result.order
+    if result.created:
         action_record(actor=actor, action="order.manual", target=parent, reason=reason,
                       data={**request, "client_order_id": parent.client_order_id, "status": parent.status,
                             "twap_slices": parent.total_slices, "horizon_minutes": str(horizon_minutes)})
-    return PlaceResult(order=parent, created=not existed)
+    return result
