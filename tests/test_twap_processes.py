@@ -55,8 +55,9 @@ def _asset(symbol: str, *, price: str, volume: str) -> None:
 def _env(**extra: str) -> dict[str, str]:
     base = {"SIM_MARKET_HOURS": "always", "TWAP_SWEEP_GRACE_SECONDS": "3", "ORDERS_UNKNOWN_GRACE_SECONDS": "1",
             "SIM_TICK_EVERY_SECONDS": "2", "PYTHONUNBUFFERED": "1",
-            # settings_test prefixes cache keys per process, so the test's invalidation of the risk
-            # state cannot reach the children's cache: keep their copy short-lived instead.
+            # The children run on their own Redis database (an isolated Celery broker), and the cache
+            # lives on the same REDIS_URL, so the test's invalidation of the risk state cannot reach
+            # the children's cache: keep their copy short-lived instead.
             "RISK_STATE_CACHE_SECONDS": "0.2"}
     return child_env(redis_db=REDIS_DB, **(base | extra))
 
