@@ -37,6 +37,10 @@ class OrdersConfig(AppConfig):
                 },
             )
         health.register_check("broker", _broker_health)
+        from orders.stream import trade_stream_expected, trade_stream_health
+
+        if trade_stream_expected():
+            health.register_check("trade_stream", trade_stream_health)
         from trading_site.demo import register_demo_step
 
         register_demo_step("orders: account snapshot", _demo_snapshot)

@@ -92,6 +92,9 @@ class OrdersConf:
     alpaca_retry_attempts: int
     alpaca_retry_wait_seconds: int
     trade_stream_poll_seconds: int
+    # Trade-stream process with the simulated exchange: how often it looks at the exchange's outbox
+    # when the last look found nothing (a busy outbox is drained without waiting).
+    sim_stream_poll_seconds: float
 
 
 def load() -> OrdersConf:
@@ -120,6 +123,7 @@ def load() -> OrdersConf:
         alpaca_retry_attempts=_int("ALPACA_RETRY_ATTEMPTS", 2, low=0, high=10),
         alpaca_retry_wait_seconds=_int("ALPACA_RETRY_WAIT_SECONDS", 1, low=0, high=60),
         trade_stream_poll_seconds=_int("TRADE_STREAM_POLL_SECONDS", 5, low=1, high=300),
+        sim_stream_poll_seconds=_float("SIM_STREAM_POLL_SECONDS", 0.1, low=0.01, high=10.0),
     )
 
 

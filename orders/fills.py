@@ -275,13 +275,21 @@ def trade_update_apply(*, update: TradeUpdate) -> list[Fill]:
 def updates_pump(*, broker, client_order_id: str | None = None) -> int:
     """Deliver the adapter's pending trade updates (the simulated outbox), optionally of one order.
 
-    One transaction per order: its updates are applied under one lock and marked delivered together;
-    a failing fill listener holds back only that order's updates (retried on the next pump).
+    One transaction per order, in outbox order: its updates are applied under one lock and marked
+    delivered together. An order whose updates fail (a fill listener raised) is logged and held
+    back — its updates stay pending and are retried by the next pump — while the other orders'
+    updates are delivered. Returns how many updates were delivered.
     """
     updates = broker.pending_updates(client_order_id=client_order_id)
     groups: dict[str, list[TradeUpdate]] = {}
     for update in updates:
         groups.setdefault(update.order.client_order_id, []).append(update)
-    for group in groups.values():
-        trade_updates_apply(updates=group, on_applied=lambda group=group: broker.mark_delivered(group))
-    return len(updates)
+    delivered = 0
+    for cid, group in groups.items():
+        try:
+            trade_updates_apply(updates=group, on_applied=lambda group=group: broker.mark_delivered(group))
+        except Exception:
+            logger.exception("trade updates of %s held back (retried on the next delivery)", cid)
+            continue
+        delivered += len(group)
+    return delivered

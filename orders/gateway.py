@@ -33,6 +33,7 @@ from orders import pretrade
 from orders.brokers import get_broker
 from orders.brokers.base import (
     BrokerError,
+    BrokerOrder,
     BrokerOrderNotFound,
     BrokerRejected,
     BrokerUnavailable,
@@ -58,6 +59,7 @@ from trading_site.api.errors import DomainError
 from trading_site.audit import action_record
 from trading_site.lib import clock
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
+from trading_site.lib.sql import fetch_one
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +199,15 @@ def _order_copy(order: Order, source: Order) -> None:
         setattr(order, f.attname, getattr(source, f.attname))
 
 
+def _order_id_by_client_id(client_order_id: str) -> int | None:
+    """The idempotency look-up every placement makes (plain SQL: see ``trading_site.lib.sql``)."""
+    row = fetch_one(_ORDER_ID_SQL, [client_order_id])
+    return None if row is None else row[0]
+
+
+_ORDER_ID_SQL = f"SELECT id FROM {Order._meta.db_table} WHERE client_order_id = %s"
+
+
 def _reference_price(symbol: str) -> Decimal | None:
     from orders.selectors import last_price
 
@@ -236,9 +247,8 @@ def order_place(
     now = clock.now()
     if client_order_id is not None:
         _client_order_id_check(client_order_id)
-        existing = Order.objects.filter(client_order_id=client_order_id).first()
-        if existing is not None:
-            return _existing(existing, v)  # fast path; the unique constraint below decides races
+        if _order_id_by_client_id(client_order_id) is not None:  # the unique constraint below decides races
+            return _existing(Order.objects.get(client_order_id=client_order_id), v)
     else:
         client_order_id = _new_client_order_id(source, now)
 
@@ -358,8 +368,10 @@ def _broker_submit(order: Order) -> None:
         _order_finish(order, OrderStatus.UNKNOWN, kind="submit_unknown", code="", detail=detail)
         _resolve_later(order.pk)
         return
-    # The acknowledgement and (simulated exchange) the executions it already produced are applied
-    # under one lock in one transaction, and marked delivered in it.
+    if not broker.synchronous_updates and _ack_apply(order, result):
+        return
+    # The acknowledgement and (inline simulated exchange) the executions it already produced are
+    # applied under one lock in one transaction, and marked delivered in it.
     pending = broker.pending_updates(client_order_id=order.client_order_id) if broker.synchronous_updates else []
     ack = TradeUpdate(event="accepted", order=result, timestamp=clock.now(), origin="submit")
     _, fresh = trade_updates_apply(
@@ -369,6 +381,32 @@ def _broker_submit(order: Order) -> None:
         order.refresh_from_db()
     else:
         _order_copy(order, fresh)
+
+
+def _ack_apply(order: Order, result: BrokerOrder) -> bool:
+    """The broker accepted the order: move it on by compare-and-set from the status this caller
+    holds (``submitting``), without a row lock. False when the row moved meanwhile (the trade
+    stream got there first, a resolver ran) or the answer is unusual: the caller then applies the
+    acknowledgement as an ordinary trade update under the row lock."""
+    if result.status not in (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
+                             OrderStatus.FILLED) or not result.broker_order_id:
+        return False
+    now = clock.now()
+    # As trade_update_apply maps it: the broker has the order; fill states follow the ledger's fills.
+    to = OrderStatus.SUBMITTED if result.status == OrderStatus.SUBMITTED else OrderStatus.ACCEPTED
+    fields = {"status": to, "updated_at": now}
+    if not order.broker_order_id:
+        fields["broker_order_id"] = result.broker_order_id
+    if order.submitted_at is None and result.submitted_at is not None:
+        fields["submitted_at"] = result.submitted_at
+    with transaction.atomic():
+        if not Order.objects.filter(pk=order.pk, status=order.status).update(**fields):
+            return False
+        OrderEvent.objects.create(order_id=order.pk, created_at=now, kind="accepted", from_status=order.status,
+                                  to_status=to, data={"origin": "submit"})
+    for name, value in fields.items():
+        setattr(order, name, value)
+    return True
 
 
 def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: str) -> None:

@@ -165,8 +165,8 @@ def reconcile_run(*, snapshot: bool = True) -> ReconcileReport:
     broker = get_broker()
     if hasattr(broker, "tick"):
         broker.tick()
-    if broker.synchronous_updates:
-        updates_pump(broker=broker)
+    # Whatever the exchange's outbox still holds (simulated; Alpaca has none) is booked first.
+    updates_pump(broker=broker)
     orders_reconcile(report=report, now=now)
     positions_reconcile(report=report)
     if snapshot:

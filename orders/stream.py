@@ -1,4 +1,9 @@
-"""Alpaca trade updates in one dedicated process (``manage.py run_trade_stream``).
+"""Trade updates in one dedicated process (``manage.py run_trade_stream``).
+
+Alpaca: :class:`TradeStreamRunner`. The simulated exchange (``SIM_FILL_DELIVERY=stream``):
+:class:`OutboxStreamRunner` reads its outbox the same way, so a submit returns at acceptance and the
+fills reach the ledger through the same ``trade_updates_apply`` moments later.
+
 
 Alpaca allows one ``trade_updates`` websocket per account, so exactly one process runs this. The
 websocket runs in a background thread (alpaca-py's ``TradingStream`` with its own asyncio loop)
@@ -19,11 +24,25 @@ import time
 from django.db import close_old_connections
 
 from orders.brokers.alpaca import trade_update_from_alpaca
-from orders.fills import trade_update_apply
+from orders.fills import trade_update_apply, updates_pump
 from orders.gateway import order_resolve
 from orders.models import OPEN_STATUSES, Order
 
 logger = logging.getLogger(__name__)
+
+
+def trade_stream_expected() -> bool:
+    """Whether this deployment runs ``run_trade_stream``: with Alpaca, or the streamed simulated exchange."""
+    from django.conf import settings
+
+    return settings.BROKER == "alpaca" or settings.SIM_FILL_DELIVERY == "stream"
+
+
+def trade_stream_health() -> dict:
+    """``/healthz`` check: the trade-stream process's heartbeat (fills stop reaching the ledger without it)."""
+    from trading_site.health import heartbeat_check
+
+    return heartbeat_check("trade_stream")
 
 
 class TradeStreamRunner:
@@ -103,3 +122,44 @@ class TradeStreamRunner:
                 heartbeat_record(name="trade_stream", detail={"applied": self.applied})
         finally:
             self.stop()
+
+
+class OutboxStreamRunner:
+    """The simulated exchange's trade updates, delivered by one process as Alpaca's stream would be.
+
+    Drains the outbox in batches (one transaction per order, in outbox order) and, when a pass
+    delivered nothing, waits ``poll_seconds`` before looking again. Writes the ``trade_stream``
+    heartbeat every ``heartbeat_seconds``. The beat's sim tick delivers too (a fallback while this
+    process is down); both are safe together — updates are idempotent by execution id and applied
+    under the order's row lock.
+    """
+
+    def __init__(self, broker, *, poll_seconds: float = 0.1, heartbeat_seconds: float = 5.0) -> None:
+        self.broker = broker
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.applied = 0
+        self._last_heartbeat = float("-inf")
+
+    def process(self) -> int:
+        """One pass over the outbox; returns how many updates were delivered."""
+        count = updates_pump(broker=self.broker)
+        self.applied += count
+        return count
+
+    def run_forever(self, stop: threading.Event) -> None:
+        from trading_site.health import heartbeat_record
+
+        while not stop.is_set():
+            close_old_connections()
+            try:
+                delivered = self.process()
+            except Exception:  # the database went away: retry after a pause, never exit on it
+                logger.exception("simulated trade stream: delivery pass failed")
+                delivered = 0
+            now = time.monotonic()
+            if now - self._last_heartbeat >= self.heartbeat_seconds:
+                heartbeat_record(name="trade_stream", detail={"applied": self.applied, "broker": self.broker.name})
+                self._last_heartbeat = now
+            if not delivered:
+                stop.wait(self.poll_seconds)

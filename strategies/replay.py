@@ -68,7 +68,8 @@ class ReplayBroker(SimulatedBroker):
     """The simulated exchange over preloaded bars, with the replay's starting capital."""
 
     def __init__(self, *, capital: Decimal, bars: dict[str, tuple[list[dt.date], list]]) -> None:
-        super().__init__(market_hours="nyse")
+        # Replay books each day's fills before the next step reads positions: inline delivery.
+        super().__init__(market_hours="nyse", fill_delivery="inline")
         self.capital = capital
         self._bars = bars
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db.models import F
 
 from strategies.models import Asset, Bar
+from trading_site.lib.sql import fetch_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +35,16 @@ class BarData:
     volume: Decimal | None
 
 
+_ASSET_SQL = f"SELECT symbol, tradable, fractionable, min_lot FROM {Asset._meta.db_table} WHERE symbol = %s"
+
+
 def asset_get(*, symbol: str) -> AssetData | None:
-    row = Asset.objects.filter(symbol=symbol.upper()).values("symbol", "tradable", "fractionable", "min_lot").first()
-    return AssetData(**row) if row else None
+    # Every order validates its symbol here: plain SQL (see trading_site.lib.sql). SQLite hands
+    # back 0/1 and numbers for booleans and decimals, hence the conversions.
+    row = fetch_one(_ASSET_SQL, [symbol.upper()])
+    if row is None:
+        return None
+    return AssetData(symbol=row[0], tradable=bool(row[1]), fractionable=bool(row[2]), min_lot=Decimal(str(row[3])))
 
 
 def _bar(row: dict) -> BarData:

@@ -512,7 +512,7 @@ def fills_confirm(*, broker) -> int:
 
     if hasattr(broker, "tick"):
         broker.tick()
-    return updates_pump(broker=broker) if broker.synchronous_updates else 0
+    return updates_pump(broker=broker)
 
 
 def day_orders_cancel(*, reason: str = "market close: leftover day order") -> int:

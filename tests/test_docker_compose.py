@@ -19,7 +19,7 @@ def compose() -> dict:
 
 
 def test_services_present():
-    assert set(compose()["services"]) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    assert set(compose()["services"]) == {"postgres", "redis", "migrate", "web", "worker", "beat", "trade-stream"}
 
 
 def test_each_app_command_exists_in_the_project():
@@ -39,12 +39,13 @@ def test_each_app_command_exists_in_the_project():
     worker_queues = services["worker"]["command"][services["worker"]["command"].index("--queues") + 1].split(",")
     assert set(worker_queues) == set(queues.ALL)
 
-    migrate = services["migrate"]["command"]
-    assert migrate[:2] == ["python", "manage.py"] and migrate[2] in get_commands()
+    for name in ("migrate", "trade-stream"):
+        cmd = services[name]["command"]
+        assert cmd[:2] == ["python", "manage.py"] and cmd[2] in get_commands()
 
 
 def test_app_services_share_production_settings():
-    for name in ("web", "worker", "beat", "migrate"):
+    for name in ("web", "worker", "beat", "migrate", "trade-stream"):
         env = compose()["services"][name]["environment"]
         assert env["DJANGO_ENV"] == "production"
         assert env["DATABASE_URL"].startswith("postgres://")

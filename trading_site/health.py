@@ -58,7 +58,7 @@ def check_celery_broker() -> dict:
         return {"ok": False, "transport": "redis", "error": type(exc).__name__}
 
 
-def _heartbeat_check(name: str) -> dict:
+def heartbeat_check(name: str) -> dict:
     try:
         beat = Heartbeat.objects.filter(name=name).first()
     except Exception as exc:
@@ -83,8 +83,8 @@ def health_report() -> tuple[bool, dict]:
     checks = {
         "database": check_database(),
         "celery_broker": check_celery_broker(),
-        "worker": _heartbeat_check("worker"),
-        "beat": _heartbeat_check("beat"),
+        "worker": heartbeat_check("worker"),
+        "beat": heartbeat_check("beat"),
         "broker": check_trading_broker(),
     }
     for name, fn in _extra_checks.items():

@@ -50,6 +50,13 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required in production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env.int("PORT", default=8000)
+# gunicorn layout of `make run` (and the benchmarks): processes × threads. Process-per-request
+# (threads 1) measured best on 2 cores: Python threads in one process contend for the GIL and
+# stretch the latency tail (bench/bench_orders.py).
+WEB_WORKERS = env.int("WEB_WORKERS", default=4)
+WEB_THREADS = env.int("WEB_THREADS", default=1)
+if not (1 <= WEB_WORKERS <= 64 and 1 <= WEB_THREADS <= 64):
+    raise ImproperlyConfigured("WEB_WORKERS and WEB_THREADS must be between 1 and 64")
 if not 0 < PORT < 65536:
     raise ImproperlyConfigured(f"PORT must be between 1 and 65535, not {PORT}")
 
@@ -207,6 +214,13 @@ if SECRETS_BACKEND not in ("env", "file", "vault", "aws"):
 SIM_MARKET_HOURS = env.str("SIM_MARKET_HOURS", default="nyse")
 if SIM_MARKET_HOURS not in ("always", "nyse"):
     raise ImproperlyConfigured(f"SIM_MARKET_HOURS must be always or nyse, not {SIM_MARKET_HOURS!r}")
+# How the simulated exchange's trade updates (fills) reach the ledger: "stream" — the dedicated
+# trade-stream process delivers them, as Alpaca's websocket does, and an order request returns at
+# the exchange's acceptance; "inline" — the submitting request books them before it returns
+# (replay, and the test suite's default). docs/CONCEPTS/execution.md.
+SIM_FILL_DELIVERY = env.str("SIM_FILL_DELIVERY", default="stream")
+if SIM_FILL_DELIVERY not in ("stream", "inline"):
+    raise ImproperlyConfigured(f"SIM_FILL_DELIVERY must be stream or inline, not {SIM_FILL_DELIVERY!r}")
 
 # --- Authentication ---------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

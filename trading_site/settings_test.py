@@ -13,6 +13,12 @@ os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__
 from trading_site.settings import *  # noqa: F403
 from trading_site.settings import CACHES, DATABASES
 
+# The suite books simulated fills inside the submitting call (deterministic, no delivery process);
+# tests of the streamed delivery set SIM_FILL_DELIVERY=stream for the processes they start, or
+# build a SimulatedBroker(fill_delivery="stream").
+if "SIM_FILL_DELIVERY" not in os.environ:
+    SIM_FILL_DELIVERY = "inline"
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # One cache namespace per test database: the test process and the worker/beat processes it starts
 # (which connect to "test_<name>") share it, as production processes do, while test sessions on

@@ -133,8 +133,9 @@ class BrokerOrderNotFound(BrokerError):
 
 class Broker(Protocol):
     name: str
-    # True when trade updates are produced synchronously by the adapter itself (the simulated
-    # exchange); the gateway then delivers them right after a submit or cancel.
+    # True when the adapter's trade updates are delivered by the caller right after a submit,
+    # cancel or lookup (the simulated exchange with SIM_FILL_DELIVERY=inline). False when another
+    # process delivers them: Alpaca's websocket, or the simulated outbox read by run_trade_stream.
     synchronous_updates: bool
 
     def submit_order(self, request: SubmitRequest) -> BrokerOrder: ...

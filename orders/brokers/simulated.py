@@ -34,7 +34,11 @@ Fill model (per evaluation of an open order)
     - Day orders expire when the New York date changes.
 
 Trade updates go to an outbox (:class:`orders.models.SimTradeUpdate`) and are delivered to the same
-``trade_update_apply`` the Alpaca stream uses.
+``trade_update_apply`` the Alpaca stream uses — by the trade-stream process
+(``SIM_FILL_DELIVERY=stream``, the running platform: an order request returns at acceptance and its
+fills arrive a moment later, as with Alpaca) or by the submitting call itself
+(``SIM_FILL_DELIVERY=inline``: replay and the test suite). The beat's sim tick delivers whatever is
+left in either mode.
 """
 
 from __future__ import annotations
@@ -141,10 +145,16 @@ def model_fill_price(*, side: str, price: Decimal, qty: Decimal, adv: Decimal) -
 
 class SimulatedBroker:
     name = "simulated"
-    synchronous_updates = True
 
-    def __init__(self, *, market_hours: str | None = None) -> None:
+    def __init__(self, *, market_hours: str | None = None, fill_delivery: str | None = None) -> None:
         self.market_hours = market_hours or settings.SIM_MARKET_HOURS
+        self.fill_delivery = fill_delivery or settings.SIM_FILL_DELIVERY
+        if self.fill_delivery not in ("stream", "inline"):
+            raise ValueError(f"fill_delivery must be stream or inline, not {self.fill_delivery!r}")
+        # inline: the gateway books the executions a submit or cancel produced before it returns.
+        # stream: the outbox is delivered by the trade-stream process (and the sim tick), like
+        # Alpaca's websocket; the gateway applies only the submit acknowledgement.
+        self.synchronous_updates = self.fill_delivery == "inline"
         self._cache: dict[tuple, tuple[float, object]] = {}
 
     # --- market data (cached: daily bars and ADV do not change within a minute) -----------------------

@@ -43,8 +43,9 @@ def test_reconcile_command_prints_report(aapl, sim_broker, frozen):
     assert json.loads(out.getvalue())["discrepancies"] == []
 
 
-def test_run_trade_stream_refuses_simulated_broker(sim_broker):
-    with pytest.raises(CommandError):
+def test_run_trade_stream_refuses_the_inline_simulated_exchange(sim_broker, settings):
+    settings.SIM_FILL_DELIVERY = "inline"
+    with pytest.raises(CommandError, match="SIM_FILL_DELIVERY=stream"):
         call_command("run_trade_stream")
 
 

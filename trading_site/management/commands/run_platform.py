@@ -1,4 +1,5 @@
-"""manage.py run_platform — start web (gunicorn), a Celery worker and beat together; Ctrl-C stops all.
+"""manage.py run_platform — start web (gunicorn), a Celery worker, beat and the trade stream together;
+Ctrl-C stops all.
 
 This is what ``make run`` ends with. Each child is a normal production process (the same commands
 the docker compose services run); this command only supervises them: if one exits, the others are
@@ -16,6 +17,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from orders.stream import trade_stream_expected
 from trading_site.demo import DEMO_USERS, demo_password_known
 from trading_site.lib import queues
 
@@ -38,8 +40,8 @@ def process_commands(*, port: int, host: str) -> dict[str, list[str]]:
             os.path.join(bindir, "gunicorn"),
             "trading_site.wsgi:application",
             "--bind", f"{host}:{port}",
-            "--workers", "2",
-            "--threads", "4",
+            "--workers", str(settings.WEB_WORKERS),
+            "--threads", str(settings.WEB_THREADS),
             "--access-logfile", "-",
             "--graceful-timeout", "10",
         ],
@@ -52,7 +54,7 @@ def process_commands(*, port: int, host: str) -> dict[str, list[str]]:
         ],
         "beat": [os.path.join(bindir, "celery"), "-A", "trading_site", "beat", "--loglevel", "INFO"],
     }
-    if settings.BROKER == "alpaca":
+    if trade_stream_expected():
         commands["trade_stream"] = [python, "manage.py", "run_trade_stream"]
     return commands
 
