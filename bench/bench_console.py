@@ -4,7 +4,7 @@ clients, with 10,000 orders and 100 open positions in PostgreSQL, served by guni
 Setup (not measured): 100 assets with a daily bar each (the simulated exchange quotes from them),
 100 positions, 10,000 orders (every 10th a TWAP parent with 4 children), 2,000 account snapshots for
 the equity curve, 20 alerts, heartbeats, and a logged-in viewer whose session cookie the clients send.
-A real gunicorn (2 workers × 4 threads) serves the benchmark database; 10 client threads each issue
+A real gunicorn (``WEB_WORKERS`` × ``WEB_THREADS``, as ``make run``) serves the benchmark database; 10 client threads each issue
 40 requests per page. Budget: server p95 < 100 ms per page — the time gunicorn reports for each
 request (``%(D)s`` in its access log: from the request read to the response written); the latency the
 clients observe, which adds queueing for the 8 worker threads, is reported beside it. The dashboard

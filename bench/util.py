@@ -56,7 +56,7 @@ def clients_run(client: Callable[[], None], *, clients: int) -> float:
 
 @contextlib.contextmanager
 def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[int]:
-    """Serve ``app`` with gunicorn (2 workers × 4 threads, as ``make run``) on a free loopback port,
+    """Serve ``app`` with gunicorn (``WEB_WORKERS`` × ``WEB_THREADS``, as ``make run``) on a free loopback port,
     against the benchmark database; yields the port once it accepts connections, stops it after."""
     import os
     import socket
@@ -64,6 +64,7 @@ def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[
     import sys
     import time
 
+    from django.conf import settings
     from django.db import connection
 
     from tests.processes import test_database_url
@@ -74,7 +75,8 @@ def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[
     child_env.update(env or {})
     connection.close()  # the children must not share this process's connection
     command = [str(Path(sys.executable).parent / "gunicorn"), app, "--bind", f"127.0.0.1:{port}",
-               "--workers", "2", "--threads", "4", "--log-level", "warning", *args]
+               "--workers", str(settings.WEB_WORKERS), "--threads", str(settings.WEB_THREADS),
+               "--log-level", "warning", *args]
     proc = subprocess.Popen(command, cwd=ROOT, env=child_env)
     try:
         deadline = time.monotonic() + 30

@@ -18,6 +18,7 @@ from orders.models import (
     Side,
     TimeInForce,
 )
+from trading_site.api.serializers import PrebuiltFieldsMixin
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
 
 
@@ -100,7 +101,7 @@ class OrderFilterSerializer(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, required=False)
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     type = serializers.CharField(source="order_type")
     created_by = serializers.SerializerMethodField()
 
@@ -119,14 +120,14 @@ class OrderSerializer(serializers.ModelSerializer):
         return obj.created_by.get_username() if obj.created_by_id else None
 
 
-class FillSerializer(serializers.ModelSerializer):
+class FillSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Fill
         fields = ["id", "execution_id", "qty", "price", "commission", "executed_at", "origin"]
         read_only_fields = fields
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
+class OrderEventSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = OrderEvent
         fields = ["id", "created_at", "kind", "from_status", "to_status", "data"]

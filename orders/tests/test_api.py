@@ -178,3 +178,25 @@ def test_openapi_create_response_is_either_an_order_or_a_twap_parent_detail(api_
     assert created == {"$ref": "#/components/schemas/OrderCreated"}
     options = {ref["$ref"] for ref in schema["components"]["schemas"]["OrderCreated"]["oneOf"]}
     assert options == {"#/components/schemas/Order", "#/components/schemas/OrderDetail"}
+
+
+def test_order_output_is_drfs_own_rendering(aapl, sim_broker, frozen, operator):
+    """Output serializers render with fields built once per class (PrebuiltFieldsMixin); the result
+    must be exactly what DRF renders with per-instance fields, for every kind of order."""
+    from rest_framework import serializers as drf
+
+    from orders.api import serializers as s
+    from orders.gateway import order_cancel, order_submit
+    from orders.slicing import twap_order_place
+
+    order_submit(symbol="AAPL", side="buy", qty="3", source="api", actor=operator, reason="filled")
+    resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
+    order_cancel(order=resting, actor=operator, reason="changed my mind")
+    twap_order_place(symbol="AAPL", side="buy", qty="10", slices=5, horizon_minutes="5", actor=operator, source="api")
+    assert Order.objects.count() == 8
+    for order in Order.objects.all():
+        for cls in (s.OrderSerializer, s.OrderDetailSerializer):
+            ours = cls(order, context={}).data
+            assert ours == drf.Serializer.to_representation(cls(order, context={}), order), (cls.__name__, order.pk)
+    many = s.OrderSerializer(Order.objects.all(), many=True).data
+    assert [row["id"] for row in many] == list(Order.objects.values_list("pk", flat=True))

@@ -34,6 +34,29 @@ def user_role(user) -> str | None:
     return role
 
 
+def role_select_sql(user_id_column: str) -> tuple[str, list[str]]:
+    """SQL (and its parameters) of a scalar subquery: the highest role name of the user whose id is
+    ``user_id_column``, or NULL. Lets a query that loads the user anyway (API token authentication)
+    carry the role, instead of a second query; pass the value to :func:`role_remember`."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    through = get_user_model().groups.through._meta
+    group_t, through_t = Group._meta.db_table, through.db_table
+    ranks = " ".join("WHEN %s THEN " + str(n) for n in _RANK.values())
+    sql = (
+        f"(SELECT g.name FROM {group_t} g JOIN {through_t} ug ON ug.group_id = g.id "
+        f"WHERE ug.user_id = {user_id_column} AND g.name IN (%s, %s, %s) "
+        f"ORDER BY CASE g.name {ranks} END DESC LIMIT 1)"
+    )
+    return sql, [*ROLES, *_RANK]
+
+
+def role_remember(user, role: str | None) -> None:
+    """Record the role loaded with the user (see :func:`role_select_sql`) for this request."""
+    user._trading_role = role if role in _RANK else None
+
+
 def has_role(user, role: str) -> bool:
     current = user_role(user)
     return current is not None and _RANK[current] >= _RANK[role]

@@ -86,3 +86,40 @@ def test_schema_and_docs_need_login(api_as, viewer):
     response = api_as(viewer).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert "/api/v1/auth/token/" in response.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("roles_held", "expected"),
+    [([], None), (["viewer"], "viewer"), (["viewer", "operator"], "operator"), (["admin", "viewer"], "admin")],
+)
+def test_token_authentication_loads_user_and_highest_role_in_one_query(db, roles_held, expected,
+                                                                         django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIRequestFactory
+
+    from trading_site.accounts import roles_ensure
+    from trading_site.api.authentication import AuditedTokenAuthentication
+    from trading_site.lib.roles import user_role
+
+    user = get_user_model().objects.create_user("tok", password="x" * 12)
+    groups = roles_ensure()
+    user.groups.add(*(groups[r] for r in roles_held))
+    key = Token.objects.create(user=user).key
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
+    with django_assert_num_queries(1):
+        found, token = AuditedTokenAuthentication().authenticate(request)
+        assert user_role(found) == expected  # no second query for the role
+    assert (found.pk, found.username, token.key) == (user.pk, "tok", key)
+
+
+def test_token_of_an_inactive_user_is_refused(operator):
+    from rest_framework.test import APIClient
+
+    key = Token.objects.create(user=operator).key
+    operator.is_active = False
+    operator.save(update_fields=["is_active"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get("/api/v1/orders/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
