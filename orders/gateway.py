@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from orders import pretrade
 from orders.brokers import get_broker
@@ -399,11 +400,23 @@ def _ack_apply(order: Order, result: BrokerOrder) -> bool:
         fields["broker_order_id"] = result.broker_order_id
     if order.submitted_at is None and result.submitted_at is not None:
         fields["submitted_at"] = result.submitted_at
-    with transaction.atomic():
-        if not Order.objects.filter(pk=order.pk, status=order.status).update(**fields):
+    event = {"created_at": now, "kind": "accepted", "from_status": order.status, "to_status": to,
+             "data": {"origin": "submit"}}
+    if connection.vendor == "postgresql":
+        # One statement: the UPDATE and its event in a data-modifying CTE (every order pays this).
+        sets = ", ".join(f"{Order._meta.get_field(name).column} = %s" for name in fields)
+        sql = (f"WITH moved AS (UPDATE {Order._meta.db_table} SET {sets} WHERE id = %s AND status = %s RETURNING id) "
+               f"INSERT INTO {OrderEvent._meta.db_table} (order_id, created_at, kind, from_status, to_status, data) "
+               "SELECT id, %s, %s, %s, %s, %s::jsonb FROM moved RETURNING id")
+        params = [*fields.values(), order.pk, order.status, now, event["kind"], event["from_status"], to,
+                  json.dumps(event["data"])]
+        if fetch_one(sql, params) is None:
             return False
-        OrderEvent.objects.create(order_id=order.pk, created_at=now, kind="accepted", from_status=order.status,
-                                  to_status=to, data={"origin": "submit"})
+    else:
+        with transaction.atomic():
+            if not Order.objects.filter(pk=order.pk, status=order.status).update(**fields):
+                return False
+            OrderEvent.objects.create(order_id=order.pk, **event)
     for name, value in fields.items():
         setattr(order, name, value)
     return True

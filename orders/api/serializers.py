@@ -18,7 +18,7 @@ from orders.models import (
     Side,
     TimeInForce,
 )
-from trading_site.api.serializers import PrebuiltFieldsMixin
+from trading_site.api.serializers import PrebuiltFieldsMixin, PrebuiltInputFieldsMixin
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
 
 
@@ -60,7 +60,7 @@ class AlgoSerializer(StrictSerializer):
     clip_to_close = serializers.BooleanField(default=False)
 
 
-class OrderCreateSerializer(StrictSerializer):
+class OrderCreateSerializer(PrebuiltInputFieldsMixin, StrictSerializer):
     symbol = serializers.CharField(max_length=16)
     side = serializers.ChoiceField(choices=Side.choices)
     qty = LedgerDecimalField(kind="qty")

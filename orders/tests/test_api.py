@@ -200,3 +200,29 @@ def test_order_output_is_drfs_own_rendering(aapl, sim_broker, frozen, operator):
             assert ours == drf.Serializer.to_representation(cls(order, context={}), order), (cls.__name__, order.pk)
     many = s.OrderSerializer(Order.objects.all(), many=True).data
     assert [row["id"] for row in many] == list(Order.objects.values_list("pk", flat=True))
+
+
+def test_create_serializer_shares_fields_but_not_results_across_threads(db):
+    """OrderCreateSerializer validates with one field set per class (PrebuiltInputFieldsMixin)."""
+    import threading
+
+    from orders.api.serializers import OrderCreateSerializer
+
+    outcomes: dict[int, object] = {}
+
+    def validate(n: int) -> None:
+        body = {"symbol": f"S{n}", "side": "buy", "qty": str(n + 1)} if n % 2 else {"symbol": "X", "side": "hold", "qty": "-1"}
+        serializer = OrderCreateSerializer(data=body)
+        outcomes[n] = serializer.validated_data if serializer.is_valid() else serializer.errors
+
+    threads = [threading.Thread(target=validate, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for n, outcome in outcomes.items():
+        if n % 2:
+            assert (outcome["symbol"], outcome["qty"]) == (f"S{n}", D(n + 1))
+        else:
+            assert set(outcome) == {"side", "qty"}
+    assert OrderCreateSerializer(data={"symbol": "A"}).fields is OrderCreateSerializer(data={}).fields

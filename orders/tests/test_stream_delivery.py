@@ -81,15 +81,20 @@ def test_gateway_acknowledgement_never_moves_an_order_back(aapl, frozen):
 
 
 def test_acknowledgement_is_one_compare_and_set(aapl, stream_broker, frozen, django_assert_num_queries):
-    # Idempotency look-up, asset, order + event (+ BEGIN/COMMIT), exchange (+2), ack CAS + event (+2).
+    # Idempotency look-up, asset, [order, created event], [exchange order, execution], and the
+    # acknowledgement: compare-and-set with its event in one statement (brackets: one transaction,
+    # 2 savepoint statements each inside the test's own transaction).
     order_submit(symbol="AAPL", side="buy", qty="1", source="signal", client_order_id="warm")  # caches warm
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         order = order_submit(symbol="AAPL", side="buy", qty="1", source="signal", client_order_id="q-1")
     assert order.status == "accepted"
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.broker_order_id, stored.submitted_at) == ("accepted", order.broker_order_id,
                                                                              order.submitted_at)
     assert s.OrderSerializer(order).data == s.OrderSerializer(stored).data
+    ack = OrderEvent.objects.get(order=order, kind="accepted")
+    assert (ack.from_status, ack.to_status, ack.data, ack.actor_id) == ("submitting", "accepted", {"origin": "submit"}, None)
+    assert ack.created_at == stored.updated_at
 
 
 def test_a_failing_fill_listener_holds_back_only_its_order(aapl, stream_broker, frozen):

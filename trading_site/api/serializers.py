@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework.fields import SerializerMethodField, SkipField
+from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.relations import PKOnlyObject
 
 
@@ -38,3 +39,26 @@ class PrebuiltFieldsMixin:
             check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             ret[field.field_name] = None if check_for_none is None else field.to_representation(attribute)
         return ret
+
+
+class PrebuiltInputFieldsMixin:
+    """Validate with one copy of the declared fields per class, not one per request.
+
+    DRF deep-copies a serializer's declared fields for every instance (about 0.25 ms for an order's
+    ten fields). Validating does not change a field — values are returned and errors raised — so a
+    plain input serializer can share one copy across requests and threads. Only for serializers
+    whose fields read no context (no ``HiddenField``, ``CurrentUserDefault`` or request-dependent
+    field); ``validate``/``validate_<field>`` methods still run on the request's own instance.
+    """
+
+    @property
+    def fields(self):
+        cls = type(self)
+        fields = cls.__dict__.get("_prebuilt_input")
+        if fields is None:
+            proto = cls()
+            fields = BindingDict(proto)
+            for name, field in proto.get_fields().items():
+                fields[name] = field
+            cls._prebuilt_input = fields
+        return fields
