@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rest_framework.fields import SerializerMethodField, SkipField
-from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.relations import PKOnlyObject
+from rest_framework.utils.serializer_helpers import BindingDict
 
 
 class PrebuiltFieldsMixin:
