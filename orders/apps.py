@@ -37,14 +37,23 @@ class OrdersConfig(AppConfig):
                 },
             )
         health.register_check("broker", _broker_health)
-        from orders.stream import trade_stream_expected, trade_stream_health
-
-        if trade_stream_expected():
-            health.register_check("trade_stream", trade_stream_health)
+        trade_stream_check_register()
         from trading_site.demo import register_demo_step
 
         register_demo_step("orders: account snapshot", _demo_snapshot)
         from orders import tasks  # noqa: F401  (connects the worker start-up reconciliation)
+
+
+def trade_stream_check_register() -> bool:
+    """``/healthz`` checks the trade-stream heartbeat when this deployment runs one (fills stop
+    reaching the ledger without it). Returns whether it registered the check."""
+    from orders.brokers import trade_stream_expected
+    from trading_site import health
+
+    if not trade_stream_expected():
+        return False
+    health.register_check("trade_stream", lambda: health.heartbeat_check("trade_stream"))
+    return True
 
 
 def _broker_health() -> dict:

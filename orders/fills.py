@@ -272,13 +272,14 @@ def trade_update_apply(*, update: TradeUpdate) -> list[Fill]:
     return trade_updates_apply(updates=[update])[0]
 
 
-def updates_pump(*, broker, client_order_id: str | None = None) -> int:
+def updates_pump(*, broker, client_order_id: str | None = None, held_back: list[str] | None = None) -> int:
     """Deliver the adapter's pending trade updates (the simulated outbox), optionally of one order.
 
     One transaction per order, in outbox order: its updates are applied under one lock and marked
     delivered together. An order whose updates fail (a fill listener raised) is logged and held
     back — its updates stay pending and are retried by the next pump — while the other orders'
-    updates are delivered. Returns how many updates were delivered.
+    updates are delivered. Returns how many updates were delivered; the client order ids held back
+    are appended to ``held_back`` when given.
     """
     updates = broker.pending_updates(client_order_id=client_order_id)
     groups: dict[str, list[TradeUpdate]] = {}
@@ -290,6 +291,8 @@ def updates_pump(*, broker, client_order_id: str | None = None) -> int:
             trade_updates_apply(updates=group, on_applied=lambda group=group: broker.mark_delivered(group))
         except Exception:
             logger.exception("trade updates of %s held back (retried on the next delivery)", cid)
+            if held_back is not None:
+                held_back.append(cid)
             continue
         delivered += len(group)
     return delivered

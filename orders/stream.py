@@ -31,20 +31,6 @@ from orders.models import OPEN_STATUSES, Order
 logger = logging.getLogger(__name__)
 
 
-def trade_stream_expected() -> bool:
-    """Whether this deployment runs ``run_trade_stream``: with Alpaca, or the streamed simulated exchange."""
-    from django.conf import settings
-
-    return settings.BROKER == "alpaca" or settings.SIM_FILL_DELIVERY == "stream"
-
-
-def trade_stream_health() -> dict:
-    """``/healthz`` check: the trade-stream process's heartbeat (fills stop reaching the ledger without it)."""
-    from trading_site.health import heartbeat_check
-
-    return heartbeat_check("trade_stream")
-
-
 class TradeStreamRunner:
     def __init__(self, broker, *, poll_seconds: float = 5.0) -> None:
         self.broker = broker
@@ -128,10 +114,13 @@ class OutboxStreamRunner:
     """The simulated exchange's trade updates, delivered by one process as Alpaca's stream would be.
 
     Drains the outbox in batches (one transaction per order, in outbox order) and, when a pass
-    delivered nothing, waits ``poll_seconds`` before looking again. Writes the ``trade_stream``
-    heartbeat every ``heartbeat_seconds``. The beat's sim tick delivers too (a fallback while this
-    process is down); both are safe together — updates are idempotent by execution id and applied
-    under the order's row lock.
+    delivered nothing, waits ``poll_seconds`` before looking again — or, while the only pending
+    updates are held back (their booking keeps failing), waits twice as long each time up to
+    ``heartbeat_seconds``, so a lasting failure is retried and logged every few seconds, not ten
+    times a second. Writes the ``trade_stream`` heartbeat and recycles its database connection
+    every ``heartbeat_seconds``. The beat's sim tick delivers too (a fallback while this process is
+    down); both are safe together — updates are idempotent by execution id and applied under the
+    order's row lock.
     """
 
     def __init__(self, broker, *, poll_seconds: float = 0.1, heartbeat_seconds: float = 5.0) -> None:
@@ -139,27 +128,45 @@ class OutboxStreamRunner:
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.applied = 0
+        self.held_back: list[str] = []
+        self._backoff = poll_seconds
         self._last_heartbeat = float("-inf")
 
     def process(self) -> int:
         """One pass over the outbox; returns how many updates were delivered."""
-        count = updates_pump(broker=self.broker)
+        self.held_back = []
+        count = updates_pump(broker=self.broker, held_back=self.held_back)
         self.applied += count
         return count
+
+    def wait_seconds(self, delivered: int) -> float:
+        """How long to pause after a pass that delivered ``delivered`` updates."""
+        if delivered:
+            self._backoff = self.poll_seconds
+            return 0.0
+        if not self.held_back:
+            self._backoff = self.poll_seconds
+            return self.poll_seconds
+        wait, self._backoff = self._backoff, min(self._backoff * 2, self.heartbeat_seconds)
+        return wait
 
     def run_forever(self, stop: threading.Event) -> None:
         from trading_site.health import heartbeat_record
 
         while not stop.is_set():
-            close_old_connections()
+            now = time.monotonic()
+            beat_due = now - self._last_heartbeat >= self.heartbeat_seconds
+            if beat_due:
+                close_old_connections()  # every few seconds, not on every 0.1 s pass
             try:
                 delivered = self.process()
-            except Exception:  # the database went away: retry after a pause, never exit on it
+            except Exception:  # the database went away: retry after a pause with a fresh connection
                 logger.exception("simulated trade stream: delivery pass failed")
+                close_old_connections()
                 delivered = 0
-            now = time.monotonic()
-            if now - self._last_heartbeat >= self.heartbeat_seconds:
+            if beat_due:
                 heartbeat_record(name="trade_stream", detail={"applied": self.applied, "broker": self.broker.name})
                 self._last_heartbeat = now
-            if not delivered:
-                stop.wait(self.poll_seconds)
+            wait = self.wait_seconds(delivered)
+            if wait:
+                stop.wait(wait)

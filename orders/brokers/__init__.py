@@ -49,6 +49,12 @@ def use_broker(broker: Broker) -> Iterator[Broker]:
         _override.remove(broker)
 
 
+def trade_stream_expected() -> bool:
+    """Whether this deployment runs ``manage.py run_trade_stream``: with Alpaca (its websocket), or
+    with the simulated exchange delivering its fills as a stream (``SIM_FILL_DELIVERY=stream``)."""
+    return settings.BROKER == "alpaca" or settings.SIM_FILL_DELIVERY == "stream"
+
+
 def reset_broker() -> None:
     global _broker
     with _lock:

@@ -18,12 +18,12 @@ from django.core.management import call_command
 
 from orders import events
 from orders.api import serializers as s
-from orders.brokers import use_broker
+from orders.brokers import trade_stream_expected, use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.fills import updates_pump
 from orders.gateway import order_cancel, order_submit
 from orders.models import Fill, Order, OrderEvent, Position, SimTradeUpdate
-from orders.stream import OutboxStreamRunner, trade_stream_expected, trade_stream_health
+from orders.stream import OutboxStreamRunner
 from trading_site.models import Heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -157,22 +157,28 @@ def test_runner_writes_the_heartbeat_and_stops_on_request(aapl, stream_broker, f
     assert Order.objects.get(client_order_id="hb-1").status == "filled"
 
 
-def test_trade_stream_is_expected_and_checked_by_healthz_when_it_delivers(settings, frozen):
-    settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "inline"
-    assert not trade_stream_expected()
-    settings.SIM_FILL_DELIVERY = "stream"
-    assert trade_stream_expected()
-    settings.BROKER, settings.SIM_FILL_DELIVERY = "alpaca", "inline"
-    assert trade_stream_expected()
-    assert trade_stream_health() == {"ok": False, "error": "never seen"}
-    call_command_heartbeat()
-    assert trade_stream_health()["ok"] is True
-
-
-def call_command_heartbeat():
+def test_trade_stream_is_expected_and_checked_by_healthz_when_it_delivers(settings, frozen, client):
+    from orders.apps import trade_stream_check_register
+    from trading_site import health
     from trading_site.health import heartbeat_record
 
-    heartbeat_record(name="trade_stream", detail={"applied": 0})
+    settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "inline"
+    assert not trade_stream_expected()
+    assert trade_stream_check_register() is False
+    assert "trade_stream" not in client.get("/healthz").json()["checks"]
+    settings.BROKER, settings.SIM_FILL_DELIVERY = "alpaca", "inline"
+    assert trade_stream_expected()
+    settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "stream"
+    assert trade_stream_expected()
+    saved = dict(health._extra_checks)
+    try:
+        assert trade_stream_check_register() is True
+        assert client.get("/healthz").json()["checks"]["trade_stream"] == {"ok": False, "error": "never seen"}
+        heartbeat_record(name="trade_stream", detail={"applied": 0})
+        assert client.get("/healthz").json()["checks"]["trade_stream"]["ok"] is True
+    finally:
+        health._extra_checks.clear()
+        health._extra_checks.update(saved)
 
 
 def test_run_trade_stream_command_delivers_the_simulated_outbox(aapl, frozen, settings, monkeypatch):
@@ -200,3 +206,22 @@ def test_replay_and_inline_mode_book_fills_inside_the_call(aapl, sim_broker, fro
         SimulatedBroker(fill_delivery="later")
     order = order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="inline-1")
     assert order.status == "filled"
+
+
+def test_runner_backs_off_while_only_held_back_updates_are_pending(aapl, stream_broker, frozen):
+    order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="poison-1")
+
+    def listener(event):
+        raise RuntimeError("tax ledger down")
+
+    events.register_fill_listener("broken", listener)
+    runner = OutboxStreamRunner(stream_broker, poll_seconds=0.1, heartbeat_seconds=1.0)
+    waits = []
+    for _ in range(6):
+        waits.append(runner.wait_seconds(runner.process()))
+    assert runner.held_back == ["poison-1"]
+    assert waits == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]  # retried and logged ever less often, capped
+    events.unregister_fill_listener("broken")
+    assert runner.wait_seconds(runner.process()) == 0.0  # delivered: straight on to the next pass
+    assert runner.wait_seconds(runner.process()) == 0.1  # idle: the normal poll again
+    assert Order.objects.get(client_order_id="poison-1").status == "filled"

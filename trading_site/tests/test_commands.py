@@ -82,3 +82,19 @@ def test_run_platform_prints_the_demo_logins_only_when_it_knows_them(db, monkeyp
     assert demo_logins_line() == ""  # users exist, but the password is nowhere on this machine
     (tmp_path / "demo-password.txt").write_text("from-the-file\n")
     assert demo_logins_line() == "Logins: admin / operator / viewer with password from-the-file"
+
+
+def test_run_platform_starts_the_trade_stream_when_the_broker_needs_one(settings):
+    from trading_site.management.commands.run_platform import process_commands
+
+    settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "stream"
+    settings.WEB_WORKERS, settings.WEB_THREADS = 3, 2
+    commands = process_commands(port=8123, host="127.0.0.1")
+    assert set(commands) == {"web", "worker", "beat", "trade_stream"}
+    assert commands["trade_stream"][1:] == ["manage.py", "run_trade_stream"]
+    web = commands["web"]
+    assert (web[web.index("--workers") + 1], web[web.index("--threads") + 1]) == ("3", "2")
+    settings.SIM_FILL_DELIVERY = "inline"
+    assert set(process_commands(port=8123, host="127.0.0.1")) == {"web", "worker", "beat"}
+    settings.BROKER = "alpaca"
+    assert "trade_stream" in process_commands(port=8123, host="127.0.0.1")

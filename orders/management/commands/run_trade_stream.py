@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from orders.brokers import get_broker
 from orders.conf import conf
+from orders.stream import OutboxStreamRunner, TradeStreamRunner
 
 
 class Command(BaseCommand):
@@ -27,12 +28,8 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         if settings.BROKER == "simulated":
-            from orders.stream import OutboxStreamRunner
-
             self.stdout.write(f"trade stream: simulated exchange outbox, every {conf.sim_stream_poll_seconds}s when idle")
             OutboxStreamRunner(broker, poll_seconds=conf.sim_stream_poll_seconds).run_forever(stop)
             return
-        from orders.stream import TradeStreamRunner
-
         self.stdout.write(f"trade stream: {broker.name} (paper={broker.paper}), polling every {conf.trade_stream_poll_seconds}s when quiet")
         TradeStreamRunner(broker, poll_seconds=conf.trade_stream_poll_seconds).run_forever(stop)

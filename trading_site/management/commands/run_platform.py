@@ -17,7 +17,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from orders.stream import trade_stream_expected
+from orders.brokers import trade_stream_expected
 from trading_site.demo import DEMO_USERS, demo_password_known
 from trading_site.lib import queues
 
