@@ -19,7 +19,8 @@ from trading_site.lib.roles import role_remember, role_select_sql
 
 
 @functools.cache
-def _token_user_sql_text() -> tuple[str, tuple[str, ...]]:
+def _token_user_sql() -> tuple[str, tuple[str, ...]]:
+    """The user of a token with the user's role, as SQL and the role parameters (the key follows)."""
     from rest_framework.authtoken.models import Token
 
     user_t, token_t = get_user_model()._meta.db_table, Token._meta.db_table
@@ -29,11 +30,6 @@ def _token_user_sql_text() -> tuple[str, tuple[str, ...]]:
         f"FROM {token_t} t JOIN {user_t} u ON u.id = t.user_id WHERE t.key = %s"
     )
     return sql, tuple(role_params)
-
-
-def _token_user_sql(key: str) -> tuple[str, list[str]]:
-    sql, params = _token_user_sql_text()
-    return sql, [*params, key]
 
 
 def _set_auditlog_actor(user) -> None:
@@ -50,7 +46,8 @@ class AuditedTokenAuthentication(TokenAuthentication):
         # DRF's lookup (token → active user) with the user's role in the same query: one plain SQL
         # statement instead of two ORM queries (the ORM's query building was most of an order
         # request's authentication cost).
-        user = next(iter(get_user_model().objects.raw(*_token_user_sql(key))), None)
+        sql, role_params = _token_user_sql()
+        user = next(iter(get_user_model().objects.raw(sql, [*role_params, key])), None)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not user.is_active:

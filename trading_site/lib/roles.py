@@ -43,13 +43,14 @@ def role_select_sql(user_id_column: str) -> tuple[str, list[str]]:
 
     through = get_user_model().groups.through._meta
     group_t, through_t = Group._meta.db_table, through.db_table
-    ranks = " ".join("WHEN %s THEN " + str(n) for n in _RANK.values())
+    names = ", ".join(["%s"] * len(ROLES))
+    ranks = " ".join(f"WHEN %s THEN {n}" for n in _RANK.values())
     sql = (
         f"(SELECT g.name FROM {group_t} g JOIN {through_t} ug ON ug.group_id = g.id "
-        f"WHERE ug.user_id = {user_id_column} AND g.name IN (%s, %s, %s) "
+        f"WHERE ug.user_id = {user_id_column} AND g.name IN ({names}) "
         f"ORDER BY CASE g.name {ranks} END DESC LIMIT 1)"
     )
-    return sql, [*ROLES, *_RANK]
+    return sql, [*ROLES, *_RANK]  # parameters in the order of the placeholders: IN (...), then CASE
 
 
 def role_remember(user, role: str | None) -> None:
