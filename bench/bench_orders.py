@@ -24,19 +24,16 @@ regular market hours) would refuse a load test by design. The gunicorn workers l
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import http.client
 import itertools
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
 from decimal import Decimal
 
-from bench.util import ROOT, clients_run, gunicorn_server, median, percentile, result
+from bench.util import clients_run, gunicorn_server, median, percentile, platform_process, result
 
 CLIENTS = 8
 ORDERS_PER_CLIENT = 150
@@ -136,25 +133,6 @@ def _gateway(*, fill_delivery: str) -> list[float]:
     return latencies
 
 
-@contextlib.contextmanager
-def _trade_stream(env: dict[str, str]):
-    """``manage.py run_trade_stream`` against the benchmark database, stopped afterwards."""
-    from django.db import connection
-
-    from tests.processes import test_database_url
-
-    connection.close()
-    child_env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test",
-                     **env)
-    proc = subprocess.Popen([sys.executable, "manage.py", "run_trade_stream"], cwd=ROOT, env=child_env,
-                            stdout=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
 def _unbooked() -> int:
     from orders.models import Order
 
@@ -212,7 +190,7 @@ def run() -> list[dict]:
             p50s.append(percentile(latencies, 50))
             print(f"   round {n + 1}: {rate:.1f} accepted orders/s, p95 {p95s[-1]:.1f} ms", flush=True)
         waiting = _unbooked()
-        with _trade_stream(env):
+        with platform_process([sys.executable, "manage.py", "run_trade_stream"], env=env):
             drained = _booked_wait(waiting)
             latencies, along_rate, accepted = _api_load(port, token, "along")
             lag = _booked_wait(accepted)

@@ -54,31 +54,51 @@ def clients_run(client: Callable[[], None], *, clients: int) -> float:
     return elapsed
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of a platform process serving the benchmark database (closes this process's
+    connection: children must not share it)."""
+    import os
+
+    from django.db import connection
+
+    from tests.processes import test_database_url
+
+    connection.close()
+    return {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "trading_site.settings_test",
+            **(env or {})}
+
+
+@contextlib.contextmanager
+def platform_process(command: list[str], *, env: dict[str, str] | None = None) -> Iterator:
+    """Run ``command`` (a platform process) from the repository root against the benchmark
+    database; terminated when the block ends."""
+    import subprocess
+
+    proc = subprocess.Popen(command, cwd=ROOT, env=child_env(env))
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
 @contextlib.contextmanager
 def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[int]:
     """Serve ``app`` with gunicorn (``WEB_WORKERS`` × ``WEB_THREADS``, as ``make run``) on a free loopback port,
     against the benchmark database; yields the port once it accepts connections, stops it after."""
-    import os
     import socket
-    import subprocess
     import sys
     import time
 
     from django.conf import settings
-    from django.db import connection
 
-    from tests.processes import test_database_url
     from tests.servers._process import free_port
 
     port = free_port()
-    child_env = dict(os.environ, DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="trading_site.settings_test")
-    child_env.update(env or {})
-    connection.close()  # the children must not share this process's connection
     command = [str(Path(sys.executable).parent / "gunicorn"), app, "--bind", f"127.0.0.1:{port}",
                "--workers", str(settings.WEB_WORKERS), "--threads", str(settings.WEB_THREADS),
                "--log-level", "warning", *args]
-    proc = subprocess.Popen(command, cwd=ROOT, env=child_env)
-    try:
+    with platform_process(command, env=env) as proc:
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -89,6 +109,3 @@ def gunicorn_server(app: str, *, env: dict[str, str] | None = None, args: tuple[
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)

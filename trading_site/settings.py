@@ -50,6 +50,8 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required in production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env.int("PORT", default=8000)
+if not 0 < PORT < 65536:
+    raise ImproperlyConfigured(f"PORT must be between 1 and 65535, not {PORT}")
 # gunicorn layout of `make run` (and the benchmarks): processes × threads. Process-per-request
 # (threads 1) measured best on 2 cores: Python threads in one process contend for the GIL and
 # stretch the latency tail (bench/bench_orders.py).
@@ -57,8 +59,6 @@ WEB_WORKERS = env.int("WEB_WORKERS", default=4)
 WEB_THREADS = env.int("WEB_THREADS", default=1)
 if not (1 <= WEB_WORKERS <= 64 and 1 <= WEB_THREADS <= 64):
     raise ImproperlyConfigured("WEB_WORKERS and WEB_THREADS must be between 1 and 64")
-if not 0 < PORT < 65536:
-    raise ImproperlyConfigured(f"PORT must be between 1 and 65535, not {PORT}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
