@@ -200,13 +200,13 @@ def _order_copy(order: Order, source: Order) -> None:
         setattr(order, f.attname, getattr(source, f.attname))
 
 
+_ORDER_ID_SQL = f"SELECT id FROM {Order._meta.db_table} WHERE client_order_id = %s"
+
+
 def _order_id_by_client_id(client_order_id: str) -> int | None:
     """The idempotency look-up every placement makes (plain SQL: see ``trading_site.lib.sql``)."""
     row = fetch_one(_ORDER_ID_SQL, [client_order_id])
     return None if row is None else row[0]
-
-
-_ORDER_ID_SQL = f"SELECT id FROM {Order._meta.db_table} WHERE client_order_id = %s"
 
 
 def _reference_price(symbol: str) -> Decimal | None:
@@ -248,8 +248,9 @@ def order_place(
     now = clock.now()
     if client_order_id is not None:
         _client_order_id_check(client_order_id)
-        if _order_id_by_client_id(client_order_id) is not None:  # the unique constraint below decides races
-            return _existing(Order.objects.get(client_order_id=client_order_id), v)
+        existing_id = _order_id_by_client_id(client_order_id)
+        if existing_id is not None:  # the unique constraint below decides races
+            return _existing(Order.objects.get(pk=existing_id), v)
     else:
         client_order_id = _new_client_order_id(source, now)
 
