@@ -33,11 +33,15 @@ so totals are exact.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import heapq
 import itertools
 import os
 import random
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -121,6 +125,7 @@ class Lot:
     wash_absorbed: bool = False  # these shares already absorbed one disallowed loss
     new: bool = True
     dirty: bool = False
+    version: int = 0  # bumped when the lot re-enters the HIFO order (SymbolBook's index)
 
     @property
     def basis_per_share(self) -> Decimal:
@@ -215,7 +220,23 @@ def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
 
 
 class SymbolBook:
-    """Open lots and unmatched recent losses of one symbol in one account."""
+    """Open lots and unmatched recent losses of one symbol in one account.
+
+    Events must come in date order (the import sorts them; fills arrive in it). Every look-up is
+    indexed, so an event costs the same whatever the length of the history or the number of open
+    lots (``docs/ADRs/0024-in-memory-lot-engine.md``):
+
+    - relief order: one heap per lot method, built on first use and kept up to date, with stale
+      entries (lots closed, or re-keyed when their basis per share moved) skipped when popped;
+    - replacement candidates of a loss sale (open lots not yet holding a disallowed loss, by
+      acquisition): one list in acquisition order, searched by date (``bisect``), with a
+      "next live entry" pointer per entry (union-find with path compression) over the lots that
+      absorbed a loss or closed since;
+    - unmatched losses a purchase may replace: a queue in sale order; losses are matched from its
+      front and leave it once matched or 30 days old;
+    - lots per acquisition trade id (specific identification) and the open lots of each purchase
+      (numbering of split-off lots): dictionaries.
+    """
 
     def __init__(
         self,
@@ -227,17 +248,121 @@ class SymbolBook:
         known_trade_ids: set[str] | None = None,
     ) -> None:
         self.symbol = symbol
-        self.lots: list[Lot] = sorted(lots or [], key=lambda lot: (lot.seq, lot.sub))
-        self.pending: list[Realized] = sorted(
-            pending or [], key=lambda r: (r.sale_seq, r.date_acquired, r.lot_seq, r.piece)
-        )
         self.next_seq = next_seq
-        self.known_trade_ids = known_trade_ids if known_trade_ids is not None else {lot.trade_id for lot in self.lots}
+        ordered = sorted(lots or [], key=_fifo_key)
+        self.known_trade_ids = known_trade_ids if known_trade_ids is not None else {lot.trade_id for lot in ordered}
+        self.pending: deque[Realized] = deque(
+            sorted(pending or [], key=lambda r: (r.sale_seq, r.date_acquired, r.lot_seq, r.piece))
+        )
         self.changes = Changes()
         self._touched_lots: set[int] = set()
         self._touched_realized: set[int] = set()
+        self._open: dict[int, Lot] = {}  # open lots by id
+        self._by_trade: dict[str, dict[int, Lot]] = {}  # open lots by acquisition trade id
+        self._by_root: dict[int, list] = {}  # open lots of one purchase: max-heap of sub
+        self._heaps: dict[str, list] = {}  # relief order per method (FIFO, LIFO, HIFO)
+        self._tick = itertools.count()  # heap tiebreak: entries never compare lots
+        self._cand: list[Lot] = []  # replacement candidates, (acquired, seq, sub) order
+        self._cand_dates: list[dt.date] = []
+        self._cand_next: list[int] = [0]  # union-find over dead entries; one sentinel at the end
+        self._cand_limit = 4096
+        for lot in ordered:
+            self._index(lot)
+        self._candidates_rebuild()
 
-    # -- bookkeeping -------------------------------------------------------------------------
+    # -- indexes -----------------------------------------------------------------------------------
+    def _index(self, lot: Lot) -> None:
+        """Register an open lot (new purchase, split-off part, or loaded) in every index."""
+        self._open[lot.id] = lot
+        self._by_trade.setdefault(lot.trade_id, {})[lot.id] = lot
+        heap = self._by_root.get(lot.root_id)
+        if heap is not None or lot.id == lot.root_id:
+            if heap is None:
+                heap = self._by_root[lot.root_id] = []
+            heapq.heappush(heap, (-lot.sub, next(self._tick), lot))
+        for method, heap in self._heaps.items():
+            heapq.heappush(heap, self._entry(method, lot))
+
+    def _closed(self, lot: Lot) -> None:
+        """Forget a lot that was relieved to zero (heap entries are skipped when they surface)."""
+        del self._open[lot.id]
+        same = self._by_trade[lot.trade_id]
+        del same[lot.id]
+        if not same:
+            del self._by_trade[lot.trade_id]
+        if lot.id == lot.root_id:
+            self._by_root.pop(lot.id, None)  # no part is split off a closed purchase
+
+    def _entry(self, method: str, lot: Lot) -> tuple:
+        if method == FIFO:
+            return (lot.seq, lot.sub, next(self._tick), lot)
+        if method == LIFO:
+            return (-lot.seq, lot.sub, next(self._tick), lot)
+        lot.version += 1  # HIFO keys move with the basis; older entries of this lot are stale
+        return (-(lot.basis / lot.qty), lot.seq, lot.sub, lot.version, lot)
+
+    def _rekeyed(self, lot: Lot) -> None:
+        """The lot's basis per share changed: re-enter it in the HIFO order."""
+        heap = self._heaps.get(HIFO)
+        if heap is not None and lot.qty > 0:
+            heapq.heappush(heap, self._entry(HIFO, lot))
+
+    @staticmethod
+    def _live(method: str, entry: tuple) -> bool:
+        lot = entry[-1]
+        return lot.qty > 0 and (method != HIFO or entry[3] == lot.version)
+
+    def _heap(self, method: str) -> list:
+        heap = self._heaps.get(method)
+        if heap is None or len(heap) > 2 * len(self._open) + 1024:  # built on first use; compacted
+            heap = [self._entry(method, lot) for lot in self._open.values()]
+            heapq.heapify(heap)
+            self._heaps[method] = heap
+        return heap
+
+    def _candidates_rebuild(self) -> None:
+        live = sorted(
+            (lot for lot in self._open.values() if not lot.wash_absorbed),
+            key=lambda lot: (lot.acquired, lot.seq, lot.sub),
+        )
+        self._cand = live
+        self._cand_dates = [lot.acquired for lot in live]
+        self._cand_next = list(range(len(live) + 1))
+        self._cand_limit = max(4096, 2 * len(live))
+
+    def _candidate_add(self, lot: Lot) -> None:
+        """Add a new purchase (already in ``_open``) to the replacement candidates."""
+        if (self._cand and self._cand_dates[-1] > lot.acquired) or len(self._cand) >= self._cand_limit:
+            # A purchase dated before the last one (an out-of-order fill), or time to drop the
+            # entries of lots closed or holding a loss: rebuilt from the open lots, this one included.
+            self._candidates_rebuild()
+            return
+        self._cand.append(lot)
+        self._cand_dates.append(lot.acquired)
+        self._cand_next.append(len(self._cand))
+
+    def _candidate_from(self, index: int) -> int:
+        """The first candidate at or after ``index`` still open and not holding a loss."""
+        nxt, cand = self._cand_next, self._cand
+        end = len(cand)
+        j = index
+        while j < end:
+            k = nxt[j]
+            if k != j:
+                j = k
+                continue
+            lot = cand[j]
+            if lot.qty > 0 and not lot.wash_absorbed:
+                break
+            nxt[j] = j + 1  # dead for good: lots never reopen nor give a loss back
+            j += 1
+        while index < j:  # path compression
+            k = nxt[index]
+            nxt[index] = j
+            index = k
+        return j
+
+    # -- bookkeeping -------------------------------------------------------------------------------
     def _touch_lot(self, lot: Lot) -> None:
         if not lot.new:
             lot.dirty = True
@@ -259,10 +384,15 @@ class SymbolBook:
         return changes
 
     @property
-    def open_qty(self) -> Decimal:
-        return sum((lot.qty for lot in self.lots), ZERO)
+    def lots(self) -> list[Lot]:
+        """The open lots in (seq, sub) order — acquisition order, split-off parts after their purchase."""
+        return sorted(self._open.values(), key=_fifo_key)
 
-    # -- events ------------------------------------------------------------------------------
+    @property
+    def open_qty(self) -> Decimal:
+        return sum((lot.qty for lot in self._open.values()), ZERO)
+
+    # -- events ------------------------------------------------------------------------------------
     def buy(self, trade: Trade) -> Lot:
         basis = _money(trade.qty * trade.price + trade.commission)
         lot_id = new_id()
@@ -284,39 +414,69 @@ class SymbolBook:
             basis_original=basis,
         )
         self.next_seq += 1
-        self.lots.append(lot)
+        self._index(lot)
+        self._candidate_add(lot)
         self.known_trade_ids.add(trade.trade_id)
         self._touch_lot(lot)
-        # A purchase replaces earlier unmatched losses sold within the last 30 days.
+        # A purchase replaces earlier unmatched losses sold within the last 30 days, in sale order.
         horizon = trade.date - dt.timedelta(days=WASH_WINDOW_DAYS)
-        self.pending = [r for r in self.pending if r.date_sold >= horizon and r.wash_open_qty > 0]
-        for loss in list(self.pending):
+        pending = self.pending
+        while pending and (pending[0].wash_open_qty <= 0 or pending[0].date_sold < horizon):
+            pending.popleft()
+        for loss in pending:
             if lot.qty <= 0 or lot.wash_absorbed:
                 break
-            replacement = self._match(loss=loss, lot=lot, day=trade.date)
-            if replacement is lot:
+            if loss.wash_open_qty <= 0 or loss.date_sold < horizon:
+                continue
+            if self._match(loss=loss, lot=lot, day=trade.date) is lot:
                 break  # the whole new lot absorbed a loss; it cannot absorb another
-        self.pending = [r for r in self.pending if r.wash_open_qty > 0]
+        while pending and pending[0].wash_open_qty <= 0:
+            pending.popleft()
         return lot
 
-    def _select(self, trade: Trade, method: str) -> list[tuple[Lot, Decimal]]:
-        open_lots = self.lots  # only open lots are kept (compacted after every sale)
+    def _select(self, trade: Trade, method: str) -> tuple[list[tuple[Lot, Decimal]], list[tuple], str]:
+        """The lots a sell relieves and how much of each; raises before anything changes.
+
+        Also returns the heap entries taken out of the method's order (to put back the lots still
+        open after the sale) and the method used."""
         if trade.lot_ids or method == SPECIFIC_ID:
-            if not trade.lot_ids:
-                raise LotError("specific identification needs lot_ids for this sell")
-            ordered: list[Lot] = []
-            for name in trade.lot_ids:
-                if name not in self.known_trade_ids:
-                    raise LotError(f"unknown lot id {name!r} for {self.symbol}")
-                ordered.extend(lot for lot in open_lots if lot.trade_id == name and lot not in ordered)
-        elif method == FIFO:
-            ordered = open_lots
-        elif method == LIFO:
-            ordered = sorted(open_lots, key=lambda lot: (-lot.seq, lot.sub))
-        elif method == HIFO:
-            ordered = sorted(open_lots, key=lambda lot: (-lot.basis_per_share, lot.seq, lot.sub))
-        else:
+            return self._select_named(trade), [], SPECIFIC_ID
+        if method not in (FIFO, LIFO, HIFO):
             raise LotError(f"unknown lot method {method!r}")
+        heap = self._heap(method)
+        remaining = trade.qty
+        picks: list[tuple[Lot, Decimal]] = []
+        taken: list[tuple] = []
+        while remaining > 0 and heap:
+            entry = heapq.heappop(heap)
+            if not self._live(method, entry):
+                continue
+            lot = entry[-1]
+            take = min(lot.qty, remaining)
+            picks.append((lot, take))
+            taken.append(entry)
+            remaining -= take
+        if remaining > 0:
+            for entry in taken:
+                heapq.heappush(heap, entry)
+            raise LotError(
+                f"sell of {trade.qty} {self.symbol} exceeds the open position of {trade.qty - remaining} "
+                "(short sales are not supported)"
+            )
+        return picks, taken, method
+
+    def _select_named(self, trade: Trade) -> list[tuple[Lot, Decimal]]:
+        if not trade.lot_ids:
+            raise LotError("specific identification needs lot_ids for this sell")
+        ordered: list[Lot] = []
+        seen: set[int] = set()
+        for name in trade.lot_ids:
+            if name not in self.known_trade_ids:
+                raise LotError(f"unknown lot id {name!r} for {self.symbol}")
+            for lot in sorted(self._by_trade.get(name, {}).values(), key=_fifo_key):
+                if lot.id not in seen:
+                    seen.add(lot.id)
+                    ordered.append(lot)
         remaining = trade.qty
         picks: list[tuple[Lot, Decimal]] = []
         for lot in ordered:
@@ -326,19 +486,14 @@ class SymbolBook:
             picks.append((lot, take))
             remaining -= take
         if remaining > 0:
-            if trade.lot_ids:
-                raise LotError(
-                    f"lots {';'.join(trade.lot_ids)} hold {trade.qty - remaining} open {self.symbol} shares, "
-                    f"the sell is {trade.qty}"
-                )
             raise LotError(
-                f"sell of {trade.qty} {self.symbol} exceeds the open position of {trade.qty - remaining} "
-                "(short sales are not supported)"
+                f"lots {';'.join(trade.lot_ids)} hold {trade.qty - remaining} open {self.symbol} shares, "
+                f"the sell is {trade.qty}"
             )
         return picks
 
     def sell(self, trade: Trade, *, method: str = FIFO) -> list[Realized]:
-        picks = self._select(trade, method)  # raises before anything changes
+        picks, taken, used = self._select(trade, method)  # raises before anything changes
         net = trade.qty * trade.price - trade.commission
         proceeds = _allocate(net, [take for _, take in picks])
         sale_seq = self.next_seq
@@ -349,6 +504,10 @@ class SymbolBook:
             lot.qty -= take
             lot.basis -= cost
             self._touch_lot(lot)
+            if lot.qty == 0:
+                self._closed(lot)
+            elif used != HIFO:
+                self._rekeyed(lot)  # rounding moved its basis per share
             row = Realized(
                 id=new_id(),
                 symbol=self.symbol,
@@ -373,27 +532,30 @@ class SymbolBook:
                 row.wash_open_loss = row.cost_basis - row.proceeds
             rows.append(row)
             self._touch_realized(row)
-        self.lots = [lot for lot in self.lots if lot.qty > 0]
+        if taken:  # put the lots still open back in the order they were taken from
+            heap = self._heaps[used]
+            for entry in taken:
+                lot = entry[-1]
+                if lot.qty > 0:
+                    heapq.heappush(heap, self._entry(used, lot) if used == HIFO else entry)
         losses = sorted((r for r in rows if r.wash_open_qty > 0), key=lambda r: (r.date_acquired, r.lot_seq, r.piece))
         if losses:
             sold_roots = {lot.root_id for lot, _ in picks}
-            horizon = trade.date - dt.timedelta(days=WASH_WINDOW_DAYS)
             # Replacements acquired before (or on the day of) the sale and still held after it,
             # earliest acquisition first.
-            candidates = [
-                lot
-                for lot in self.lots
-                if lot.acquired >= horizon and not lot.wash_absorbed and lot.root_id not in sold_roots
-            ]
-            candidates.sort(key=lambda lot: (lot.acquired, lot.seq, lot.sub))
+            index = bisect.bisect_left(self._cand_dates, trade.date - dt.timedelta(days=WASH_WINDOW_DAYS))
             for loss in losses:
-                for lot in candidates:
-                    if loss.wash_open_qty <= 0:
+                while loss.wash_open_qty > 0:
+                    index = self._candidate_from(index)
+                    if index == len(self._cand):
                         break
-                    if lot.wash_absorbed or lot.qty <= 0:
+                    lot = self._cand[index]
+                    if lot.root_id in sold_roots:  # the rest of a lot being sold never replaces it
+                        index += 1
                         continue
                     self._match(loss=loss, lot=lot, day=trade.date)
-                candidates = [lot for lot in candidates if not lot.wash_absorbed and lot.qty > 0]
+                if index == len(self._cand):
+                    break
             self.pending.extend(r for r in losses if r.wash_open_qty > 0)
         return rows
 
@@ -420,6 +582,9 @@ class SymbolBook:
         else:
             replacement.holding_start = min(replacement.holding_start, loss.holding_start)
         replacement.wash_absorbed = True
+        if replacement.id == replacement.root_id:
+            self._by_root.pop(replacement.id, None)  # no part is split off a lot holding a loss
+        self._rekeyed(replacement)
         self._touch_lot(replacement)
         self.changes.adjustments.append(
             Adjustment(
@@ -455,14 +620,23 @@ class SymbolBook:
         )
         return replacement
 
+    def _next_sub(self, root: int) -> int:
+        """One more than the highest ``sub`` among the purchase's open lots: the same number whether
+        the book lived in memory or was reloaded (closed lots are not loaded)."""
+        heap = self._by_root.get(root)
+        if heap is None:  # a part split off a lot that is not the purchase itself (not produced here)
+            heap = self._by_root[root] = [
+                (-lot.sub, next(self._tick), lot) for lot in self._open.values() if lot.root_id == root
+            ]
+            heapq.heapify(heap)
+        while heap[0][-1].qty <= 0:
+            heapq.heappop(heap)
+        return -heap[0][0] + 1
+
     def _split_off(self, *, lot: Lot, qty: Decimal, day: dt.date) -> Lot:
         """Carve ``qty`` shares out of ``lot`` into a child lot (same purchase, own basis)."""
         basis = _money(lot.basis * qty / lot.qty)
         child_id = new_id()
-        # Numbered after the purchase's open lots: the same number whether the book lived in
-        # memory or was reloaded (closed lots are not loaded).
-        root = lot.root_id
-        sub = max(other.sub for other in self.lots if other.root_id == root) + 1
         child = Lot(
             id=child_id,
             symbol=lot.symbol,
@@ -471,7 +645,7 @@ class SymbolBook:
             root_id=lot.root_id,
             parent_id=lot.id,
             seq=lot.seq,
-            sub=sub,
+            sub=self._next_sub(lot.root_id),
             acquired=lot.acquired,
             holding_start=lot.holding_start,
             price=lot.price,
@@ -496,14 +670,9 @@ class SymbolBook:
         )
         lot.qty -= qty
         lot.basis -= basis
+        self._rekeyed(lot)
         self._touch_lot(lot)
-        # Keep the list in (seq, sub) order — the order a book reloaded from the database has — so
-        # FIFO relieves the same shares whether the book lived in memory (import) or not (fills):
-        # the child goes after the last lot of the same purchase (usually near the end).
-        index = len(self.lots)
-        while index > 0 and (self.lots[index - 1].seq, self.lots[index - 1].sub) > (child.seq, child.sub):
-            index -= 1
-        self.lots.insert(index, child)
+        self._index(child)  # (seq, sub) places it after the purchase's other open lots
         self._touch_lot(child)
         return child
 
@@ -514,11 +683,13 @@ class SymbolBook:
         factor = ratio_to / ratio_from
         changed = []
         for lot in self.lots:
-            if lot.qty <= 0 or lot.acquired >= day:
+            if lot.acquired >= day:
                 continue
             before = lot.qty
             lot.qty = (lot.qty * factor).quantize(QTY_QUANTUM)
             self._touch_lot(lot)
+            if lot.qty == 0:  # a reverse split rounding a fraction of a share away
+                self._closed(lot)
             changed.append(lot)
             self.changes.adjustments.append(
                 Adjustment(
@@ -534,6 +705,7 @@ class SymbolBook:
                     reference=reference or f"{ratio_to}-for-{ratio_from}",
                 )
             )
+        self._heaps.pop(HIFO, None)  # every basis per share moved: rebuilt on next use
         # Unmatched loss shares a purchase on or after the ex-date could still replace are counted
         # in post-split shares too.
         horizon = day - dt.timedelta(days=WASH_WINDOW_DAYS)
@@ -542,3 +714,81 @@ class SymbolBook:
                 row.wash_open_qty = (row.wash_open_qty * factor).quantize(QTY_QUANTUM)
                 self._touch_realized(row)
         return changed
+
+
+def _fifo_key(lot: Lot) -> tuple[int, int]:
+    return (lot.seq, lot.sub)
+
+
+# -- applying a history in memory (import, replay) -------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A ``ratio_to``-for-``ratio_from`` stock split of ``symbol`` effective ``date`` (the ex-date)."""
+
+    symbol: str
+    date: dt.date
+    ratio_from: Decimal
+    ratio_to: Decimal
+    reference: str = ""
+
+
+def events_ordered(trades: Iterable[Trade], splits: Iterable[Split] = ()) -> list[Trade | Split]:
+    """The order a history is applied in: by date; on one date splits first (they take effect at
+    the open), then trades in the order given. The sort is stable."""
+    events: list[Trade | Split] = [*splits, *trades]
+    events.sort(key=lambda e: (e.date, not isinstance(e, Split)))
+    return events
+
+
+class Ledger:
+    """The books of one account, in memory: the entry point for applying trades and splits.
+
+    ``tax.services`` imports with it (then writes :meth:`take_changes` in bulk) and replays call
+    it the same way with an empty ledger; the fill listener applies one fill to one
+    :class:`SymbolBook` loaded from the database — the same rules, in the same class.
+
+    >>> ledger = Ledger(method=FIFO)
+    >>> for event in events_ordered(trades, splits):
+    ...     ledger.apply(event)
+    >>> changes = ledger.take_changes()  # new and modified lots, realized rows, wash sales, adjustments
+    """
+
+    def __init__(self, *, method: str = FIFO, books: dict[str, SymbolBook] | None = None) -> None:
+        if method not in METHODS:
+            raise LotError(f"unknown lot method {method!r}")
+        self.method = method
+        self.books: dict[str, SymbolBook] = books if books is not None else {}
+
+    def book(self, symbol: str) -> SymbolBook:
+        book = self.books.get(symbol)
+        if book is None:
+            book = self.books[symbol] = SymbolBook(symbol=symbol)
+        return book
+
+    def apply(self, event: Trade | Split) -> Lot | list[Realized] | list[Lot]:
+        """Apply one event; a :class:`LotError` leaves every book as it was (splits aside)."""
+        book = self.book(event.symbol)
+        if isinstance(event, Split):
+            return book.split(
+                day=event.date, ratio_from=event.ratio_from, ratio_to=event.ratio_to, reference=event.reference
+            )
+        if event.side == BUY:
+            return book.buy(event)
+        if event.side == SELL:
+            return book.sell(event, method=self.method)
+        raise LotError(f"side {event.side!r} must be buy or sell")
+
+    def take_changes(self) -> Changes:
+        """What every book changed since the last call (and forget it)."""
+        merged = Changes()
+        for book in self.books.values():
+            changes = book.take_changes()
+            merged.lots.extend(changes.lots)
+            merged.realized.extend(changes.realized)
+            merged.washes.extend(changes.washes)
+            merged.adjustments.extend(changes.adjustments)
+        return merged
+
+    def open_lots(self) -> list[Lot]:
+        """Every open lot, by symbol then acquisition order."""
+        return [lot for symbol in sorted(self.books) for lot in self.books[symbol].lots]
