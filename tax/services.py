@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import psycopg
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef
 
 from tax import conf, engine
@@ -81,155 +82,149 @@ def _realized_from_values(v: tuple) -> engine.Realized:
     )  # fmt: skip
 
 
-LOT_COLUMNS = (
-    "id", "account", "symbol", "trade_id", "execution_id", "root_id", "parent_id", "seq", "sub", "acquired_date",
-    "holding_period_start", "price", "qty_original", "basis_original", "open_qty", "cost_basis_total",
-    "wash_absorbed", "status", "created_at",
-)  # fmt: skip
+# -- one write path -------------------------------------------------------------------------------
+# Every insert of the ledger goes through :func:`_rows_insert`: COPY on PostgreSQL, ``bulk_create``
+# batches elsewhere (the embedded SQLite run). Its column lists are the models' own fields
+# (:func:`model_columns`); the ``*_row`` functions give each engine object's value per field, with
+# engine ids as ints (written as UUIDs), and a model field without a value fails loudly.
+def model_columns(model) -> tuple[str, ...]:
+    """The columns an insert writes: every concrete field but an auto-increment key (``attname``)."""
+    return tuple(f.attname for f in model._meta.concrete_fields if not f.auto_created)
 
 
-def _lot_values(lot: engine.Lot, account: str, now: dt.datetime) -> tuple:
-    return (
-        _uuid(lot.id), account, lot.symbol, lot.trade_id, lot.execution_id, _uuid(lot.root_id), _uuid(lot.parent_id),
-        lot.seq, lot.sub, lot.acquired, lot.holding_start, lot.price, lot.qty_original, lot.basis_original, lot.qty,
-        lot.basis, lot.wash_absorbed, TaxLot.Status.OPEN if lot.qty > 0 else TaxLot.Status.CLOSED, now,
-    )  # fmt: skip
+def _lot_row(lot: engine.Lot, account: str, now: dt.datetime) -> dict:
+    return {
+        "id": lot.id, "account": account, "symbol": lot.symbol, "trade_id": lot.trade_id,
+        "execution_id": lot.execution_id, "root_id": lot.root_id, "parent_id": lot.parent_id, "seq": lot.seq,
+        "sub": lot.sub, "acquired_date": lot.acquired, "holding_period_start": lot.holding_start,
+        "price": lot.price, "qty_original": lot.qty_original, "basis_original": lot.basis_original,
+        "open_qty": lot.qty, "cost_basis_total": lot.basis, "wash_absorbed": lot.wash_absorbed,
+        "status": TaxLot.Status.OPEN.value if lot.qty > 0 else TaxLot.Status.CLOSED.value, "created_at": now,
+    }  # fmt: skip
 
 
-REALIZED_COLUMNS = (
-    "id", "account", "symbol", "lot_id", "lot_trade_id", "root_lot_id", "sale_trade_id", "sale_execution_id",
-    "sale_seq", "lot_seq", "qty", "date_acquired", "date_sold", "holding_period_start", "proceeds", "cost_basis",
-    "adjustment_amount", "gain_loss", "term", "wash_open_qty", "wash_open_loss", "created_at", "piece",
-)  # fmt: skip
+def _realized_row(r: engine.Realized, account: str, now: dt.datetime) -> dict:
+    return {
+        "id": r.id, "account": account, "symbol": r.symbol, "lot_id": r.lot_id, "lot_trade_id": r.lot_trade_id,
+        "root_lot_id": r.root_id, "sale_trade_id": r.sale_trade_id, "sale_execution_id": r.sale_execution_id,
+        "sale_seq": r.sale_seq, "lot_seq": r.lot_seq, "piece": r.piece, "qty": r.qty,
+        "date_acquired": r.date_acquired, "date_sold": r.date_sold, "holding_period_start": r.holding_start,
+        "proceeds": r.proceeds, "cost_basis": r.cost_basis, "adjustment_amount": r.adjustment,
+        "gain_loss": r.gain_loss, "term": r.term, "wash_open_qty": r.wash_open_qty,
+        "wash_open_loss": r.wash_open_loss, "created_at": now,
+    }  # fmt: skip
 
 
-def _realized_values(r: engine.Realized, account: str, now: dt.datetime) -> tuple:
-    return (
-        _uuid(r.id), account, r.symbol, _uuid(r.lot_id), r.lot_trade_id, _uuid(r.root_id), r.sale_trade_id,
-        r.sale_execution_id, r.sale_seq, r.lot_seq, r.qty, r.date_acquired, r.date_sold, r.holding_start, r.proceeds,
-        r.cost_basis, r.adjustment, r.gain_loss, r.term, r.wash_open_qty, r.wash_open_loss, now, r.piece,
-    )  # fmt: skip
+def _wash_row(w: engine.Wash, account: str, now: dt.datetime) -> dict:
+    return {
+        "id": w.id, "account": account, "symbol": w.symbol, "realized_id": w.realized_id,
+        "sale_trade_id": w.sale_trade_id, "lot_trade_id": w.lot_trade_id, "original_sale_date": w.date_sold,
+        "replacement_lot_id": w.replacement_lot_id, "replacement_trade_id": w.replacement_trade_id,
+        "triggering_purchase_date": w.replacement_acquired, "qty": w.qty, "disallowed_loss": w.disallowed_loss,
+        "holding_start_before": w.holding_start_before, "holding_start_after": w.holding_start_after,
+        "detected_on": w.detected_on, "created_at": now,
+    }  # fmt: skip
 
 
-WASH_COLUMNS = (
-    "id", "account", "symbol", "realized_id", "sale_trade_id", "lot_trade_id", "original_sale_date",
-    "replacement_lot_id", "replacement_trade_id", "triggering_purchase_date", "qty", "disallowed_loss",
-    "holding_start_before", "holding_start_after", "detected_on", "created_at",
-)  # fmt: skip
+def _adjustment_row(a: engine.Adjustment, now: dt.datetime) -> dict:
+    return {
+        "lot_id": a.lot_id, "kind": a.kind, "day": a.day, "qty_before": a.qty_before, "qty_after": a.qty_after,
+        "basis_before": a.basis_before, "basis_after": a.basis_after,
+        "holding_start_before": a.holding_start_before, "holding_start_after": a.holding_start_after,
+        "reference": a.reference[:80], "created_at": now,
+    }  # fmt: skip
 
-ADJUSTMENT_COLUMNS = (
-    "lot_id", "kind", "day", "qty_before", "qty_after", "basis_before", "basis_after", "holding_start_before",
-    "holding_start_after", "reference", "created_at",
-)  # fmt: skip
 
-TRADE_COLUMNS = (
-    "account", "execution_id", "trade_id", "origin", "symbol", "side", "qty", "price", "commission", "trade_date",
-    "executed_at", "order_id", "source", "strategy", "lot_ids", "method", "error",
-)  # fmt: skip
+def _trade_row(trade: engine.Trade, account: str, method: str) -> dict:
+    return {
+        "account": account, "execution_id": trade.execution_id, "trade_id": trade.trade_id,
+        "origin": TaxTrade.Origin.IMPORT.value, "symbol": trade.symbol, "side": trade.side, "qty": trade.qty,
+        "price": trade.price, "commission": trade.commission, "trade_date": trade.date, "executed_at": None,
+        "order_id": None, "source": "import", "strategy": "", "lot_ids": ";".join(trade.lot_ids),
+        "method": ("specific_id" if trade.lot_ids else method) if trade.side == engine.SELL else "", "error": "",
+    }  # fmt: skip
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Bulk insert for databases without COPY (the embedded SQLite run)."""
-    if rows:
-        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500)
+def _copy_text(field):
+    """How one field's value is written in a COPY text line (None is written as \\N by the caller)."""
+    if isinstance(field, models.UUIDField) or (field.is_relation and isinstance(field.target_field, models.UUIDField)):
+        return lambda v: f"{v:032x}"  # engine ids are 128-bit ints
+    if isinstance(field, models.BooleanField):
+        return lambda v: "t" if v else "f"
+    if isinstance(field, models.DateTimeField):
+        return lambda v: v.isoformat()
+    if isinstance(field, models.CharField | models.TextField):
+        return lambda v: v.translate(_COPY_ESCAPES)
+    return str  # numbers, decimals, dates
 
 
-# PostgreSQL COPY text lines, one f-string per row (column order as in the *_COLUMNS tuples above):
-# formatting hundreds of thousands of rows value by value costs more than the database's work.
-def _esc(text: str) -> str:
-    return text.translate(_COPY_ESCAPES)
+def _python_value(field):
+    """The value Django expects for one field when the rows go through ``bulk_create``."""
+    if isinstance(field, models.UUIDField) or (field.is_relation and isinstance(field.target_field, models.UUIDField)):
+        return lambda v: None if v is None else uuid.UUID(int=v)
+    return lambda v: v
 
 
-def _lot_line(lot: engine.Lot, acc: str, now: str) -> str:
-    parent = "\\N" if lot.parent_id is None else f"{lot.parent_id:032x}"
-    return (
-        f"{lot.id:032x}\t{acc}\t{_esc(lot.symbol)}\t{_esc(lot.trade_id)}\t{_esc(lot.execution_id)}\t"
-        f"{lot.root_id:032x}\t{parent}\t{lot.seq}\t{lot.sub}\t{lot.acquired}\t{lot.holding_start}\t{lot.price}\t"
-        f"{lot.qty_original}\t{lot.basis_original}\t{lot.qty}\t{lot.basis}\t{'t' if lot.wash_absorbed else 'f'}\t"
-        f"{'open' if lot.qty > 0 else 'closed'}\t{now}"
-    )
-
-
-def _realized_line(r: engine.Realized, acc: str, now: str) -> str:
-    return (
-        f"{r.id:032x}\t{acc}\t{_esc(r.symbol)}\t{r.lot_id:032x}\t{_esc(r.lot_trade_id)}\t{r.root_id:032x}\t"
-        f"{_esc(r.sale_trade_id)}\t{_esc(r.sale_execution_id)}\t{r.sale_seq}\t{r.lot_seq}\t{r.qty}\t"
-        f"{r.date_acquired}\t{r.date_sold}\t{r.holding_start}\t{r.proceeds}\t{r.cost_basis}\t{r.adjustment}\t"
-        f"{r.gain_loss}\t{r.term}\t{r.wash_open_qty}\t{r.wash_open_loss}\t{now}\t{r.piece}"
-    )
-
-
-def _wash_line(w: engine.Wash, acc: str, now: str) -> str:
-    return (
-        f"{w.id:032x}\t{acc}\t{_esc(w.symbol)}\t{w.realized_id:032x}\t{_esc(w.sale_trade_id)}\t"
-        f"{_esc(w.lot_trade_id)}\t{w.date_sold}\t{w.replacement_lot_id:032x}\t{_esc(w.replacement_trade_id)}\t"
-        f"{w.replacement_acquired}\t{w.qty}\t{w.disallowed_loss}\t{w.holding_start_before}\t"
-        f"{w.holding_start_after}\t{w.detected_on}\t{now}"
-    )
-
-
-def _adjustment_line(a: engine.Adjustment, now: str) -> str:
-    return (
-        f"{a.lot_id:032x}\t{a.kind}\t{a.day}\t{a.qty_before}\t{a.qty_after}\t{a.basis_before}\t{a.basis_after}\t"
-        f"{a.holding_start_before}\t{a.holding_start_after}\t{_esc(a.reference[:80])}\t{now}"
-    )
-
-
-def _copy_lines(model, columns: tuple[str, ...], lines: list[str]) -> None:
-    if not lines:
-        return
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
-    connection.ensure_connection()
-    with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
-        for start in range(0, len(lines), 20000):
-            copy.write("\n".join(lines[start : start + 20000]) + "\n")
-
-
-def _inserts_new(*, account: str, changes: engine.Changes, now: dt.datetime) -> None:
-    """Insert the new lots, realized rows, wash sales and adjustments."""
+def _rows_insert(model, rows: Iterable[dict]) -> int:
+    """Insert rows (dicts by field ``attname``) into ``model``'s table; returns how many."""
+    columns = model_columns(model)
+    fields = [model._meta.get_field(c) for c in columns]
+    count = 0
     if connection.vendor == "postgresql":
-        acc, stamp = _esc(account), now.isoformat()
-        _copy_lines(TaxLot, LOT_COLUMNS, [_lot_line(lot, acc, stamp) for lot in changes.lots if lot.new])
-        _copy_lines(RealizedGain, REALIZED_COLUMNS, [_realized_line(r, acc, stamp) for r in changes.realized if r.new])
-        _copy_lines(WashSale, WASH_COLUMNS, [_wash_line(w, acc, stamp) for w in changes.washes])
-        _copy_lines(LotAdjustment, ADJUSTMENT_COLUMNS, [_adjustment_line(a, stamp) for a in changes.adjustments])
-        return
-    _insert(TaxLot, LOT_COLUMNS, [_lot_values(lot, account, now) for lot in changes.lots if lot.new])
-    _insert(RealizedGain, REALIZED_COLUMNS, [_realized_values(r, account, now) for r in changes.realized if r.new])
-    _insert(
-        WashSale,
-        WASH_COLUMNS,
-        [
-            (
-                _uuid(w.id), account, w.symbol, _uuid(w.realized_id), w.sale_trade_id, w.lot_trade_id, w.date_sold,
-                _uuid(w.replacement_lot_id), w.replacement_trade_id, w.replacement_acquired, w.qty,
-                w.disallowed_loss, w.holding_start_before, w.holding_start_after, w.detected_on, now,
-            )
-            for w in changes.washes
-        ],
-    )  # fmt: skip
-    _insert(
-        LotAdjustment,
-        ADJUSTMENT_COLUMNS,
-        [
-            (
-                _uuid(a.lot_id), a.kind, a.day, a.qty_before, a.qty_after, a.basis_before, a.basis_after,
-                a.holding_start_before, a.holding_start_after, a.reference[:80], now,
-            )
-            for a in changes.adjustments
-        ],
-    )  # fmt: skip
+        writers = [_copy_text(f) for f in fields]
+        quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+            lines = []
+            for row in rows:
+                lines.append(
+                    "\t".join("\\N" if (v := row[c]) is None else w(v) for c, w in zip(columns, writers, strict=True))
+                )
+                if len(lines) == 5000:
+                    copy.write("\n".join(lines) + "\n")
+                    count += len(lines)
+                    lines.clear()
+            if lines:
+                copy.write("\n".join(lines) + "\n")
+                count += len(lines)
+        return count
+    converters = [_python_value(f) for f in fields]
+    batch = []
+    for row in rows:
+        batch.append(model(**{c: conv(row[c]) for c, conv in zip(columns, converters, strict=True)}))
+        if len(batch) == BATCH:
+            model.objects.bulk_create(batch, batch_size=500)
+            count += len(batch)
+            batch.clear()
+    if batch:
+        model.objects.bulk_create(batch, batch_size=500)
+        count += len(batch)
+    return count
 
 
-def _changes_write(*, account: str, changes: engine.Changes, now: dt.datetime) -> None:
-    """Persist an engine's changes: bulk inserts for new rows, few statements for modified ones."""
+def _instances(model, rows: Iterable[dict]) -> list:
+    conv = {f.attname: _python_value(f) for f in model._meta.concrete_fields}
+    return [model(**{k: conv[k](v) for k, v in row.items()}) for row in rows]
+
+
+def _changes_write(
+    *, account: str, changes: engine.Changes, now: dt.datetime, wash_adjusted: set[int] | None = None
+) -> None:
+    """Persist an engine's changes: bulk inserts for new rows, few statements for modified ones.
+
+    ``wash_adjusted``: ids of lots loaded from the database whose holding period or basis a wash
+    sale changed (the import writes its changes in several parts; by default, this part's)."""
     # New rows first: lots updated below may be referenced by new realized rows (FKs are deferred anyway).
-    _inserts_new(account=account, changes=changes, now=now)
-    wash_adjusted = {a.lot_id for a in changes.adjustments if a.kind != "split"}
+    _rows_insert(TaxLot, (_lot_row(lot, account, now) for lot in changes.lots if lot.new))
+    _rows_insert(RealizedGain, (_realized_row(r, account, now) for r in changes.realized if r.new))
+    _rows_insert(WashSale, (_wash_row(w, account, now) for w in changes.washes))
+    _rows_insert(LotAdjustment, (_adjustment_row(a, now) for a in changes.adjustments))
+    if wash_adjusted is None:
+        wash_adjusted = {a.lot_id for a in changes.adjustments if a.kind != "split"}
     closed_plain = [
         uuid.UUID(int=lot.id) for lot in changes.lots if lot.dirty and lot.qty == 0 and lot.id not in wash_adjusted
     ]
@@ -247,26 +242,66 @@ def _changes_write(*, account: str, changes: engine.Changes, now: dt.datetime) -
             TaxLot.objects.filter(pk__in=closed_plain[start : start + 500]).update(
                 open_qty=0, cost_basis_total=0, status=TaxLot.Status.CLOSED
             )
-    modified = [
-        TaxLot(**dict(zip(LOT_COLUMNS, _lot_values(lot, account, now), strict=True)))
-        for lot in changes.lots
-        if lot.dirty and (lot.qty > 0 or lot.id in wash_adjusted)
-    ]
+    modified = _instances(
+        TaxLot,
+        (_lot_row(lot, account, now) for lot in changes.lots if lot.dirty and (lot.qty > 0 or lot.id in wash_adjusted)),
+    )
     if modified:
         TaxLot.objects.bulk_update(
             modified,
             ["open_qty", "cost_basis_total", "holding_period_start", "wash_absorbed", "status"],
             batch_size=500,
         )
-    touched = [
-        RealizedGain(**dict(zip(REALIZED_COLUMNS, _realized_values(r, account, now), strict=True)))
-        for r in changes.realized
-        if r.dirty
-    ]
+    touched = _instances(RealizedGain, (_realized_row(r, account, now) for r in changes.realized if r.dirty))
     if touched:
         RealizedGain.objects.bulk_update(
             touched, ["adjustment_amount", "gain_loss", "wash_open_qty", "wash_open_loss"], batch_size=500
         )
+
+
+class _ImportWriter:
+    """Writes an import's changes while the engine runs, so memory stays flat in the history.
+
+    A row is written once it can no longer change: a lot once closed, a realized row once its loss
+    is fully matched or 30 days old (no later purchase can replace it), wash sales and adjustments
+    at once. The rest (open lots, recent open losses) is written at the end."""
+
+    def __init__(self, *, account: str, now: dt.datetime, existing_lots: set[int]) -> None:
+        self.account, self.now = account, now
+        self.existing_lots = existing_lots
+        self.wash_adjusted: set[int] = set()  # of the existing lots
+        self.lots: dict[int, engine.Lot] = {}
+        self.realized: dict[int, engine.Realized] = {}
+        self.lots_created = self.realized_rows = self.wash_sales = 0
+        self.disallowed = Decimal(0)
+
+    def write(self, changes: engine.Changes, *, day: dt.date | None) -> None:
+        """Write what ``changes`` settled, all events up to ``day`` applied (None: the end)."""
+        for lot in changes.lots:
+            self.lots[lot.id] = lot
+        for row in changes.realized:
+            self.realized[row.id] = row
+        self.wash_adjusted.update(
+            a.lot_id for a in changes.adjustments if a.kind != "split" and a.lot_id in self.existing_lots
+        )
+        if day is None:
+            lots, realized = list(self.lots.values()), list(self.realized.values())
+            self.lots.clear()
+            self.realized.clear()
+        else:
+            horizon = day - dt.timedelta(days=engine.WASH_WINDOW_DAYS)
+            lots = [lot for lot in self.lots.values() if lot.qty == 0]
+            realized = [r for r in self.realized.values() if r.wash_open_qty == 0 or r.date_sold < horizon]
+            for lot in lots:
+                del self.lots[lot.id]
+            for row in realized:
+                del self.realized[row.id]
+        self.lots_created += sum(1 for lot in lots if lot.new)
+        self.realized_rows += sum(1 for r in realized if r.new)
+        self.wash_sales += len(changes.washes)
+        self.disallowed += sum((w.disallowed_loss for w in changes.washes), Decimal(0))
+        part = engine.Changes(lots=lots, realized=realized, washes=changes.washes, adjustments=changes.adjustments)
+        _changes_write(account=self.account, changes=part, now=self.now, wash_adjusted=self.wash_adjusted)
 
 
 def _book_lock(*, account: str, symbol: str) -> SymbolBook:
@@ -487,6 +522,9 @@ class ImportResult:
     disallowed_loss: Decimal
 
 
+FLUSH_EVERY = 20_000  # events between two writes of what the import settled (bounds its memory)
+
+
 def trades_import(
     *,
     trades: list[tuple[int, engine.Trade]],
@@ -496,11 +534,15 @@ def trades_import(
     actor=None,
     trades_name: str = "trades",
     splits_name: str = "corporate-actions",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Apply parsed trades (and splits) in date order, file order within a date; all or nothing.
 
-    Raises :class:`~tax.csvio.ImportFileError` naming the line of the first trade that cannot be
-    applied, or :class:`TaxImportError`; nothing is written in either case.
+    The whole history runs through the in-memory engine (:class:`tax.engine.Ledger`) in one pass;
+    what it settles is written in bulk every :data:`FLUSH_EVERY` events inside the one transaction.
+    ``progress(done, total)`` is called as events are applied. Raises
+    :class:`~tax.csvio.ImportFileError` naming the line of the first trade that cannot be applied,
+    or :class:`TaxImportError`; nothing is written in either case.
     """
     from trading_site.audit import action_record
 
@@ -508,14 +550,17 @@ def trades_import(
         raise TaxImportError(f"method must be one of {', '.join(engine.METHODS)}")
     splits = splits or []
     now = clock.now()
-    by_symbol: dict[str, list[tuple[dt.date, int, int, object]]] = defaultdict(list)
+    line_of = {id(trade): line for line, trade in trades}
+    first_day: dict[str, dt.date] = {}
+    first_line: dict[str, tuple[dt.date, int]] = {}
     for line, trade in trades:
-        by_symbol[trade.symbol].append((trade.date, 1, line, trade))
-    for split in splits:
-        by_symbol[split.symbol].append((split.date, 0, split.line, split))
+        if trade.symbol not in first_line or (trade.date, line) < first_line[trade.symbol]:
+            first_line[trade.symbol] = (trade.date, line)
+    for item in [*(t for _, t in trades), *splits]:
+        first_day[item.symbol] = min(item.date, first_day.get(item.symbol, item.date))
+    symbols = sorted(first_day)
 
     with transaction.atomic():
-        symbols = sorted(by_symbol)
         existing = set(
             TaxTrade.objects.filter(account=account, origin=TaxTrade.Origin.IMPORT, symbol__in=symbols).values_list(
                 "execution_id", flat=True
@@ -536,104 +581,76 @@ def trades_import(
             .filter(account=account, symbol__in=symbols)
             .order_by("symbol")
         }
-        events_by_symbol = {symbol: sorted(by_symbol[symbol], key=lambda e: (e[0], e[1], e[2])) for symbol in symbols}
-        for symbol in symbols:
-            row = book_rows[symbol]
-            first_trade = next((e for e in events_by_symbol[symbol] if e[1] == 1), None)
-            if first_trade and row.last_trade_date and first_trade[0] < row.last_trade_date:
+        for symbol, (day, line) in sorted(first_line.items()):
+            last = book_rows[symbol].last_trade_date
+            if last and day < last:
                 raise ImportFileError(
                     name=trades_name,
-                    line=first_trade[2],
-                    message=f"{symbol} trades in the ledger run to {row.last_trade_date}; "
-                    "an import must not go back before them",
+                    line=line,
+                    message=f"{symbol} trades in the ledger run to {last}; an import must not go back before them",
                 )
-        books = _books_load_many(
-            account=account, rows=book_rows, first_day={s: e[0][0] for s, e in events_by_symbol.items()}
+        books = _books_load_many(account=account, rows=book_rows, first_day=first_day)
+        already: set[tuple[str, dt.date]] = set(
+            AppliedSplit.objects.filter(account=account, symbol__in=symbols).values_list("symbol", "ex_date")
         )
-        already: dict[str, set[dt.date]] = defaultdict(set)
-        for symbol, ex_date in AppliedSplit.objects.filter(account=account, symbol__in=symbols).values_list(
-            "symbol", "ex_date"
-        ):
-            already[symbol].add(ex_date)
+        new_splits = []
+        for split in splits:
+            if (split.symbol, split.date) not in already:
+                already.add((split.symbol, split.date))
+                new_splits.append(split)
+        events = engine.events_ordered(
+            (trade for _, trade in trades),
+            (
+                engine.Split(symbol=s.symbol, date=s.date, ratio_from=s.ratio_from, ratio_to=s.ratio_to)
+                for s in new_splits
+            ),
+        )
+        ledger = engine.Ledger(method=method, books=books)
+        writer = _ImportWriter(
+            account=account, now=now, existing_lots={lot.id for book in books.values() for lot in book.lots}
+        )
         applied_splits: list[AppliedSplit] = []
-        trade_rows: list[tuple] = []
-        merged = engine.Changes()
+        last_day: dict[str, dt.date] = {}
         buys = sells = 0
-        for symbol in symbols:
-            book = books[symbol]
-            last_day = book_rows[symbol].last_trade_date
-            for day, kind, line, item in events_by_symbol[symbol]:
-                if kind == 0:
-                    if day not in already[symbol]:
-                        applied_splits.append(
-                            _split_apply(book=book, split=item, account=account, source="import", now=now)
-                        )
-                        already[symbol].add(day)
-                    continue
-                trade = item
-                try:
-                    if trade.side == engine.BUY:
-                        book.buy(trade)
-                        buys += 1
-                    else:
-                        book.sell(trade, method=method)
-                        sells += 1
-                except engine.LotError as exc:
-                    raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
-                last_day = day
-                trade_rows.append(
-                    (
-                        account,
-                        trade.execution_id,
-                        trade.trade_id,
-                        TaxTrade.Origin.IMPORT,
-                        symbol,
-                        trade.side,
-                        trade.qty,
-                        trade.price,
-                        trade.commission,
-                        day,
-                        None,
-                        None,
-                        "import",
-                        "",
-                        ";".join(trade.lot_ids),
-                        ("specific_id" if trade.lot_ids else method) if trade.side == engine.SELL else "",
-                        "",
-                    )  # fmt: skip
-                )
-            changes = book.take_changes()
-            merged.lots.extend(changes.lots)
-            merged.realized.extend(changes.realized)
-            merged.washes.extend(changes.washes)
-            merged.adjustments.extend(changes.adjustments)
-            book_rows[symbol].next_seq = book.next_seq
-            book_rows[symbol].last_trade_date = last_day
-        _changes_write(account=account, changes=merged, now=now)
+        total = len(events)
+        for done, event in enumerate(events, start=1):
+            try:
+                result = ledger.apply(event)
+            except engine.LotError as exc:
+                raise ImportFileError(name=trades_name, line=line_of[id(event)], message=str(exc)) from None
+            if isinstance(event, engine.Split):
+                applied_splits.append(
+                    AppliedSplit(
+                        account=account, symbol=event.symbol, ex_date=event.date, ratio_from=event.ratio_from,
+                        ratio_to=event.ratio_to, lots_adjusted=len(result), source="import", created_at=now,
+                    )
+                )  # fmt: skip
+            else:
+                last_day[event.symbol] = event.date
+                if event.side == engine.BUY:
+                    buys += 1
+                else:
+                    sells += 1
+            if done % FLUSH_EVERY == 0:
+                writer.write(ledger.take_changes(), day=event.date)
+            if progress is not None and (done % 1000 == 0 or done == total):
+                progress(done, total)
+        writer.write(ledger.take_changes(), day=None)
+        for symbol, row in book_rows.items():
+            row.next_seq = ledger.book(symbol).next_seq
+            row.last_trade_date = last_day.get(symbol, row.last_trade_date)
         SymbolBook.objects.bulk_update(list(book_rows.values()), ["next_seq", "last_trade_date"], batch_size=500)
-        if connection.vendor == "postgresql":
-            acc = _esc(account)
-            _copy_lines(
-                TaxTrade,
-                TRADE_COLUMNS,
-                [
-                    f"{acc}\t{_esc(r[1])}\t{_esc(r[2])}\t{r[3]}\t{_esc(r[4])}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\t{r[9]}"
-                    f"\t\\N\t\\N\t{r[12]}\t\t{_esc(r[14])}\t{r[15]}\t"
-                    for r in trade_rows
-                ],
-            )
-        else:
-            _insert(TaxTrade, TRADE_COLUMNS, trade_rows)
+        _rows_insert(TaxTrade, (_trade_row(trade, account, method) for _, trade in trades))
         AppliedSplit.objects.bulk_create(applied_splits)
         result = ImportResult(
-            trades=len(trade_rows),
+            trades=len(trades),
             buys=buys,
             sells=sells,
             splits=len(applied_splits),
-            lots_created=sum(1 for lot in merged.lots if lot.new),
-            realized_rows=sum(1 for r in merged.realized if r.new),
-            wash_sales=len(merged.washes),
-            disallowed_loss=sum((w.disallowed_loss for w in merged.washes), Decimal(0)).quantize(MONEY_QUANTUM),
+            lots_created=writer.lots_created,
+            realized_rows=writer.realized_rows,
+            wash_sales=writer.wash_sales,
+            disallowed_loss=writer.disallowed.quantize(MONEY_QUANTUM),
         )
         action_record(
             actor=actor,
