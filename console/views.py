@@ -478,19 +478,20 @@ def compliance_download(request):
         return _compliance_page(request, form, status=400)
     d = form.cleaned_data
     kind = d["kind"]
+    # Streamed row by row from a server-side cursor: a year of Form 8949 rows never sits in memory.
     if kind == "blotter":
-        body, name, ctype = exports.blotter_csv(day=d["day"]), f"blotter-{d['day']}.csv", "text/csv"
+        body, name, ctype = [exports.blotter_csv(day=d["day"])], f"blotter-{d['day']}.csv", "text/csv"
     elif kind == "form8949":
-        body, name, ctype = exports.form8949_csv(year=d["year"]), f"form8949-{d['year']}.csv", "text/csv"
+        body, name, ctype = exports.form8949_lines(year=d["year"]), f"form8949-{d['year']}.csv", "text/csv"
     elif kind == "realized":
-        body, name, ctype = exports.realized_csv(year=d["year"]), f"realized-{d['year']}.csv", "text/csv"
+        body, name, ctype = exports.realized_lines(year=d["year"]), f"realized-{d['year']}.csv", "text/csv"
     elif kind == "compliance":
-        body, name, ctype = (exports.compliance_report_csv(month=d["month"]), f"compliance-{d['month']}.csv",
+        body, name, ctype = (exports.compliance_report_lines(month=d["month"]), f"compliance-{d['month']}.csv",
                              "text/csv")
     else:
-        body, name, ctype = (exports.compliance_json(month=d["month"]), f"compliance-{d['month']}.json",
+        body, name, ctype = (exports.compliance_json_lines(month=d["month"]), f"compliance-{d['month']}.json",
                              "application/json")
-    response = HttpResponse(body, content_type=f"{ctype}; charset=utf-8")
+    response = StreamingHttpResponse(body, content_type=f"{ctype}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

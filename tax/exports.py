@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from django.db import transaction
@@ -20,15 +22,12 @@ from tax import engine
 from tax.models import AppliedSplit, LotAdjustment, RealizedGain, TaxExport, TaxTrade
 from tax.selectors import (
     COVERAGE_NOTE,
+    Totals,
     cents,
     day_trades,
     qty_text,
-    realized_list,
-    realized_row_dict,
     realized_rows,
-    report_totals,
-    wash_sale_dict,
-    wash_sales_list,
+    wash_sale_rows,
 )
 from trading_site.lib import clock
 from trading_site.lib.money import ZERO
@@ -73,62 +72,80 @@ def _csv(rows: list[list]) -> str:
     return out.getvalue()
 
 
+class _Line:
+    """A file-like whose ``write`` hands the text back: ``csv.writer(_Line()).writerow(row)`` is one line."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def _csv_lines(rows: Iterable[list]) -> Iterator[str]:
+    writer = csv.writer(_Line(), lineterminator="\n")
+    for row in rows:
+        yield writer.writerow(row)
+
+
+# Streamed downloads: ``*_lines`` yield the file a CSV line at a time from a server-side cursor (the
+# tax_report command and the console write them as they come); ``*_csv`` join them for the stored
+# exports and small periods.
+def realized_lines(*, year: int | None = None, account: str = "default") -> Iterator[str]:
+    rows = ([r[c] for c in REALIZED_COLUMNS] for r in realized_rows(year=year, account=account))
+    return _csv_lines(itertools.chain([REALIZED_COLUMNS], rows))
+
+
 def realized_csv(*, year: int | None = None, account: str = "default") -> str:
-    rows = [REALIZED_COLUMNS] + [[r[c] for c in REALIZED_COLUMNS] for r in realized_rows(year=year, account=account)]
-    return _csv(rows)
+    return "".join(realized_lines(year=year, account=account))
 
 
 def _form_date(iso: str) -> str:
-    day = dt.date.fromisoformat(iso)
-    return f"{day:%m/%d/%Y}"
+    return f"{iso[5:7]}/{iso[8:10]}/{iso[:4]}"  # YYYY-MM-DD → MM/DD/YYYY
 
 
-def form8949_rows(*, year: int | None = None, account: str = "default") -> list[list[str]]:
+def form8949_rows(*, year: int | None = None, account: str = "default") -> Iterator[list[str]]:
     """Part I (short-term, box A) and Part II (long-term, box D): broker-reported, basis reported.
 
-    Each part ends with a totals row (columns d, e, g, h); column h = d − e + g per row.
+    Each part ends with a totals row (columns d, e, g, h); column h = d − e + g per row. One
+    streamed query per part.
     """
-    realized = realized_rows(year=year, account=account)
-    rows: list[list[str]] = [F8949_COLUMNS]
+    yield F8949_COLUMNS
     for part, box, term in (("I", "A", engine.SHORT), ("II", "D", engine.LONG)):
         totals = {"d": ZERO, "e": ZERO, "g": ZERO, "h": ZERO}
-        for r in (r for r in realized if r["term"] == term):
-            rows.append(
-                [
-                    part,
-                    box,
-                    f"{r['qty']} sh {r['symbol']}",
-                    _form_date(r["date_acquired"]),
-                    _form_date(r["date_sold"]),
-                    r["proceeds"],
-                    r["cost_basis"],
-                    r["adjustment_code"],
-                    r["adjustment_amount"] if r["adjustment_code"] else "",
-                    r["gain_loss"],
-                ]
-            )
+        for r in realized_rows(year=year, account=account, term=term):
+            yield [
+                part,
+                box,
+                f"{r['qty']} sh {r['symbol']}",
+                _form_date(r["date_acquired"]),
+                _form_date(r["date_sold"]),
+                r["proceeds"],
+                r["cost_basis"],
+                r["adjustment_code"],
+                r["adjustment_amount"] if r["adjustment_code"] else "",
+                r["gain_loss"],
+            ]
             totals["d"] += Decimal(r["proceeds"])
             totals["e"] += Decimal(r["cost_basis"])
             totals["g"] += Decimal(r["adjustment_amount"])
             totals["h"] += Decimal(r["gain_loss"])
-        rows.append(
-            [
-                part,
-                box,
-                "Totals",
-                "",
-                "",
-                *(str(cents(totals[c])) for c in "de"),
-                "",
-                *(str(cents(totals[c])) for c in "gh"),
-            ]
-        )
-    rows.append(["note", "", FORM_8949_NOTE] + [""] * (len(F8949_COLUMNS) - 3))
-    return rows
+        yield [
+            part,
+            box,
+            "Totals",
+            "",
+            "",
+            *(str(cents(totals[c])) for c in "de"),
+            "",
+            *(str(cents(totals[c])) for c in "gh"),
+        ]
+    yield ["note", "", FORM_8949_NOTE] + [""] * (len(F8949_COLUMNS) - 3)
+
+
+def form8949_lines(*, year: int | None = None, account: str = "default") -> Iterator[str]:
+    return _csv_lines(form8949_rows(year=year, account=account))
 
 
 def form8949_csv(*, year: int | None = None, account: str = "default") -> str:
-    return _csv(form8949_rows(year=year, account=account))
+    return "".join(form8949_lines(year=year, account=account))
 
 
 # -- daily blotter ----------------------------------------------------------------------------------------
@@ -305,21 +322,22 @@ KILL_SWITCH_ACTIONS = ("kill_switch.",)
 MANUAL_ORDER_ACTIONS = ("order.manual",)
 
 
-def compliance_report(*, month: str, account: str = "default") -> dict:
-    """Realized totals, wash sales, day trades, limit breaches, kill-switch events, manual orders."""
+def _compliance_parts(*, month: str, account: str) -> tuple[dict, Iterator[dict], dict]:
+    """The report's head, its wash sales (streamed) and the rest. The realized totals are summed
+    over a server-side cursor without keeping the rows."""
     start, end = _month_bounds(month)
-    realized = [realized_row_dict(r) for r in realized_list(account=account).filter(date_sold__range=(start, end))]
-    washes = [
-        wash_sale_dict(w) for w in wash_sales_list(account=account).filter(original_sale_date__range=(start, end))
-    ]
+    totals = Totals()
+    for row in realized_rows(account=account, sold=(start, end)):
+        totals.add(row)
     trades = day_trades(start=start, end=end, account=account)
-    return {
+    head = {
         "month": month,
         "account": account,
         "generated_at": clock.now().isoformat(),
         "coverage": COVERAGE_NOTE,
-        "realized": {**report_totals(realized), "rows": len(realized)},
-        "wash_sales": washes,
+        "realized": {**totals.as_dict(), "rows": totals.rows},
+    }
+    rest = {
         "day_trades": {
             "count": sum(t["count"] for t in trades),
             "days": [{**t, "date": t["date"].isoformat()} for t in trades],
@@ -331,36 +349,64 @@ def compliance_report(*, month: str, account: str = "default") -> dict:
         "kill_switch_events": _actions(start, end, prefixes=KILL_SWITCH_ACTIONS),
         "manual_orders": _actions(start, end, prefixes=MANUAL_ORDER_ACTIONS),
     }
+    return head, wash_sale_rows(account=account, sold=(start, end)), rest
 
 
-def compliance_report_csv(*, month: str, account: str = "default") -> str:
-    report = compliance_report(month=month, account=account)
-    rows: list[list] = [["section", "field", "value", "detail"]]
-    rows.append(["report", "month", report["month"], ""])
-    rows.append(["report", "account", report["account"], ""])
-    rows.append(["report", "coverage", report["coverage"], ""])
-    for key in ("short_term_gain", "long_term_gain", "disallowed_loss", "rows"):
-        rows.append(["realized", key, report["realized"][key], ""])
-    for w in report["wash_sales"]:
-        rows.append(
-            [
+def compliance_report(*, month: str, account: str = "default") -> dict:
+    """Realized totals, wash sales, day trades, limit breaches, kill-switch events, manual orders."""
+    head, washes, rest = _compliance_parts(month=month, account=account)
+    return {**head, "wash_sales": list(washes), **rest}
+
+
+def compliance_json_lines(*, month: str, account: str = "default") -> Iterator[str]:
+    """:func:`compliance_report` as JSON text, the wash sales streamed one per line."""
+    head, washes, rest = _compliance_parts(month=month, account=account)
+    yield json.dumps(head, indent=2, default=str)[:-2] + ',\n  "wash_sales": ['
+    sep = "\n    "
+    for wash in washes:
+        yield sep + json.dumps(wash)
+        sep = ",\n    "
+    yield "],\n" if sep == "\n    " else "\n  ],\n"
+    yield json.dumps(rest, indent=2, default=str)[2:]
+
+
+def compliance_json(*, month: str, account: str = "default") -> str:
+    return "".join(compliance_json_lines(month=month, account=account))
+
+
+def compliance_report_lines(*, month: str, account: str = "default") -> Iterator[str]:
+    head, washes, rest = _compliance_parts(month=month, account=account)
+
+    def rows() -> Iterator[list]:
+        yield ["section", "field", "value", "detail"]
+        yield ["report", "month", head["month"], ""]
+        yield ["report", "account", head["account"], ""]
+        yield ["report", "coverage", head["coverage"], ""]
+        for key in ("short_term_gain", "long_term_gain", "disallowed_loss", "rows"):
+            yield ["realized", key, head["realized"][key], ""]
+        for w in washes:
+            yield [
                 "wash_sale",
                 w["symbol"],
                 w["disallowed_loss"],
                 f"sale {w['sale_trade_id']} on {w['date_sold']}, {w['qty']} sh replaced by {w['replacement_trade_id']}",
             ]
-        )
-    rows.append(["day_trades", "count", report["day_trades"]["count"], ""])
-    for t in report["day_trades"]["days"]:
-        rows.append(["day_trade", t["symbol"], t["count"], t["date"]])
-    for section, key in (
-        ("limit_breach", "limit_breaches"),
-        ("kill_switch", "kill_switch_events"),
-        ("manual_order", "manual_orders"),
-    ):
-        for a in report[key]:
-            rows.append([section, a["action"], a["actor"], f"{a['at']} {a['object']} reason: {a['reason']}".strip()])
-    return _csv(rows)
+        yield ["day_trades", "count", rest["day_trades"]["count"], ""]
+        for t in rest["day_trades"]["days"]:
+            yield ["day_trade", t["symbol"], t["count"], t["date"]]
+        for section, key in (
+            ("limit_breach", "limit_breaches"),
+            ("kill_switch", "kill_switch_events"),
+            ("manual_order", "manual_orders"),
+        ):
+            for a in rest[key]:
+                yield [section, a["action"], a["actor"], f"{a['at']} {a['object']} reason: {a['reason']}".strip()]
+
+    return _csv_lines(rows())
+
+
+def compliance_report_csv(*, month: str, account: str = "default") -> str:
+    return "".join(compliance_report_lines(month=month, account=account))
 
 
 # -- stored downloads ------------------------------------------------------------------------------------------
@@ -385,7 +431,3 @@ def compliance_store(*, month: str, account: str = "default") -> TaxExport:
     return export_store(
         kind=TaxExport.Kind.COMPLIANCE, period=month, content=compliance_report_csv(month=month, account=account)
     )
-
-
-def compliance_json(*, month: str, account: str = "default") -> str:
-    return json.dumps(compliance_report(month=month, account=account), indent=2, default=str)

@@ -8,7 +8,9 @@ trigger wash sales under Pub. 550 and are not visible here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -62,22 +64,37 @@ def wash_sales_list(*, account: str = "default", year: int | None = None) -> Que
 
 
 # -- the report (tax_report, API, exports) ----------------------------------------------------------
-def realized_row_dict(row: RealizedGain) -> dict:
-    proceeds, basis, adjustment = cents(row.proceeds), cents(row.cost_basis), cents(row.adjustment_amount)
+# Reports are streamed: rows come from a server-side cursor (``QuerySet.iterator``) CHUNK at a time
+# and are presented one by one, so memory stays flat however long the history.
+CHUNK = 2000
+REALIZED_FIELDS = (
+    "sale_trade_id", "lot_trade_id", "symbol", "qty", "date_acquired", "date_sold", "proceeds", "cost_basis",
+    "adjustment_amount", "term",
+)  # fmt: skip
+
+
+def _realized_presented(
+    sale_trade_id, lot_trade_id, symbol, qty, date_acquired, date_sold, proceeds, cost_basis, adjustment, term
+) -> dict:
+    proceeds, basis, adjustment = cents(proceeds), cents(cost_basis), cents(adjustment)
     return {
-        "sale_trade_id": row.sale_trade_id,
-        "lot_trade_id": row.lot_trade_id,
-        "symbol": row.symbol,
-        "qty": qty_text(row.qty),
-        "date_acquired": row.date_acquired.isoformat(),
-        "date_sold": row.date_sold.isoformat(),
+        "sale_trade_id": sale_trade_id,
+        "lot_trade_id": lot_trade_id,
+        "symbol": symbol,
+        "qty": qty_text(qty),
+        "date_acquired": date_acquired.isoformat(),
+        "date_sold": date_sold.isoformat(),
         "proceeds": str(proceeds),
         "cost_basis": str(basis),
-        "adjustment_code": row.adjustment_code,
+        "adjustment_code": "W" if adjustment > 0 else "",
         "adjustment_amount": str(adjustment),
         "gain_loss": str(proceeds - basis + adjustment),
-        "term": row.term,
+        "term": term,
     }
+
+
+def realized_row_dict(row: RealizedGain) -> dict:
+    return _realized_presented(*(getattr(row, name) for name in REALIZED_FIELDS))
 
 
 def open_lot_dict(lot: TaxLot) -> dict:
@@ -104,31 +121,98 @@ def wash_sale_dict(wash: WashSale) -> dict:
     }
 
 
-def report_totals(realized: list[dict]) -> dict:
-    """Totals of the rows *as presented* (cents), so forms and JSON add up line by line."""
-    short = sum((Decimal(r["gain_loss"]) for r in realized if r["term"] == engine.SHORT), ZERO)
-    long = sum((Decimal(r["gain_loss"]) for r in realized if r["term"] == engine.LONG), ZERO)
-    disallowed = sum((Decimal(r["adjustment_amount"]) for r in realized), ZERO)
-    return {
-        "short_term_gain": str(cents(short)),
-        "long_term_gain": str(cents(long)),
-        "disallowed_loss": str(cents(disallowed)),
-    }
+class Totals:
+    """Totals of realized rows *as presented* (cents), so forms and JSON add up line by line."""
+
+    def __init__(self) -> None:
+        self.short = self.long = self.disallowed = ZERO
+        self.rows = 0
+
+    def add(self, row: dict) -> dict:
+        gain = Decimal(row["gain_loss"])
+        if row["term"] == engine.SHORT:
+            self.short += gain
+        elif row["term"] == engine.LONG:
+            self.long += gain
+        self.disallowed += Decimal(row["adjustment_amount"])
+        self.rows += 1
+        return row
+
+    def as_dict(self) -> dict:
+        return {
+            "short_term_gain": str(cents(self.short)),
+            "long_term_gain": str(cents(self.long)),
+            "disallowed_loss": str(cents(self.disallowed)),
+        }
 
 
-def realized_rows(*, year: int | None = None, account: str = "default") -> list[dict]:
-    """The realized rows as presented in reports and downloads."""
-    return [realized_row_dict(r) for r in realized_list(account=account, year=year)]
+def report_totals(realized: Iterable[dict]) -> dict:
+    totals = Totals()
+    for row in realized:
+        totals.add(row)
+    return totals.as_dict()
+
+
+def realized_rows(
+    *, year: int | None = None, account: str = "default", term: str | None = None, sold: tuple | None = None
+) -> Iterator[dict]:
+    """The realized rows as presented in reports and downloads, streamed (``sold``: a date range)."""
+    qs = realized_list(account=account, year=year)
+    if term is not None:
+        qs = qs.filter(term=term)
+    if sold is not None:
+        qs = qs.filter(date_sold__range=sold)
+    for values in qs.values_list(*REALIZED_FIELDS).iterator(chunk_size=CHUNK):
+        yield _realized_presented(*values)
+
+
+def open_lot_rows(*, account: str = "default") -> Iterator[dict]:
+    for lot in (
+        lots_list(account=account)
+        .only("trade_id", "symbol", "open_qty", "cost_basis_total", "holding_period_start")
+        .iterator(chunk_size=CHUNK)
+    ):
+        yield open_lot_dict(lot)
+
+
+def wash_sale_rows(*, account: str = "default", year: int | None = None, sold: tuple | None = None) -> Iterator[dict]:
+    qs = wash_sales_list(account=account, year=year)
+    if sold is not None:
+        qs = qs.filter(original_sale_date__range=sold)
+    for wash in qs.iterator(chunk_size=CHUNK):
+        yield wash_sale_dict(wash)
+
+
+def tax_report_size(*, year: int | None = None, account: str = "default", with_lots: bool = True) -> int:
+    """How many rows a report holds (for progress): realized rows, plus open lots and wash sales."""
+    size = realized_list(account=account, year=year).count()
+    if with_lots:
+        size += lots_list(account=account).count() + wash_sales_list(account=account, year=year).count()
+    return size
+
+
+def tax_report_json(*, year: int | None = None, account: str = "default") -> Iterator[str]:
+    """The report as JSON text, streamed a row at a time (one row per line); totals come last."""
+    totals = Totals()
+    sections = (
+        ("realized", (totals.add(r) for r in realized_rows(year=year, account=account))),
+        ("open_lots", open_lot_rows(account=account)),
+        ("wash_sales", wash_sale_rows(account=account, year=year)),
+    )
+    yield "{\n"
+    for key, rows in sections:
+        yield f'  "{key}": ['
+        sep = "\n    "
+        for row in rows:
+            yield sep + json.dumps(row)
+            sep = ",\n    "
+        yield "],\n" if sep == "\n    " else "\n  ],\n"
+    yield f'  "totals": {json.dumps(totals.as_dict())}\n}}\n'
 
 
 def tax_report(*, year: int | None = None, account: str = "default") -> dict:
-    realized = realized_rows(year=year, account=account)
-    return {
-        "realized": realized,
-        "open_lots": [open_lot_dict(lot) for lot in lots_list(account=account)],
-        "wash_sales": [wash_sale_dict(w) for w in wash_sales_list(account=account, year=year)],
-        "totals": report_totals(realized),
-    }
+    """The report as one dict (the API and small periods; ``tax_report`` command streams it)."""
+    return json.loads("".join(tax_report_json(year=year, account=account)))
 
 
 # -- tax-aware trading -----------------------------------------------------------------------------------

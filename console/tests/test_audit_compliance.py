@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 
@@ -80,8 +81,14 @@ def round_trip(market, frozen, operator):
     buy("AAPL", "10", actor=operator, side="sell")
 
 
+def _body(response) -> str:
+    """The downloads are streamed (server-side cursor, row by row)."""
+    assert response.streaming
+    return b"".join(response.streaming_content).decode()
+
+
 def _csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(_body(response))))
 
 
 def test_form_8949_download_matches_the_tax_report(client, viewer, round_trip):
@@ -109,7 +116,7 @@ def test_blotter_and_compliance_downloads(client, viewer, round_trip):
     assert ["realized", "short_term_gain", "100.00", ""] in _csv(report)
     as_json = client.get("/compliance/download/?kind=compliance_json&month=2026-03")
     assert as_json["Content-Type"] == "application/json; charset=utf-8"
-    assert as_json.json()["realized"]["short_term_gain"] == "100.00"
+    assert json.loads(_body(as_json))["realized"]["short_term_gain"] == "100.00"
     realized = _csv(client.get("/compliance/download/?kind=realized&year=2026"))
     assert len(realized) == 2 and realized[1][-2:] == ["100.00", "short"]
 

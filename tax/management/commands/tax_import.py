@@ -1,7 +1,11 @@
-"""``manage.py tax_import --trades FILE [--corporate-actions FILE] [--method ...]`` — seed lots from history."""
+"""``manage.py tax_import --trades FILE [--corporate-actions FILE] [--method ...]`` — seed lots from history.
+
+On a terminal, progress (percent and time left) goes to stderr while the trades are applied.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,6 +15,7 @@ from tax.engine import METHODS
 from tax.selectors import cents
 from tax.services import TaxImportError, trades_import
 from trading_site.audit import system_actor
+from trading_site.lib.progress import terminal_progress
 
 
 def _read(path: str) -> str:
@@ -44,7 +49,7 @@ class Command(BaseCommand):
             if options["corporate_actions"]:
                 splits_name = Path(options["corporate_actions"]).name
                 splits = parse_corporate_actions(_read(options["corporate_actions"]), name=splits_name)
-            with system_actor():
+            with system_actor(), terminal_progress(options.get("stderr") or sys.stderr, "importing") as progress:
                 result = trades_import(
                     trades=trades,
                     splits=splits,
@@ -52,6 +57,7 @@ class Command(BaseCommand):
                     account=options["account"],
                     trades_name=trades_name,
                     splits_name=splits_name,
+                    progress=progress,
                 )
         except (ImportFileError, TaxImportError) as exc:
             raise CommandError(f"{exc} — nothing imported") from None

@@ -1,14 +1,20 @@
-"""``manage.py tax_report [--year YYYY] --format json|csv|8949 [--output FILE]`` (no --year: all years)."""
+"""``manage.py tax_report [--year YYYY] --format json|csv|8949 [--output FILE]`` (no --year: all years).
+
+The report is streamed: rows are read from a server-side cursor and written one at a time, so
+memory stays flat however long the history. Progress (percent, time left) goes to stderr when it
+is a terminal and the report is not being printed on it.
+"""
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tax.exports import form8949_csv, realized_csv
-from tax.selectors import tax_report
+from tax.exports import form8949_lines, realized_lines
+from tax.selectors import tax_report_json, tax_report_size
+from trading_site.lib.progress import terminal_progress
 
 
 class Command(BaseCommand):
@@ -21,20 +27,37 @@ class Command(BaseCommand):
         parser.add_argument("--account", default="default")
 
     def handle(self, *args, **options):
-        year, account = options["year"], options["account"]
+        year, account, fmt = options["year"], options["account"], options["format"]
         if year is not None and not 1900 <= year <= 9999:
             raise CommandError("--year must be a four-digit year")
-        if options["format"] == "json":
-            text = json.dumps(tax_report(year=year, account=account), indent=2) + "\n"
-        elif options["format"] == "csv":
-            text = realized_csv(year=year, account=account)
+        if fmt == "json":
+            chunks = tax_report_json(year=year, account=account)
+        elif fmt == "csv":
+            chunks = realized_lines(year=year, account=account)
         else:
-            text = form8949_csv(year=year, account=account)
+            chunks = form8949_lines(year=year, account=account)
+        # Progress on a terminal's stderr, unless the report itself is scrolling past on that terminal.
+        stream = options.get("stderr") or sys.stderr
+        if not options["output"] and self.stdout.isatty():
+            stream = None
+        with terminal_progress(stream, "tax report") as progress:
+            total = tax_report_size(year=year, account=account, with_lots=fmt == "json") if progress else 0
+            if options["output"]:
+                try:
+                    with Path(options["output"]).open("w", encoding="utf-8") as out:
+                        self._write(out.write, chunks, progress, total)
+                except OSError as exc:
+                    raise CommandError(f"cannot write {options['output']}: {exc.strerror}") from None
+            else:
+                self._write(lambda text: self.stdout.write(text, ending=""), chunks, progress, total)
         if options["output"]:
-            try:
-                Path(options["output"]).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise CommandError(f"cannot write {options['output']}: {exc.strerror}") from None
             self.stdout.write(f"wrote {options['output']}")
-        else:
-            self.stdout.write(text, ending="")
+
+    @staticmethod
+    def _write(write, chunks, progress, total: int) -> None:
+        for done, chunk in enumerate(chunks):
+            write(chunk)
+            if progress is not None and done % 1000 == 0:
+                progress(min(done, total), total)
+        if progress is not None:
+            progress(total, total)
