@@ -258,8 +258,8 @@ class SymbolBook:
         self._touched_lots: set[int] = set()
         self._touched_realized: set[int] = set()
         self._open: dict[int, Lot] = {}  # open lots by id
-        self._by_trade: dict[str, dict[int, Lot]] = {}  # open lots by acquisition trade id
-        self._by_root: dict[int, list] = {}  # open lots of one purchase: max-heap of sub
+        self._by_trade: dict[str, dict[int, Lot]] | None = None  # open lots by trade id, built on first use
+        self._by_root: dict[int, list] = {}  # open parts split off a purchase: max-heap of sub
         self._heaps: dict[str, list] = {}  # relief order per method (FIFO, LIFO, HIFO)
         self._tick = itertools.count()  # heap tiebreak: entries never compare lots
         self._cand: list[Lot] = []  # replacement candidates, (acquired, seq, sub) order
@@ -274,22 +274,21 @@ class SymbolBook:
     def _index(self, lot: Lot) -> None:
         """Register an open lot (new purchase, split-off part, or loaded) in every index."""
         self._open[lot.id] = lot
-        self._by_trade.setdefault(lot.trade_id, {})[lot.id] = lot
-        heap = self._by_root.get(lot.root_id)
-        if heap is not None or lot.id == lot.root_id:
-            if heap is None:
-                heap = self._by_root[lot.root_id] = []
-            heapq.heappush(heap, (-lot.sub, next(self._tick), lot))
+        if self._by_trade is not None:
+            self._by_trade.setdefault(lot.trade_id, {})[lot.id] = lot
+        if lot.sub > 0:
+            heapq.heappush(self._by_root.setdefault(lot.root_id, []), (-lot.sub, next(self._tick), lot))
         for method, heap in self._heaps.items():
             heapq.heappush(heap, self._entry(method, lot))
 
     def _closed(self, lot: Lot) -> None:
         """Forget a lot that was relieved to zero (heap entries are skipped when they surface)."""
         del self._open[lot.id]
-        same = self._by_trade[lot.trade_id]
-        del same[lot.id]
-        if not same:
-            del self._by_trade[lot.trade_id]
+        if self._by_trade is not None:
+            same = self._by_trade[lot.trade_id]
+            del same[lot.id]
+            if not same:
+                del self._by_trade[lot.trade_id]
         if lot.id == lot.root_id:
             self._by_root.pop(lot.id, None)  # no part is split off a closed purchase
 
@@ -468,6 +467,10 @@ class SymbolBook:
     def _select_named(self, trade: Trade) -> list[tuple[Lot, Decimal]]:
         if not trade.lot_ids:
             raise LotError("specific identification needs lot_ids for this sell")
+        if self._by_trade is None:
+            self._by_trade = {}
+            for lot in self._open.values():
+                self._by_trade.setdefault(lot.trade_id, {})[lot.id] = lot
         ordered: list[Lot] = []
         seen: set[int] = set()
         for name in trade.lot_ids:
@@ -620,18 +623,13 @@ class SymbolBook:
         )
         return replacement
 
-    def _next_sub(self, root: int) -> int:
-        """One more than the highest ``sub`` among the purchase's open lots: the same number whether
-        the book lived in memory or was reloaded (closed lots are not loaded)."""
-        heap = self._by_root.get(root)
-        if heap is None:  # a part split off a lot that is not the purchase itself (not produced here)
-            heap = self._by_root[root] = [
-                (-lot.sub, next(self._tick), lot) for lot in self._open.values() if lot.root_id == root
-            ]
-            heapq.heapify(heap)
-        while heap[0][-1].qty <= 0:
+    def _next_sub(self, lot: Lot) -> int:
+        """One more than the highest ``sub`` among the purchase's open lots (``lot`` among them): the
+        same number whether the book lived in memory or was reloaded (closed lots are not loaded)."""
+        heap = self._by_root.get(lot.root_id)
+        while heap and heap[0][-1].qty <= 0:
             heapq.heappop(heap)
-        return -heap[0][0] + 1
+        return max(-heap[0][0] if heap else 0, lot.sub) + 1
 
     def _split_off(self, *, lot: Lot, qty: Decimal, day: dt.date) -> Lot:
         """Carve ``qty`` shares out of ``lot`` into a child lot (same purchase, own basis)."""
@@ -645,7 +643,7 @@ class SymbolBook:
             root_id=lot.root_id,
             parent_id=lot.id,
             seq=lot.seq,
-            sub=self._next_sub(lot.root_id),
+            sub=self._next_sub(lot),
             acquired=lot.acquired,
             holding_start=lot.holding_start,
             price=lot.price,

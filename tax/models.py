@@ -98,10 +98,22 @@ class TaxLot(models.Model):
     symbol = models.CharField(max_length=16)
     trade_id = models.CharField(max_length=80, help_text="acquisition trade id")
     execution_id = models.CharField(max_length=80, blank=True)
-    # FK indexes off where nothing queries by them: imports write hundreds of thousands of rows.
-    root = models.ForeignKey("self", on_delete=models.PROTECT, related_name="descendants", db_index=False)
+    # FK indexes off where nothing queries by them, and the ledger's FKs not checked by the database
+    # (db_constraint=False): the engine writes every lot, realized row, wash sale and adjustment of
+    # an event together, in one transaction, and an import writes hundreds of thousands of them —
+    # deferred per-row FK checks at commit cost as much as the rest of the import
+    # (docs/ADRs/0024-in-memory-lot-engine.md; tax/tests/test_scale.py checks every reference).
+    root = models.ForeignKey(
+        "self", on_delete=models.PROTECT, related_name="descendants", db_index=False, db_constraint=False
+    )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        db_index=False,
+        db_constraint=False,
     )
     seq = models.BigIntegerField(help_text="acquisition order in the book")
     sub = models.IntegerField(default=0, help_text="order among lots split off one purchase")
@@ -141,7 +153,9 @@ class RealizedGain(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.CharField(max_length=40, default="default")
     symbol = models.CharField(max_length=16)
-    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="realized", db_index=False)
+    lot = models.ForeignKey(
+        TaxLot, on_delete=models.PROTECT, related_name="realized", db_index=False, db_constraint=False
+    )  # unchecked by the database, as TaxLot.root
     lot_trade_id = models.CharField(max_length=80)
     root_lot_id = models.UUIDField()
     sale_trade_id = models.CharField(max_length=80)
@@ -204,12 +218,14 @@ class WashSale(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.CharField(max_length=40, default="default")
     symbol = models.CharField(max_length=16)
-    realized = models.ForeignKey(RealizedGain, on_delete=models.PROTECT, related_name="wash_sales", db_index=False)
+    realized = models.ForeignKey(
+        RealizedGain, on_delete=models.PROTECT, related_name="wash_sales", db_index=False, db_constraint=False
+    )  # unchecked by the database, as TaxLot.root
     sale_trade_id = models.CharField(max_length=80)
     lot_trade_id = models.CharField(max_length=80)
     original_sale_date = models.DateField()
     replacement_lot = models.ForeignKey(
-        TaxLot, on_delete=models.PROTECT, related_name="wash_replacements", db_index=False
+        TaxLot, on_delete=models.PROTECT, related_name="wash_replacements", db_index=False, db_constraint=False
     )
     replacement_trade_id = models.CharField(max_length=80)
     triggering_purchase_date = models.DateField()
@@ -240,7 +256,9 @@ class LotAdjustment(models.Model):
         WASH_SPLIT_OFF = "wash_split_off"
         SPLIT = "split"
 
-    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="adjustments")
+    lot = models.ForeignKey(
+        TaxLot, on_delete=models.PROTECT, related_name="adjustments", db_constraint=False
+    )  # unchecked by the database, as TaxLot.root
     kind = models.CharField(max_length=16, choices=Kind.choices)
     day = models.DateField()
     qty_before = qty_field()

@@ -107,6 +107,14 @@ def test_import_written_in_parts_is_the_ledger_written_at_once(run_import, monke
     whole, parts = _ledger("whole"), _ledger("parts")
     assert len(whole["washes"]) > 20 and len(whole["realized"]) > 50
     assert parts == whole
+    # And every reference between ledger rows resolves (the database does not check these FKs)
+    lots = TaxLot.objects.values("id")
+    assert not TaxLot.objects.exclude(root_id__in=lots).exists()
+    assert not TaxLot.objects.exclude(parent_id=None).exclude(parent_id__in=lots).exists()
+    assert not RealizedGain.objects.exclude(lot_id__in=lots).exists()
+    assert not WashSale.objects.exclude(realized_id__in=RealizedGain.objects.values("id")).exists()
+    assert not WashSale.objects.exclude(replacement_lot_id__in=lots).exists()
+    assert not LotAdjustment.objects.exclude(lot_id__in=lots).exists()
 
 
 class _Terminal(io.StringIO):
