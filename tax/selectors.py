@@ -97,28 +97,45 @@ def realized_row_dict(row: RealizedGain) -> dict:
     return _realized_presented(*(getattr(row, name) for name in REALIZED_FIELDS))
 
 
-def open_lot_dict(lot: TaxLot) -> dict:
+LOT_FIELDS = ("trade_id", "symbol", "open_qty", "cost_basis_total", "holding_period_start")
+WASH_FIELDS = (
+    "sale_trade_id", "lot_trade_id", "symbol", "qty", "original_sale_date", "disallowed_loss",
+    "replacement_trade_id", "triggering_purchase_date", "holding_start_after",
+)  # fmt: skip
+
+
+def _open_lot_presented(trade_id, symbol, open_qty, cost_basis_total, holding_period_start) -> dict:
     return {
-        "lot_trade_id": lot.trade_id,
-        "symbol": lot.symbol,
-        "qty": qty_text(lot.open_qty),
-        "cost_basis_total": str(cents(lot.cost_basis_total)),
-        "holding_period_start": lot.holding_period_start.isoformat(),
+        "lot_trade_id": trade_id,
+        "symbol": symbol,
+        "qty": qty_text(open_qty),
+        "cost_basis_total": str(cents(cost_basis_total)),
+        "holding_period_start": holding_period_start.isoformat(),
+    }
+
+
+def open_lot_dict(lot: TaxLot) -> dict:
+    return _open_lot_presented(*(getattr(lot, name) for name in LOT_FIELDS))
+
+
+def _wash_presented(
+    sale_trade_id, lot_trade_id, symbol, qty, sold, disallowed, replacement_trade_id, replacement_acquired, start
+) -> dict:
+    return {
+        "sale_trade_id": sale_trade_id,
+        "lot_trade_id": lot_trade_id,
+        "symbol": symbol,
+        "qty": qty_text(qty),
+        "date_sold": sold.isoformat(),
+        "disallowed_loss": str(cents(disallowed)),
+        "replacement_trade_id": replacement_trade_id,
+        "replacement_date_acquired": replacement_acquired.isoformat(),
+        "holding_period_start": start.isoformat(),
     }
 
 
 def wash_sale_dict(wash: WashSale) -> dict:
-    return {
-        "sale_trade_id": wash.sale_trade_id,
-        "lot_trade_id": wash.lot_trade_id,
-        "symbol": wash.symbol,
-        "qty": qty_text(wash.qty),
-        "date_sold": wash.original_sale_date.isoformat(),
-        "disallowed_loss": str(cents(wash.disallowed_loss)),
-        "replacement_trade_id": wash.replacement_trade_id,
-        "replacement_date_acquired": wash.triggering_purchase_date.isoformat(),
-        "holding_period_start": wash.holding_start_after.isoformat(),
-    }
+    return _wash_presented(*(getattr(wash, name) for name in WASH_FIELDS))
 
 
 class Totals:
@@ -167,20 +184,16 @@ def realized_rows(
 
 
 def open_lot_rows(*, account: str = "default") -> Iterator[dict]:
-    for lot in (
-        lots_list(account=account)
-        .only("trade_id", "symbol", "open_qty", "cost_basis_total", "holding_period_start")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield open_lot_dict(lot)
+    for values in lots_list(account=account).values_list(*LOT_FIELDS).iterator(chunk_size=CHUNK):
+        yield _open_lot_presented(*values)
 
 
 def wash_sale_rows(*, account: str = "default", year: int | None = None, sold: tuple | None = None) -> Iterator[dict]:
     qs = wash_sales_list(account=account, year=year)
     if sold is not None:
         qs = qs.filter(original_sale_date__range=sold)
-    for wash in qs.iterator(chunk_size=CHUNK):
-        yield wash_sale_dict(wash)
+    for values in qs.values_list(*WASH_FIELDS).iterator(chunk_size=CHUNK):
+        yield _wash_presented(*values)
 
 
 def tax_report_size(*, year: int | None = None, account: str = "default", with_lots: bool = True) -> int:
