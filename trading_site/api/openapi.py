@@ -48,7 +48,7 @@ class ProjectAutoSchema(AutoSchema):
     def _error_codes(self) -> list[str]:
         public = any(isinstance(p, AllowAny) for p in self.view.get_permissions())
         has_body = self.method in ("POST", "PUT", "PATCH")
-        codes = [] if public else ["401", "403"]
+        codes = ["403"] if public else ["401", "403"]  # public: the token door without a client address
         # Query parameters, and any body, can be invalid; unknown query parameters are ignored.
         codes.append("400")
         if has_body:
@@ -59,6 +59,13 @@ class ProjectAutoSchema(AutoSchema):
             codes += ["409", "422"]
         codes.append("429")
         return codes
+
+    def get_operation_id(self):
+        operation_id = super().get_operation_id()
+        # A page of a list is a list operation (drf-spectacular calls a non-"many" response "retrieve").
+        if self.method == "GET" and getattr(self.get_response_serializers(), "is_page", False):
+            operation_id = operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -83,5 +90,6 @@ def paginated(serializer_class: type[serializers.Serializer]) -> type[serializer
         "previous": serializers.URLField(allow_null=True),
         "results": serializer_class(many=True),
         "Meta": type("Meta", (), {"ref_name": name}),
+        "is_page": True,
         "__module__": __name__,
     })

@@ -62,6 +62,11 @@ def token_obtain(request):
     data = serializer.validated_data
     adapter = get_adapter(request._request)
     ip = client_ip(request._request)
+    if ip is None:
+        # No address to count attempts against (a request that did not come through the NUM_PROXIES
+        # proxies): refused rather than let through unlimited.
+        return Response(error_body("permission_denied", "No client address: the request must come through the "
+                                   "configured proxies."), status=status.HTTP_403_FORBIDDEN)
     try:
         user = adapter.authenticate(request._request, username=data["username"], password=data["password"])
     except DjangoValidationError:

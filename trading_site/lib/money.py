@@ -38,7 +38,8 @@ MAX_NUMBER_CHARS = 40
 # one decimal point. No exponent, no "_" separators, no spaces, no other scripts' digits, no
 # NaN/Infinity, no hexadecimal.
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
-NUMBER_FORMAT_MESSAGE = "must be a plain decimal number (ASCII digits, an optional sign and decimal point)"
+NUMBER_FORMAT_MESSAGE = "must be a number: plain ASCII digits, an optional sign and decimal point"
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
 
 
 class DecimalInputError(ValueError):
@@ -68,6 +69,8 @@ def to_decimal(value: object, *, field: str = "value") -> Decimal:
             raise DecimalInputError(f"{field} must be a number") from exc
     elif isinstance(value, str):
         if len(value) > MAX_NUMBER_CHARS or not _NUMBER_RE.fullmatch(value):
+            if value.strip().lstrip("+-").lower() in _NOT_FINITE:
+                raise DecimalInputError(f"{field} must be a finite number")
             raise DecimalInputError(f"{field} {NUMBER_FORMAT_MESSAGE}")
         result = Decimal(value)
     else:
