@@ -286,3 +286,13 @@ def test_production_refuses_a_wildcard_allowed_host():
     assert result.returncode != 0 and "ALLOWED_HOSTS=* is refused in production" in result.stderr
     result = load(env | {"ALLOWED_HOSTS_ALLOW_WILDCARD": "true"})
     assert result.returncode == 0, result.stderr
+
+
+def test_admin_lists_tokens_with_their_last_use(admin_user, operator):
+    key = token_issue(user=operator, name="ci").key
+    _client(key).get("/api/v1/me/")
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/trading_site/apitoken/").content.decode()
+    assert "ci" in page and "operator1" in page and "Last used at" in page
+    assert "key_digest" not in page
