@@ -17,10 +17,11 @@ from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 
 from trading_site.lib import clock
-from trading_site.lib.clientip import client_ip
 from trading_site.lib.roles import role_remember, role_select_sql, user_role
-from trading_site.models import ApiToken
-from trading_site.tokens import LAST_USED_RESOLUTION, key_digest, token_is_live
+
+# DRF imports this module while loading its settings, which can happen before the app registry is
+# ready (anything importing rest_framework.views early): models, and modules that import models
+# (the token service, allauth's adapter), are imported when first used, not here.
 
 
 @functools.cache
@@ -31,6 +32,8 @@ def _token_user_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
     ``LAST_USED_RESOLUTION``); its parameters after the roles: now, ip, digest, stale-before, digest.
     Elsewhere (SQLite, the embedded run) the SELECT alone; its parameter after the roles: digest.
     """
+    from trading_site.models import ApiToken  # not at import: see the note at the imports
+
     user_t, token_t = get_user_model()._meta.db_table, ApiToken._meta.db_table
     role_sql, role_params = role_select_sql("u.id")
     select = (
@@ -65,6 +68,9 @@ class AuditedTokenAuthentication(TokenAuthentication):
         #
         # ApiToken (trading_site.tokens): only the key's digest is stored; the token counts only
         # until it expires and while the user keeps the password and role it was issued under.
+        from trading_site.models import ApiToken  # not at import: see the note at the imports
+        from trading_site.tokens import LAST_USED_RESOLUTION, key_digest, token_is_live
+
         vendor = connection.vendor
         sql, role_params = _token_user_sql(vendor)
         digest, now = key_digest(key), clock.now()
@@ -91,6 +97,8 @@ class AuditedTokenAuthentication(TokenAuthentication):
         return (user, token)
 
     def authenticate(self, request):
+        from trading_site.lib.clientip import client_ip  # not at import: see the note at the imports
+
         self._ip = client_ip(getattr(request, "_request", request))
         result = super().authenticate(request)
         if result is not None:
