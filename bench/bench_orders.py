@@ -60,13 +60,13 @@ def _market_data() -> None:
 
 def _token() -> str:
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from trading_site.accounts import roles_ensure
+    from trading_site.tokens import token_issue
 
     user, _ = get_user_model().objects.get_or_create(username="bench-operator")
     user.groups.add(roles_ensure()["operator"])
-    return Token.objects.get_or_create(user=user)[0].key
+    return token_issue(user=user, name="bench").key
 
 
 def _api_load(port: int, token: str, run: str, *, per_client: int = ORDERS_PER_CLIENT) -> tuple[list[float], float, int]:

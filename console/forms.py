@@ -9,6 +9,7 @@ from django import forms
 from orders.models import OrderSource, OrderStatus, OrderType, Side, TimeInForce
 from orders.twap import MAX_SLICES
 from strategies.allocation import METHODS
+from trading_site.lib.forms import StrictDecimalField, StrictNumberTextField
 
 REASON_HELP = "Why: recorded in the audit log with your name."
 
@@ -25,15 +26,15 @@ class OrderForm(forms.Form):
     symbol = forms.CharField(max_length=16, widget=forms.TextInput(attrs={"autocapitalize": "characters",
                                                                          "autocomplete": "off"}))
     side = forms.ChoiceField(choices=Side.choices)
-    qty = forms.CharField(max_length=32, label="Quantity", widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    qty = StrictNumberTextField(max_length=32, label="Quantity", widget=forms.TextInput(attrs={"inputmode": "decimal"}))
     order_type = forms.ChoiceField(choices=OrderType.choices, label="Order type")
-    limit_price = forms.CharField(max_length=32, required=False, label="Limit price",
+    limit_price = StrictNumberTextField(max_length=32, required=False, label="Limit price",
                                   widget=forms.TextInput(attrs={"inputmode": "decimal"}),
                                   help_text="Limit orders only.")
     time_in_force = forms.ChoiceField(choices=TimeInForce.choices, initial=TimeInForce.DAY, label="Time in force")
     slices = forms.IntegerField(required=False, min_value=1, max_value=MAX_SLICES, label="TWAP slices",
                                 help_text="Optional: send the order as this many equal slices (TWAP).")
-    horizon_minutes = forms.DecimalField(required=False, min_value=Decimal("0.1"), max_digits=8, decimal_places=2,
+    horizon_minutes = StrictDecimalField(required=False, min_value=Decimal("0.1"), max_digits=8, decimal_places=2,
                                          label="TWAP horizon (minutes)",
                                          help_text="With TWAP slices: the time over which the slices are spread.")
 

@@ -8,7 +8,6 @@ only refreshes the dashboard's live figures.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import uuid
 
@@ -37,6 +36,7 @@ from strategies.conf import ALLOCATION_METHOD
 from strategies.services import strategy_symbol_set, strategy_update
 from trading_site.api.errors import DomainError
 from trading_site.lib import clock
+from trading_site.lib.csvsafe import csv_writer
 from trading_site.lib.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
 # --- dashboard ------------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ def audit_csv(request):
     if form.is_bound and not form.is_valid():
         return HttpResponse("; ".join(e for errs in form.errors.values() for e in errs), status=400,
                             content_type="text/plain; charset=utf-8")
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    writer = csv_writer(_Echo(), lineterminator="\n")
     if kind == "changes":
         qs = selectors.changes_query(**filters)
         header = ["timestamp", "actor", "action", "object_type", "object_id", "object", "changes"]

@@ -58,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 # A start time this far in the past is still accepted (clock skew between a client and the server).
 START_TOLERANCE = dt.timedelta(seconds=60)
+# A TWAP starts within the trading week ahead (five sessions fit in seven days); later is a typo
+# (9999-12-31 overflowed the session arithmetic, 2099 scheduled slices for 2099).
+START_AHEAD_MAX = dt.timedelta(days=7)
 SLICE_SUFFIX_MAX = len(f"-s{MAX_SLICES - 1}")
 DISPATCH_BATCH = 200
 _AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API}
@@ -142,6 +145,9 @@ def twap_order_place(
             raise OrderInputError("start_time", "start_time must include a timezone")
         if start_time < now - START_TOLERANCE:
             raise OrderInputError("start_time", "start_time is in the past")
+        if start_time > now + START_AHEAD_MAX:
+            raise OrderInputError("start_time", f"start_time must be within the next {START_AHEAD_MAX.days} days "
+                                                "(the trading week ahead)")
         start = start_time
     horizon = _session_horizon(start=start, horizon=horizon, clip_to_close=clip_to_close)
     asset = asset_get(symbol=v.symbol)

@@ -32,6 +32,7 @@ from risk.models import (
     TradeFill,
 )
 from risk.state import limits_row, state_invalidate
+from strategies.selectors import asset_get
 from trading_site.alerts import alert_raise
 from trading_site.api.errors import DomainError
 from trading_site.audit import action_record
@@ -489,6 +490,9 @@ def position_risk_set(*, actor, symbol: str, reason: str, stop_loss_pct: Decimal
     symbol = symbol.strip().upper()
     if not symbol:
         raise RiskInputError("A symbol is required.", fields={"symbol": ["This field is required."]})
+    # Checked before any write: longer than the column or not an asset we know → 400, nothing stored.
+    if len(symbol) > PositionRisk._meta.get_field("symbol").max_length or asset_get(symbol=symbol) is None:
+        raise RiskInputError(f"Unknown symbol {symbol[:20]}.", fields={"symbol": ["Unknown symbol."]})
     row, _ = PositionRisk.objects.select_for_update().get_or_create(symbol=symbol)
     row.stop_loss_pct, row.take_profit_pct, row.trailing_stop_pct = stop_loss_pct, take_profit_pct, trailing_stop_pct
     row.disabled = disabled

@@ -35,6 +35,7 @@ from typing import Literal
 from django.db import connection, transaction
 
 from strategies.models import Asset, Bar, CorporateAction
+from trading_site.lib.dates import DateRangeError, market_date_check
 from trading_site.lib.money import DecimalInputError, quantize_price, quantize_qty, to_decimal
 
 Format = Literal["ohlcv", "wide-close"]
@@ -122,9 +123,13 @@ def _symbol(raw: str, *, line: int, source: str) -> str:
 
 def _date(raw: str, *, line: int, source: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(raw.strip())
+        day = dt.date.fromisoformat(raw.strip())
     except ValueError:
         raise BarFileError(f"invalid date {raw!r} (expected YYYY-MM-DD)", line=line, source=source) from None
+    try:
+        return market_date_check(day, field="Date")
+    except DateRangeError as exc:
+        raise BarFileError(f"{exc} (got {raw!r})", line=line, source=source) from None
 
 
 def _price(raw: str, *, name: str, line: int, source: str) -> Decimal:

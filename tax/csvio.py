@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tax.engine import BUY, SELL, ZERO, Trade
-from trading_site.lib.money import MONEY_QUANTUM, DecimalInputError, parse_price, parse_qty, to_decimal
+from trading_site.lib.dates import DateRangeError, parse_market_date
+from trading_site.lib.money import DecimalInputError, parse_money, parse_price, parse_qty
 
 TRADE_REQUIRED = ("date", "side", "symbol", "qty", "price", "trade_id")
 TRADE_OPTIONAL = ("lot_ids", "commission")
@@ -24,6 +25,7 @@ CA_REQUIRED = ("date", "symbol", "type", "ratio_from", "ratio_to")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,15}$")
 _TRADE_ID = re.compile(r"^[^\s;,]{1,80}$")
+_NUMBER_COLUMNS = frozenset({"qty", "price", "commission", "ratio_from", "ratio_to"})
 
 
 class ImportFileError(ValueError):
@@ -65,16 +67,17 @@ def _rows(text: str, *, name: str, required: tuple[str, ...], optional: tuple[st
         if len(values) > len(header):
             raise ImportFileError(name=name, line=line, message=f"{len(values)} fields, the header has {len(header)}")
         values = values + [""] * (len(header) - len(values))
-        yield line, {k: v.strip() for k, v in zip(header, values, strict=True)}
+        # Numbers are taken as written (the strict parser refuses " 1"); other cells are trimmed.
+        yield line, {k: v if k in _NUMBER_COLUMNS else v.strip() for k, v in zip(header, values, strict=True)}
 
 
 def parse_date(value: str, *, name: str, line: int) -> dt.date:
     if not _DATE.match(value):
         raise ImportFileError(name=name, line=line, message=f"date {value!r} is not in YYYY-MM-DD format")
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ImportFileError(name=name, line=line, message=f"date {value!r} is not a valid date") from None
+        return parse_market_date(value, field="date")
+    except DateRangeError as exc:
+        raise ImportFileError(name=name, line=line, message=f"{exc} (got {value!r})") from None
 
 
 def _symbol(value: str, *, name: str, line: int) -> str:
@@ -98,11 +101,9 @@ def parse_trades(text: str, *, name: str = "trades") -> list[tuple[int, Trade]]:
             price = parse_price(row["price"], field="price")
             commission = ZERO
             if row.get("commission"):
-                commission = to_decimal(row["commission"], field="commission")
+                commission = parse_money(row["commission"], field="commission")
                 if commission < 0:
                     raise DecimalInputError("commission must not be negative")
-                if commission != commission.quantize(MONEY_QUANTUM):
-                    raise DecimalInputError("commission has too many decimal places")
         except DecimalInputError as exc:
             raise ImportFileError(name=name, line=line, message=str(exc)) from None
         trade_id = row["trade_id"]

@@ -6,7 +6,6 @@ and the stored :class:`~tax.models.TaxExport` rows written by the beat jobs).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import itertools
@@ -30,6 +29,7 @@ from tax.selectors import (
     wash_sale_rows,
 )
 from trading_site.lib import clock
+from trading_site.lib.csvsafe import csv_writer
 from trading_site.lib.money import ZERO
 from trading_site.models import ActionLog
 
@@ -67,7 +67,7 @@ FORM_8949_NOTE = (
 
 def _csv(rows: list[list]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")
     writer.writerows(rows)
     return out.getvalue()
 

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from trading_site.audit import action_record
 from trading_site.lib.roles import ADMIN, ROLES
+from trading_site.tokens import tokens_revoke_all
 
 
 def roles_ensure() -> dict[str, Group]:
@@ -42,3 +43,5 @@ def user_set_role(*, actor, user, role: str) -> None:
     user.is_staff = user.is_superuser = role == ADMIN
     user.save(update_fields=["is_staff", "is_superuser"])
     action_record(actor=actor, action="user.set_role", target=user, data={"role": role})
+    # Tokens were issued for the old role (authentication refuses them anyway); drop the rows too.
+    tokens_revoke_all(actor=actor, user=user, reason=f"role set to {role}")

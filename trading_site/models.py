@@ -68,3 +68,35 @@ class ActionLog(models.Model):
     def __str__(self) -> str:
         who = self.actor.get_username() if self.actor_id else "system"
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action}"
+
+
+class ApiToken(models.Model):
+    """A named API token of one user (``Authorization: Token <key>``), docs/ADRs/0021.
+
+    Only the SHA-256 digest of the key is stored; the key is shown once, at issue. A token is valid
+    until ``expires_at``, until its owner deletes it, and only while the user keeps the password and
+    the role it was issued under (``password_mark``, ``role``): a password change or a role change
+    revokes every token of the user without a write to this table, as Django does for sessions.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=60)
+    key_digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="first characters of the key, to recognise it")
+    role = models.CharField(max_length=20, blank=True, help_text="the user's role at issue")
+    password_mark = models.CharField(max_length=64, help_text="the user's session hash at issue")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="api_token_user_name_unique"),
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("created_at")),
+                                   name="api_token_expires_after_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

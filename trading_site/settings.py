@@ -48,6 +48,13 @@ ALLOWED_HOSTS = env.list(
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required in production.")
+# A wildcard host lets any Host header through (password-reset-style link poisoning, cache
+# poisoning); production names its hosts unless the operator says otherwise, in so many words.
+if PRODUCTION and any(h == "*" for h in ALLOWED_HOSTS) and not env.bool("ALLOWED_HOSTS_ALLOW_WILDCARD", default=False):
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS=* is refused in production: list the host names "
+        "(or set ALLOWED_HOSTS_ALLOW_WILDCARD=true to force it)."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env.int("PORT", default=8000)
 if not 0 < PORT < 65536:
@@ -70,10 +77,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -99,6 +106,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "csp.middleware.CSPMiddleware",
     "trading_site.middleware.LoginRequiredMiddleware",
 ]
 
@@ -239,6 +247,23 @@ ACCOUNT_RATE_LIMITS = {
     # Failed logins per IP and per account (allauth keeps the counters in the shared cache).
     "login_failed": env.str("LOGIN_RATE_LIMIT", default="10/m/ip,5/5m/key"),
 }
+# The real client address (login and token rate limits, audit): the number of reverse proxies under
+# our control in front of the app. 0 (default): the TCP peer (REMOTE_ADDR) is the client and
+# X-Forwarded-For is ignored — a client could otherwise pick its own address per request. Behind one
+# proxy that appends to X-Forwarded-For (nginx, Caddy, a load balancer), 1. docs/RUNBOOKS/production.md.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if not 0 <= NUM_PROXIES <= 5:
+    raise ImproperlyConfigured(f"NUM_PROXIES must be between 0 and 5, not {NUM_PROXIES}")
+ALLAUTH_TRUSTED_PROXY_COUNT = NUM_PROXIES
+# API tokens (trading_site/tokens.py): lifetime in days by default and at most, tokens per user.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+API_TOKEN_MAX_TTL_DAYS = env.int("API_TOKEN_MAX_TTL_DAYS", default=365)
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+if not 1 <= API_TOKEN_TTL_DAYS <= API_TOKEN_MAX_TTL_DAYS <= 3650 or not 1 <= API_TOKENS_PER_USER <= 1000:
+    raise ImproperlyConfigured(
+        "API_TOKEN_TTL_DAYS must be between 1 and API_TOKEN_MAX_TTL_DAYS (at most 3650); "
+        "API_TOKENS_PER_USER between 1 and 1000"
+    )
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Trading Platform"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
@@ -269,12 +294,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["trading_site.api.permissions.RoleBasedPermission"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "trading_site.api.openapi.ProjectAutoSchema",
     "EXCEPTION_HANDLER": "trading_site.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key anonymous callers on the address NUM_PROXIES designates (DRF reads the whole,
+    # client-supplied X-Forwarded-For when this is unset).
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trading Platform API",
@@ -321,6 +349,26 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Security --------------------------------------------------------------------------------------
+# Content-Security-Policy (django-csp; Django 5.2 has none of its own): scripts, styles, images and
+# requests from this origin only — no inline script or style, no eval (the console's JavaScript and
+# CSS are static files; htmx's inline indicator style and eval are switched off in base.html).
+# The Swagger UI page (/api/docs/) is left out: drf-spectacular renders it with an inline script.
+# docs/ADRs/0021-token-lifecycle-strict-input-csp.md.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:

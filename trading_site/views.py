@@ -7,15 +7,24 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from trading_site import metrics
 from trading_site.api.errors import error_body
 from trading_site.health import health_report
+from trading_site.lib.clientip import client_in_networks
 
 
 @never_cache
 @require_GET
 def healthz(request):
+    """Status for anyone (``{"status": "ok"|"degraded"}``, 200/503); the per-component checks only for
+    staff users and clients in ``METRICS_ALLOWED_NETWORKS`` (the monitoring hosts): the details name
+    the stack and its weak spots."""
     ok, report = health_report()
-    return JsonResponse(report, status=200 if ok else 503)
+    detailed = (request.user.is_authenticated and request.user.is_staff) or client_in_networks(
+        request, metrics.CONFIG.networks
+    )
+    body = report if detailed else {"status": report["status"]}
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 def permission_denied(request, exception=None):

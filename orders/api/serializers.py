@@ -18,7 +18,12 @@ from orders.models import (
     Side,
     TimeInForce,
 )
-from trading_site.api.serializers import PrebuiltFieldsMixin, PrebuiltInputFieldsMixin
+from trading_site.api.serializers import (
+    BoundedDateTimeField,
+    PrebuiltFieldsMixin,
+    PrebuiltInputFieldsMixin,
+    StrictDecimalField,
+)
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
 
 
@@ -55,8 +60,8 @@ class LedgerDecimalField(serializers.Field):
 class AlgoSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=[("twap", "twap")])
     slices = serializers.IntegerField(min_value=1, max_value=1000)
-    horizon_minutes = serializers.DecimalField(max_digits=9, decimal_places=4, min_value=Decimal("0.0001"))
-    start_time = serializers.DateTimeField(required=False)
+    horizon_minutes = StrictDecimalField(max_digits=9, decimal_places=4, min_value=Decimal("0.0001"))
+    start_time = BoundedDateTimeField(required=False)
     clip_to_close = serializers.BooleanField(default=False)
 
 
@@ -96,8 +101,8 @@ class OrderFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
     symbol = serializers.CharField(max_length=16, required=False)
     source = serializers.ChoiceField(choices=OrderSource.choices, required=False)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    created_after = BoundedDateTimeField(required=False)
+    created_before = BoundedDateTimeField(required=False)
     page = serializers.IntegerField(min_value=1, required=False)
 
 

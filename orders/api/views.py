@@ -16,10 +16,11 @@ from orders.models import AccountSnapshot, OrderSource
 from orders.reconcile import account_snapshot_record
 from orders.slicing import twap_order_place
 from trading_site.api.errors import DomainError
+from trading_site.api.openapi import PAGE_PARAMETER, paginated
 
 
 class OrderListCreateView(APIView):
-    @extend_schema(parameters=[s.OrderFilterSerializer], responses=s.OrderSerializer(many=True))
+    @extend_schema(parameters=[s.OrderFilterSerializer, PAGE_PARAMETER], responses=paginated(s.OrderSerializer))
     def get(self, request: Request) -> Response:
         filters = s.OrderFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -6,19 +6,20 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from trading_site.api.serializers import StrictDecimalField
 from trading_site.lib.money import MONEY_DIGITS, MONEY_PLACES
 
 REASON = {"max_length": 2000, "allow_blank": False, "trim_whitespace": True}
 
 
 def _pct(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    return StrictDecimalField(
         max_digits=8, decimal_places=6, min_value=Decimal("0.000001"), max_value=Decimal("0.999999"), **kwargs
     )
 
 
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    return StrictDecimalField(
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=Decimal("0.01"), **kwargs
     )
 

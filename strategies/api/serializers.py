@@ -7,6 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from strategies.allocation import METHODS
+from trading_site.api.serializers import MarketDateField, StrictDecimalField
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -39,7 +40,7 @@ class StrategyOutput(serializers.Serializer):
 class StrategyUpdateInput(serializers.Serializer):
     enabled = StrictBooleanField(required=False)
     parameters = serializers.JSONField(required=False, help_text="full parameter object; validated per kind")
-    capital_cap = serializers.DecimalField(
+    capital_cap = StrictDecimalField(
         required=False,
         max_digits=5,
         decimal_places=4,
@@ -96,8 +97,8 @@ class SignalQuery(serializers.Serializer):
 
 class AllocationPreviewInput(serializers.Serializer):
     method = serializers.ChoiceField(choices=METHODS)
-    as_of = serializers.DateField(required=False, help_text="defaults to today in New York")
-    gross = serializers.DecimalField(
+    as_of = MarketDateField(required=False, help_text="defaults to today in New York; 1990-01-01 to a year ahead")
+    gross = StrictDecimalField(
         required=False, max_digits=6, decimal_places=4, min_value=Decimal("0.0001"), max_value=4
     )
 
@@ -139,8 +140,8 @@ class AllocationPreviewOutput(serializers.Serializer):
 
 
 class BarQuery(serializers.Serializer):
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
+    start = MarketDateField(required=False)
+    end = MarketDateField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=250)
 
     def validate(self, attrs):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from trading_site.api.serializers import MarketDateField
+
 
 class PerformanceQuery(serializers.Serializer):
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
+    start = MarketDateField(required=False)
+    end = MarketDateField(required=False)
     window = serializers.IntegerField(required=False, min_value=5, max_value=756, default=63)
 
     def validate(self, attrs):

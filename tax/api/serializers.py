@@ -5,7 +5,18 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tax.models import RealizedGain, TaxLot, WashSale
-from trading_site.lib.money import MONEY_DIGITS, PRICE_DIGITS, PRICE_PLACES, QTY_DIGITS, QTY_PLACES
+from trading_site.api.serializers import StrictDecimalField
+from trading_site.lib.money import (
+    MONEY_DIGITS,
+    PRICE_DIGITS,
+    PRICE_LIMIT,
+    PRICE_PLACES,
+    PRICE_QUANTUM,
+    QTY_DIGITS,
+    QTY_LIMIT,
+    QTY_PLACES,
+    QTY_QUANTUM,
+)
 
 
 class LotFilterSerializer(serializers.Serializer):
@@ -87,8 +98,10 @@ class WindowSerializer(serializers.Serializer):
 class PreviewInputSerializer(serializers.Serializer):
     symbol = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9.\-/]{0,15}$")
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    qty = serializers.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, min_value=0)
-    price = serializers.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0)
+    qty = StrictDecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, min_value=0,
+                             max_value=QTY_LIMIT - QTY_QUANTUM)
+    price = StrictDecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, min_value=0,
+                               max_value=PRICE_LIMIT - PRICE_QUANTUM)
 
     def validate_qty(self, value):
         if value <= 0:

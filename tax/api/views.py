@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from tax import conf, selectors
 from tax.api import serializers as s
+from trading_site.api.openapi import PAGE_PARAMETER, paginated
 from trading_site.lib import clock
 from trading_site.lib.roles import VIEWER
 
@@ -28,7 +29,7 @@ def _paginate(view: APIView, request: Request, qs, serializer_class) -> Response
 
 
 class LotListView(APIView):
-    @extend_schema(parameters=[s.LotFilterSerializer], responses=s.LotSerializer(many=True))
+    @extend_schema(parameters=[s.LotFilterSerializer, PAGE_PARAMETER], responses=paginated(s.LotSerializer))
     def get(self, request: Request) -> Response:
         f = s.LotFilterSerializer(data=request.query_params)
         f.is_valid(raise_exception=True)
@@ -39,7 +40,7 @@ class LotListView(APIView):
 
 
 class RealizedListView(APIView):
-    @extend_schema(parameters=[s.YearFilterSerializer], responses=s.RealizedSerializer(many=True))
+    @extend_schema(parameters=[s.YearFilterSerializer, PAGE_PARAMETER], responses=paginated(s.RealizedSerializer))
     def get(self, request: Request) -> Response:
         f = s.YearFilterSerializer(data=request.query_params)
         f.is_valid(raise_exception=True)
@@ -49,7 +50,7 @@ class RealizedListView(APIView):
 
 
 class WashSaleListView(APIView):
-    @extend_schema(parameters=[s.YearFilterSerializer], responses=s.WashSaleSerializer(many=True))
+    @extend_schema(parameters=[s.YearFilterSerializer, PAGE_PARAMETER], responses=paginated(s.WashSaleSerializer))
     def get(self, request: Request) -> Response:
         f = s.YearFilterSerializer(data=request.query_params)
         f.is_valid(raise_exception=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from rest_framework.fields import SerializerMethodField, SkipField
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import DateField, DateTimeField, DecimalField, SerializerMethodField, SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.utils.serializer_helpers import BindingDict
+
+from trading_site.lib.dates import DateRangeError, market_date_check
+from trading_site.lib.money import DecimalInputError, to_decimal
 
 
 class PrebuiltFieldsMixin:
@@ -62,3 +66,42 @@ class PrebuiltInputFieldsMixin:
                 fields[name] = field
             cls._prebuilt_input = fields
         return fields
+
+
+class StrictDecimalField(DecimalField):
+    """DRF's DecimalField with the one strict number grammar (``trading_site.lib.money.to_decimal``).
+
+    DRF's own field passes text to ``Decimal()``, which takes ``"1_0"``, ``" 1"``, ``"1e3"`` and
+    other scripts' digits. Here the text must be plain ASCII digits with one optional sign and point;
+    ``max_digits``/``decimal_places``/``min_value``/``max_value`` then bound it as usual.
+    """
+
+    def to_internal_value(self, data):
+        try:
+            value = to_decimal(data, field=self.field_name or "value")
+        except DecimalInputError as exc:
+            raise ValidationError(str(exc)) from exc
+        return super().to_internal_value(value)
+
+
+class MarketDateField(DateField):
+    """A date within the market range (``trading_site.lib.dates``: 1990-01-01 to a year ahead)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        try:
+            return market_date_check(day, field=self.field_name or "date")
+        except DateRangeError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class BoundedDateTimeField(DateTimeField):
+    """A date-time whose date is within the market range (``trading_site.lib.dates``)."""
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        try:
+            market_date_check(moment.date(), field=self.field_name or "time")
+        except DateRangeError as exc:
+            raise ValidationError(str(exc)) from exc
+        return moment

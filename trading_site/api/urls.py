@@ -6,6 +6,8 @@ from trading_site.api import views
 
 urlpatterns = [
     path("auth/token/", views.token_obtain, name="api-token"),
+    path("auth/tokens/", views.token_list, name="api-tokens"),
+    path("auth/tokens/<int:token_id>/", views.token_delete, name="api-token-delete"),
     path("me/", views.me, name="api-me"),
     path("", include("orders.api.urls")),
     path("", include("strategies.api.urls")),

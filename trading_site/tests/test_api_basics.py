@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from trading_site.models import ApiToken
+from trading_site.tokens import key_digest, token_issue
 
 
 def test_token_round_trip(operator):
@@ -14,23 +16,25 @@ def test_token_round_trip(operator):
     response = client.post("/api/v1/auth/token/", {"username": "operator1", "password": "correct-horse-battery"}, format="json")
     assert response.status_code == 200
     token = response.json()["token"]
-    assert Token.objects.get(user=operator).key == token
+    assert ApiToken.objects.get(user=operator).key_digest == key_digest(token)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me/").json() == {"username": "operator1", "role": "operator"}
 
 
-def test_same_token_on_second_request(operator):
+def test_second_request_under_the_same_name_replaces_the_token(operator):
     client = APIClient()
     body = {"username": "operator1", "password": "correct-horse-battery"}
     first = client.post("/api/v1/auth/token/", body, format="json").json()["token"]
-    assert client.post("/api/v1/auth/token/", body, format="json").json()["token"] == first
+    second = client.post("/api/v1/auth/token/", body, format="json").json()["token"]
+    assert second != first
+    assert list(ApiToken.objects.filter(user=operator).values_list("key_digest", flat=True)) == [key_digest(second)]
 
 
 def test_wrong_password(operator):
     response = APIClient().post("/api/v1/auth/token/", {"username": "operator1", "password": "nope"}, format="json")
     assert response.status_code == 400
     assert response.json() == {"code": "authentication_failed", "detail": "Unable to log in with the provided credentials."}
-    assert Token.objects.count() == 0
+    assert ApiToken.objects.count() == 0
 
 
 def test_missing_fields_name_each_field(db):
@@ -104,18 +108,19 @@ def test_token_authentication_loads_user_and_highest_role_in_one_query(db, roles
     user = get_user_model().objects.create_user("tok", password="x" * 12)
     groups = roles_ensure()
     user.groups.add(*(groups[r] for r in roles_held))
-    key = Token.objects.create(user=user).key
-    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
-    with django_assert_num_queries(1):
+    issued = token_issue(user=user, name="t")
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {issued.key}")
+    with django_assert_num_queries(1):  # the user, the role and the token's last use: one statement
         found, token = AuditedTokenAuthentication().authenticate(request)
         assert user_role(found) == expected  # no second query for the role
-    assert (found.pk, found.username, token.key) == (user.pk, "tok", key)
+    assert (found.pk, found.username, token.pk) == (user.pk, "tok", issued.token.pk)
+    assert ApiToken.objects.get().last_used_at is not None
 
 
 def test_token_of_an_inactive_user_is_refused(operator):
     from rest_framework.test import APIClient
 
-    key = Token.objects.create(user=operator).key
+    key = token_issue(user=operator, name="t").key
     operator.is_active = False
     operator.save(update_fields=["is_active"])
     client = APIClient()

@@ -8,11 +8,11 @@ from celery import shared_task
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from trading_site.audit import SYSTEM_USERNAME, action_record
 from trading_site.models import ActionLog
+from trading_site.tokens import token_issue
 
 
 def last_entry_for(obj) -> LogEntry:
@@ -35,7 +35,7 @@ def test_web_request_actor(admin_user):
 def test_token_api_request_actor(operator):
     group = Group.objects.create(name="alpha")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=operator, name='t').key}")
     response = client.post(f"/api/v1/test/groups/{group.pk}/rename/", {"name": "beta"}, format="json")
     assert response.status_code == 200
     entry = last_entry_for(group)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
 from trading_site.api.errors import DomainError
+from trading_site.lib.money import DecimalInputError, parse_money
 
 
 def _date(value: str) -> dt.date:
@@ -39,9 +39,9 @@ class Command(BaseCommand):
         from strategies.replay import replay_run
 
         try:
-            capital = Decimal(opts["capital"])
-        except InvalidOperation:
-            raise CommandError(f"--capital must be a number, not {opts['capital']!r}") from None
+            capital = parse_money(opts["capital"], field="--capital")
+        except DecimalInputError as exc:
+            raise CommandError(str(exc)) from None
         kwargs = {
             "start": _date(opts["start"]),
             "end": _date(opts["end"]),
