@@ -1,8 +1,9 @@
 """Settings, read from the environment (django-environ).
 
 Two runtime modes (docs/ADRs/0001-runtime-modes.md):
-- embedded (default, ``DJANGO_ENV=embedded``): SQLite under ``var/``, Celery over kombu's
-  filesystem transport under ``var/``, file cache, simulated broker. No servers needed.
+- embedded (default, ``DJANGO_ENV=embedded``): SQLite under ``var/``, Celery over an atomic
+  (write-then-rename) filesystem transport under ``var/``, file cache, simulated broker. No servers
+  needed.
 - production (``DJANGO_ENV=production``): ``SECRET_KEY``, ``DATABASE_URL`` and ``REDIS_URL`` are
   required, DEBUG is refused, the secure-cookie/HSTS settings are on.
 Each value is validated at start-up; a bad value stops the process with ImproperlyConfigured.
@@ -178,13 +179,12 @@ if REDIS_URL:
     # Longer than any task's hard time limit, so an unacked task is not redelivered while running.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
+    # The embedded transport: write-then-rename message files, so a reader never sees a torn one
+    # (trading_site/celery_transport.py, docs/ADRs/0018-embedded-transport-and-supervision.md).
+    from trading_site.celery_transport import transport_options as _embedded_transport_options
+
+    CELERY_BROKER_TRANSPORT = "trading_site.celery_transport:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = _embedded_transport_options(CELERY_FILESYSTEM_DIR)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
