@@ -7,7 +7,7 @@ PORT ?= 8000
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/trading
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint format check-services chromium migrate demo bench clean help venv
+.PHONY: run run-check soak test lint format check-services chromium migrate demo bench clean help venv
 
 help:
 	@echo "make run    - install, set up and start the platform (embedded: SQLite, simulated broker)"
@@ -38,8 +38,12 @@ demo: migrate
 
 run: SIM_MARKET_HOURS ?= always
 run: export SIM_MARKET_HOURS := $(SIM_MARKET_HOURS)
-run: demo
+run: run-check demo
 	$(BIN)/python manage.py run_platform --port $(PORT)
+
+# A second `make run` (or one during a long write on the SQLite file) stops here with one sentence.
+run-check: $(VENV)/.base-installed
+	@$(BIN)/python -m trading_site.instance
 
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \

@@ -200,8 +200,13 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "trading_site.beat.HeartbeatDatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Seconds after which /healthz considers the worker or beat dead.
-HEARTBEAT_MAX_AGE = env.int("HEARTBEAT_MAX_AGE", default=60)
+# Broker outages (Redis restarting): the worker reconnects for as long as it takes, never exits.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Seconds after which /healthz considers a loop (worker, beat, trade stream) dead or stuck. Each
+# writes its heartbeat every 5 s, so a dead loop turns /healthz 503 within this many seconds.
+HEARTBEAT_MAX_AGE = env.int("HEARTBEAT_MAX_AGE", default=15)
+if not 5 <= HEARTBEAT_MAX_AGE <= 3600:
+    raise ImproperlyConfigured("HEARTBEAT_MAX_AGE must be between 5 and 3600 seconds")
 
 # --- Trading configuration (non-secret) -------------------------------------------------------------
 BROKER = env.str("BROKER", default="simulated")
@@ -341,13 +346,21 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "trading_site.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "trading_site.logging.RequestIdFilter"},
+        "request_log": {"()": "trading_site.logging.RequestLogFilter"},
+        "frequent_tasks": {"()": "trading_site.logging.FrequentTaskFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "trading_site.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "request_log", "frequent_tasks"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
