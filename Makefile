@@ -14,6 +14,7 @@ help:
 	@echo "make test   - install dev deps and run ruff, the migrations check and the whole pytest suite"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - run the benchmarks in bench/ and write bench/results.json"
+	@echo "make soak   - 10 minutes of the embedded platform under load (bench/soak.py, into bench/results.json)"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (Django 5.2 LTS); set PYTHON=python3.11")'
@@ -74,6 +75,11 @@ test: $(VENV)/.dev-installed chromium check-services
 bench: $(VENV)/.dev-installed check-services
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(BIN)/python -m bench.run
+
+# 10 minutes of the embedded platform under steady trading with a replay alongside (bench/soak.py);
+# its figures are merged into bench/results.json. SOAK_SECONDS=120 make soak for a short one.
+soak: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf var/celery var/cache var/test bench/results.json

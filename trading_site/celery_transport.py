@@ -3,7 +3,7 @@
 kombu's own filesystem transport opens the message file under its final name and writes into it; a
 worker listing the queue folder in between reads an empty or half-written file and dies with
 ``JSONDecodeError`` ("Unrecoverable error"). Here a message is written complete under a temporary
-name in a sibling folder, flushed, and then renamed into the queue folder (``os.replace`` is atomic
+name in a sibling folder and then renamed into the queue folder (``os.replace`` is atomic
 on one file system), so a reader only ever sees whole messages. A reader claims a message by
 renaming it into the ``claimed`` folder (atomic too: of two readers exactly one wins), reads it,
 and removes it. A file that still cannot be decoded is moved to ``rejected`` with one error line,
@@ -61,10 +61,10 @@ class Channel(filesystem.Channel):
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         tmp = os.path.join(self._folder("tmp_folder"), name)
         try:
+            # No fsync: rename makes the message whole to readers; surviving a power cut is not this
+            # transport's job (beat re-sends every periodic task, the database holds scheduled work).
             with open(tmp, "wb") as fh:
                 fh.write(str_to_bytes(dumps(payload)))
-                fh.flush()
-                os.fsync(fh.fileno())
             os.replace(tmp, os.path.join(self.data_folder_out, name))
         except OSError as exc:
             try:

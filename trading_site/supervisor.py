@@ -3,6 +3,8 @@
 Each child (web, worker, beat, trade stream) is an ordinary production process. A child that exits
 when nobody asked it to is started again after a back-off — 1 s, doubling to 30 s, back to 1 s once
 it has stayed up for a minute — and the exit is logged once, with its status and restart count.
+Each child runs in a process group of its own; when it dies, what it left behind (gunicorn workers
+still holding the port, Celery pool processes) is killed before it is started again.
 Only Ctrl-C / SIGTERM stops the platform (every child, cleanly). The supervisor publishes what it
 sees as the ``platform`` heartbeat (children, pids, restarts in the last hour), which ``/healthz``
 and the console's Platform panel read; that write happens on a thread of its own, so a locked or
@@ -75,7 +77,9 @@ class Supervisor:
         self.publish()
 
     def _start(self, child: Child) -> None:
-        child.proc = self.spawn(child.command, cwd=self.cwd)
+        # A session (process group) of its own: when the child dies, whatever it left behind
+        # (gunicorn's workers still holding the port, Celery's pool processes) goes with it.
+        child.proc = self.spawn(child.command, cwd=self.cwd, start_new_session=True)
         child.started_at = self.clock()
         child.restart_at = None
 
@@ -88,6 +92,7 @@ class Supervisor:
                 if now - child.started_at >= STABLE_AFTER:
                     child.backoff = BACKOFF_FIRST
                 child.last_exit = exit_description(child.proc.returncode)
+                _group_kill(child.proc.pid)
                 child.restart_at = now + child.backoff
                 child.restarts += 1
                 child.restart_times.append(time.time())
@@ -147,8 +152,17 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+        for proc in procs:
+            _group_kill(proc.pid)  # anything a child left running
         if self._publisher:
             self._publisher.close()
+
+
+def _group_kill(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class _Publisher:

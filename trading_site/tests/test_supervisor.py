@@ -99,6 +99,42 @@ def test_a_killed_child_is_described_by_its_signal(made):
     assert published[-1]["restarts_last_hour"] == 1
 
 
+def test_what_a_dead_child_left_behind_is_killed_before_its_restart(made, tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    # Like gunicorn's master: starts a worker that outlives it, then dies.
+    parent = [sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(60)\n")]
+    sup, clock, lines, _ = made({"web": parent})
+    sup.start_all()
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    sup.children["web"].proc.kill()
+    _wait_exited(sup, "web")
+    sup.step()
+    deadline = time.monotonic() + 5
+    while _alive(grandchild):
+        assert time.monotonic() < deadline, "the orphaned worker still runs"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(")")[-1].split()[0] != "Z"
+
+
 def test_stop_all_ends_every_child(made):
     sup, *_ = made({"a": STAYS, "b": STAYS})
     sup.start_all()
@@ -166,8 +202,8 @@ def test_a_stale_supervisor_report_is_left_out(db, settings):
 
 def test_children_are_real_processes_in_the_given_directory(made, tmp_path):
     sup = Supervisor({"pwd": [sys.executable, "-c", "import os; print(os.getcwd())"]}, cwd=tmp_path,
-                     write=lambda line: None, spawn=lambda cmd, cwd: subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
-                                                                                   text=True))
+                     write=lambda line: None,
+                     spawn=lambda cmd, **kw: subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw))
     sup.start_all()
     out, _ = sup.children["pwd"].proc.communicate(timeout=10)
     assert out.strip() == str(tmp_path)
