@@ -148,3 +148,19 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
         client.get("/partials/figures/")
     with django_assert_num_queries(3):
         client.get("/partials/figures/")
+
+
+def test_platform_panel_shows_the_supervisors_restarts_in_the_last_hour(client, viewer):
+    from django.core.cache import cache
+
+    from trading_site.health import heartbeat_record
+
+    heartbeat_record(name="platform", detail={"pid": 1, "restarts_last_hour": 2, "children": {
+        "web": {"pid": 2, "running": True, "restarts_last_hour": 0, "last_exit": ""},
+        "worker": {"pid": 3, "running": False, "restarts_last_hour": 2, "last_exit": "killed by SIGKILL"}}})
+    cache.clear()  # the status fragment is shared for a few seconds
+    client.force_login(viewer)
+    html = client.get("/").content.decode()
+    panel = html[html.index('id="platform-health"'):]
+    assert ('<tr><th scope="row">platform</th><td class="bad">restarting worker · 2 restarts in the last hour</td></tr>'
+            in panel)
