@@ -348,6 +348,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Leave Celery's INFO lines about the every-second tasks (TWAP dispatch, sim tick, heartbeat) out of
+# the log. `make run` (run_platform) turns it on for its children, so its terminal stays readable.
+LOG_QUIET_FREQUENT_TASKS = env.bool("LOG_QUIET_FREQUENT_TASKS", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -364,7 +367,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id", "request_log", "frequent_tasks"],
+            "filters": ["request_id", "request_log", *(["frequent_tasks"] if LOG_QUIET_FREQUENT_TASKS else [])],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -119,6 +119,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _run(self, *, host: str, port: int) -> None:
+        os.environ.setdefault("LOG_QUIET_FREQUENT_TASKS", "true")  # inherited by every child
         supervisor = Supervisor(process_commands(port=port, host=host), cwd=settings.BASE_DIR,
                                 write=lambda line: self.stderr.write(line), publish=platform_status_record)
 
