@@ -7,13 +7,14 @@ PORT ?= 8000
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/trading
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint format check-services chromium migrate demo bench clean help venv
+.PHONY: run run-check soak test lint format check-services chromium migrate demo bench clean help venv
 
 help:
 	@echo "make run    - install, set up and start the platform (embedded: SQLite, simulated broker)"
 	@echo "make test   - install dev deps and run ruff, the migrations check and the whole pytest suite"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - run the benchmarks in bench/ and write bench/results.json"
+	@echo "make soak   - 10 minutes of the embedded platform under load (bench/soak.py, into bench/results.json)"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (Django 5.2 LTS); set PYTHON=python3.11")'
@@ -38,8 +39,12 @@ demo: migrate
 
 run: SIM_MARKET_HOURS ?= always
 run: export SIM_MARKET_HOURS := $(SIM_MARKET_HOURS)
-run: demo
+run: run-check demo
 	$(BIN)/python manage.py run_platform --port $(PORT)
+
+# A second `make run` (or one during a long write on the SQLite file) stops here with one sentence.
+run-check: $(VENV)/.base-installed
+	@$(BIN)/python -m trading_site.instance
 
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \
@@ -70,6 +75,11 @@ test: $(VENV)/.dev-installed chromium check-services
 bench: $(VENV)/.dev-installed check-services
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(BIN)/python -m bench.run
+
+# 10 minutes of the embedded platform under steady trading with a replay alongside (bench/soak.py);
+# its figures are merged into bench/results.json. SOAK_SECONDS=120 make soak for a short one.
+soak: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf var/celery var/cache var/test bench/results.json

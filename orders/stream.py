@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from orders.brokers.alpaca import trade_update_from_alpaca
 from orders.fills import trade_update_apply, updates_pump
@@ -97,15 +97,25 @@ class TradeStreamRunner:
     def run_forever(self, stop: threading.Event) -> None:
         from trading_site.health import heartbeat_record
 
+        outage = OutageBackoff("alpaca trade stream")
         self.start()
         try:
             while not stop.is_set():
-                close_old_connections()
-                self.process(timeout=1.0)
-                now = time.monotonic()
-                if now - max(self._last_message, self._last_poll) >= self.poll_seconds:
-                    self.poll()
-                heartbeat_record(name="trade_stream", detail={"applied": self.applied})
+                try:
+                    close_old_connections()
+                    if self._thread is not None and not self._thread.is_alive():
+                        # The websocket's own loop reconnects; this is for its thread having died.
+                        logger.warning("alpaca trade stream: websocket thread ended; starting it again")
+                        self.start()
+                    self.process(timeout=1.0)
+                    now = time.monotonic()
+                    if now - max(self._last_message, self._last_poll) >= self.poll_seconds:
+                        self.poll()
+                    heartbeat_record(name="trade_stream", detail={"applied": self.applied})
+                except Exception as exc:  # database, cache or broker API away: back off, never exit
+                    stop.wait(outage.failed(exc))
+                    continue
+                outage.succeeded()
         finally:
             self.stop()
 
@@ -153,20 +163,58 @@ class OutboxStreamRunner:
     def run_forever(self, stop: threading.Event) -> None:
         from trading_site.health import heartbeat_record
 
+        outage = OutageBackoff("simulated trade stream", first=self.poll_seconds, most=self.heartbeat_seconds)
         while not stop.is_set():
             now = time.monotonic()
             beat_due = now - self._last_heartbeat >= self.heartbeat_seconds
-            if beat_due:
-                close_old_connections()  # every few seconds, not on every 0.1 s pass
             try:
+                if beat_due:
+                    close_old_connections()  # every few seconds, not on every 0.1 s pass
                 delivered = self.process()
-            except Exception:  # the database went away: retry after a pause with a fresh connection
-                logger.exception("simulated trade stream: delivery pass failed")
-                close_old_connections()
-                delivered = 0
-            if beat_due:
-                heartbeat_record(name="trade_stream", detail={"applied": self.applied, "broker": self.broker.name})
-                self._last_heartbeat = now
+                if beat_due:
+                    heartbeat_record(name="trade_stream", detail={"applied": self.applied, "broker": self.broker.name})
+                    self._last_heartbeat = now
+            except Exception as exc:  # the database went away: no heartbeat (/healthz says so), back off, retry
+                stop.wait(outage.failed(exc))
+                continue
+            outage.succeeded()
             wait = self.wait_seconds(delivered)
             if wait:
                 stop.wait(wait)
+
+
+class OutageBackoff:
+    """A loop's failures in a row: how long to wait before the next try, and one log line per outage.
+
+    The first failure is logged with its traceback, the ones after it are not (an outage of a
+    minute is not 600 tracebacks); the recovery is logged with how long it lasted. The connection
+    is dropped after each failure so the next try opens a fresh one.
+    """
+
+    def __init__(self, name: str, *, first: float = 0.5, most: float = 5.0) -> None:
+        self.name = name
+        self.first = first
+        self.most = most
+        self._wait = first
+        self.failures = 0
+        self._since = 0.0
+
+    def failed(self, exc: BaseException) -> float:
+        if self.failures == 0:
+            self._since = time.monotonic()
+            logger.error("%s: %s; retrying with back-off until it works", self.name, type(exc).__name__,
+                         exc_info=exc)
+        self.failures += 1
+        try:
+            connections.close_all()
+        except Exception:  # a connection that cannot even close is dropped with the next try
+            logger.debug("%s: closing connections failed", self.name, exc_info=True)
+        wait, self._wait = self._wait, min(self._wait * 2, self.most)
+        return wait
+
+    def succeeded(self) -> None:
+        if self.failures:
+            logger.warning("%s: working again after %d failed tries (%.0f s)", self.name, self.failures,
+                           time.monotonic() - self._since)
+        self.failures = 0
+        self._wait = self.first

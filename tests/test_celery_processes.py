@@ -45,7 +45,7 @@ def test_beat_schedule_reaches_the_database_scheduler_and_healthz_turns_green(tm
             pytest.fail(f"{exc}\n--- beat ---\n{log_tail(tmp_path, 'beat')}\n--- worker ---\n{log_tail(tmp_path, 'worker')}")
         entry = PeriodicTask.objects.get(name="platform-heartbeat")
         assert entry.task == "platform.heartbeat"
-        assert entry.interval.every == 10 and entry.interval.period == "seconds"
+        assert entry.interval.every == 5 and entry.interval.period == "seconds"
         assert entry.enabled
         response = client.get("/healthz")
     body = response.json()

@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 BEAT_SCHEDULE: dict[str, dict] = {
     "platform-heartbeat": {
         "task": "platform.heartbeat",
-        "schedule": 10.0,
-        "options": {"queue": queues.DEFAULT, "expires": 30},
+        # Every 5 s, so /healthz (HEARTBEAT_MAX_AGE, 15 s) sees a dead or stuck worker within 15 s.
+        "schedule": 5.0,
+        "options": {"queue": queues.DEFAULT, "expires": 15},
     },
 }
 

@@ -2,7 +2,8 @@
 
 Reliability settings live in ``settings.py`` (``CELERY_*``): late acks with reject-on-worker-lost
 (tasks are idempotent, so redelivery is safe), prefetch 1, a Redis visibility timeout longer than any
-task, time limits. Without ``REDIS_URL`` the broker is kombu's filesystem transport under ``var/``.
+task, time limits. Without ``REDIS_URL`` the broker is the atomic filesystem transport under ``var/``
+(``trading_site/celery_transport.py``).
 
 Every task runs with the system user as django-auditlog's actor.
 """
@@ -41,5 +42,6 @@ def _prepare_filesystem_broker(sender, **kwargs):
     from django.conf import settings
 
     if sender.conf.broker_url.startswith("filesystem"):
-        for folder in ("queue", "processed"):
-            (settings.CELERY_FILESYSTEM_DIR / folder).mkdir(parents=True, exist_ok=True)
+        from trading_site.celery_transport import folders_prepare
+
+        folders_prepare(settings.CELERY_FILESYSTEM_DIR)

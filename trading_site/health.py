@@ -69,6 +69,29 @@ def heartbeat_check(name: str) -> dict:
     return {"ok": age <= settings.HEARTBEAT_MAX_AGE, "age_seconds": round(age, 1), "last_seen": beat.seen_at.isoformat()}
 
 
+def check_platform() -> dict | None:
+    """The ``run_platform`` supervisor's view: children running, restarts in the last hour.
+
+    ``None`` where no supervisor reports (docker compose, where each service restarts itself; or a
+    ``run_platform`` that has stopped, whose last word is stale).
+    """
+    try:
+        beat = Heartbeat.objects.filter(name="platform").first()
+    except Exception:
+        return None  # the database check reports this
+    if beat is None or (clock.now() - beat.seen_at).total_seconds() > settings.HEARTBEAT_MAX_AGE:
+        return None
+    children = beat.detail.get("children", {})
+    down = sorted(name for name, child in children.items() if not child.get("running"))
+    report = {
+        "ok": not down,
+        "restarts_last_hour": beat.detail.get("restarts_last_hour", 0),
+        "children": {name: {"running": c.get("running"), "restarts_last_hour": c.get("restarts_last_hour", 0),
+                            "last_exit": c.get("last_exit", "")} for name, c in children.items()},
+    }
+    return report | ({"error": f"restarting {', '.join(down)}"} if down else {})
+
+
 def check_trading_broker() -> dict:
     fn = _extra_checks.get("broker")
     if fn is None:
@@ -87,6 +110,9 @@ def health_report() -> tuple[bool, dict]:
         "beat": heartbeat_check("beat"),
         "broker": check_trading_broker(),
     }
+    platform = check_platform()
+    if platform is not None:
+        checks["platform"] = platform
     for name, fn in _extra_checks.items():
         if name not in checks:
             try:

@@ -1,8 +1,9 @@
 """Settings, read from the environment (django-environ).
 
 Two runtime modes (docs/ADRs/0001-runtime-modes.md):
-- embedded (default, ``DJANGO_ENV=embedded``): SQLite under ``var/``, Celery over kombu's
-  filesystem transport under ``var/``, file cache, simulated broker. No servers needed.
+- embedded (default, ``DJANGO_ENV=embedded``): SQLite under ``var/``, Celery over an atomic
+  (write-then-rename) filesystem transport under ``var/``, file cache, simulated broker. No servers
+  needed.
 - production (``DJANGO_ENV=production``): ``SECRET_KEY``, ``DATABASE_URL`` and ``REDIS_URL`` are
   required, DEBUG is refused, the secure-cookie/HSTS settings are on.
 Each value is validated at start-up; a bad value stops the process with ImproperlyConfigured.
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc as our own static files: /api/docs/ works offline
     "django_celery_beat",
     "django_htmx",
     "csp",
@@ -186,13 +188,12 @@ if REDIS_URL:
     # Longer than any task's hard time limit, so an unacked task is not redelivered while running.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
+    # The embedded transport: write-then-rename message files, so a reader never sees a torn one
+    # (trading_site/celery_transport.py, docs/ADRs/0018-embedded-transport-and-supervision.md).
+    from trading_site.celery_transport import transport_options as _embedded_transport_options
+
+    CELERY_BROKER_TRANSPORT = "trading_site.celery_transport:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = _embedded_transport_options(CELERY_FILESYSTEM_DIR)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -208,8 +209,13 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "trading_site.beat.HeartbeatDatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Seconds after which /healthz considers the worker or beat dead.
-HEARTBEAT_MAX_AGE = env.int("HEARTBEAT_MAX_AGE", default=60)
+# Broker outages (Redis restarting): the worker reconnects for as long as it takes, never exits.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Seconds after which /healthz considers a loop (worker, beat, trade stream) dead or stuck. Each
+# writes its heartbeat every 5 s, so a dead loop turns /healthz 503 within this many seconds.
+HEARTBEAT_MAX_AGE = env.int("HEARTBEAT_MAX_AGE", default=15)
+if not 5 <= HEARTBEAT_MAX_AGE <= 3600:
+    raise ImproperlyConfigured("HEARTBEAT_MAX_AGE must be between 5 and 3600 seconds")
 
 # --- Trading configuration (non-secret) -------------------------------------------------------------
 BROKER = env.str("BROKER", default="simulated")
@@ -311,6 +317,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Served from STATIC_URL (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several apps have "side"/"status" choice sets; name the order ledger's explicitly.
     "ENUM_NAME_OVERRIDES": {
         "OrderSideEnum": "orders.models.Side",
@@ -386,16 +396,27 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Leave Celery's INFO lines about the every-second tasks (TWAP dispatch, sim tick, heartbeat) out of
+# the log. `make run` (run_platform) turns it on for its children, so its terminal stays readable.
+LOG_QUIET_FREQUENT_TASKS = env.bool("LOG_QUIET_FREQUENT_TASKS", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "trading_site.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "trading_site.logging.RequestIdFilter"},
+        "request_log": {"()": "trading_site.logging.RequestLogFilter"},
+        "frequent_tasks": {"()": "trading_site.logging.FrequentTaskFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "trading_site.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "request_log", *(["frequent_tasks"] if LOG_QUIET_FREQUENT_TASKS else [])],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

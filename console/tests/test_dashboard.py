@@ -136,9 +136,9 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
     client.force_login(viewer)
     client.get("/")  # warms the quote and risk-state caches
     cache.delete_many([FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
-    # session, user, groups, health (SELECT 1, 2 heartbeats), equity curve, market-close report,
-    # strategies, alerts, and the figures: account, day reference, positions
-    with django_assert_num_queries(13):
+    # session, user, groups, health (SELECT 1, 2 heartbeats, the supervisor's), equity curve,
+    # market-close report, strategies, alerts, and the figures: account, day reference, positions
+    with django_assert_num_queries(14):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
     with django_assert_num_queries(3):  # both fragments are shared for a few seconds
@@ -148,3 +148,19 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
         client.get("/partials/figures/")
     with django_assert_num_queries(3):
         client.get("/partials/figures/")
+
+
+def test_platform_panel_shows_the_supervisors_restarts_in_the_last_hour(client, viewer):
+    from django.core.cache import cache
+
+    from trading_site.health import heartbeat_record
+
+    heartbeat_record(name="platform", detail={"pid": 1, "restarts_last_hour": 2, "children": {
+        "web": {"pid": 2, "running": True, "restarts_last_hour": 0, "last_exit": ""},
+        "worker": {"pid": 3, "running": False, "restarts_last_hour": 2, "last_exit": "killed by SIGKILL"}}})
+    cache.clear()  # the status fragment is shared for a few seconds
+    client.force_login(viewer)
+    html = client.get("/").content.decode()
+    panel = html[html.index('id="platform-health"'):]
+    assert ('<tr><th scope="row">platform</th><td class="bad">restarting worker · 2 restarts in the last hour</td></tr>'
+            in panel)

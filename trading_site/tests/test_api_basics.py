@@ -128,3 +128,16 @@ def test_token_of_an_inactive_user_is_refused(operator):
     response = client.get("/api/v1/orders/")
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
+
+
+def test_api_docs_page_loads_swagger_ui_from_our_own_static_files(client, viewer):
+    import re
+
+    client.force_login(viewer)
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(s.startswith("/static/drf_spectacular_sidecar/swagger-ui-dist/") for s in sources), sources
+    assert not [s for s in sources if s.startswith(("http:", "https:", "//"))], sources
+    assert client.get(next(s for s in sources if s.endswith("swagger-ui-bundle.js"))).status_code == 200

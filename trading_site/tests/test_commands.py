@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -66,7 +68,9 @@ def test_setup_demo_is_idempotent(db, monkeypatch, capsys):
     assert all(u.check_password("demo-pass-123") for u in users)
     out = capsys.readouterr().out
     assert "user admin exists" in out
-    assert "Demo logins: admin, operator, viewer / password demo-pass-123" in out
+    # Not a terminal (captured): where the password is kept, never the password itself.
+    assert "Demo logins: admin, operator, viewer / the demo password kept in the DEMO_PASSWORD environment variable" in out
+    assert "demo-pass-123" not in out
 
 
 def test_run_platform_prints_the_demo_logins_only_when_it_knows_them(db, monkeypatch, settings, tmp_path):
@@ -82,6 +86,40 @@ def test_run_platform_prints_the_demo_logins_only_when_it_knows_them(db, monkeyp
     assert demo_logins_line() == ""  # users exist, but the password is nowhere on this machine
     (tmp_path / "demo-password.txt").write_text("from-the-file\n")
     assert demo_logins_line() == "Logins: admin / operator / viewer with password from-the-file"
+    assert demo_logins_line(show_password=False) == (
+        f"Logins: admin / operator / viewer with the demo password kept in {tmp_path / 'demo-password.txt'}")
+
+
+def test_a_second_platform_on_the_same_var_dir_is_refused_in_one_sentence(settings, tmp_path):
+    from trading_site.instance import AlreadyRunning, instance_lock, start_check
+
+    settings.VAR_DIR = tmp_path
+    assert start_check() is None
+    with instance_lock():
+        problem = start_check()
+        assert problem.startswith(f"Another platform is already running on {tmp_path} (pid {os.getpid()})")
+        with pytest.raises(AlreadyRunning), instance_lock():
+            pass
+    assert start_check() is None  # released with the first platform
+
+
+def test_a_sqlite_file_locked_by_another_process_is_named_not_a_system_check_error(tmp_path):
+    import sqlite3
+
+    from trading_site.instance import sqlite_busy
+
+    path = tmp_path / "trading.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+    assert sqlite_busy(timeout=0.2, db=db) is None
+    holder.execute("BEGIN IMMEDIATE")  # what a long replay on the live file does
+    try:
+        message = sqlite_busy(timeout=0.2, db=db)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert message.startswith(f"{path} is locked by another process")
 
 
 def test_run_platform_starts_the_trade_stream_when_the_broker_needs_one(settings):

@@ -7,7 +7,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from trading_site.audit import system_actor
-from trading_site.demo import DEMO_USERS, demo_password, demo_setup
+from trading_site.demo import DEMO_USERS, demo_password, demo_password_file, demo_setup
 
 
 class Command(BaseCommand):
@@ -20,5 +20,9 @@ class Command(BaseCommand):
             notes = demo_setup(password=password)
         for note in notes:
             self.stdout.write(f"  {note}")
-        source = "from DEMO_PASSWORD" if explicit else "generated, kept in var/demo-password.txt"
-        self.stdout.write(f"Demo logins: {', '.join(DEMO_USERS)} / password {password}  ({source})")
+        source = "from DEMO_PASSWORD" if explicit else f"generated, kept in {demo_password_file()}"
+        if self.stdout.isatty():
+            self.stdout.write(f"Demo logins: {', '.join(DEMO_USERS)} / password {password}  ({source})")
+        else:  # a log file or CI output: say where the password is, not what it is
+            where = "the DEMO_PASSWORD environment variable" if explicit else str(demo_password_file())
+            self.stdout.write(f"Demo logins: {', '.join(DEMO_USERS)} / the demo password kept in {where}")
