@@ -155,7 +155,8 @@ def stale_orders_cancel(*, now: dt.datetime | None = None, max_age_minutes: int 
             result = order_cancel(order=pk, actor=None, reason=f"stale: open longer than {age}")
         except (OrderNotCancelable, BrokerError):
             continue
-        count += result.status == OrderStatus.CANCELED
+        # Canceled, or (a broker that confirms over its stream) cancel requested.
+        count += result.status == OrderStatus.CANCELED or result.status in OPEN_STATUSES
     return count
 
 
