@@ -24,6 +24,7 @@ from orders.gateway import (
 )
 from orders.models import Fill, Order, OrderEvent, Position, SimOrder
 from orders.reconcile import reconcile_run
+from orders.conf import resolve_grace_seconds
 from orders.tests.conftest import CountingBroker, make_asset
 from trading_site.models import ActionLog, Alert
 
@@ -193,6 +194,11 @@ def test_timeout_before_send_resolves_to_failed_never_resubmitted(aapl, sim_brok
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("connect timeout"), error_after_send=False)
     with use_broker(broker):
         order = order_submit(symbol="AAPL", side="buy", qty="4", source="api")
+        # unknown is not failed: while the submission may still be in flight, nothing is decided
+        assert order_resolve(order_id=order.pk).status == "unknown"
+        frozen.shift(resolve_grace_seconds() - 1)
+        assert order_resolve(order_id=order.pk).status == "unknown"
+        frozen.shift(1)
         resolved = order_resolve(order_id=order.pk)
     assert (resolved.status, resolved.reject_code) == ("failed", "NOT_AT_BROKER")
     assert broker.submit_calls == 1 and SimOrder.objects.count() == 0
@@ -331,6 +337,7 @@ def test_late_arrival_after_not_at_broker_verdict_is_repaired(aapl, sim_broker, 
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
     with use_broker(broker):
         order = order_submit(symbol="AAPL", side="buy", qty="2", order_type="limit", limit_price="50", source="api")
+        frozen.shift(resolve_grace_seconds())
         failed = order_resolve(order_id=order.pk)
     assert (failed.status, failed.reject_code) == ("failed", "NOT_AT_BROKER")
     # when the slow submission lands at the broker afterwards
@@ -339,8 +346,49 @@ def test_late_arrival_after_not_at_broker_verdict_is_repaired(aapl, sim_broker, 
     # then reconciliation finds the live order, revives the ledger row and says so
     order.refresh_from_db()
     assert (order.status, order.reject_code, order.broker_order_id is not None) == ("accepted", "", True)
-    assert Alert.objects.filter(metric="order_status_mismatch").count() == 1
+    assert Alert.objects.filter(metric="order_not_at_broker_revived").count() == 1
+    assert Alert.objects.filter(metric="order_revived").count() == 1
+    assert order.events.filter(kind="revived").count() == 1
     assert report.orders_repaired == 1
+
+
+def test_a_late_fill_revives_a_not_at_broker_order_to_its_true_state(aapl, sim_broker, frozen, deliver):
+    from orders.brokers.base import SubmitRequest
+
+    broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
+    with use_broker(broker):
+        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+        frozen.shift(resolve_grace_seconds())
+        assert order_resolve(order_id=order.pk).status == "failed"
+    # the slow submission lands and fills; its updates arrive over the stream
+    sim_broker.submit_order(SubmitRequest(order.client_order_id, "AAPL", "buy", D(3), "market", "day"))
+    deliver()
+    order.refresh_from_db()
+    assert (order.status, order.reject_code, order.filled_qty) == ("filled", "", D(3))
+    assert list(order.events.filter(kind="revived").values_list("from_status", "to_status")) == [("failed", "submitted")]
+    alert = Alert.objects.get(metric="order_revived")
+    assert alert.data["order_id"] == order.pk
+    assert Position.objects.get(symbol="AAPL").qty == D(3)
+
+
+def test_reconciliation_looks_up_recent_not_at_broker_orders(aapl, sim_broker, frozen):
+    from orders.brokers.base import SubmitRequest
+
+    broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
+    with use_broker(broker):
+        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+        frozen.shift(resolve_grace_seconds())
+        order_resolve(order_id=order.pk)
+    # it reached the broker and filled there; every stream update was lost
+    sim_broker.submit_order(SubmitRequest(order.client_order_id, "AAPL", "buy", D(3), "market", "day"))
+    from orders.models import SimTradeUpdate
+
+    SimTradeUpdate.objects.update(delivered=True)
+    frozen.shift(3600)
+    reconcile_run()
+    order.refresh_from_db()
+    assert (order.status, order.filled_qty) == ("filled", D(3))
+    assert Alert.objects.filter(metric="order_revived").count() == 1
 
 
 def test_demo_step_records_one_snapshot(aapl, sim_broker, frozen):

@@ -15,6 +15,7 @@ import time_machine
 from orders import pretrade
 from orders.brokers import use_broker
 from orders.brokers.base import BrokerUnavailable
+from orders.conf import resolve_grace_seconds
 from orders.gateway import OrderConflict, OrderInputError, order_cancel, order_send_scheduled
 from orders.models import Order, OrderEvent, OrderStatus, SimOrder
 from orders.selectors import twap_parent_get
@@ -170,7 +171,7 @@ def test_sweeper_resends_a_claimed_slice_under_the_same_id_and_only_once(aapl, c
         from orders.gateway import order_claim_scheduled
 
         assert order_claim_scheduled(order_id=child.pk)  # the worker dies here
-        traveller.shift(dt.timedelta(seconds=11))
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))  # past the in-flight grace
         result = slices_dispatch_due()
         slices_dispatch_due()
         deliver()
@@ -197,6 +198,8 @@ def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, si
         assert first.status == "unknown"
         from orders.gateway import order_resolve
 
+        assert order_resolve(order_id=first.pk).status == "unknown"  # may still be in flight
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))
         order_resolve(order_id=first.pk)  # the resolver: not at the broker → failed
         traveller.shift(dt.timedelta(minutes=5))
         slices_dispatch_due()
@@ -274,7 +277,7 @@ def test_sweeper_applies_a_slice_the_broker_already_has_without_resending(aapl, 
         counting_broker.inner.submit_order(SubmitRequest(
             client_order_id=child.client_order_id, symbol="AAPL", side="buy", qty=child.qty, order_type="market",
             time_in_force="day"))
-        traveller.shift(dt.timedelta(seconds=11))
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))  # past the in-flight grace
         slices_dispatch_due()
     child.refresh_from_db()
     assert (child.status, child.filled_qty) == ("filled", D(17))
@@ -292,7 +295,7 @@ def test_a_resent_slice_passes_the_pre_trade_checks_again(aapl, counting_broker,
         pretrade.register_check(
             "test.kill", lambda intent: (_ for _ in ()).throw(pretrade.PreTradeRejection("KILL_SWITCH_ENGAGED", "on"))
         )
-        traveller.shift(dt.timedelta(seconds=11))
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))  # past the in-flight grace
         slices_dispatch_due()
     child.refresh_from_db()
     assert (child.status, child.reject_code) == ("rejected", "KILL_SWITCH_ENGAGED")
