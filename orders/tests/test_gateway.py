@@ -11,6 +11,7 @@ from django.db import connection
 from orders import pretrade
 from orders.brokers import use_broker
 from orders.brokers.base import BrokerRejected, BrokerUnavailable, RateLimited
+from orders.conf import resolve_grace_seconds
 from orders.gateway import (
     OrderConflict,
     OrderInputError,
@@ -24,7 +25,6 @@ from orders.gateway import (
 )
 from orders.models import Fill, Order, OrderEvent, Position, SimOrder
 from orders.reconcile import reconcile_run
-from orders.conf import resolve_grace_seconds
 from orders.tests.conftest import CountingBroker, make_asset
 from trading_site.models import ActionLog, Alert
 
