@@ -235,3 +235,26 @@ def test_create_serializer_shares_fields_but_not_results_across_threads(db):
         else:
             assert set(outcome) == {"side", "qty"}
     assert OrderCreateSerializer(data={"symbol": "A"}).fields is OrderCreateSerializer(data={}).fields
+
+
+def test_an_order_whose_outcome_is_unknown_answers_unknown_with_how_to_poll(aapl, sim_broker, frozen, operator,
+                                                                             api_as):
+    from orders.brokers import use_broker
+    from orders.brokers.base import BrokerUnavailable
+    from orders.tests.conftest import CountingBroker
+
+    client = api_as(operator)
+    lost = CountingBroker(sim_broker, submit_error=BrokerUnavailable("read timeout"))  # sent, answer lost
+    with use_broker(lost):
+        resp = _post(client, {"symbol": "AAPL", "side": "buy", "qty": "2", "client_order_id": "lost-1"})
+    assert resp.status_code == 201
+    data = resp.json()
+    assert data["status"] == "unknown" and data["status"] != "failed"
+    assert data["poll"]["url"] == f"{URL}{data['id']}/" and data["poll"]["after_seconds"] == 5
+    assert "Do not resend under a new client_order_id" in data["poll"]["detail"]
+    # a resolved order carries no poll hint
+    from orders.gateway import order_resolve
+
+    order_resolve(order_id=data["id"])
+    again = client.get(f"{URL}{data['id']}/").json()
+    assert (again["status"], again["poll"]) == ("filled", None)
