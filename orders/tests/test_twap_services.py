@@ -350,3 +350,16 @@ def test_children_rows_are_the_same_with_the_portable_insert(aapl, sim_broker, f
     assert rows[0] == rows[1] and len(rows[0]) == 6
     assert rows[0][0][columns.index("created_by_id")] == operator.pk
     assert list(portable.children.values_list("client_order_id", flat=True).order_by("slice_num"))[2] == "portable-1-s2"
+
+
+def test_an_in_flight_slice_is_neither_failed_nor_resent_by_a_poll(aapl, counting_broker, frozen):
+    from orders.gateway import order_claim_scheduled, order_resolve
+
+    parent = _create()
+    child = parent.children.get(slice_num=0)
+    assert order_claim_scheduled(order_id=child.pk)  # a worker is sending it (slow broker)
+    frozen.shift(5)
+    order_resolve(order_id=child.pk)  # the trade stream's fallback poll, 5 s after the claim
+    child.refresh_from_db()
+    assert (child.status, child.reject_code) == ("submitting", "")
+    assert counting_broker.submit_calls == 0 and not child.events.filter(kind="resent").exists()
