@@ -137,8 +137,13 @@ conf = load()
 
 def resolve_grace_seconds() -> float:
     """How old an order must be before a broker without it means "not at broker": the configured
-    grace, but above the longest a submission can still be in flight (every attempt timing out,
-    plus the waits between attempts, plus 5 s)."""
-    in_flight = (conf.alpaca_timeout_seconds * (conf.alpaca_retry_attempts + 1)
-                 + conf.alpaca_retry_wait_seconds * conf.alpaca_retry_attempts + 5)
+    grace, but above the longest a submission can still be in flight — Alpaca: every attempt timing
+    out, plus the waits between attempts, plus 5 s; the simulated exchange: its latency plus 5 s."""
+    from django.conf import settings
+
+    if settings.BROKER == "alpaca":
+        in_flight = (conf.alpaca_timeout_seconds * (conf.alpaca_retry_attempts + 1)
+                     + conf.alpaca_retry_wait_seconds * conf.alpaca_retry_attempts + 5)
+    else:
+        in_flight = conf.sim_latency_ms / 1000 + 5
     return max(float(conf.unknown_grace_seconds), in_flight)

@@ -26,8 +26,8 @@ Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
   the simulated stream), so :func:`parents_finalize` gives a parent with no scheduled child left
   and quantity still uncommitted a *catch-up* child (``slice_num`` ≥ ``total_slices``, id suffix
   ``-c<k>``) for exactly that remainder, while it has time left (before its session's close),
-  was not canceled, and its latest finished child was not refused (rejected by a check or the
-  broker: the refusal stands). Catch-ups after a failed one back off (2, 4, … 60 s); at most
+  was not canceled, and none of its children was refused (rejected by a check or the broker: the
+  refusal stands). Catch-ups after a failed one back off (2, 4, … 60 s); at most
   ``TWAP_CATCHUP_MAX`` per parent.
 - :func:`slices_sweep` recovers slices stuck in ``submitting`` (a worker died between the claim and
   the broker's answer) through ``order_resolve``: found at the broker → its state is applied; not
@@ -405,9 +405,9 @@ def _catch_up(*, parent: Order, now: dt.datetime) -> bool:
     remaining = parent.qty - committed
     if remaining <= 0 or now >= _parent_deadline(parent):
         return False
-    finished = sorted((c for c in children if c[0] in TERMINAL_STATUSES), key=lambda c: c[4])
-    if finished and finished[-1][0] == OrderStatus.REJECTED:
+    if any(c[0] == OrderStatus.REJECTED for c in children):
         return False  # refused (kill switch, breaker, limits, the broker): the refusal stands
+    finished = sorted((c for c in children if c[0] in TERMINAL_STATUSES), key=lambda c: c[4])
     k = sum(1 for c in children if c[3] >= parent.total_slices)
     if k >= CATCHUP_MAX:
         return False
