@@ -84,3 +84,12 @@ def pytest_collection_modifyitems(config, items):
     within each group is unchanged.)
     """
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None or "page" in item.fixturenames)
+
+
+@pytest.fixture
+def deliver():
+    """One pass of the trade-stream process's delivery (see ``tests.delivery``): fills reach the
+    ledger the way production delivers them, after the order call returned."""
+    from tests.delivery import stream_deliver
+
+    return stream_deliver

@@ -61,8 +61,12 @@ def _regex(name: str) -> str:
 class OrdersConf:
     # Stale-order cleanup: cancel day orders still open after this many minutes.
     stale_order_minutes: int
-    # An order left in ``submitting``/``unknown`` this long is resolved against the broker.
+    # An order left in ``submitting``/``unknown`` this long is resolved against the broker. An order
+    # younger than resolve_grace_seconds() (this, but never less than the broker's worst-case answer
+    # time) is never judged "not at broker".
     unknown_grace_seconds: int
+    # Reconciliation looks failed "not at broker" orders of this many days up again (late arrivals).
+    not_at_broker_lookback_days: int
     reconcile_every_seconds: int
     sim_tick_every_seconds: int
     # TWAP: a slice left in ``submitting`` this long is recovered by the sweeper (ask the broker, resend).
@@ -101,6 +105,7 @@ def load() -> OrdersConf:
     return OrdersConf(
         stale_order_minutes=_int("ORDERS_STALE_MINUTES", 15, low=1, high=7 * 24 * 60),
         unknown_grace_seconds=_int("ORDERS_UNKNOWN_GRACE_SECONDS", 30, low=0, high=3600),
+        not_at_broker_lookback_days=_int("ORDERS_NOT_AT_BROKER_LOOKBACK_DAYS", 3, low=0, high=30),
         reconcile_every_seconds=_int("ORDERS_RECONCILE_EVERY_SECONDS", 60, low=5, high=3600),
         sim_tick_every_seconds=_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
         twap_sweep_grace_seconds=_int("TWAP_SWEEP_GRACE_SECONDS", 10, low=1, high=3600),
@@ -128,3 +133,17 @@ def load() -> OrdersConf:
 
 
 conf = load()
+
+
+def resolve_grace_seconds() -> float:
+    """How old an order must be before a broker without it means "not at broker": the configured
+    grace, but above the longest a submission can still be in flight — Alpaca: every attempt timing
+    out, plus the waits between attempts, plus 5 s; the simulated exchange: its latency plus 5 s."""
+    from django.conf import settings
+
+    if settings.BROKER == "alpaca":
+        in_flight = (conf.alpaca_timeout_seconds * (conf.alpaca_retry_attempts + 1)
+                     + conf.alpaca_retry_wait_seconds * conf.alpaca_retry_attempts + 5)
+    else:
+        in_flight = conf.sim_latency_ms / 1000 + 5
+    return max(float(conf.unknown_grace_seconds), in_flight)

@@ -29,6 +29,7 @@ from orders.brokers.base import TradeUpdate
 from orders.events import FillEvent, fill_notify
 from orders.models import TERMINAL_STATUSES, Fill, Order, OrderEvent, OrderStatus, Position
 from orders.pnl import PositionState, apply_fill
+from trading_site.alerts import alert_raise
 from trading_site.lib import clock
 from trading_site.lib.money import quantize_money, quantize_price
 
@@ -64,6 +65,23 @@ def order_event_record(*, order: Order, kind: str, now: dt.datetime, actor=None,
     OrderEvent.objects.create(
         order=order, created_at=now, kind=kind, from_status=order.status, to_status=order.status, actor=actor, data=data or {}
     )
+
+
+NOT_AT_BROKER = "NOT_AT_BROKER"
+
+
+def order_revive(*, order: Order, broker_order_id: str, origin: str) -> None:
+    """A locked order judged ``failed``/``NOT_AT_BROKER`` turned out to be at the broker (a slow
+    submission arrived after the verdict): back to ``submitted`` — the update being applied moves it
+    on to its true state — with a ``revived`` event and an alert (a caller may have retried it)."""
+    now = clock.now()
+    order.reject_code, order.reject_detail = "", ""
+    order_transition(order=order, to=OrderStatus.SUBMITTED, kind="revived", now=now,
+                     data={"broker_order_id": broker_order_id, "was": "failed/NOT_AT_BROKER", "origin": origin})
+    order.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+    alert_raise(source="orders", metric="order_revived",
+                message=f"{order.client_order_id} was judged not at the broker but the broker has it; revived",
+                data={"order_id": order.pk, "broker_order_id": broker_order_id, "origin": origin})
 
 
 def _moves_forward(current: str, target: str) -> bool:
@@ -215,6 +233,9 @@ def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list
 def _update_apply(*, order: Order, update: TradeUpdate, now: dt.datetime, fields: set[str]) -> list[Fill]:
     """Apply one update to a locked order (the caller saves ``fields``)."""
     fields |= {"status", "updated_at"}
+    if order.status == OrderStatus.FAILED and order.reject_code == NOT_AT_BROKER and update.order.broker_order_id:
+        order_revive(order=order, broker_order_id=update.order.broker_order_id, origin=update.origin)
+        fields |= {"reject_code", "reject_detail"}
     if not order.broker_order_id and update.order.broker_order_id:
         order.broker_order_id = update.order.broker_order_id
         fields.add("broker_order_id")

@@ -43,7 +43,15 @@ from orders.brokers.base import (
     SubmitRequest,
     TradeUpdate,
 )
-from orders.fills import order_event_record, order_transition, trade_update_apply, trade_updates_apply, updates_pump
+from orders.fills import (
+    NOT_AT_BROKER,
+    order_event_record,
+    order_revive,
+    order_transition,
+    trade_update_apply,
+    trade_updates_apply,
+    updates_pump,
+)
 from orders.models import (
     OPEN_STATUSES,
     Order,
@@ -65,7 +73,6 @@ from trading_site.lib.sql import fetch_one
 logger = logging.getLogger(__name__)
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-NOT_AT_BROKER = "NOT_AT_BROKER"
 RESOLVABLE_STATUSES = frozenset(
     {OrderStatus.UNKNOWN, OrderStatus.SUBMITTING, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED,
      OrderStatus.PARTIALLY_FILLED}
@@ -452,11 +459,25 @@ def _resolve_later(order_id: int) -> None:
     transaction.on_commit(enqueue)
 
 
+def _in_flight(order: Order) -> bool:
+    """True while a submission of this order may still be on its way to the broker: younger (since
+    it entered ``submitting``/``unknown``) than the grace period, which is above the broker timeout."""
+    from orders.conf import resolve_grace_seconds
+
+    if order.status not in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+        return False
+    return (clock.now() - order.updated_at).total_seconds() < resolve_grace_seconds()
+
+
 def order_resolve(*, order_id: int) -> Order:
     """Ask the broker about an order whose outcome is unknown (or stuck in ``submitting``).
 
-    Found → its state and fills are applied. Not found → the order never reached the broker and is
-    marked ``failed`` (it is never resubmitted under a new id).
+    Found → its state and fills are applied. Not found → while the submission may still be in flight
+    (younger than the grace period, see :func:`_in_flight`) nothing changes: unknown is not failed.
+    After it, the order never reached the broker and is marked ``failed``/``NOT_AT_BROKER`` (it is
+    never resubmitted under a new id). That verdict stays provisional: a later acknowledgement or
+    fill (stream, poll, reconciliation) revives the order to its true state, with an event and an
+    alert (``orders.fills``).
     """
     order = Order.objects.get(pk=order_id)
     not_at_broker = order.status == OrderStatus.FAILED and order.reject_code == NOT_AT_BROKER
@@ -464,6 +485,8 @@ def order_resolve(*, order_id: int) -> Order:
         return order
     broker = get_broker()
     found = broker.get_order_by_client_id(order.client_order_id)
+    if found is None and _in_flight(order):
+        return order  # the answer may still be on its way: an in-flight slice is not resent either
     if found is None:
         if _slice_resendable(order):
             # A TWAP slice claimed by a worker that died before (or while) calling the broker. The
@@ -480,11 +503,9 @@ def order_resolve(*, order_id: int) -> Order:
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order_id)
         late = locked.status == OrderStatus.FAILED and locked.reject_code == NOT_AT_BROKER
-        if locked.status == OrderStatus.UNKNOWN or late:
-            # Found at the broker. A "not at broker" verdict is the one terminal state we revise: a
-            # slow submission reached the broker after the resolver looked.
-            if late:
-                locked.reject_code, locked.reject_detail = "", ""
+        if late:
+            order_revive(order=locked, broker_order_id=found.broker_order_id, origin="reconcile")
+        elif locked.status == OrderStatus.UNKNOWN:
             order_transition(order=locked, to=OrderStatus.SUBMITTED, kind="resolved", now=clock.now(),
                              data={"broker_order_id": found.broker_order_id, "was": locked.status})
             locked.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])

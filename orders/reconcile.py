@@ -6,7 +6,10 @@
 2. every open ledger order older than the grace period is looked up by ``client_order_id``; its
    status and cumulative fills are applied through the same trade-update path (missed fills are
    booked as catch-up fills — an alert says so); ``unknown``/``submitting`` orders the broker never
-   saw become ``failed``; an order the ledger thinks open but the broker does not have is alerted;
+   saw (and older than the grace period, above the broker timeout) become ``failed``/``NOT_AT_BROKER``;
+   an order the ledger thinks open but the broker does not have is alerted;
+   failed ``NOT_AT_BROKER`` orders of the last ``ORDERS_NOT_AT_BROKER_LOOKBACK_DAYS`` (3) are looked
+   up again: one the broker has after all is revived to its true state (an alert says so);
 3. broker open orders the ledger does not know are alerted (never adopted blindly);
 4. positions are compared symbol by symbol; a mismatch is alerted (not auto-corrected: that would
    invent fills);
@@ -27,7 +30,7 @@ from orders.brokers import get_broker
 from orders.brokers.base import BrokerError
 from orders.conf import conf
 from orders.fills import updates_pump
-from orders.gateway import OrderNotCancelable, order_cancel, order_resolve
+from orders.gateway import NOT_AT_BROKER, OrderNotCancelable, order_cancel, order_resolve
 from orders.models import OPEN_STATUSES, AccountSnapshot, Order, OrderStatus, Position, TimeInForce
 from trading_site.alerts import alert_raise
 from trading_site.lib import clock
@@ -99,6 +102,22 @@ def orders_reconcile(*, report: ReconcileReport, now: dt.datetime) -> None:
                 message=f"{order.client_order_id} was {before[0]} but the broker never received it",
                 data={"order_id": order.pk},
             )
+    lookback = now - dt.timedelta(days=conf.not_at_broker_lookback_days)
+    provisional = Order.objects.filter(status=OrderStatus.FAILED, reject_code=NOT_AT_BROKER, updated_at__gte=lookback)
+    for pk, cid in provisional.order_by("pk").values_list("pk", "client_order_id"):
+        try:
+            after = order_resolve(order_id=pk)
+        except BrokerError as exc:
+            logger.warning("reconcile: broker error for %s: %s", cid, exc)
+            continue
+        if after.status != OrderStatus.FAILED:
+            report.orders_repaired += 1
+            _discrepancy(
+                report,
+                metric="order_not_at_broker_revived",
+                message=f"{cid} was judged not at the broker but the broker has it: now {after.status}",
+                data={"order_id": pk, "status": after.status},
+            )
     known = set(Order.objects.filter(status__in=OPEN_STATUSES).values_list("client_order_id", flat=True))
     for bo in broker.list_open_orders():
         if bo.client_order_id in known:
@@ -155,7 +174,8 @@ def stale_orders_cancel(*, now: dt.datetime | None = None, max_age_minutes: int 
             result = order_cancel(order=pk, actor=None, reason=f"stale: open longer than {age}")
         except (OrderNotCancelable, BrokerError):
             continue
-        count += result.status == OrderStatus.CANCELED
+        # Canceled, or (a broker that confirms over its stream) cancel requested.
+        count += result.status == OrderStatus.CANCELED or result.status in OPEN_STATUSES
     return count
 
 

@@ -17,8 +17,18 @@ Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
 - Catch-up: before a slice goes out, earlier children still open at the broker are canceled and
   the quantity not filled (or not sent: blocked, failed) rolls forward: this slice = remaining ÷
   slices left (whole shares spread like the plan), the last slice takes everything that remains.
-  Children still open after a cancel request (an asynchronous broker) count at their full quantity,
-  so catch-up never over-buys.
+  A remainder rolls forward only once the broker has confirmed it will not fill (the child is
+  final: cancel acknowledged, filled, expired): until then the child counts at its full quantity,
+  so the parent can never over-fill — every child's quantity is fixed before it is sent and the
+  sum of (final children's fills + working children's quantities + this slice) never exceeds the
+  parent's quantity (computed under the parent's row lock).
+- Remainder after the last slice: cancel confirmations arrive after later slices were sized (Alpaca,
+  the simulated stream), so :func:`parents_finalize` gives a parent with no scheduled child left
+  and quantity still uncommitted a *catch-up* child (``slice_num`` ≥ ``total_slices``, id suffix
+  ``-c<k>``) for exactly that remainder, while it has time left (before its session's close),
+  was not canceled, and none of its children was refused (rejected by a check or the broker: the
+  refusal stands). Catch-ups after a failed one back off (2, 4, … 60 s); at most
+  ``TWAP_CATCHUP_MAX`` per parent.
 - :func:`slices_sweep` recovers slices stuck in ``submitting`` (a worker died between the claim and
   the broker's answer) through ``order_resolve``: found at the broker → its state is applied; not
   found → resent under the SAME ``client_order_id`` (the broker refuses a duplicate id).
@@ -62,6 +72,7 @@ START_TOLERANCE = dt.timedelta(seconds=60)
 # (9999-12-31 overflowed the session arithmetic, 2099 scheduled slices for 2099).
 START_AHEAD_MAX = dt.timedelta(days=7)
 SLICE_SUFFIX_MAX = len(f"-s{MAX_SLICES - 1}")
+CATCHUP_MAX = 50  # catch-up children per parent; "-c49" fits within SLICE_SUFFIX_MAX
 DISPATCH_BATCH = 200
 _AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API}
 
@@ -376,19 +387,71 @@ def slices_sweep(*, now: dt.datetime) -> int:
     return len(stuck)
 
 
+def _parent_deadline(parent: Order) -> dt.datetime:
+    """Until when a parent may still send catch-up children: its session's close (children are day
+    orders); the always-open simulation: the end of its New York day."""
+    from risk import market_clock
+
+    day = parent.created_at.astimezone(clock.NEW_YORK).date()
+    close = None if market_clock.always_open() else market_clock.session_close(day)
+    if close is not None:
+        return close
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=clock.NEW_YORK)
+
+
+def _catch_up(*, parent: Order, now: dt.datetime) -> bool:
+    """Under the parent's row lock: give a parent with no scheduled child left a catch-up child for
+    the quantity no child will fill any more. True when it did (the parent keeps working)."""
+    children = list(
+        Order.objects.filter(parent_order_id=parent.pk).order_by("slice_num")
+        .values_list("status", "qty", "filled_qty", "slice_num", "updated_at")
+    )
+    committed = sum((filled if status in TERMINAL_STATUSES else qty for status, qty, filled, _, _ in children),
+                    Decimal(0))
+    remaining = parent.qty - committed
+    if remaining <= 0 or now >= _parent_deadline(parent):
+        return False
+    if any(c[0] == OrderStatus.REJECTED for c in children):
+        return False  # refused (kill switch, breaker, limits, the broker): the refusal stands
+    finished = sorted((c for c in children if c[0] in TERMINAL_STATUSES), key=lambda c: c[4])
+    k = sum(1 for c in children if c[3] >= parent.total_slices)
+    if k >= CATCHUP_MAX:
+        return False
+    failed_before = bool(finished) and finished[-1][0] == OrderStatus.FAILED
+    when = now + dt.timedelta(seconds=min(2 ** (k + 1), 60)) if failed_before else now
+    child = Order.objects.create(
+        client_order_id=f"{parent.client_order_id}-c{k}", symbol=parent.symbol, side=parent.side,
+        order_type=parent.order_type, qty=remaining, limit_price=parent.limit_price,
+        time_in_force=TimeInForce.DAY, status=OrderStatus.SCHEDULED, source=OrderSource.TWAP,
+        strategy=parent.strategy, created_by_id=parent.created_by_id, reason=parent.reason, parent_order=parent,
+        slice_num=parent.total_slices + k, total_slices=parent.total_slices, scheduled_time=when,
+        created_at=now, updated_at=now,
+    )
+    OrderEvent.objects.create(order=parent, created_at=now, kind="catch_up", from_status=parent.status,
+                              to_status=parent.status,
+                              data={"child": child.client_order_id, "qty": str(remaining), "at": when.isoformat()})
+    return True
+
+
 def parents_finalize(*, now: dt.datetime) -> int:
-    """Give finished parents (every child terminal) their terminal status: filled or canceled."""
-    working = Order.objects.filter(parent_order_id=OuterRef("pk")).exclude(status__in=TERMINAL_STATUSES)
-    done = list(
+    """Parents with no scheduled child left: a catch-up child for a remainder no child will fill
+    (see the module docstring), else — every child final — their terminal status: filled or canceled.
+    Returns how many parents finished."""
+    scheduled = Order.objects.filter(parent_order_id=OuterRef("pk"), status=OrderStatus.SCHEDULED)
+    candidates = list(
         Order.objects.filter(status=OrderStatus.SCHEDULED, parent_order__isnull=True, total_slices__isnull=False)
-        .filter(~Exists(working))
+        .filter(~Exists(scheduled))
         .values_list("pk", flat=True)[:DISPATCH_BATCH]
     )
-    for pk in done:
+    finished = 0
+    for pk in candidates:
         with transaction.atomic():
             parent = Order.objects.select_for_update().get(pk=pk)
-            if parent.status != OrderStatus.SCHEDULED:
+            if parent.status != OrderStatus.SCHEDULED or _catch_up(parent=parent, now=now):
                 continue
+            if Order.objects.filter(parent_order_id=pk).exclude(status__in=TERMINAL_STATUSES).exists():
+                continue  # children still working (their remainder is counted as committed)
+            finished += 1
             filled = Order.objects.filter(parent_order_id=pk).aggregate(q=Sum("filled_qty"))["q"] or Decimal(0)
             status = OrderStatus.FILLED if filled == parent.qty else OrderStatus.CANCELED
             OrderEvent.objects.create(order=parent, created_at=now, kind="twap_finished",
@@ -397,7 +460,7 @@ def parents_finalize(*, now: dt.datetime) -> int:
                 status=status, updated_at=now,
                 **({"filled_at": now} if status == OrderStatus.FILLED else {"canceled_at": now}),
             )
-    return len(done)
+    return finished
 
 
 def twap_parent_cancel(*, parent_id: int, actor, reason: str) -> Order:

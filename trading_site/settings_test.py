@@ -13,11 +13,11 @@ os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__
 from trading_site.settings import *  # noqa: F403
 from trading_site.settings import CACHES, DATABASES
 
-# The suite books simulated fills inside the submitting call (deterministic, no delivery process);
-# tests of the streamed delivery set SIM_FILL_DELIVERY=stream for the processes they start, or
-# build a SimulatedBroker(fill_delivery="stream").
-if "SIM_FILL_DELIVERY" not in os.environ:
-    SIM_FILL_DELIVERY = "inline"
+# The suite uses the production fill delivery (settings.SIM_FILL_DELIVERY, "stream" unless the
+# environment says otherwise): an order call returns at acceptance and fills reach the ledger later,
+# delivered from the simulated exchange's outbox (the trade-stream process, or a test pumping it as
+# that process would). A test that needs fills booked inside the order call builds
+# SimulatedBroker(fill_delivery="inline") itself and says why.
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # One cache namespace per test database: the test process and the worker/beat processes it starts

@@ -118,5 +118,9 @@ def warm_quotes(monkeypatch):
 
 def buy(symbol: str, qty: str, *, actor=None, side: str = "buy"):
     from orders.gateway import order_submit
+    from tests.delivery import stream_deliver
 
-    return order_submit(symbol=symbol, side=side, qty=qty, source="api", actor=actor, reason="test fill")
+    order = order_submit(symbol=symbol, side=side, qty=qty, source="api", actor=actor, reason="test fill")
+    stream_deliver()  # the fill arrives over the trade stream, as in production
+    order.refresh_from_db()
+    return order

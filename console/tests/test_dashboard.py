@@ -136,9 +136,10 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
     client.force_login(viewer)
     client.get("/")  # warms the quote and risk-state caches
     cache.delete_many([FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
-    # session, user, groups, health (SELECT 1, 2 heartbeats, the supervisor's), equity curve,
-    # market-close report, strategies, alerts, and the figures: account, day reference, positions
-    with django_assert_num_queries(14):
+    # session, user, groups, health (SELECT 1, 3 heartbeats: worker, beat and — production's stream
+    # delivery — the trade stream; the supervisor's), equity curve, market-close report, strategies,
+    # alerts, and the figures: account, day reference, positions
+    with django_assert_num_queries(15):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
     with django_assert_num_queries(3):  # both fragments are shared for a few seconds

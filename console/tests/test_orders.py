@@ -11,6 +11,7 @@ import pytest
 
 from console.tests.conftest import T0, buy, price_set
 from orders.models import Order
+from tests.delivery import stream_deliver
 from trading_site.models import ActionLog
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,7 @@ def test_manual_order_goes_form_confirmation_gateway_and_audit(client, operator,
     data = ORDER | {"symbol": "AAPL", "client_order_id": coid, "reason": "rebalance by hand"}
     response = client.post("/orders/confirm/", data)
     assert response.status_code == 302 and response["Location"] == "/orders/?symbol=AAPL"
+    stream_deliver()  # the fill arrives over the trade stream
     order = Order.objects.get()
     assert (order.source, order.status, order.created_by, order.reason) == ("manual", "filled", operator,
                                                                              "rebalance by hand")
@@ -134,6 +136,7 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
     assert f"Order {open_order.pk + 1} does not exist." in response.content.decode()
     assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
     client.post("/orders/cancel/", {"order_id": open_order.pk, "reason": "price moved"})
+    stream_deliver()  # the broker's cancel confirmation
     assert Order.objects.get().status == "canceled"
     cancel = ActionLog.objects.get(action="order.cancel")
     assert (cancel.actor, cancel.reason) == (operator, "price moved")

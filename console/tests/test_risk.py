@@ -8,6 +8,7 @@ import pytest
 from console.tests.conftest import buy
 from orders.models import Order, Position
 from risk.models import CircuitBreaker, KillSwitch
+from tests.delivery import stream_deliver
 from trading_site.models import ActionLog
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,7 @@ def test_operator_engages_admin_resets_both_audited(client, operator, admin_user
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/risk/kill-switch/engage/", {"reason": "runaway strategy", "confirm": "ENGAGE"})
     assert response.status_code == 302 and _engaged()
+    stream_deliver()  # the flatten order's fill arrives over the trade stream
     # the unwind flattened the position through the gateway
     assert Position.objects.get(symbol="AAPL").qty == 0
     assert Order.objects.filter(source="kill_switch", status="filled").count() == 1

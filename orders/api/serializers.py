@@ -7,6 +7,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from orders.conf import conf
 from orders.models import (
     AccountSnapshot,
     Fill,
@@ -106,9 +107,19 @@ class OrderFilterSerializer(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, required=False)
 
 
+class OutcomePollSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    after_seconds = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+_OUTCOME_PENDING = (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING)
+
+
 class OrderSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     type = serializers.CharField(source="order_type")
     created_by = serializers.SerializerMethodField()
+    poll = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -117,12 +128,23 @@ class OrderSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
             "time_in_force", "extended_hours", "status", "source", "strategy", "created_by", "reason",
             "reject_code", "reject_detail", "filled_qty", "avg_fill_price", "commission", "reference_price",
             "parent_order", "slice_num", "total_slices", "scheduled_time",
-            "created_at", "updated_at", "submitted_at", "filled_at", "canceled_at",
+            "created_at", "updated_at", "submitted_at", "filled_at", "canceled_at", "poll",
         ]
         read_only_fields = fields
 
     def get_created_by(self, obj) -> str | None:
         return obj.created_by.get_username() if obj.created_by_id else None
+
+    @extend_schema_field(OutcomePollSerializer(allow_null=True))
+    def get_poll(self, obj) -> dict | None:
+        """Set while the outcome is unknown (status ``unknown``/``submitting``, never ``failed``): where
+        and when to ask again. The platform resolves the order with the broker by itself."""
+        if obj.status not in _OUTCOME_PENDING:
+            return None
+        return {"url": f"/api/v1/orders/{obj.pk}/", "after_seconds": conf.trade_stream_poll_seconds,
+                "detail": "The broker's answer is not known yet (it may still arrive). Do not resend under a new "
+                          "client_order_id: GET this order until its status is final; resending the same "
+                          "client_order_id is safe."}
 
 
 class FillSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):

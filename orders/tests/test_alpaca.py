@@ -154,6 +154,8 @@ def test_server_error_is_unknown_then_missed_fill_reconciled(aapl, fake, alpaca)
     fake.fail_next("POST", "/v2/orders", 500, {"code": 50010000, "message": "internal error"})
     order = order_submit(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="alp-500")
     assert order.status == "unknown"
+    assert order_resolve(order_id=order.pk).status == "unknown"  # younger than the grace: may be in flight
+    Order.objects.filter(pk=order.pk).update(updated_at=order.updated_at.replace(year=2020))
     resolved = order_resolve(order_id=order.pk)
     assert (resolved.status, resolved.reject_code) == ("failed", "NOT_AT_BROKER")
     # a filled order whose stream updates were lost is booked by reconciliation from REST

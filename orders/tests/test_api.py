@@ -23,12 +23,14 @@ def _post(client, body, **extra):
                        content_type="application/json", **extra)
 
 
-def test_create_then_same_client_order_id_returns_200(aapl, counting_broker, frozen, operator, api_as):
+def test_create_then_same_client_order_id_returns_200(aapl, counting_broker, frozen, operator, api_as, deliver):
     client = api_as(operator)
     body = {"symbol": "AAPL", "side": "buy", "qty": "3", "type": "market", "client_order_id": "api-1"}
     first = _post(client, body)
     assert first.status_code == 201, first.json()
-    data = first.json()
+    assert (first.json()["status"], first.json()["filled_qty"]) == ("accepted", "0.000000000")  # fills stream in
+    deliver()
+    data = client.get(f"{URL}{first.json()['id']}/").json()
     assert (data["client_order_id"], data["status"], data["filled_qty"], data["source"]) == ("api-1", "filled", "3.000000000", "api")
     assert data["created_by"] == "operator1"
     again = _post(client, body)
@@ -120,10 +122,11 @@ def test_pretrade_rejection_is_422_with_code(aapl, counting_broker, frozen, oper
     assert Order.objects.get().status == "rejected" and counting_broker.submit_calls == 0
 
 
-def test_list_filters_and_pagination(aapl, counting_broker, frozen, operator, viewer, api_as):
+def test_list_filters_and_pagination(aapl, counting_broker, frozen, operator, viewer, api_as, deliver):
     client = api_as(operator)
     for i in range(3):
         _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "client_order_id": f"f-{i}"})
+    deliver()  # the three market orders' fills arrive over the stream
     frozen.shift(3600)
     _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit", "limit_price": "10", "client_order_id": "late"})
     reader = api_as(viewer)
@@ -137,30 +140,36 @@ def test_list_filters_and_pagination(aapl, counting_broker, frozen, operator, vi
     assert reader.get(URL, {"page": 2}).status_code == 404
 
 
-def test_detail_with_fills_and_events(aapl, counting_broker, frozen, operator, api_as):
+def test_detail_with_fills_and_events(aapl, counting_broker, frozen, operator, api_as, deliver):
     order_id = _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "2"}).json()["id"]
+    deliver()
     data = api_as(operator).get(f"{URL}{order_id}/").json()
     assert [f["qty"] for f in data["fills"]] == ["2.000000000"]
     assert [e["kind"] for e in data["events"]][:2] == ["created", "accepted"]
     assert api_as(operator).get(f"{URL}999999/").status_code == 404
 
 
-def test_cancel_and_cancel_all(aapl, counting_broker, frozen, operator, api_as):
+def test_cancel_and_cancel_all(aapl, counting_broker, frozen, operator, api_as, deliver):
     client = api_as(operator)
     a = _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit", "limit_price": "50"}).json()["id"]
     _post(client, {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit", "limit_price": "51"})
     resp = client.post(f"{URL}{a}/cancel/", {"reason": "typo"}, format="json")
-    assert resp.status_code == 200 and resp.json()["status"] == "canceled"
+    # The cancel is requested; the broker's confirmation arrives over the stream.
+    assert resp.status_code == 200 and resp.json()["status"] == "accepted"
+    deliver()
+    assert client.get(f"{URL}{a}/").json()["status"] == "canceled"
     again = client.post(f"{URL}{a}/cancel/", {}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "ORDER_NOT_CANCELABLE"
     assert client.post(f"{URL}cancel-all/", {}, format="json").status_code == 400  # reason required
     resp = client.post(f"{URL}cancel-all/", {"reason": "flat for the night"}, format="json")
     assert resp.json() == {"canceled": 1}
+    deliver()
     assert set(Order.objects.values_list("status", flat=True)) == {"canceled"}
 
 
-def test_positions_and_account(aapl, counting_broker, frozen, operator, viewer, api_as):
+def test_positions_and_account(aapl, counting_broker, frozen, operator, viewer, api_as, deliver):
     _post(api_as(operator), {"symbol": "AAPL", "side": "buy", "qty": "10"})
+    deliver()
     positions = api_as(viewer).get("/api/v1/positions/").json()
     assert len(positions) == 1
     p = positions[0]
@@ -226,3 +235,26 @@ def test_create_serializer_shares_fields_but_not_results_across_threads(db):
         else:
             assert set(outcome) == {"side", "qty"}
     assert OrderCreateSerializer(data={"symbol": "A"}).fields is OrderCreateSerializer(data={}).fields
+
+
+def test_an_order_whose_outcome_is_unknown_answers_unknown_with_how_to_poll(aapl, sim_broker, frozen, operator,
+                                                                             api_as):
+    from orders.brokers import use_broker
+    from orders.brokers.base import BrokerUnavailable
+    from orders.tests.conftest import CountingBroker
+
+    client = api_as(operator)
+    lost = CountingBroker(sim_broker, submit_error=BrokerUnavailable("read timeout"))  # sent, answer lost
+    with use_broker(lost):
+        resp = _post(client, {"symbol": "AAPL", "side": "buy", "qty": "2", "client_order_id": "lost-1"})
+    assert resp.status_code == 201
+    data = resp.json()
+    assert data["status"] == "unknown" and data["status"] != "failed"
+    assert data["poll"]["url"] == f"{URL}{data['id']}/" and data["poll"]["after_seconds"] == 5
+    assert "Do not resend under a new client_order_id" in data["poll"]["detail"]
+    # a resolved order carries no poll hint
+    from orders.gateway import order_resolve
+
+    order_resolve(order_id=data["id"])
+    again = client.get(f"{URL}{data['id']}/").json()
+    assert (again["status"], again["poll"]) == ("filled", None)

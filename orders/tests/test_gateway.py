@@ -11,6 +11,7 @@ from django.db import connection
 from orders import pretrade
 from orders.brokers import use_broker
 from orders.brokers.base import BrokerRejected, BrokerUnavailable, RateLimited
+from orders.conf import resolve_grace_seconds
 from orders.gateway import (
     OrderConflict,
     OrderInputError,
@@ -34,9 +35,13 @@ def _counts():
     return (Order.objects.count(), OrderEvent.objects.count(), SimOrder.objects.count(), Fill.objects.count())
 
 
-def test_market_order_fills_through_the_simulated_exchange(aapl, counting_broker, frozen, operator):
+def test_market_order_fills_through_the_simulated_exchange(aapl, counting_broker, frozen, operator, deliver):
     # when an operator buys 10 AAPL (bar 100/100/100/100, no volume → ADV 1,000,000)
     order = order_submit(symbol="aapl", side="buy", qty="10", source="manual", actor=operator, reason="test")
+    assert (order.status, order.filled_qty) == ("accepted", D(0))  # the call returns at acceptance
+    assert not Position.objects.exists()
+    deliver()  # the execution arrives over the trade stream
+    order.refresh_from_db()
     # then: impact = 10 bps × √(10/1e6) = 0.0316 bps; cost 2.0316 bps → 100.020316 → 100.03 (tick up)
     assert (order.status, order.filled_qty, order.avg_fill_price) == ("filled", D(10), D("100.030000"))
     assert order.broker_order_id and order.client_order_id.startswith("manual-")
@@ -124,9 +129,11 @@ def test_limit_price_sub_penny_rules_accept_valid_prices(aapl, counting_broker, 
     assert (a.limit_price, b.limit_price) == (D("99.99"), D("0.4999"))
 
 
-def test_fractional_only_when_fractionable(db, counting_broker, frozen):
+def test_fractional_only_when_fractionable(db, counting_broker, frozen, deliver):
     make_asset("FRAC", price="50", fractionable=True)
     order = order_submit(symbol="FRAC", side="buy", qty="0.5", source="api")
+    deliver()
+    order.refresh_from_db()
     assert (order.status, order.filled_qty) == ("filled", D("0.5"))
 
 
@@ -158,9 +165,12 @@ def test_pretrade_rejection_is_stored_and_raised_without_broker_call(aapl, count
     assert (again.created, again.order.status, counting_broker.submit_calls) == (False, "rejected", 0)
 
 
-def test_kill_switch_and_risk_sources_accepted(aapl, counting_broker, frozen):
+def test_kill_switch_and_risk_sources_accepted(aapl, counting_broker, frozen, deliver):
     a = order_submit(symbol="AAPL", side="buy", qty="1", source="kill_switch")
     b = order_submit(symbol="AAPL", side="sell", qty="1", source="risk")
+    deliver()
+    a.refresh_from_db()
+    b.refresh_from_db()
     assert (a.status, b.status) == ("filled", "filled")
 
 
@@ -184,6 +194,11 @@ def test_timeout_before_send_resolves_to_failed_never_resubmitted(aapl, sim_brok
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("connect timeout"), error_after_send=False)
     with use_broker(broker):
         order = order_submit(symbol="AAPL", side="buy", qty="4", source="api")
+        # unknown is not failed: while the submission may still be in flight, nothing is decided
+        assert order_resolve(order_id=order.pk).status == "unknown"
+        frozen.shift(resolve_grace_seconds() - 1)
+        assert order_resolve(order_id=order.pk).status == "unknown"
+        frozen.shift(1)
         resolved = order_resolve(order_id=order.pk)
     assert (resolved.status, resolved.reject_code) == ("failed", "NOT_AT_BROKER")
     assert broker.submit_calls == 1 and SimOrder.objects.count() == 0
@@ -230,17 +245,21 @@ def test_broker_rejection_and_rate_limit(aapl, sim_broker, frozen):
     assert Order.objects.get(client_order_id="r-1").reject_code == "SIMULATED_REJECT"
 
 
-def test_cancel_resting_limit_order_and_cancel_all(aapl, counting_broker, frozen, operator):
+def test_cancel_resting_limit_order_and_cancel_all(aapl, counting_broker, frozen, operator, deliver):
     a = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="90", source="api")
     b = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="91", source="api")
     assert (a.status, b.status) == ("accepted", "accepted")
-    canceled = order_cancel(order=a, actor=operator, reason="changed my mind")
+    requested = order_cancel(order=a, actor=operator, reason="changed my mind")
+    assert requested.status == "accepted"  # canceled once the broker confirms, over the stream
+    deliver()
+    canceled = Order.objects.get(pk=a.pk)
     assert canceled.status == "canceled" and canceled.canceled_at is not None
     scheduled = Order.objects.create(
         client_order_id="slice-1", symbol="AAPL", side="buy", qty=D(1), source="twap", status="scheduled",
         created_at=frozen_now(), updated_at=frozen_now(),
     )
     assert order_cancel_all(actor=operator, reason="end of day", include_scheduled=False) == 1
+    deliver()  # the broker confirms b's cancel
     scheduled.refresh_from_db()
     assert scheduled.status == "scheduled"
     assert order_cancel_all(actor=operator, reason="kill", include_scheduled=True) == 1
@@ -249,11 +268,13 @@ def test_cancel_resting_limit_order_and_cancel_all(aapl, counting_broker, frozen
     assert ActionLog.objects.filter(action="order.cancel").count() == 3
 
 
-def test_flatten_all_closes_positions_once(aapl, counting_broker, frozen, admin_user):
+def test_flatten_all_closes_positions_once(aapl, counting_broker, frozen, admin_user, deliver):
     make_asset("MSFT", price="200")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
     order_submit(symbol="MSFT", side="sell", qty="5", source="api")
+    deliver()
     orders = positions_flatten_all(actor=admin_user, reason="kill switch")
+    deliver()
     assert sorted((o.symbol, o.side, o.qty, o.source) for o in orders) == [
         ("AAPL", "sell", D(10), "kill_switch"), ("MSFT", "buy", D(5), "kill_switch")]
     assert set(Position.objects.values_list("qty", flat=True)) == {D(0)}
@@ -297,11 +318,15 @@ def test_alert_when_reconciliation_books_missed_fill(aapl, sim_broker, frozen):
     assert Fill.objects.get().execution_id.startswith("cum:")
 
 
-def test_market_order_query_budget(aapl, sim_broker, frozen, django_assert_max_num_queries):
+def test_market_order_query_budget(aapl, sim_broker, frozen, django_assert_max_num_queries, deliver):
     # warm the simulated exchange's market-data cache and the price cache
     order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
+    deliver()
     with django_assert_max_num_queries(20):
         order = order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
+    assert order.status == "accepted"
+    deliver()
+    order.refresh_from_db()
     assert order.status == "filled"
 
 
@@ -312,6 +337,7 @@ def test_late_arrival_after_not_at_broker_verdict_is_repaired(aapl, sim_broker, 
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
     with use_broker(broker):
         order = order_submit(symbol="AAPL", side="buy", qty="2", order_type="limit", limit_price="50", source="api")
+        frozen.shift(resolve_grace_seconds())
         failed = order_resolve(order_id=order.pk)
     assert (failed.status, failed.reject_code) == ("failed", "NOT_AT_BROKER")
     # when the slow submission lands at the broker afterwards
@@ -320,8 +346,49 @@ def test_late_arrival_after_not_at_broker_verdict_is_repaired(aapl, sim_broker, 
     # then reconciliation finds the live order, revives the ledger row and says so
     order.refresh_from_db()
     assert (order.status, order.reject_code, order.broker_order_id is not None) == ("accepted", "", True)
-    assert Alert.objects.filter(metric="order_status_mismatch").count() == 1
+    assert Alert.objects.filter(metric="order_not_at_broker_revived").count() == 1
+    assert Alert.objects.filter(metric="order_revived").count() == 1
+    assert order.events.filter(kind="revived").count() == 1
     assert report.orders_repaired == 1
+
+
+def test_a_late_fill_revives_a_not_at_broker_order_to_its_true_state(aapl, sim_broker, frozen, deliver):
+    from orders.brokers.base import SubmitRequest
+
+    broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
+    with use_broker(broker):
+        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+        frozen.shift(resolve_grace_seconds())
+        assert order_resolve(order_id=order.pk).status == "failed"
+    # the slow submission lands and fills; its updates arrive over the stream
+    sim_broker.submit_order(SubmitRequest(order.client_order_id, "AAPL", "buy", D(3), "market", "day"))
+    deliver()
+    order.refresh_from_db()
+    assert (order.status, order.reject_code, order.filled_qty) == ("filled", "", D(3))
+    assert list(order.events.filter(kind="revived").values_list("from_status", "to_status")) == [("failed", "submitted")]
+    alert = Alert.objects.get(metric="order_revived")
+    assert alert.data["order_id"] == order.pk
+    assert Position.objects.get(symbol="AAPL").qty == D(3)
+
+
+def test_reconciliation_looks_up_recent_not_at_broker_orders(aapl, sim_broker, frozen):
+    from orders.brokers.base import SubmitRequest
+
+    broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
+    with use_broker(broker):
+        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+        frozen.shift(resolve_grace_seconds())
+        order_resolve(order_id=order.pk)
+    # it reached the broker and filled there; every stream update was lost
+    sim_broker.submit_order(SubmitRequest(order.client_order_id, "AAPL", "buy", D(3), "market", "day"))
+    from orders.models import SimTradeUpdate
+
+    SimTradeUpdate.objects.update(delivered=True)
+    frozen.shift(3600)
+    reconcile_run()
+    order.refresh_from_db()
+    assert (order.status, order.filled_qty) == ("filled", D(3))
+    assert Alert.objects.filter(metric="order_revived").count() == 1
 
 
 def test_demo_step_records_one_snapshot(aapl, sim_broker, frozen):

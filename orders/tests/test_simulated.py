@@ -45,9 +45,11 @@ def test_quote_from_path(aapl, sim_broker, frozen):
     assert sim_broker.latest_quote("NONE") is None
 
 
-def test_participation_cap_gives_partial_fills_then_ticks_complete(aapl, sim_broker, frozen):
+def test_participation_cap_gives_partial_fills_then_ticks_complete(aapl, sim_broker, frozen, deliver):
     # cap per minute: 0.10 × 1,000,000 × 60 s / (390 × 60 s) = 256.41 → 256 whole shares
     order = order_submit(symbol="AAPL", side="buy", qty="600", source="api")
+    deliver()
+    order.refresh_from_db()
     assert (order.status, order.filled_qty) == ("partially_filled", D(256))
     # impact = 10 × √(256/1e6) = 0.16 bps → 2.16 bps → 100.0216 → 100.03
     assert Fill.objects.get().price == D("100.03")
@@ -60,12 +62,13 @@ def test_participation_cap_gives_partial_fills_then_ticks_complete(aapl, sim_bro
     assert list(order.fills.values_list("qty", flat=True)) == [D(256), D(256), D(88)]
 
 
-def test_commission_and_volume_from_bars(db, sim_broker, frozen, sim_conf):
+def test_commission_and_volume_from_bars(db, sim_broker, frozen, sim_conf, deliver):
     sim_conf.sim_commission_per_share = D("0.005")
     sim_conf.sim_commission_min = D("1")
     make_asset("VOL", price="50", volume="39000")
     # ADV from the bar's own volume (no earlier bars): 39,000; cap/min = 0.1 × 39,000 / 390 = 10 shares
     order = order_submit(symbol="VOL", side="sell", qty="10", source="api")
+    deliver()
     fill = Fill.objects.get(order=order)
     # impact = 10 × √(10/39,000) = 0.160128 bps → 2.160128 bps → 50 × (1 − 0.000216) = 49.98920 → 49.98 (tick down)
     assert (fill.qty, fill.price, fill.commission) == (D(10), D("49.98"), D("1.000000"))
@@ -116,7 +119,7 @@ def test_day_orders_expire_next_day(aapl, sim_broker, frozen):
     assert order.status == "expired"
 
 
-def test_stale_cleanup_cancels_old_day_orders_only(aapl, sim_broker, frozen):
+def test_stale_cleanup_cancels_old_day_orders_only(aapl, sim_broker, frozen, deliver):
     old = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
     gtc = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api",
                        time_in_force="gtc")
@@ -124,15 +127,17 @@ def test_stale_cleanup_cancels_old_day_orders_only(aapl, sim_broker, frozen):
     young = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
     frozen.shift(2 * 60)  # old is now 16 minutes old, young 2
     assert stale_orders_cancel() == 1
+    deliver()  # the broker's cancel confirmation
     statuses = dict(Order.objects.values_list("pk", "status"))
     assert statuses == {old.pk: "canceled", gtc.pk: "accepted", young.pk: "accepted"}
 
 
-def test_reconcile_flags_position_mismatch_and_orphans_and_snapshots(aapl, sim_broker, frozen):
+def test_reconcile_flags_position_mismatch_and_orphans_and_snapshots(aapl, sim_broker, frozen, deliver):
     from orders.brokers.base import SubmitRequest
     from orders.models import Position
 
     order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+    deliver()
     Position.objects.filter(symbol="AAPL").update(qty=D(5))  # ledger drift
     sim_broker.submit_order(SubmitRequest("orphan-1", "AAPL", "buy", D(1), "limit", "gtc", D("50")))
     report = reconcile_run()

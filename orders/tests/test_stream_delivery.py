@@ -162,16 +162,18 @@ def test_trade_stream_is_expected_and_checked_by_healthz_when_it_delivers(settin
     from trading_site import health
     from trading_site.health import heartbeat_record
 
-    settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "inline"
-    assert not trade_stream_expected()
-    assert trade_stream_check_register() is False
-    assert "trade_stream" not in client.get("/healthz").json()["checks"]
-    settings.BROKER, settings.SIM_FILL_DELIVERY = "alpaca", "inline"
-    assert trade_stream_expected()
-    settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "stream"
-    assert trade_stream_expected()
     saved = dict(health._extra_checks)
+    # The suite's settings (stream delivery) registered the check at start-up; start without it.
+    health._extra_checks.pop("trade_stream", None)
     try:
+        settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "inline"
+        assert not trade_stream_expected()
+        assert trade_stream_check_register() is False
+        assert "trade_stream" not in client.get("/healthz").json()["checks"]
+        settings.BROKER, settings.SIM_FILL_DELIVERY = "alpaca", "inline"
+        assert trade_stream_expected()
+        settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "stream"
+        assert trade_stream_expected()
         assert trade_stream_check_register() is True
         assert client.get("/healthz").json()["checks"]["trade_stream"] == {"ok": False, "error": "never seen"}
         heartbeat_record(name="trade_stream", detail={"applied": 0})
@@ -199,12 +201,15 @@ def test_run_trade_stream_command_delivers_the_simulated_outbox(aapl, frozen, se
 def test_replay_and_inline_mode_book_fills_inside_the_call(aapl, sim_broker, frozen):
     from strategies.replay import ReplayBroker
 
-    assert sim_broker.synchronous_updates is True  # the suite's default (settings_test)
+    assert sim_broker.synchronous_updates is False  # the suite's default is production's (stream)
     assert ReplayBroker(capital=D("1000"), bars={}).synchronous_updates is True
     assert SimulatedBroker(fill_delivery="stream").synchronous_updates is False
     with pytest.raises(ValueError):
         SimulatedBroker(fill_delivery="later")
-    order = order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="inline-1")
+    # Inline on purpose: this test is about the inline mode replay uses.
+    with use_broker(SimulatedBroker(market_hours="always", fill_delivery="inline")) as inline:
+        assert inline.synchronous_updates is True
+        order = order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="inline-1")
     assert order.status == "filled"
 
 

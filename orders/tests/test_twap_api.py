@@ -22,7 +22,8 @@ def _counts():
     return Order.objects.count(), OrderEvent.objects.count(), SimOrder.objects.count()
 
 
-def test_twap_create_returns_parent_with_children_aggregate_and_tca(aapl, sim_broker, frozen, operator, api_as):
+def test_twap_create_returns_parent_with_children_aggregate_and_tca(aapl, sim_broker, frozen, operator, api_as,
+                                                                    deliver):
     client = api_as(operator)
     body = {"symbol": "AAPL", "side": "buy", "qty": "100", "client_order_id": "twap-api-1", "reason": "big buy",
             "algo": {"type": "twap", "slices": 6, "horizon_minutes": 30}}
@@ -39,7 +40,8 @@ def test_twap_create_returns_parent_with_children_aggregate_and_tca(aapl, sim_br
     assert again.status_code == 200 and again.json()["id"] == data["id"]
     assert Order.objects.count() == 7
 
-    slices_dispatch_due()  # slice 0 is due now: 17 filled at 100.03
+    slices_dispatch_due()  # slice 0 is due now: 17 filled at 100.03 (delivered over the stream)
+    deliver()
     detail = client.get(f"{URL}{data['id']}/").json()
     assert detail["aggregate"]["aggregated_status"] == "pending"
     assert detail["aggregate"]["slices_submitted"] == 1

@@ -15,6 +15,7 @@ import time_machine
 from orders import pretrade
 from orders.brokers import use_broker
 from orders.brokers.base import BrokerUnavailable
+from orders.conf import resolve_grace_seconds
 from orders.gateway import OrderConflict, OrderInputError, order_cancel, order_send_scheduled
 from orders.models import Order, OrderEvent, OrderStatus, SimOrder
 from orders.selectors import twap_parent_get
@@ -98,7 +99,7 @@ def test_horizon_past_the_close_is_clipped_when_asked(aapl, sim_broker, frozen):
     assert times[-1] < dt.datetime(2026, 3, 10, 20, 0, tzinfo=dt.UTC)
 
 
-def test_a_due_slice_is_sent_once_however_often_it_is_dispatched(aapl, frozen):
+def test_a_due_slice_is_sent_once_however_often_it_is_dispatched(aapl, frozen, deliver):
     broker = CountingBroker(__import__("orders.brokers.simulated", fromlist=["x"]).SimulatedBroker(market_hours="always"))
     with use_broker(broker):
         parent = _create()
@@ -109,6 +110,7 @@ def test_a_due_slice_is_sent_once_however_often_it_is_dispatched(aapl, frozen):
         slices_dispatch_due()
         not_due = parent.children.get(slice_num=1)
         order_send_scheduled(order_id=not_due.pk)  # 5 minutes early: the claim refuses it
+        deliver()
     first.refresh_from_db()
     assert broker.submit_calls == 1
     assert (first.status, first.filled_qty) == ("filled", D(17))
@@ -128,34 +130,51 @@ def test_kill_switch_style_rejection_blocks_the_slice_without_a_broker_call(aapl
     assert child.events.filter(kind="pretrade_rejected").count() == 1
 
 
-def test_partial_fill_rolls_forward_and_last_slice_takes_the_rest(db, sim_broker):
-    # ADV 39,000 → the participation cap fills 10 shares per evaluation; slices of 15 fill partially
+def test_partial_fill_rolls_forward_and_last_slice_takes_the_rest(db, sim_broker, deliver):
+    # ADV 39,000 → the participation cap fills 10 shares per evaluation; slices of 15 fill partially.
+    # Fills and cancel confirmations arrive over the stream (delivered after each beat pass, as the
+    # trade-stream process does), so a remainder rolls forward only once its cancel is confirmed.
     make_asset("THIN", price="10", volume="39000")
     with time_machine.travel(T0, tick=False) as traveller:
         parent = _create(symbol="THIN", qty="45", slices=3, horizon_minutes=3)
         slices_dispatch_due()  # slice 0: 15 sent, 10 filled, 5 open
+        deliver()
         traveller.shift(dt.timedelta(seconds=60))
-        slices_dispatch_due()  # slice 0's 5 canceled; slice 1 = (45 - 10) ÷ 2 = 18 (17.5 → 18, 17)
+        slices_dispatch_due()  # slice 0's cancel requested (not confirmed): slice 1 = (45 - 15) ÷ 2 = 15
+        deliver()  # slice 0 canceled with 10 filled; slice 1 filled 10
         traveller.shift(dt.timedelta(seconds=60))
-        slices_dispatch_due()  # slice 1 filled 10 → 8 canceled; last slice = 45 - 20 = 25
-    kids = {c.slice_num: c for c in parent.children.all()}
-    assert [kids[i].qty for i in range(3)] == [D(15), D(18), D(25)]
-    assert [kids[i].filled_qty for i in range(3)] == [D(10), D(10), D(10)]
-    assert kids[0].status == kids[1].status == "canceled"
-    rolled = kids[1].events.get(kind="rolled_forward").data
-    assert (D(rolled["planned_qty"]), D(rolled["qty"])) == (D(15), D(18))
+        slices_dispatch_due()  # slice 1's cancel requested; last slice = 45 - 10 - 15 = 20, 10 filled
+        deliver()  # slice 1 canceled with 10 filled: its 5 roll into a catch-up child
+        kids = {c.slice_num: c for c in parent.children.all()}
+        assert [kids[i].qty for i in range(3)] == [D(15), D(15), D(20)]
+        assert [kids[i].filled_qty for i in range(3)] == [D(10), D(10), D(10)]
+        assert kids[0].status == kids[1].status == "canceled"
+        rolled = kids[2].events.get(kind="rolled_forward").data
+        assert (D(rolled["planned_qty"]), D(rolled["qty"])) == (D(15), D(20))
+        for _ in range(10):  # the beat (dispatch every second) and the stream keep going
+            traveller.shift(dt.timedelta(seconds=1))
+            slices_dispatch_due()
+            deliver()
+    parent.refresh_from_db()
+    kids = list(parent.children.order_by("slice_num").values_list("slice_num", "qty", "filled_qty", "status"))
+    # The 45-share case: the parent completes its full quantity, never more.
+    assert parent.status == "filled"
+    assert sum(filled for _, _, filled, _ in kids) == D(45)
+    assert all(filled <= qty for _, qty, filled, _ in kids)
+    assert parent.events.filter(kind="catch_up").exists()
 
 
-def test_sweeper_resends_a_claimed_slice_under_the_same_id_and_only_once(aapl, counting_broker, conf_sweep):
+def test_sweeper_resends_a_claimed_slice_under_the_same_id_and_only_once(aapl, counting_broker, conf_sweep, deliver):
     with time_machine.travel(T0, tick=False) as traveller:
         parent = _create()
         child = parent.children.get(slice_num=0)
         from orders.gateway import order_claim_scheduled
 
         assert order_claim_scheduled(order_id=child.pk)  # the worker dies here
-        traveller.shift(dt.timedelta(seconds=11))
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))  # past the in-flight grace
         result = slices_dispatch_due()
         slices_dispatch_due()
+        deliver()
     child.refresh_from_db()
     assert result["swept"] == 1
     assert (child.status, child.filled_qty) == ("filled", D(17))
@@ -169,7 +188,7 @@ def conf_sweep(sim_conf):
     return sim_conf
 
 
-def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, sim_broker):
+def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, sim_broker, deliver):
     with time_machine.travel(T0, tick=False) as traveller:
         parent = _create()
         failing = CountingBroker(sim_broker, submit_error=BrokerUnavailable("connection reset"), error_after_send=False)
@@ -179,9 +198,12 @@ def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, si
         assert first.status == "unknown"
         from orders.gateway import order_resolve
 
+        assert order_resolve(order_id=first.pk).status == "unknown"  # may still be in flight
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))
         order_resolve(order_id=first.pk)  # the resolver: not at the broker → failed
         traveller.shift(dt.timedelta(minutes=5))
         slices_dispatch_due()
+        deliver()
     first.refresh_from_db()
     second = parent.children.get(slice_num=1)
     assert (first.status, first.reject_code) == ("failed", "NOT_AT_BROKER")
@@ -189,13 +211,14 @@ def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, si
     assert (second.status, second.qty, second.filled_qty) == ("filled", D(20), D(20))
 
 
-def test_cancel_parent_cancels_unsent_and_open_children(db, sim_broker):
+def test_cancel_parent_cancels_unsent_and_open_children(db, sim_broker, deliver):
     make_asset("THIN", price="10", volume="39000")
     with time_machine.travel(T0, tick=False):
         parent = _create(symbol="THIN", qty="60", slices=4, horizon_minutes=4)
         slices_dispatch_due()  # slice 0: 15 sent, 10 filled, 5 open at the exchange
         order_cancel(order=parent.pk, actor=None, reason="changed my mind")
         slices_dispatch_due()
+        deliver()  # the exchange's cancel confirmation
     parent.refresh_from_db()
     statuses = list(parent.children.order_by("slice_num").values_list("status", flat=True))
     assert parent.status == "canceled"
@@ -204,13 +227,14 @@ def test_cancel_parent_cancels_unsent_and_open_children(db, sim_broker):
     assert SimOrder.objects.count() == 1
 
 
-def test_aggregate_status_and_tca_through_a_whole_parent(aapl, sim_broker):
+def test_aggregate_status_and_tca_through_a_whole_parent(aapl, sim_broker, deliver):
     with time_machine.travel(T0, tick=False) as traveller:
         parent = _create(qty="60", slices=3, horizon_minutes=3)
         agg = twap_parent_get(order_id=parent.pk)
         assert (agg.aggregated_status, agg.slices_submitted, agg.agg_filled_qty) == ("pending", 0, D(0))
         for _ in range(3):
             slices_dispatch_due()
+            deliver()
             traveller.shift(dt.timedelta(seconds=60))
         agg_done = twap_parent_get(order_id=parent.pk)
         slices_dispatch_due()
@@ -227,11 +251,12 @@ def test_aggregate_status_and_tca_through_a_whole_parent(aapl, sim_broker):
     assert parent.status == OrderStatus.FILLED
 
 
-def test_kill_switch_engage_cancels_the_parent_and_every_unsent_slice(aapl, counting_broker, frozen):
+def test_kill_switch_engage_cancels_the_parent_and_every_unsent_slice(aapl, counting_broker, frozen, deliver):
     from risk.services import kill_switch_engage
 
     parent = _create()
     slices_dispatch_due()  # slice 0 filled
+    deliver()
     kill_switch_engage(actor=None, reason="drill", flatten=False)
     parent.refresh_from_db()
     statuses = list(parent.children.order_by("slice_num").values_list("status", flat=True))
@@ -252,7 +277,7 @@ def test_sweeper_applies_a_slice_the_broker_already_has_without_resending(aapl, 
         counting_broker.inner.submit_order(SubmitRequest(
             client_order_id=child.client_order_id, symbol="AAPL", side="buy", qty=child.qty, order_type="market",
             time_in_force="day"))
-        traveller.shift(dt.timedelta(seconds=11))
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))  # past the in-flight grace
         slices_dispatch_due()
     child.refresh_from_db()
     assert (child.status, child.filled_qty) == ("filled", D(17))
@@ -270,14 +295,14 @@ def test_a_resent_slice_passes_the_pre_trade_checks_again(aapl, counting_broker,
         pretrade.register_check(
             "test.kill", lambda intent: (_ for _ in ()).throw(pretrade.PreTradeRejection("KILL_SWITCH_ENGAGED", "on"))
         )
-        traveller.shift(dt.timedelta(seconds=11))
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))  # past the in-flight grace
         slices_dispatch_due()
     child.refresh_from_db()
     assert (child.status, child.reject_code) == ("rejected", "KILL_SWITCH_ENGAGED")
     assert counting_broker.submit_calls == 0
 
 
-def test_one_slice_raising_does_not_stop_the_other_due_slices(db, sim_broker, frozen):
+def test_one_slice_raising_does_not_stop_the_other_due_slices(db, sim_broker, frozen, deliver):
     make_asset("AAPL", price="100")
     make_asset("MSFT", price="50")
     bad = _create(symbol="AAPL")
@@ -290,11 +315,12 @@ def test_one_slice_raising_does_not_stop_the_other_due_slices(db, sim_broker, fr
     pretrade.register_check("test.explode", explode)
     result = slices_dispatch_due()
     assert result["errors"] == 1 and result["dispatched"] == 1
+    deliver()
     assert bad.children.get(slice_num=0).status == "submitting"  # the sweeper retries it later
     assert good.children.get(slice_num=0).status == "filled"
 
 
-def test_stale_cleanup_counts_a_slice_age_from_its_submission(db, sim_broker):
+def test_stale_cleanup_counts_a_slice_age_from_its_submission(db, sim_broker, deliver):
     from orders.reconcile import stale_orders_cancel
 
     make_asset("THIN", price="10", volume="39000")
@@ -302,9 +328,11 @@ def test_stale_cleanup_counts_a_slice_age_from_its_submission(db, sim_broker):
         parent = _create(symbol="THIN", qty="60", slices=2, horizon_minutes=60)
         traveller.shift(dt.timedelta(minutes=30))
         slices_dispatch_due()  # slice 0 (due at T0, sent now): 30 sent, 10 filled, open
+        deliver()
         assert stale_orders_cancel() == 0  # created 30 min ago, but sent just now
         traveller.shift(dt.timedelta(minutes=16))
         assert stale_orders_cancel() == 1
+        deliver()  # the cancel confirmation
     assert parent.children.get(slice_num=0).status == "canceled"
 
 
@@ -322,3 +350,16 @@ def test_children_rows_are_the_same_with_the_portable_insert(aapl, sim_broker, f
     assert rows[0] == rows[1] and len(rows[0]) == 6
     assert rows[0][0][columns.index("created_by_id")] == operator.pk
     assert list(portable.children.values_list("client_order_id", flat=True).order_by("slice_num"))[2] == "portable-1-s2"
+
+
+def test_an_in_flight_slice_is_neither_failed_nor_resent_by_a_poll(aapl, counting_broker, frozen):
+    from orders.gateway import order_claim_scheduled, order_resolve
+
+    parent = _create()
+    child = parent.children.get(slice_num=0)
+    assert order_claim_scheduled(order_id=child.pk)  # a worker is sending it (slow broker)
+    frozen.shift(5)
+    order_resolve(order_id=child.pk)  # the trade stream's fallback poll, 5 s after the claim
+    child.refresh_from_db()
+    assert (child.status, child.reject_code) == ("submitting", "")
+    assert counting_broker.submit_calls == 0 and not child.events.filter(kind="resent").exists()

@@ -49,11 +49,13 @@ def test_run_trade_stream_refuses_the_inline_simulated_exchange(sim_broker, sett
         call_command("run_trade_stream")
 
 
-def test_admin_pages_are_read_only_and_cancel_goes_through_gateway(aapl, sim_broker, frozen, client, django_user_model):
+def test_admin_pages_are_read_only_and_cancel_goes_through_gateway(aapl, sim_broker, frozen, client, django_user_model,
+                                                                   deliver):
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "correct-horse-battery")
     client.force_login(admin)
     order = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
     order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    deliver()
     for url in ("/admin/orders/order/", f"/admin/orders/order/{order.pk}/change/", "/admin/orders/fill/",
                 "/admin/orders/position/", "/admin/orders/accountsnapshot/"):
         assert client.get(url).status_code == 200, url
@@ -69,6 +71,7 @@ def test_admin_pages_are_read_only_and_cancel_goes_through_gateway(aapl, sim_bro
     assert order.qty == D(1)
     resp = client.post("/admin/orders/order/", {"action": "cancel_selected", "_selected_action": [order.pk]})
     assert resp.status_code == 302
+    deliver()  # the broker's cancel confirmation
     order.refresh_from_db()
     assert order.status == "canceled"
     assert Order.objects.filter(status="filled").count() == 1

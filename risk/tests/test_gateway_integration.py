@@ -16,6 +16,7 @@ from risk import checks, services
 from risk.models import RiskEvent
 from risk.tests.conftest import T_OPEN, T_WEEKEND, CountingBroker, asset
 from strategies.models import Bar
+from tests.delivery import stream_deliver
 
 D = Decimal
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_risk_checks")]
@@ -26,6 +27,13 @@ def reprice(asset_row, price: str) -> None:
     p = D(price)
     Bar.objects.filter(asset=asset_row).update(open=p, high=p, low=p, close=p)
     price_cache_clear()
+
+
+def delivered(order: Order) -> Order:
+    """The order after the trade stream delivered what the exchange reported (production's path)."""
+    stream_deliver()
+    order.refresh_from_db()
+    return order
 
 
 def limits(**changes):
@@ -66,11 +74,13 @@ def test_kill_switch_engaged(aapl, broker, frozen, operator):
 
 def test_circuit_breaker_blocks_a_buy_but_lets_a_reducing_sell_through(aapl, broker, frozen):
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     services.breaker_trip(name="daily_loss", reason="test")
     _drop_cache()
     rejected("CIRCUIT_BREAKER_OPEN", broker, qty="1")
     rejected("CIRCUIT_BREAKER_OPEN", broker, side="sell", qty="11")  # crosses into a short
     sell = order_submit(symbol="AAPL", side="sell", qty="4", source="api")
+    sell = delivered(sell)
     assert sell.status == "filled"
     assert Position.objects.get(symbol="AAPL").qty == D(6)
 
@@ -78,12 +88,13 @@ def test_circuit_breaker_blocks_a_buy_but_lets_a_reducing_sell_through(aapl, bro
 def test_max_order_notional(aapl, broker, frozen):
     limits(max_order_notional=D("1000"))
     rejected("MAX_ORDER_NOTIONAL", broker, qty="11")  # 11 x 100.00 = 1,100.00
-    assert order_submit(symbol="AAPL", side="buy", qty="9", source="api").status == "filled"
+    assert delivered(order_submit(symbol="AAPL", side="buy", qty="9", source="api")).status == "filled"
 
 
 def test_max_position_notional(aapl, broker, frozen):
     limits(max_position_notional=D("1500"))
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     rejected("MAX_POSITION_NOTIONAL", broker, qty="6")  # 16 x 100 = 1,600
 
 
@@ -91,6 +102,7 @@ def test_max_gross_exposure(aapl, broker, frozen):
     asset("MSFT", "200")
     limits(max_gross_exposure=D("3000"))
     order_submit(symbol="MSFT", side="buy", qty="10", source="api")  # 10 x 200 = 2,000 gross
+    stream_deliver()  # fills arrive over the trade stream
     rejected("MAX_GROSS_EXPOSURE", broker, qty="11")  # + 1,100 = 3,100
 
 
@@ -102,6 +114,7 @@ def test_order_rate(aapl, broker, frozen):
     limits(orders_per_minute=3)
     for _ in range(3):
         order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+        stream_deliver()  # fills arrive over the trade stream
     rejected("ORDER_RATE", broker, qty="1")
 
 
@@ -109,6 +122,7 @@ def test_broker_rate(aapl, broker, frozen):
     limits(broker_requests_per_minute=2)
     services.broker_request_allow()  # a cancel or poll used one request
     order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     rejected("BROKER_RATE", broker, qty="1")
 
 
@@ -120,7 +134,7 @@ def test_market_closed(aapl, broker):
 def test_insufficient_buying_power(aapl, broker, frozen):
     AccountSnapshot.objects.create(time=T_OPEN, cash=D("500"), equity=D("500"), buying_power=D("500"), broker="simulated")
     rejected("INSUFFICIENT_BUYING_POWER", broker, qty="6")  # 600 > 500
-    assert order_submit(symbol="AAPL", side="buy", qty="5", source="api").status == "filled"
+    assert delivered(order_submit(symbol="AAPL", side="buy", qty="5", source="api")).status == "filled"
 
 
 def test_rollout_phase_limit_and_symbol_allow_list_when_live(broker, frozen, settings):
@@ -133,7 +147,7 @@ def test_rollout_phase_limit_and_symbol_allow_list_when_live(broker, frozen, set
     _drop_cache()
     rejected("SYMBOL_NOT_ALLOWED", broker, symbol="AAPL", qty="1")
     rejected("ROLLOUT_PHASE_LIMIT", broker, symbol="SPY", qty="6")  # 600 > 500 cap
-    assert order_submit(symbol="SPY", side="buy", qty="5", source="api").status == "filled"
+    assert delivered(order_submit(symbol="SPY", side="buy", qty="5", source="api")).status == "filled"
 
 
 def test_symbol_deny_list(aapl, broker, frozen):
@@ -145,8 +159,11 @@ def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flatten
     asset("AAPL", "100")
     asset("MSFT", "200")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     order_submit(symbol="MSFT", side="sell", qty="5", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
+    resting = delivered(resting)
     assert resting.status == "accepted"
     from orders.slicing import twap_order_create
 
@@ -157,6 +174,7 @@ def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flatten
 
     result = services.kill_switch_engage(actor=operator, reason="market turmoil")
     _drop_cache()
+    stream_deliver()  # the cancel confirmation and the flatten fills arrive over the stream
 
     assert result.errors == [] and result.flatten_orders == 2
     resting.refresh_from_db()
@@ -176,15 +194,19 @@ def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flatten
 def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
     a = asset("AAPL", "100")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")  # fills at 100.03
+    stream_deliver()  # fills arrive over the trade stream
     # the price falls to 97.00: 97.00 <= 100.03 x 0.97 = 97.0291 → stop-loss
     reprice(a, "97")
     from risk.exits import exits_evaluate
 
     with use_broker(SimulatedBroker(market_hours="always")):
         results = exits_evaluate(now=T_OPEN)
+    # the exit is accepted; its fill arrives over the stream
     assert [(r["symbol"], r["reason"], r["side"], r["qty"], r["status"]) for r in results] == [
-        ("AAPL", "stop_loss", "sell", "10.000000000", "filled")]
+        ("AAPL", "stop_loss", "sell", "10.000000000", "accepted")]
+    stream_deliver()
     exit_order = Order.objects.get(source="risk")
+    assert exit_order.status == "filled"
     assert exit_order.client_order_id == "risk:AAPL:stop_loss:10:100.03:1"
     assert Position.objects.get(symbol="AAPL").qty == D(0)
     assert RiskEvent.objects.filter(kind="exit_submitted", subject="AAPL").count() == 1
@@ -195,6 +217,7 @@ def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
 def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
     a = asset("AAPL", "100")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     services.position_risk_set(actor=operator, symbol="AAPL", reason="wider stop", stop_loss_pct=D("0.05"))
     reprice(a, "97")
     from risk.exits import exits_evaluate
@@ -209,6 +232,7 @@ def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
 def test_exit_refused_while_engaged_is_retried_after_reset(broker, frozen, operator, admin_user):
     a = asset("AAPL", "100")
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     reprice(a, "97")
     from risk.exits import exits_evaluate
 
@@ -222,7 +246,8 @@ def test_exit_refused_while_engaged_is_retried_after_reset(broker, frozen, opera
     _drop_cache()
     with use_broker(SimulatedBroker(market_hours="always")):
         done = exits_evaluate(now=T_OPEN)
-    assert [r["status"] for r in done] == ["filled"]
+    assert [r["status"] for r in done] == ["accepted"]  # filled once the stream delivers
+    stream_deliver()
     assert sorted(Order.objects.filter(source="risk").values_list("client_order_id", "status")) == [
         ("risk:AAPL:stop_loss:10:100.03:1", "rejected"), ("risk:AAPL:stop_loss:10:100.03:2", "filled")]
 
@@ -239,8 +264,11 @@ def test_failed_unwind_keeps_the_switch_engaged_and_alerts(frozen, operator):
     broken = BrokenCancelBroker(SimulatedBroker(market_hours="always"))
     with use_broker(broken):
         resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
+        resting = delivered(resting)
         order_submit(symbol="AAPL", side="buy", qty="2", source="api")
+        stream_deliver()  # fills arrive over the trade stream
         result = services.kill_switch_engage(actor=operator, reason="broker trouble")
+        stream_deliver()  # the flatten order's fill
     _drop_cache()
     assert result.errors == ["cancel_all: RuntimeError: connection reset by peer"]
     assert result.flatten_orders == 1  # flattening still ran after the cancel step failed
@@ -255,6 +283,7 @@ def test_failed_unwind_keeps_the_switch_engaged_and_alerts(frozen, operator):
 
     with use_broker(SimulatedBroker(market_hours="always")):
         done = kill_switch_unwind(reason="retry", flatten=True)
+        stream_deliver()  # the cancel confirmation
     assert done["errors"] == [] and done["cancelled"] == 1
     resting.refresh_from_db()
     assert resting.status == "canceled"
@@ -264,6 +293,7 @@ def test_risk_hooks_read_only_the_positions_from_the_database_per_order(aapl, br
                                                                          django_assert_num_queries):
     # given a position, an account snapshot and a warm risk state (cache), quote and account (1 s)
     order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    stream_deliver()  # fills arrive over the trade stream
     AccountSnapshot.objects.create(time=T_OPEN, cash=D("100000"), equity=D("101000"), buying_power=D("200000"),
                                    broker="simulated")
     intent = pretrade.OrderIntent(symbol="AAPL", side="buy", qty=D("1"), order_type="limit", time_in_force="day",

@@ -15,6 +15,7 @@ from orders.models import Order, Position
 from risk import services
 from risk.models import RiskEvent
 from strategies.models import Bar
+from tests.delivery import stream_deliver
 from tests.processes import ROOT, celery_command, child_env, log_tail, running, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,6 +53,7 @@ def test_sixty_first_order_in_a_minute_refused_across_two_processes(redis_db_env
     assert codes.count("ok") == 60 and codes.count("ORDER_RATE") == 10
     assert Order.objects.filter(status="rejected", reject_code="ORDER_RATE").count() == 10
     assert Order.objects.exclude(status="rejected").count() == 60
+    stream_deliver()  # the fills arrive over the trade stream (production's delivery)
     assert Position.objects.get(symbol="AAPL").qty == Decimal(60)
 
 
@@ -66,6 +68,7 @@ def test_kill_switch_holds_after_worker_restart(tmp_path, operator, settings, re
     a = asset("AAPL", "100")
     with use_broker(SimulatedBroker(market_hours="always")):
         order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+        stream_deliver()
     env = child_env(SIM_MARKET_HOURS="always", **redis_db_env)
     worker = celery_command("worker", "-Q", "risk", "-P", "solo", "--without-gossip", "--without-mingle",
                             "--without-heartbeat", "-l", "info")

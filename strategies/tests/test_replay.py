@@ -23,6 +23,7 @@ from strategies.models import RebalanceRun, Signal
 from strategies.replay import ReplayInputError, replay_run
 from strategies.services import _weight_decimal, strategy_create
 from strategies.workflow import rebalance_run
+from tests.delivery import stream_deliver
 from trading_site.lib.clock import NEW_YORK
 
 DAY = dt.date(2010, 12, 15)
@@ -77,6 +78,7 @@ def test_replay_is_isolated_from_the_live_ledger(market):
     # given a live position bought through the gateway
     with time_machine.travel(dt.datetime(2010, 12, 1, 11, 0, tzinfo=NEW_YORK), tick=False):
         order_submit(symbol="IBM", side="buy", qty="10", source="manual", reason="live")
+        stream_deliver()  # the live fill arrives over the trade stream
     live_orders = list(Order.objects.values_list("pk", "status", "filled_qty"))
     live_positions = list(Position.objects.values_list("symbol", "qty"))
     assert live_positions == [("IBM", Decimal("10"))]

@@ -18,6 +18,7 @@ CHECKS = {"database", "celery_broker", "worker", "beat", "broker"}
 def alive(db):
     heartbeat_record(name="worker")
     heartbeat_record(name="beat")
+    heartbeat_record(name="trade_stream")  # the production delivery runs a trade-stream process
 
 
 def test_ok_when_everything_answers(alive):

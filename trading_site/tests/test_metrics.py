@@ -23,6 +23,7 @@ from orders.models import AccountSnapshot, Order
 from risk import services as risk_services
 from risk.models import RiskEvent
 from strategies.models import Asset, Bar
+from tests.delivery import stream_deliver
 from trading_site import metrics
 from trading_site.health import heartbeat_record
 from trading_site.metrics import Exposition, metrics_config_from_env
@@ -158,6 +159,7 @@ def test_counters_move_when_an_order_is_submitted_and_when_one_is_rejected(
         before = _scrape()
         # When an order is submitted and fills ...
         assert _order(client, "3").status_code == 201
+        stream_deliver()  # the fill arrives over the trade stream, as in production
         from orders.reconcile import account_snapshot_record
 
         account_snapshot_record(broker=broker)

@@ -20,6 +20,7 @@ from orders.models import AccountSnapshot
 from orders.reconcile import account_snapshot_record
 from orders.selectors import price_cache_clear
 from strategies.models import Asset, Bar
+from tests.delivery import stream_deliver
 from trading_site.alerts import alert_raise
 from trading_site.audit import action_record
 from trading_site.models import ActionLog, Alert
@@ -73,11 +74,13 @@ def book(exact_fills):
         with use_broker(SimulatedBroker(market_hours="always")):
             order_submit(symbol="AAPL", side="buy", qty="10", source="api")
             order_submit(symbol="MSFT", side="buy", qty="5", source="api")
+            stream_deliver()  # the fills arrive over the trade stream, as in production
         _reprice(aapl, "110")
         _reprice(msft, "190")
         broker = SimulatedBroker(market_hours="always")  # a fresh broker: the simulated one caches bars
         with use_broker(broker):
             order_submit(symbol="AAPL", side="sell", qty="4", source="api")
+            stream_deliver()
             account_snapshot_record(broker=broker)
             yield broker
 
