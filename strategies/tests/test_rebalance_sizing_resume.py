@@ -82,9 +82,9 @@ def test_sizing_within_phase_hand_worked():
     assert sizing_within_phase(weights={"C": 1.0}, equity=D("9"), phase=None) == ({"C": 1.0}, D("9"))
 
 
-def test_phase_one_with_a_100000_account_trades_within_the_cap(monkeypatch):
+def test_phase_one_with_a_100000_account_trades_within_the_cap():
     # given a $100,000 account in rollout phase 1 ($500 cap), enforced on paper, allow-list without GOOG
-    monkeypatch.setattr(orders_conf, "sim_starting_cash", D("100000"))
+    orders_conf.sim_starting_cash = D("100000")  # the market fixture restores the setting after the test
     with use_broker(SimulatedBroker(market_hours="nyse")):
         RolloutPhase.objects.filter(number=1).update(capital_cap=D("500"), symbols=["AAPL", "IBM", "MSFT"])
         RiskLimits.objects.filter(pk=1).update(rollout_phase=1, rollout_on_paper=True)
