@@ -58,7 +58,9 @@ def _persist() -> list[dict]:
     samples = []
     for _ in range(15):
         started = time.perf_counter()
-        twap_order_create(symbol="TWAPB", side="buy", qty="100000", slices=390, horizon_minutes=390, actor=None,
+        # 780 shares at $50 = $39,000: within the default risk limits, which creation now checks on the
+        # whole parent (a $5M parent would be refused before any row is written)
+        twap_order_create(symbol="TWAPB", side="buy", qty="780", slices=390, horizon_minutes=390, actor=None,
                           source="api", client_order_id=f"bench-{uuid.uuid4().hex[:16]}")
         samples.append((time.perf_counter() - started) * 1000)
     value = median(samples)

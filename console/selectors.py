@@ -275,10 +275,11 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
     """Validate like the gateway, then run the risk controls and the wash-sale preview without placing anything.
 
     The rate limits are not run here: counting them would spend the budget on a preview. The gateway
-    runs every check again when the order is confirmed (for a TWAP order: when each slice is sent;
-    the preview checks the first slice).
+    runs every check again when the order is confirmed (for a TWAP order: on the whole parent when it
+    is created, as previewed here, and again when each slice is sent).
     """
     from orders.gateway import OrderInputError, order_validate
+    from orders.slicing import twap_parent_intent
     from orders.twap import TWAPPlanError, TWAPSlicer
     from risk.checks import controls_run
     from strategies.selectors import asset_get
@@ -295,19 +296,23 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
                               min_lot=asset.min_lot if asset else None).plan(now)
         except TWAPPlanError as exc:
             raise OrderInputError("slices", str(exc)) from exc
-    check_qty = plan[0].qty if plan else v.qty
     try:
         price = last_price(symbol=v.symbol)
     except BrokerError:
         price = None
     basis = v.limit_price or price
     notional = quantize_money(v.qty * basis) if basis is not None else None
-    intent = OrderIntent(symbol=v.symbol, side=v.side, qty=check_qty, order_type=v.order_type,
-                         time_in_force=v.time_in_force, source=OrderSource.MANUAL, now=now,
-                         limit_price=v.limit_price, reference_price=price,
-                         actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None)
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    if plan:  # the whole parent, as its creation checks it
+        intent = twap_parent_intent(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
+                                    limit_price=v.limit_price, source=OrderSource.MANUAL, planned=plan, start=now,
+                                    reference_price=price, actor_id=actor_id)
+    else:
+        intent = OrderIntent(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
+                             time_in_force=v.time_in_force, source=OrderSource.MANUAL, now=now,
+                             limit_price=v.limit_price, reference_price=price, actor_id=actor_id)
     checks = []
-    check_name = f"Risk controls (first slice, {check_qty.normalize():f} shares)" if plan else "Risk controls"
+    check_name = f"Risk controls (whole TWAP order, {v.qty.normalize():f} shares)" if plan else "Risk controls"
     try:
         controls_run(intent)
         checks.append(CheckResult(check_name, True, detail="kill switch, breakers, market hours, notional, "

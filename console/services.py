@@ -71,11 +71,22 @@ def _twap_submit(*, actor, request: dict, slices: int, horizon_minutes: Decimal 
 
     # The slicing service says whether it created the parent (the unique client_order_id decides a
     # concurrent double submit), so exactly one manual-order action is recorded per parent.
-    result = twap_order_place(
-        symbol=request["symbol"], side=request["side"], qty=request["qty"], slices=slices,
-        horizon_minutes=horizon_minutes, actor=actor, source=OrderSource.MANUAL, reason=reason,
-        order_type=request["order_type"], limit_price=request["limit_price"], client_order_id=client_order_id,
-    )
+    try:
+        result = twap_order_place(
+            symbol=request["symbol"], side=request["side"], qty=request["qty"], slices=slices,
+            horizon_minutes=horizon_minutes, actor=actor, source=OrderSource.MANUAL, reason=reason,
+            order_type=request["order_type"], limit_price=request["limit_price"], client_order_id=client_order_id,
+        )
+    except OrderConflict:
+        raise
+    except DomainError as exc:
+        # A pre-trade refusal of the whole parent is stored as a rejected parent without children.
+        refused = Order.objects.filter(client_order_id=client_order_id, created_by=actor).first()
+        if refused is not None:
+            action_record(actor=actor, action="order.manual", target=refused, reason=reason,
+                          data={**request, "rejected": exc.code, "twap_slices": slices,
+                                "horizon_minutes": str(horizon_minutes)})
+        raise
     parent = result.order
     if result.created:
         action_record(actor=actor, action="order.manual", target=parent, reason=reason,

@@ -10,7 +10,9 @@ wash-sale block) register checks at start-up from their ``AppConfig.ready()``::
 A check receives the :class:`OrderIntent` and returns ``None`` to pass, or raises
 :class:`PreTradeRejection` with a machine-readable ``code`` (``KILL_SWITCH_ENGAGED``,
 ``MAX_ORDER_NOTIONAL``...). The gateway records the rejection (order status ``rejected`` with the
-code, an ``OrderEvent``) and makes no broker call. Checks run in ascending ``order``; the first
+code, an ``OrderEvent``) and makes no broker call. A TWAP parent runs the same checks once, for
+the whole parent, when it is created (``orders.slicing``: an intent with ``slice_qty``); a refused
+parent is stored ``rejected`` with no children. Checks run in ascending ``order``; the first
 rejection stops the run. Checks must be fast (the budget is p95 < 2 ms for all of them together)
 and must not call the broker.
 """
@@ -41,6 +43,12 @@ class OrderIntent:
     parent_order_id: int | None = None
     client_order_id: str = ""
     extra: dict = field(default_factory=dict)
+    # Set for a TWAP parent (checked once, when it is created): ``qty`` is the whole parent and
+    # ``slice_qty`` its largest slice. Limits on what the order adds to the book (position,
+    # exposure, rollout cap, buying power) measure the whole parent; the per-order notional cap
+    # measures the largest slice (the slices are the orders the broker sees); the parent uses no
+    # rate budget (each slice counts when it is sent, and passes every check again then).
+    slice_qty: Decimal | None = None
 
     @property
     def signed_qty(self) -> Decimal:

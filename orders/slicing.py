@@ -3,7 +3,10 @@
 Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
 
 - :func:`twap_order_create` validates like the gateway, plans with the pure
-  :class:`orders.twap.TWAPSlicer`, and writes the parent plus N children (status ``scheduled``,
+  :class:`orders.twap.TWAPSlicer`, runs the gateway's pre-trade checks once on the whole parent
+  (:func:`twap_parent_intent`: kill switch, breakers, rollout phase, limits on the whole quantity)
+  — a refused parent is stored ``rejected`` with the code and no children, and the refusal is
+  raised (422) — and writes the parent plus N children (status ``scheduled``,
   absolute ``scheduled_time``) in ONE transaction (one ``INSERT … SELECT FROM unnest`` on PostgreSQL). The parent is never sent to
   a broker; its status is ``scheduled`` while any child is working and becomes ``filled`` (every
   share filled) or ``canceled`` (finished short: canceled, blocked or failed slices) when the last
@@ -44,6 +47,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Sum
 
+from orders import pretrade
 from orders.gateway import (
     OrderConflict,
     OrderInputError,
@@ -137,7 +141,8 @@ def twap_order_place(
 
     Idempotent by ``client_order_id``: the same id with the same request returns the existing parent;
     with a different request it is a conflict (409). Bad input raises a 4xx domain error and stores
-    nothing.
+    nothing. A pre-trade refusal of the whole parent stores it ``rejected`` with no children and
+    raises :class:`~orders.pretrade.PreTradeRejection` (422 with the code).
     """
     v = order_validate(
         symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
@@ -180,6 +185,16 @@ def twap_order_place(
 
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     arrival = _reference_price(v.symbol)
+    intent = twap_parent_intent(
+        symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price, source=v.source,
+        planned=planned, start=max(start, now), reference_price=arrival,
+        actor_id=actor_obj.pk if actor_obj else None, client_order_id=client_order_id,
+    )
+    try:
+        pretrade.run_checks(intent)
+    except pretrade.PreTradeRejection as exc:
+        return _parent_refused(v=v, planned=planned, rejection=exc, client_order_id=client_order_id,
+                               actor_obj=actor_obj, reason=reason, strategy=strategy, arrival=arrival, now=now)
     try:
         with transaction.atomic():
             parent = Order.objects.create(
@@ -216,6 +231,55 @@ def twap_order_place(
             raise
         return _existing_parent(existing, v=v)
     return PlaceResult(order=parent, created=True)
+
+
+def twap_parent_intent(
+    *, symbol: str, side: str, qty: Decimal, order_type: str, limit_price: Decimal | None, source: str,
+    planned: list, start: dt.datetime, reference_price: Decimal | None, actor_id: int | None = None,
+    client_order_id: str = "",
+) -> pretrade.OrderIntent:
+    """The pre-trade intent of a whole TWAP parent (creation and the console preview check this one).
+
+    ``now`` is the parent's start (market hours are judged when it trades); ``slice_qty`` is its
+    largest planned slice (see :class:`orders.pretrade.OrderIntent`)."""
+    return pretrade.OrderIntent(
+        symbol=symbol, side=side, qty=qty, order_type=order_type, time_in_force=TimeInForce.DAY, source=source,
+        now=start, limit_price=limit_price, reference_price=reference_price, actor_id=actor_id,
+        client_order_id=client_order_id, slice_qty=max(p.qty for p in planned),
+    )
+
+
+def _parent_refused(*, v, planned: list, rejection: pretrade.PreTradeRejection, client_order_id: str, actor_obj,
+                    reason: str, strategy: str, arrival: Decimal | None, now: dt.datetime) -> PlaceResult:
+    """Store a refused parent as ``rejected`` with the check's code and NO children, then re-raise
+    (API and console: 422 with the code). Like a refused gateway order, the row keeps the refusal
+    visible and makes a retry under the same ``client_order_id`` return it instead of a second try."""
+    try:
+        with transaction.atomic():
+            parent = Order.objects.create(
+                client_order_id=client_order_id, symbol=v.symbol, side=v.side, order_type=v.order_type,
+                qty=v.qty, limit_price=v.limit_price, time_in_force=TimeInForce.DAY, status=OrderStatus.REJECTED,
+                reject_code=rejection.code, reject_detail=rejection.detail, source=v.source, strategy=strategy,
+                created_by=actor_obj, reason=reason, reference_price=arrival, total_slices=len(planned),
+                created_at=now, updated_at=now,
+            )
+            OrderEvent.objects.create(
+                order=parent, created_at=now, kind="pretrade_rejected", from_status=OrderStatus.NEW,
+                to_status=OrderStatus.REJECTED, actor=actor_obj,
+                data={"code": rejection.code, "detail": rejection.detail, "slices": len(planned), **rejection.data},
+            )
+            if v.source in _AUDITED_SOURCES:
+                action_record(
+                    actor=actor_obj, action="order.twap_create", target=parent, reason=reason,
+                    data={"symbol": v.symbol, "side": v.side, "qty": str(v.qty), "slices": len(planned),
+                          "rejected": rejection.code},
+                )
+    except IntegrityError:
+        existing = Order.objects.filter(client_order_id=client_order_id).first()
+        if existing is None:
+            raise
+        return _existing_parent(existing, v=v)
+    raise rejection
 
 
 _VARYING = ("client_order_id", "qty", "slice_num", "scheduled_time")

@@ -18,6 +18,9 @@ Who is exempt from what:
 - Reducing orders (they shrink ``|position|`` without crossing zero) pass the breakers and the
   limits that measure risk taken (position notional, gross exposure, buying power, rollout cap).
 - Exits from dynamic risk (``source="risk"``) that reduce skip the order-notional cap too.
+- A TWAP parent (an intent with ``slice_qty``) is checked whole when it is created: kill switch,
+  breakers, allow-lists, market hours at its start, position/exposure/rollout cap/buying power for
+  the whole quantity, the order-notional cap for its largest slice; it uses no rate budget.
 """
 
 from __future__ import annotations
@@ -125,11 +128,14 @@ def check_market_hours(
 
 
 def check_order_notional(intent: OrderIntent, *, price: Decimal, limit: Decimal) -> None:
-    notional = intent.qty * price
+    """One order's notional; for a TWAP parent its largest slice (the orders the broker sees)."""
+    qty = intent.qty if intent.slice_qty is None else intent.slice_qty
+    notional = qty * price
     if notional > limit:
+        what = "Order" if intent.slice_qty is None else "Largest TWAP slice"
         raise PreTradeRejection(
             MAX_ORDER_NOTIONAL,
-            f"Order notional {notional:.2f} exceeds the maximum of {limit:.2f}.",
+            f"{what} notional {notional:.2f} exceeds the maximum of {limit:.2f}.",
             data={"notional": str(notional), "limit": str(limit)},
         )
 
@@ -328,8 +334,8 @@ def controls_run(intent: OrderIntent, *, state: RiskState | None = None) -> None
 
 
 def rate_limits_run(intent: OrderIntent, *, state: RiskState | None = None) -> None:
-    if intent.source == KILL_SWITCH_SOURCE:
-        return
+    if intent.source == KILL_SWITCH_SOURCE or intent.slice_qty is not None:
+        return  # a TWAP parent is never sent: each of its slices counts when it goes out
     limits = (state if state is not None else risk_state()).limits
     check_rates(
         intent, orders_per_minute=limits.orders_per_minute, broker_requests_per_minute=limits.broker_requests_per_minute

@@ -140,6 +140,14 @@ def current_or_previous_session(now: dt.datetime) -> dt.date:
     return cal.dates[i - 1]
 
 
+def last_completed_session(now: dt.datetime) -> dt.date:
+    """The latest session whose close is at or before ``now`` (today's only after its close, early
+    closes included): a daily bar of a later session is not final yet."""
+    day = current_or_previous_session(now)
+    close = session_close(day)
+    return day if close is not None and close <= now else previous_session(day)
+
+
 def previous_session(day: dt.date) -> dt.date:
     """The last session strictly before ``day``."""
     cal = _cal()

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from risk import conf, limiter, market_clock
 from risk.models import CircuitBreaker, EquityWatermark, KillSwitch, KillSwitchEvent, RiskEvent, RolloutPhase
-from risk.state import risk_state
+from risk.state import PhaseData, risk_state
 from trading_site.lib import clock
 
 
@@ -150,3 +150,20 @@ def status_report(*, now: dt.datetime | None = None) -> dict:
             for e in risk_events_recent(limit=10)
         ],
     }
+
+
+def rollout_phase_enforced() -> PhaseData | None:
+    """The rollout phase orders are checked against now (None when the rollout is not enforced).
+    The rebalance sizes its targets to it, so the gateway's rollout check passes them."""
+    from risk.checks import rollout_enforced
+
+    state = risk_state()
+    return state.phase if rollout_enforced(limits=state.limits) else None
+
+
+def order_rate_full(*, now: dt.datetime | None = None) -> bool:
+    """True while the orders-per-minute or broker-requests-per-minute window is full: an order sent
+    now would be refused (ORDER_RATE/BROKER_RATE). A caller with many orders waits instead."""
+    usage = limits_usage(now=now)
+    return (usage["orders_last_minute"] >= usage["orders_per_minute"]
+            or usage["broker_requests_last_minute"] >= usage["broker_requests_per_minute"])

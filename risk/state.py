@@ -9,10 +9,15 @@ restart loses nothing). Deleting the key after commit would not be enough: a rea
 old rows just before the commit could store them just after the delete, and every process would
 then serve the old kill-switch state until the TTL ran out. With the generation that late store is
 tagged with the old number and ignored.
+
+The cache is an accelerator, never the truth: while it is unreachable (Redis down) the snapshot is
+read from the database on every call, and a generation bump that fails after a commit is logged —
+the cached snapshot it should have outdated expires within ``RISK_STATE_CACHE_SECONDS``.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
@@ -21,6 +26,9 @@ from django.db import transaction
 
 from risk import conf
 from risk.models import CircuitBreaker, KillSwitch, RiskLimits, RolloutPhase
+from trading_site.lib.outages import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 CACHE_KEY = "risk:state:v2"  # v2: snapshots carry their generation
 GENERATION_KEY = "risk:state:generation"  # never expires; bumped after every committed change
@@ -105,21 +113,34 @@ def state_load(*, generation: int = 0) -> RiskState:
 
 def risk_state() -> RiskState:
     """The cached snapshot; a miss or an older generation rebuilds it from the database."""
-    got = cache.get_many([CACHE_KEY, GENERATION_KEY])
+    try:
+        got = cache.get_many([CACHE_KEY, GENERATION_KEY])
+    except CACHE_ERRORS as exc:
+        logger.warning("risk state: cache unreachable (%s); reading the database", exc)
+        return state_load()
     generation = got.get(GENERATION_KEY, 0)
     state = got.get(CACHE_KEY)
     if state is None or state.generation != generation:
         state = state_load(generation=generation)
-        cache.set(CACHE_KEY, state, conf.STATE_CACHE_SECONDS)
+        try:
+            cache.set(CACHE_KEY, state, conf.STATE_CACHE_SECONDS)
+        except CACHE_ERRORS as exc:
+            logger.warning("risk state: could not cache the snapshot (%s)", exc)
     return state
 
 
 def _generation_bump() -> None:
     try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # no key yet (first change, or the cache was flushed)
-        if not cache.add(GENERATION_KEY, 1, timeout=None):
-            cache.incr(GENERATION_KEY)  # another process created it first
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # no key yet (first change, or the cache was flushed)
+            if not cache.add(GENERATION_KEY, 1, timeout=None):
+                cache.incr(GENERATION_KEY)  # another process created it first
+    except CACHE_ERRORS:
+        # The change is committed (the database is the truth); a snapshot cached before it expires
+        # within RISK_STATE_CACHE_SECONDS. Raising here would only fail the caller after its commit.
+        logger.exception("risk state: the generation bump failed; cached snapshots expire in %ss",
+                         conf.STATE_CACHE_SECONDS)
 
 
 def state_invalidate() -> None:

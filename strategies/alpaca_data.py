@@ -7,6 +7,12 @@ and a jump in the ``raw / adjusted`` close ratio between sessions is a split
 IEX by default — the free feed); credentials come from the secrets layer (``ALPACA_API_KEY``,
 ``ALPACA_SECRET_KEY``). Everything lands through :func:`strategies.data_import.bars_import`, so the
 same validation and one-transaction rule apply.
+
+Only completed sessions are fetched: a daily bar requested before its session's close (the 15:45
+rebalance) is the day so far, not the day, and storing it would leave a wrong close and volume in
+the history (later refreshes start the day after the latest stored bar). ``end`` is clamped to the
+last session whose close has passed on the platform clock (``risk.market_clock``); today's bar is
+fetched by the first refresh after the close.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
+from risk import market_clock
 from strategies import conf
 from strategies.data_import import (
     BarFileError,
@@ -28,6 +35,7 @@ from strategies.data_import import (
     bars_import,
     splits_from_adjusted,
 )
+from trading_site.lib import clock
 from trading_site.lib.clock import NEW_YORK
 from trading_site.lib.money import DecimalInputError, parse_price, quantize_price, quantize_qty, to_decimal
 from trading_site.secret_store import get_secret
@@ -70,11 +78,18 @@ def alpaca_bars_fetch(
     feed: str | None = None,
     client: StockHistoricalDataClient | None = None,
 ) -> ParsedBars:
-    """Raw daily bars for ``symbols`` over [start, end] with split events derived from Alpaca's adjusted series."""
+    """Raw daily bars for ``symbols`` over [start, end] with split events derived from Alpaca's adjusted series.
+
+    Sessions not closed yet at the clock's now are left out (``end`` is clamped to the last
+    completed session), so no unfinished bar is ever returned."""
     if not symbols:
         raise ValueError("symbols must not be empty")
     if start > end:
         raise ValueError("start must not be after end")
+    completed = market_clock.last_completed_session(clock.now())
+    end = min(end, completed)
+    if start > end:
+        return ParsedBars()
     feed = (feed or conf.ALPACA_DATA_FEED).lower()
     if feed not in ("iex", "sip"):
         raise ValueError(f"feed must be iex or sip, not {feed!r}")
@@ -88,6 +103,8 @@ def alpaca_bars_fetch(
         adjusted_close = {bar.timestamp.astimezone(NEW_YORK).date(): bar.close for bar in adjusted.data.get(symbol, [])}
         for bar in raw.data.get(symbol, []):
             session = bar.timestamp.astimezone(NEW_YORK).date()
+            if session > completed:  # never stored as final before its close
+                continue
             row = BarRow(
                 symbol=symbol,
                 session=session,
@@ -135,7 +152,8 @@ def bars_refresh_alpaca(
     history_days: int = 400,
     client: StockHistoricalDataClient | None = None,
 ) -> ImportSummary:
-    """The rebalance's data step in production: fetch what is missing up to ``end`` and upsert it.
+    """The rebalance's data step in production: fetch what is missing up to ``end`` (at most the
+    last completed session) and upsert it.
 
     ``symbols`` defaults to every tradable asset. Each request starts the day after the oldest
     "latest bar" among the symbols (or ``history_days`` before ``end`` for a symbol without bars),
@@ -157,6 +175,7 @@ def bars_refresh_alpaca(
         .annotate(latest=Max("session"))
         .values_list("asset__symbol", "latest")
     )
+    end = min(end, market_clock.last_completed_session(clock.now()))  # a session still trading: not yet
     fallback = end - dt.timedelta(days=history_days)
     start = min(latest[s] + dt.timedelta(days=1) if s in latest else fallback for s in symbols)
     if start > end:

@@ -63,6 +63,18 @@ REBALANCE_FRACTIONAL = env.bool("REBALANCE_FRACTIONAL", default=False)
 REBALANCE_MINUTES_BEFORE_CLOSE = env.int("REBALANCE_MINUTES_BEFORE_CLOSE", default=15)
 if not 1 <= REBALANCE_MINUTES_BEFORE_CLOSE <= 120:
     raise ImproperlyConfigured("REBALANCE_MINUTES_BEFORE_CLOSE must be between 1 and 120")
+# Submission: a transient broker error (429, outage) on one order is retried this many times with
+# exponential back-off from REBALANCE_RETRY_BACKOFF_SECONDS; then the step fails, the run is marked
+# failed with an alert, and re-running the day (the tick does it within its grace period) submits
+# only what is missing. Orders beyond the per-minute limits wait for the next minute (at most
+# REBALANCE_RATE_WAIT_MINUTES minutes for one order).
+REBALANCE_SUBMIT_RETRIES = env.int("REBALANCE_SUBMIT_RETRIES", default=3)
+if not 0 <= REBALANCE_SUBMIT_RETRIES <= 10:
+    raise ImproperlyConfigured("REBALANCE_SUBMIT_RETRIES must be between 0 and 10")
+REBALANCE_RETRY_BACKOFF_SECONDS = float(_decimal("REBALANCE_RETRY_BACKOFF_SECONDS", "2", low=Decimal(0), high=Decimal(60)))
+REBALANCE_RATE_WAIT_MINUTES = env.int("REBALANCE_RATE_WAIT_MINUTES", default=10)
+if not 1 <= REBALANCE_RATE_WAIT_MINUTES <= 30:
+    raise ImproperlyConfigured("REBALANCE_RATE_WAIT_MINUTES must be between 1 and 30")
 # The data step fails when the latest bar is older than this many sessions before the run day.
 REBALANCE_MAX_STALE_SESSIONS = env.int("REBALANCE_MAX_STALE_SESSIONS", default=1)
 if not 0 <= REBALANCE_MAX_STALE_SESSIONS <= 10:

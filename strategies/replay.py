@@ -394,6 +394,7 @@ def _replay_loop(
                     ledger=lambda _symbols, f=frozen: (f[0], f[1], {}, f[2]),
                     fractionable=lambda: fractionable,
                     risk_blocked=lambda: "",
+                    rate_full=lambda: False,  # replay runs without the live order-rate windows
                     alert_correlation=False,
                 )
                 run = rebalance_run(day=day, method=method, gross=gross, mode=RebalanceRun.Mode.REPLAY, inputs=inputs)

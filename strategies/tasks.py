@@ -15,16 +15,26 @@ def market_open_tick() -> dict | None:
     return market_open_check()
 
 
-@shared_task(name="strategies.rebalance_tick", ignore_result=True, acks_late=True, time_limit=1800, soft_time_limit=1700)
-def rebalance_tick() -> int | None:
-    """Run the rebalance of today when it is the rebalance moment; the run's unique day makes it idempotent."""
+RESUME_COUNTDOWNS = (60, 120, 240)  # within the schedule's 10-minute grace period
+
+
+@shared_task(name="strategies.rebalance_tick", bind=True, ignore_result=True, acks_late=True, time_limit=1800,
+             soft_time_limit=1700, max_retries=len(RESUME_COUNTDOWNS))
+def rebalance_tick(self) -> int | None:
+    """Run the rebalance of today when it is the rebalance moment; the run's unique day makes it idempotent.
+
+    A run that failed at its submit step (broker retries exhausted) is resumed by retrying this task
+    a few minutes later: the failed run is re-run in place and submits only what is missing."""
     from strategies.schedules import due
     from strategies.workflow import rebalance_run
 
     day = due("rebalance")
     if day is None:
         return None
-    return rebalance_run(day=day).pk
+    run = rebalance_run(day=day)
+    if run.status == "failed" and run.failed_step == "submit" and self.request.retries < len(RESUME_COUNTDOWNS):
+        raise self.retry(countdown=RESUME_COUNTDOWNS[self.request.retries])
+    return run.pk
 
 
 @shared_task(name="strategies.market_close_tick", ignore_result=True, acks_late=True, time_limit=900, soft_time_limit=850)

@@ -16,6 +16,17 @@ Rebalance (:func:`rebalance_run`) is a dependency chain recorded as a :class:`Re
   shares unless fractional trading is on and the asset is fractionable), minus the current position
   and the remaining quantity of open orders; trades below the minimum size are skipped (closing a
   position never is); sells come before buys so the buys are funded;
+- sizing (:func:`sizing_within_phase`): while a rollout phase is enforced, targets outside its
+  allow-list are dropped and the equity the weights apply to is capped so the targets' gross stays
+  within the phase's capital cap — the gateway's rollout check then passes them instead of
+  refusing each order whole;
+- submission (:func:`planned_submit`): an order that would exceed the per-minute order or
+  broker-request limit waits for the next minute (deferred, not rejected); a transient broker error
+  (429, outage) is retried with exponential back-off, and when the retries run out the step fails
+  (alert ``rebalance_failed``). Re-running the day re-plans from positions and open orders, so it
+  submits only what is missing: an attempt that ended without an order at the broker (rate-limited,
+  failed, refused for the rate) is retried under the next deterministic id of the same run/symbol/
+  side (:func:`run_order_id`), an order still working is returned, never doubled;
 - :func:`order_route` sends orders above ``REBALANCE_TWAP_NOTIONAL`` as a TWAP parent
   (``orders.slicing.twap_order_create``, ``REBALANCE_TWAP_SLICES`` slices ending a minute before the
   close), the others as one gateway order.
@@ -126,11 +137,63 @@ def min_trade_notional(*, equity: Decimal) -> Decimal:
     return max(conf.REBALANCE_MIN_TRADE_NOTIONAL, conf.REBALANCE_MIN_TRADE_FRACTION * equity)
 
 
-def client_order_id_for_run(*, run: RebalanceRun, symbol: str, side: str) -> str:
-    """Deterministic per run day, mode, symbol and side: a retried day never doubles an order."""
+def client_order_id_for_run(*, run: RebalanceRun, symbol: str, side: str, attempt: int = 0) -> str:
+    """Deterministic per run day, mode, symbol, side (and retry attempt): a retried day never doubles an order."""
     from orders.gateway import client_order_id_for
 
-    return client_order_id_for(source=ORDER_SOURCE, key=f"rebalance|{run.mode}|{run.day.isoformat()}|{symbol}|{side}")
+    key = f"rebalance|{run.mode}|{run.day.isoformat()}|{symbol}|{side}"
+    return client_order_id_for(source=ORDER_SOURCE, key=key if attempt == 0 else f"{key}|{attempt}")
+
+
+MAX_ATTEMPT_IDS = 50
+_NOTHING_PLACED = {"rejected", "failed", "canceled", "expired"}
+
+
+def run_order_id(*, run: RebalanceRun, planned: PlannedOrder) -> str:
+    """The id this planned order goes out under: the first of the run/symbol/side's deterministic ids
+    that is free, or taken by the same request still working (the gateway then returns that order).
+
+    An id whose order is final (filled: the plan already counts it in the position; refused, failed,
+    canceled: nothing of it is working) or working with another quantity (the plan counts its
+    remainder as pending, so this order is additional) is passed over."""
+    from orders.models import Order
+
+    for attempt in range(MAX_ATTEMPT_IDS):
+        cid = client_order_id_for_run(run=run, symbol=planned.symbol, side=planned.side, attempt=attempt)
+        row = Order.objects.filter(client_order_id=cid).values("status", "qty", "symbol", "side").first()
+        if row is None:
+            return cid
+        working = row["status"] not in _NOTHING_PLACED and row["status"] != "filled"
+        if working and (row["qty"], row["symbol"], row["side"]) == (planned.qty, planned.symbol, planned.side):
+            return cid
+    raise StepError(f"{planned.symbol} {planned.side}: more than {MAX_ATTEMPT_IDS} attempts today")
+
+
+# --- sizing to the rollout phase (pure) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseBounds:
+    number: int
+    capital_cap: Decimal
+    symbols: tuple[str, ...]  # empty: the full universe
+
+
+def sizing_within_phase(
+    *, weights: dict[str, float], equity: Decimal, phase: PhaseBounds | None
+) -> tuple[dict[str, float], Decimal]:
+    """(weights, equity to size them on) within a rollout phase: symbols outside its allow-list get
+    no target; the equity is capped at ``capital_cap / Σ weights`` so Σ target notionals ≤ cap
+    (targets round down, so each stays under its weight × sizing equity)."""
+    if phase is None:
+        return weights, equity
+    if phase.symbols:
+        weights = {s: w for s, w in weights.items() if s in phase.symbols}
+    total = sum((Decimal(repr(float(w))) for w in weights.values()), Decimal(0))
+    if total <= 0:
+        return weights, equity
+    cap_equity = (phase.capital_cap / total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    return weights, min(equity, cap_equity)
 
 
 # --- allocation from a signal set (shared by live and replay) ------------------------------------------
@@ -168,6 +231,9 @@ class ChainInputs:
     ledger: Callable[[list[str]], tuple[Decimal, dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]]]
     fractionable: Callable[[], frozenset[str]]
     risk_blocked: Callable[[], str] = lambda: _risk_blocked_live()
+    phase: Callable[[], PhaseBounds | None] = lambda: _phase_live()
+    rate_full: Callable[[], bool] = lambda: _rate_full_live()
+    sleep: Callable[[float], None] = time.sleep
     alert_correlation: bool = True
     on_submitted: Callable[[list], None] | None = None
 
@@ -207,6 +273,19 @@ def _risk_blocked_live() -> str:
     if breaker_open():
         return "a circuit breaker is open: no rebalance orders"
     return ""
+
+
+def _phase_live() -> PhaseBounds | None:
+    from risk.selectors import rollout_phase_enforced
+
+    phase = rollout_phase_enforced()
+    return None if phase is None else PhaseBounds(phase.number, phase.capital_cap, phase.symbols)
+
+
+def _rate_full_live() -> bool:
+    from risk.selectors import order_rate_full
+
+    return order_rate_full()
 
 
 def _record_signals_live(day: dt.date, run_id: str) -> int:
@@ -297,6 +376,54 @@ def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, r
         reason=reason,
         client_order_id=client_order_id,
     )
+
+
+RATE_CODES = frozenset({"ORDER_RATE", "BROKER_RATE"})
+
+
+def _next_minute_wait() -> float:
+    now = clock.now()
+    return max(60.0 - now.second - now.microsecond / 1e6, 1.0)
+
+
+def planned_submit(*, run: RebalanceRun, planned: PlannedOrder, inputs: ChainInputs):
+    """Submit one planned order: wait for room in the per-minute limits (deferred to the next
+    minute, never refused for the rate), retry transient broker errors with exponential back-off;
+    raise :class:`StepError` when the retries run out. Definite refusals are re-raised."""
+    from orders.brokers.base import BrokerUnavailable, RateLimited
+    from orders.pretrade import PreTradeRejection
+
+    reason = f"rebalance {run.day.isoformat()}"
+    waits = failures = 0
+    while True:
+        if inputs.rate_full():
+            waits += 1
+            if waits > conf.REBALANCE_RATE_WAIT_MINUTES:
+                raise StepError(f"{planned.symbol}: the order-rate limit stayed full for "
+                                f"{conf.REBALANCE_RATE_WAIT_MINUTES} minutes")
+            inputs.sleep(_next_minute_wait())
+            continue
+        cid = run_order_id(run=run, planned=planned)
+        try:
+            return order_route(planned=planned, client_order_id=cid, strategy="rebalance", reason=reason)
+        except PreTradeRejection as exc:
+            if exc.code not in RATE_CODES:
+                raise
+            # Another caller took the last room between our look and the gateway's count: this id is
+            # now a refused order; the next attempt goes out under the next id after the wait.
+            waits += 1
+            if waits > conf.REBALANCE_RATE_WAIT_MINUTES:
+                raise StepError(f"{planned.symbol}: refused for the order rate {waits} times") from exc
+            inputs.sleep(_next_minute_wait())
+        except (RateLimited, BrokerUnavailable) as exc:
+            failures += 1
+            if failures > conf.REBALANCE_SUBMIT_RETRIES:
+                raise StepError(f"gave up on {planned.side} {planned.qty} {planned.symbol} after {failures} "
+                                f"attempts: {exc.detail}") from exc
+            backoff = conf.REBALANCE_RETRY_BACKOFF_SECONDS * 2 ** (failures - 1)
+            logger.warning("rebalance %s: %s %s failed (%s); retry %d in %.1fs", run.day, planned.side,
+                           planned.symbol, exc.detail, failures, backoff)
+            inputs.sleep(backoff)
 
 
 # --- the chain ------------------------------------------------------------------------------------------
@@ -393,28 +520,32 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
         equity, positions, pending, prices = inputs.ledger(sorted(state.weights))
         if equity <= 0:
             raise StepError(f"account equity is {equity}: nothing to allocate")
-        missing = sorted(s for s in state.weights if s not in prices)
+        phase = inputs.phase()
+        weights, sizing = sizing_within_phase(weights=state.weights, equity=equity, phase=phase)
+        missing = sorted(s for s in weights if s not in prices)
         if missing:
             raise StepError(f"no price for {', '.join(missing)}")
         state.equity = equity
         state.planned = orders_plan(
-            targets=state.weights, equity=equity, prices=prices, positions=positions, pending=pending,
-            fractionable=inputs.fractionable(), min_notional=min_trade_notional(equity=equity),
+            targets=weights, equity=sizing, prices=prices, positions=positions, pending=pending,
+            fractionable=inputs.fractionable(), min_notional=min_trade_notional(equity=sizing),
         )
-        return len(state.planned), {"equity": str(equity), "orders": [o.as_dict() for o in state.planned]}
+        detail = {"equity": str(equity), "orders": [o.as_dict() for o in state.planned]}
+        if phase is not None:
+            detail["rollout"] = {"phase": phase.number, "capital_cap": str(phase.capital_cap),
+                                 "sizing_equity": str(sizing), "excluded": sorted(set(state.weights) - set(weights))}
+        return len(state.planned), detail
 
     def submit():
         from orders.brokers.base import BrokerRejected
         from orders.pretrade import PreTradeRejection
 
         for planned in state.planned:
-            cid = client_order_id_for_run(run=run, symbol=planned.symbol, side=planned.side)
             try:
-                order = order_route(planned=planned, client_order_id=cid, strategy="rebalance",
-                                    reason=f"rebalance {run.day.isoformat()}")
+                order = planned_submit(run=run, planned=planned, inputs=inputs)
             except (PreTradeRejection, BrokerRejected) as exc:
                 # A definite "no" for this order only: recorded (the ledger keeps it as rejected) and
-                # alerted; the other orders still go. Anything else (rate limit, outage) fails the step.
+                # alerted; the other orders still go. Retries exhausted fail the step (StepError).
                 state.rejected.append({"symbol": planned.symbol, "side": planned.side, "code": exc.code})
                 continue
             state.submitted.append(order)

@@ -25,3 +25,4 @@ urlpatterns = [
 
 handler403 = "trading_site.views.permission_denied"
 handler404 = "trading_site.views.page_not_found"
+handler500 = "trading_site.views.server_error"

@@ -239,7 +239,7 @@ def test_manual_twap_order_creates_a_parent_with_scheduled_slices(client, operat
     response, html, coid = _confirm_page(client, qty="100", slices="4", horizon_minutes="20")
     assert response.status_code == 200
     assert "4 slices over 20 minutes, one every 300 s; first slice 25 shares." in html
-    assert "Risk controls (first slice, 25 shares): passed" in html
+    assert "Risk controls (whole TWAP order, 100 shares): passed" in html
     assert 'id="est-notional">10,000.00<' in html
     client.post("/orders/confirm/", ORDER | {"qty": "100", "slices": "4", "horizon_minutes": "20",
                                              "client_order_id": coid, "reason": "work it over 20 minutes"})

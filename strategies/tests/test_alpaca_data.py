@@ -115,3 +115,57 @@ def test_refresh_fetches_only_what_is_missing(db, fake):
     fake.requests.clear()
     assert bars_refresh_alpaca(end=SESSIONS[-1], client=client_for(fake)).bars == 0
     assert fake.requests == []
+
+
+def test_the_rebalance_time_refresh_never_stores_the_unfinished_session(db, fake):
+    import time_machine
+
+    from trading_site.lib.clock import NEW_YORK
+
+    # given bars up to Friday 2024-06-07 and Alpaca serving Tuesday 06-11's bar at 15:45 as the day so far
+    bars_import_alpaca(symbols=["NVDA", "SPY"], start=SESSIONS[0], end=SESSIONS[4], client=client_for(fake))
+    fake.data.bars["SPY"][-1] = FakeBar(SESSIONS[6], 536.0, 537.5, 535.0, 536.2, 600)  # partial: 600 shares so far
+    fake.requests.clear()
+    # when the 15:45 data step refreshes up to today
+    with time_machine.travel(dt.datetime.combine(SESSIONS[6], dt.time(15, 45), tzinfo=NEW_YORK), tick=False):
+        summary = bars_refresh_alpaca(end=SESSIONS[6], symbols=["SPY"], client=client_for(fake))
+    # then only the completed Monday is stored, and nothing was requested past Monday
+    assert summary.bars == 1
+    assert list(Bar.objects.filter(asset__symbol="SPY").order_by("session").values_list("session", flat=True))[-1] == (
+        SESSIONS[5])
+    ends = {dt.datetime.fromisoformat(r["query"]["end"].replace("Z", "+00:00")).astimezone(NEW_YORK)
+            for r in fake.requests}
+    assert {e.date() for e in ends} == {SESSIONS[5]} and len(fake.requests) == 2  # raw and split-adjusted
+    # when Alpaca has the final bar and the first refresh after the close runs (16:30)
+    fake.data.bars["SPY"][-1] = FakeBar(SESSIONS[6], 536.0, 537.5, 533.0, 534.1, 1006)
+    with time_machine.travel(dt.datetime.combine(SESSIONS[6], dt.time(16, 30), tzinfo=NEW_YORK), tick=False):
+        summary = bars_refresh_alpaca(end=SESSIONS[6], symbols=["SPY"], client=client_for(fake))
+    # then the session's final bar is stored: its real close and volume
+    assert summary.bars == 1
+    bar = Bar.objects.get(asset__symbol="SPY", session=SESSIONS[6])
+    assert (bar.close, bar.low, bar.volume) == (Decimal("534.1"), Decimal("533"), Decimal(1006))
+
+
+def test_fetch_before_an_early_close_and_after_it(db, fake):
+    import time_machine
+
+    from strategies.alpaca_data import alpaca_bars_fetch
+    from tests.fakes.alpaca_data import FakeMarketData
+    from trading_site.lib.clock import NEW_YORK
+
+    # Wednesday 2024-07-03 closed at 13:00 New York
+    early = dt.date(2024, 7, 3)
+    fake.data.bars = FakeMarketData(bars={"SPY": [FakeBar(dt.date(2024, 7, 2), 1, 1, 1, 1, 1),
+                                                  FakeBar(early, 2, 2, 2, 2, 2)]}).bars
+    at = lambda h, m: time_machine.travel(dt.datetime.combine(early, dt.time(h, m), tzinfo=NEW_YORK), tick=False)  # noqa: E731
+    with at(12, 59):
+        parsed = alpaca_bars_fetch(symbols=["SPY"], start=dt.date(2024, 7, 2), end=early, client=client_for(fake))
+    assert [b.session for b in parsed.bars] == [dt.date(2024, 7, 2)]
+    with at(13, 0):
+        parsed = alpaca_bars_fetch(symbols=["SPY"], start=dt.date(2024, 7, 2), end=early, client=client_for(fake))
+    assert [b.session for b in parsed.bars] == [dt.date(2024, 7, 2), early]
+    # a range of only unfinished sessions asks Alpaca nothing
+    fake.requests.clear()
+    with at(12, 0):
+        assert alpaca_bars_fetch(symbols=["SPY"], start=early, end=early, client=client_for(fake)).bars == []
+    assert fake.requests == []

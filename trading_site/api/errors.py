@@ -1,7 +1,8 @@
 """One JSON error shape for every API error: ``{"code", "detail", "fields"?}``.
 
 ``code`` is machine-readable (``validation_error``, ``not_authenticated``, ``permission_denied``,
-``not_found``, ``payload_too_large``, or a domain code such as ``KILL_SWITCH_ENGAGED``).
+``not_found``, ``payload_too_large``, ``service_unavailable`` (503 with ``Retry-After`` while the
+database, Redis or the task queue is unreachable), or a domain code such as ``KILL_SWITCH_ENGAGED``).
 Domain exceptions subclass :class:`DomainError` and map to HTTP here, in one place.
 """
 
@@ -14,6 +15,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from trading_site.lib.outages import RETRY_AFTER_SECONDS, unavailable_detail, unavailable_service
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,12 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    service = unavailable_service(exc)
+    if service is not None:
+        logger.warning("API request failed: the %s is unavailable (%s: %s)", service, type(exc).__name__, exc)
+        return Response(error_body("service_unavailable", unavailable_detail(service)),
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     response = drf_exception_handler(exc, context)
     if response is None:
