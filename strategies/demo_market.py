@@ -86,13 +86,19 @@ def _calendar():
 
 def demo_sessions(*, end: dt.date) -> list[dt.date]:
     """Demo sessions from :data:`FIRST_DEMO_SESSION` to ``end`` (inclusive)."""
+    return list(_demo_sessions(end))
+
+
+@functools.lru_cache(maxsize=16)
+def _demo_sessions(end: dt.date) -> tuple[dt.date, ...]:
     if end < FIRST_DEMO_SESSION:
-        return []
+        return ()
     cal = _calendar()
     end = min(end, cal.last_session.date())
-    return [ts.date() for ts in cal.sessions_in_range(pd.Timestamp(FIRST_DEMO_SESSION), pd.Timestamp(end))]
+    return tuple(ts.date() for ts in cal.sessions_in_range(pd.Timestamp(FIRST_DEMO_SESSION), pd.Timestamp(end)))
 
 
+@functools.lru_cache(maxsize=4096)
 def original_for(session: dt.date) -> dt.date | None:
     """The real date whose prices the demo session ``session`` shows; None when it is not a demo session."""
     if session < FIRST_DEMO_SESSION:

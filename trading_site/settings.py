@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "trading_site.middleware.LoginRequiredMiddleware",
+    "strategies.middleware.DemoMarketHeaderMiddleware",
 ]
 
 ROOT_URLCONF = "trading_site.urls"
