@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import io
 from decimal import Decimal
 
 import pytest
@@ -128,19 +129,23 @@ def test_with_alpaca_the_demo_market_is_never_used(demo_data, monkeypatch, setti
     assert not Bar.objects.filter(original_session__isnull=False).exists()
 
 
-@pytest.mark.parametrize("moment", [
-    ny(2025, 1, 21, 15, 50),  # Tuesday after Martin Luther King Jr. Day
-    ny(2026, 5, 26, 10, 0),  # Tuesday after Memorial Day, morning
-    ny(2026, 12, 7, 15, 50),  # a plain Monday
-    ny(2025, 1, 20, 15, 50),  # Monday, Martin Luther King Jr. Day (a holiday: the latest session is Friday)
-    ny(2026, 9, 8, 15, 50),  # Tuesday after Labor Day
+@pytest.mark.parametrize(("moment", "day"), [
+    (ny(2025, 1, 21, 15, 50), dt.date(2025, 1, 21)),  # Tuesday after Martin Luther King Jr. Day
+    (ny(2026, 4, 6, 15, 50), dt.date(2026, 4, 6)),  # Monday after Good Friday
+    (ny(2026, 5, 26, 10, 0), dt.date(2026, 5, 26)),  # Tuesday after Memorial Day, in the morning
+    (ny(2025, 1, 20, 15, 50), dt.date(2025, 1, 17)),  # Martin Luther King Jr. Day: the latest session is Friday
+    (ny(2026, 12, 5, 11, 0), dt.date(2026, 12, 4)),  # a Saturday
 ])
-def test_rebalance_command_succeeds_on_the_demo_market(demo_on, demo_data, moment, settings):
+def test_rebalance_command_succeeds_on_the_demo_market(demo_on, demo_data, moment, day, settings):
     settings.SIM_MARKET_HOURS = "always"
     demo_data_setup()
+    out = io.StringIO()
     with time_machine.travel(moment, tick=False):
-        call_command("rebalance")
+        call_command("rebalance", stdout=out)
         run = RebalanceRun.objects.get()
     assert run.status == "completed", (run.failed_step, run.error)
+    assert run.day == day
     assert run.orders_submitted > 0
     assert run.steps.get(name="data").detail["provider"] == "demo-market"
+    original = demo_market.original_for(day)
+    assert f"prices: demo market — real prices of {original.isoformat()}" in out.getvalue()
