@@ -61,7 +61,9 @@ def demo_data_setup() -> str:
     return "; ".join(notes)
 
 
-def demo_backfill(*, sessions: int | None = None, log: Callable[[str], None] | None = None) -> str:
+def demo_backfill(
+    *, sessions: int | None = None, since: dt.date | None = None, log: Callable[[str], None] | None = None
+) -> str:
     """Warm start: run the real daily workflow over the last ``sessions`` finished demo sessions.
 
     Each day runs on a simulated platform clock, as the beat would have run it: the rebalance at its
@@ -85,7 +87,7 @@ def demo_backfill(*, sessions: int | None = None, log: Callable[[str], None] | N
         return "no back-fill"
     now = clock.now()
     finished = [d for d in demo_market.demo_sessions(end=clock.today_ny()) if demo_market.session_finished(d, now=now)]
-    days = finished[-sessions:]
+    days = [d for d in finished[-sessions:] if since is None or d >= since]
     done = set(DailyPerformance.objects.filter(day__in=days).values_list("day", flat=True))
     todo = [d for d in days if d not in done]
     started = time.monotonic()
@@ -113,3 +115,37 @@ def demo_backfill(*, sessions: int | None = None, log: Callable[[str], None] | N
     if not todo:
         return f"back-fill complete ({len(days)} sessions)"
     return f"back-filled {len(todo)} session(s) in {time.monotonic() - started:.0f} s"
+
+
+def demo_day_advance() -> dict:
+    """Demo fast mode's workflow tick (every two wall-clock seconds from beat): the same daily workflow
+    as the crontab entries, on the demo clock, with catch-up instead of a grace window.
+
+    - once the current demo session reaches its rebalance moment (and before its close), the rebalance
+      of that day runs live: its TWAP slices go out through the once-a-second dispatch, its fills over
+      the trade stream;
+    - every finished demo session without a market-close report (today's, once its close has passed,
+      and any a busy worker skipped) is completed by :func:`demo_backfill` — so a day is never lost.
+
+    One tick at a time (a cache lock): ticks queue faster than a rebalance takes.
+    """
+    from django.core.cache import cache
+
+    from strategies.workflow import rebalance_run
+
+    if not cache.add("demo-day-advance", 1, timeout=300):
+        return {"skipped": "another tick is running"}
+    try:
+        now = clock.now()
+        day = clock.today_ny()
+        result: dict = {"day": day.isoformat()}
+        moment = schedules.moment("rebalance", day)
+        if moment is not None and moment <= now and not demo_market.session_finished(day, now=now):
+            result["rebalance"] = rebalance_run(day=day).status
+        # complete every finished session of the last 20 without a report since the first report (a day
+        # whose tick failed — SQLite busy, a restart — is retried by the next tick, never skipped)
+        first = DailyPerformance.objects.order_by("day").values_list("day", flat=True).first()
+        result["backfill"] = demo_backfill(sessions=20, since=first)
+        return result
+    finally:
+        cache.delete("demo-day-advance")
