@@ -7,6 +7,9 @@
 - ``ALLOCATION_STRATEGY_CAP``: default per-strategy cap (0.40) for new strategies.
 - ``CORRELATION_THRESHOLD`` (0.70) and ``CORRELATION_LOOKBACK`` (60 sessions) for ``check_correlation``.
 - ``DEMO_DATA``: load the bundled demo dataset in ``setup_demo`` (default true).
+- ``DEMO_MARKET``: the demo market (bundled history re-dated to today, docs/CONCEPTS/demo-market.md) feeds
+  the simulated exchange; default true in the embedded mode, false otherwise; never used with Alpaca.
+- ``DEMO_BACKFILL_SESSIONS``: sessions the demo account back-fills on first start (default 60; 0 = none).
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ CORRELATION_LOOKBACK = env.int("CORRELATION_LOOKBACK", default=60)
 if not 10 <= CORRELATION_LOOKBACK <= 1000:
     raise ImproperlyConfigured(f"CORRELATION_LOOKBACK must be between 10 and 1000, not {CORRELATION_LOOKBACK}")
 DEMO_DATA = env.bool("DEMO_DATA", default=True)
+DEMO_MARKET = env.bool("DEMO_MARKET", default=env.str("DJANGO_ENV", default="embedded") == "embedded")
+DEMO_BACKFILL_SESSIONS = env.int("DEMO_BACKFILL_SESSIONS", default=60)
+if not 0 <= DEMO_BACKFILL_SESSIONS <= 250:
+    raise ImproperlyConfigured(f"DEMO_BACKFILL_SESSIONS must be between 0 and 250, not {DEMO_BACKFILL_SESSIONS}")
 
 # --- daily workflow (see docs/CONCEPTS/daily-workflow.md) ----------------------------------------------
 # Orders whose notional is above this go through TWAP (orders.slicing); 0 disables TWAP.

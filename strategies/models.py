@@ -40,6 +40,9 @@ class Bar(models.Model):
     close = price_field()
     volume = qty_field(null=True, blank=True, help_text="null when the source has no volume")
     source = models.CharField(max_length=20, default="bundled")
+    original_session = models.DateField(
+        null=True, blank=True, help_text="demo market: the real date whose prices this re-dated bar carries"
+    )
 
     class Meta:
         ordering = ["asset_id", "session"]

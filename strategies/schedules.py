@@ -78,8 +78,21 @@ ENTRIES: dict[str, dict] = {
 }
 
 
+# Demo fast mode (DEMO_DAY_MINUTES): a demo day lasts minutes, so the workflow follows the demo clock
+# through a frequent tick with catch-up (strategies.demo.demo_day_advance) instead of wall-clock crontabs.
+DEMO_FAST_ENTRY = {
+    "task": "strategies.demo_day_tick",
+    "schedule": 2.0,
+    "options": {"queue": queues.DEFAULT, "expires": 10},
+}
+
+
 def schedules_register() -> None:
+    from django.conf import settings
+
     from trading_site.beat import register
 
     for name, entry in ENTRIES.items():
         register(name, entry)
+    if getattr(settings, "DEMO_DAY_MINUTES", 0):
+        register("demo-day-tick", DEMO_FAST_ENTRY)

@@ -77,6 +77,21 @@ def latest_daily_bar(*, symbol: str, on_or_before: dt.date) -> BarData | None:
     return _bar(row) if row else None
 
 
+def session_bar(*, symbol: str, session: dt.date) -> BarData | None:
+    """The bar the simulated exchange's intraday path follows on ``session``.
+
+    With the demo market it is the demo session's re-dated bar (today's too, before it is stored);
+    otherwise, and on days that are not demo sessions, the latest stored bar on or before ``session``.
+    """
+    from strategies import demo_market  # demo_market builds BarData from this module
+
+    if demo_market.enabled():
+        bar = demo_market.demo_bar(symbol=symbol, session=session)
+        if bar is not None:
+            return bar
+    return latest_daily_bar(symbol=symbol, on_or_before=session)
+
+
 def average_daily_volume(*, symbol: str, before: dt.date, days: int = 20) -> Decimal | None:
     """Mean volume of the ``days`` sessions before ``before``; None when the source has no volume."""
     vols = list(

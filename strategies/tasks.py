@@ -46,3 +46,11 @@ def market_close_tick() -> str | None:
     if day is None:
         return None
     return market_close_run(day=day).day.isoformat()
+
+
+@shared_task(name="strategies.demo_day_tick", ignore_result=True, time_limit=600, soft_time_limit=570)
+def demo_day_tick() -> dict:
+    """Demo fast mode (``DEMO_DAY_MINUTES``): advance the daily workflow on the demo clock."""
+    from strategies.demo import demo_day_advance
+
+    return demo_day_advance()

@@ -46,13 +46,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from strategies import conf
 from strategies.allocation import METHODS, AllocationResult
 from strategies.models import Asset, Bar, DailyPerformance, RebalanceRun, RebalanceStep, RunStatus, Strategy
+from strategies.providers import market_data_refresh
 from strategies.services import SignalSet, allocator_from_settings, signals_compute
 from trading_site.alerts import alert_raise
 from trading_site.api.errors import DomainError
@@ -247,10 +247,7 @@ def _data_check_live(day: dt.date) -> dict:
     )
     if not symbols:
         raise StepError("no enabled strategy has an enabled symbol")
-    if settings.BROKER == "alpaca":
-        from strategies.alpaca_data import bars_refresh_alpaca
-
-        bars_refresh_alpaca(end=day, symbols=symbols)
+    refreshed = market_data_refresh(end=day, symbols=symbols)
     latest = dict(
         Bar.objects.filter(asset__symbol__in=symbols, session__lte=day)
         .values_list("asset__symbol").annotate(last=Max("session"))
@@ -262,7 +259,7 @@ def _data_check_live(day: dt.date) -> dict:
         raise StepError(
             f"stale data: {', '.join(stale[:10])}{'…' if len(stale) > 10 else ''} have no bar since {oldest_allowed}"
         )
-    return {"symbols": len(symbols), "oldest_allowed": oldest_allowed.isoformat()}
+    return {"symbols": len(symbols), "oldest_allowed": oldest_allowed.isoformat(), **refreshed}
 
 
 def _risk_blocked_live() -> str:

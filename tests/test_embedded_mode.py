@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_buy_then_sell_books_a_realized_gain_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "BROKER"}}
     env.update(DJANGO_SETTINGS_MODULE="trading_site.settings", VAR_DIR=str(tmp_path), SIM_MARKET_HOURS="always",
-               DEMO_PASSWORD="embedded-smoke-pw")
+               DEMO_PASSWORD="embedded-smoke-pw",
+               # the demo market's warm start is tested in tests/test_demo_market_process.py; here the
+               # account must start flat for the hand-checked buy/sell
+               DEMO_BACKFILL_SESSIONS="0")
     result = subprocess.run([sys.executable, "-m", "tests.embedded_smoke"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -28,7 +28,7 @@ def register_check(name: str, fn: CheckFn) -> None:
 def heartbeat_record(*, name: str, detail: dict | None = None) -> None:
     Heartbeat.objects.update_or_create(
         name=name,
-        defaults={"seen_at": clock.now(), "detail": detail or {"pid": os.getpid(), "host": socket.gethostname()}},
+        defaults={"seen_at": clock.wall_now(), "detail": detail or {"pid": os.getpid(), "host": socket.gethostname()}},
     )
 
 
@@ -65,7 +65,7 @@ def heartbeat_check(name: str) -> dict:
         return {"ok": False, "error": type(exc).__name__}
     if beat is None:
         return {"ok": False, "error": "never seen"}
-    age = (clock.now() - beat.seen_at).total_seconds()
+    age = (clock.wall_now() - beat.seen_at).total_seconds()
     return {"ok": age <= settings.HEARTBEAT_MAX_AGE, "age_seconds": round(age, 1), "last_seen": beat.seen_at.isoformat()}
 
 
@@ -125,4 +125,4 @@ def health_report() -> tuple[bool, dict]:
 
 def heartbeat_age(name: str) -> dt.timedelta | None:
     beat = Heartbeat.objects.filter(name=name).first()
-    return None if beat is None else clock.now() - beat.seen_at
+    return None if beat is None else clock.wall_now() - beat.seen_at

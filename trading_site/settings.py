@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "csp.middleware.CSPMiddleware",
     "trading_site.middleware.LoginRequiredMiddleware",
+    "strategies.middleware.DemoMarketHeaderMiddleware",
 ]
 
 ROOT_URLCONF = "trading_site.urls"
@@ -235,6 +236,12 @@ if SIM_MARKET_HOURS not in ("always", "nyse"):
 SIM_FILL_DELIVERY = env.str("SIM_FILL_DELIVERY", default="stream")
 if SIM_FILL_DELIVERY not in ("stream", "inline"):
     raise ImproperlyConfigured(f"SIM_FILL_DELIVERY must be stream or inline, not {SIM_FILL_DELIVERY!r}")
+# Demo fast mode: one demo trading day every N wall-clock minutes (0 = real time; docs/CONCEPTS/demo-market.md).
+DEMO_DAY_MINUTES = env.float("DEMO_DAY_MINUTES", default=0)
+if not (DEMO_DAY_MINUTES == 0 or 0.5 <= DEMO_DAY_MINUTES <= 1440):
+    raise ImproperlyConfigured(f"DEMO_DAY_MINUTES must be 0 or between 0.5 and 1440, not {DEMO_DAY_MINUTES}")
+if DEMO_DAY_MINUTES and (DJANGO_ENV != "embedded" or BROKER != "simulated"):
+    raise ImproperlyConfigured("DEMO_DAY_MINUTES is for the embedded demo market only (simulated broker)")
 
 # --- Authentication ---------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

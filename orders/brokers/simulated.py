@@ -5,8 +5,9 @@ Prices
     deterministic piecewise-linear path ``open → first extreme → second extreme → close``; whether
     the high or the low comes first and when the extremes happen are drawn from a RNG seeded with
     ``(SIM_SEED, symbol, session)``, so the same time always gives the same price and the path
-    never leaves ``[low, high]``. The latest bar on or before today is used, so bundled historical
-    data gives a live-looking market. Quotes: ``last`` from the path, ``bid``/``ask`` ``last ∓
+    never leaves ``[low, high]``. The bar is :func:`strategies.selectors.session_bar`'s: the demo
+    market's bar of today's session on the embedded default (docs/CONCEPTS/demo-market.md), otherwise
+    the latest bar on or before today. Quotes: ``last`` from the path, ``bid``/``ask`` ``last ∓
     SIM_SLIPPAGE_BPS``.
 
 Market hours
@@ -170,7 +171,7 @@ class SimulatedBroker:
         return value
 
     def _bar(self, symbol: str, session: dt.date) -> market.BarData | None:
-        return self._cached(("bar", symbol, session), lambda: market.latest_daily_bar(symbol=symbol, on_or_before=session))
+        return self._cached(("bar", symbol, session), lambda: market.session_bar(symbol=symbol, session=session))
 
     def _adv(self, bar: market.BarData) -> Decimal:
         adv = self._cached(

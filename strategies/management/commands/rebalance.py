@@ -1,4 +1,8 @@
-"""``manage.py rebalance [--date YYYY-MM-DD] [--method ...]``: run the rebalance chain now."""
+"""``manage.py rebalance [--date YYYY-MM-DD] [--method ...]``: run the rebalance chain now.
+
+Without ``--date`` the day is the latest NYSE session: today on a trading day, otherwise the last
+session before it (a weekend or a holiday has no rebalance of its own).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,19 @@ from trading_site.api.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = "Run the rebalance chain for a trading day (default: today in New York); idempotent per day."
+    help = "Run the rebalance chain for a trading day (default: the latest session in New York); idempotent per day."
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="YYYY-MM-DD (default: today in New York)")
+        parser.add_argument("--date", help="YYYY-MM-DD (default: today in New York, or the last session before it)")
         parser.add_argument("--method", help="allocation method (default: ALLOCATION_METHOD)")
 
     def handle(self, *args, date=None, method=None, **opts):
+        from risk import market_clock
+        from strategies.demo_market import demo_label
         from strategies.workflow import rebalance_run
+        from trading_site.lib import clock
 
-        day = None
+        day = market_clock.current_or_previous_session(clock.now())
         if date:
             try:
                 day = dt.date.fromisoformat(date)
@@ -36,5 +43,8 @@ class Command(BaseCommand):
             f"rebalance {run.day} {run.status}: {run.orders_submitted} submitted, {run.orders_rejected} rejected"
             + (f" (failed at {run.failed_step}: {run.error})" if run.status == "failed" else "")
         )
+        label = demo_label(run.day)
+        if label:
+            self.stdout.write(f"prices: {label}")
         if run.status == "failed":
             raise CommandError(f"rebalance failed at {run.failed_step}")
