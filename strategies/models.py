@@ -288,6 +288,7 @@ class ReplayRun(models.Model):
     trades = models.JSONField(default=list, blank=True)
     attribution = models.JSONField(default=dict, blank=True)
     tca = models.JSONField(default=dict, blank=True)
+    consistency = models.JSONField(default=dict, blank=True, help_text="ledger vs the replay's mirror at the end")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -20,6 +20,7 @@ before the store is switched in, in short autocommit reads that hold no lock.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from django.db.utils import load_backend
 
 # A store is private to one replay and rebuilt from the live data if lost: no fsync, no journal file.
 _PRAGMAS = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536"
+
+
+_local = threading.local()  # the live connection a replay store stands in for, per thread
 
 
 def replay_dir() -> Path:
@@ -62,11 +66,29 @@ def replay_store(*, path: Path) -> Iterator[Path]:
     live = connections[DEFAULT_DB_ALIAS]
     store = _wrapper(path)
     connections[DEFAULT_DB_ALIAS] = store
+    _local.live = live
     try:
         _schema_create(store)
         yield path
     finally:
+        _local.live = None
         try:
             store.close()
         finally:
             connections[DEFAULT_DB_ALIAS] = live
+
+
+@contextlib.contextmanager
+def live_connection() -> Iterator[None]:
+    """Inside :func:`replay_store`: the live database again for the block (the replay's own progress
+    row). Outside a replay: nothing changes."""
+    live = getattr(_local, "live", None)
+    if live is None:
+        yield
+        return
+    store = connections[DEFAULT_DB_ALIAS]
+    connections[DEFAULT_DB_ALIAS] = live
+    try:
+        yield
+    finally:
+        connections[DEFAULT_DB_ALIAS] = store

@@ -36,3 +36,14 @@ def market_close_tick() -> str | None:
     if day is None:
         return None
     return market_close_run(day=day).day.isoformat()
+
+
+@shared_task(name="strategies.replay_execute", ignore_result=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def replay_execute_task(*, run_id: int) -> None:
+    """Run a queued replay (started from the console); its progress and results go to its ReplayRun."""
+    from strategies.replays import replay_execute
+
+    try:
+        replay_execute(run_id=run_id)
+    except Exception:  # stored on the run as failed (with the error); nothing to retry
+        return
