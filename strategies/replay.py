@@ -377,7 +377,7 @@ def _replay_loop(
     trades = runs = 0
     previous_equity = float(capital)
 
-    with use_clock(sim), use_broker(broker):
+    with use_clock(sim), use_broker(broker, this_thread_only=True):
         for i, day in enumerate(sessions):
             close = market_clock.session_close(day)
             moment = close - dt.timedelta(minutes=conf.REBALANCE_MINUTES_BEFORE_CLOSE)
