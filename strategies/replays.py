@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 import subprocess
 import time
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -64,14 +65,15 @@ def _date(value: object, field: str) -> dt.date:
     return day
 
 
+_AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")  # ASCII digits only: no 1_0, NaN, exponents
+
+
 def _capital(value: object) -> Decimal:
-    try:
-        capital = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ReplayInputError("capital must be a number", fields={"capital": str(value)[:40]}) from None
-    if not capital.is_finite() or capital <= 0 or capital > Decimal(10) ** 12 or not str(value).strip().isascii():
-        raise ReplayInputError("capital must be a positive amount", fields={"capital": str(value)[:40]})
-    return capital.quantize(Decimal("0.01"))
+    text = str(value).strip()
+    if not _AMOUNT.match(text) or Decimal(text) <= 0:
+        raise ReplayInputError("capital must be a positive amount in dollars (e.g. 100000 or 2500.50)",
+                               fields={"capital": text[:40]})
+    return Decimal(text).quantize(Decimal("0.01"))
 
 
 def _names(value: object) -> list[str]:
