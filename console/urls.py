@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console import views
+from console import replay_views, views
 
 app_name = "console"
 
@@ -26,4 +26,11 @@ urlpatterns = [
     path("compliance/", views.compliance, name="compliance"),
     path("compliance/download/", views.compliance_download, name="compliance_download"),
     path("compliance/stored/<int:export_id>/", views.compliance_stored, name="compliance_stored"),
+    # --- replays (issue 18) ---
+    path("replays/", replay_views.replays, name="replays"),
+    path("replays/start/", replay_views.replay_start, name="replay_start"),
+    path("replays/compare/", replay_views.replay_compare, name="replay_compare"),
+    path("replays/<int:run_id>/", replay_views.replay_report, name="replay_report"),
+    path("replays/<int:run_id>/progress/", replay_views.replay_progress, name="replay_progress"),
+    path("replays/<int:run_id>/json/", replay_views.replay_json, name="replay_json"),
 ]

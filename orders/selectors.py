@@ -18,7 +18,7 @@ from orders.pnl import unrealized_pnl
 from trading_site.lib.money import quantize_money
 
 _PRICE_TTL = 1.0  # seconds: one quote per symbol per second is plenty for checks and pages
-_price_cache: dict[str, tuple[float, Decimal | None]] = {}
+_price_cache: dict[tuple[int, str], tuple[float, Decimal | None]] = {}
 _price_lock = threading.Lock()
 
 
@@ -54,13 +54,15 @@ def last_price(*, symbol: str) -> Decimal | None:
 
     symbol = symbol.upper()
     now = time.monotonic()
-    cached = _price_cache.get(symbol)
+    broker = get_broker()
+    key = (id(broker), symbol)  # per broker: a replay's exchange (in another thread) never feeds live prices
+    cached = _price_cache.get(key)
     if cached and now - cached[0] < _PRICE_TTL:
         return cached[1]
-    quote = get_broker().latest_quote(symbol)
+    quote = broker.latest_quote(symbol)
     price = quote.last if quote is not None else None
     with _price_lock:
-        _price_cache[symbol] = (now, price)
+        _price_cache[key] = (now, price)
     return price
 
 

@@ -25,7 +25,10 @@ Who is exempt from what:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 
 from django.conf import settings
@@ -343,15 +346,37 @@ def rate_limits_run(intent: OrderIntent, *, state: RiskState | None = None) -> N
 
 
 _last = threading.local()  # the state read for the intent being checked, shared by the two hooks
+# (state, rate limits on?) for the current thread/task only: see controls_override.
+_override: contextvars.ContextVar[tuple[RiskState, bool] | None] = contextvars.ContextVar("risk_override", default=None)
+
+
+@contextlib.contextmanager
+def controls_override(*, state: RiskState, rate_limits: bool = True) -> Iterator[None]:
+    """Run the two hooks with ``state`` instead of the cached live snapshot and, with
+    ``rate_limits=False``, without the wall-clock rate limiter — in this thread (or task) only.
+
+    Replay uses it: the live limits, with no kill switch, breakers or rollout phase (a backtest is
+    not live trading) and no rate limiter (its orders are not broker requests). Every rule still
+    runs through :func:`controls_run`; live orders placed meanwhile by other threads are unaffected.
+    """
+    token = _override.set((state, rate_limits))
+    try:
+        yield
+    finally:
+        _override.reset(token)
 
 
 def pretrade_controls(intent: OrderIntent) -> None:
-    state = risk_state()
+    override = _override.get()
+    state = override[0] if override is not None else risk_state()
     _last.intent, _last.state = intent, state
     controls_run(intent, state=state)
 
 
 def pretrade_rate_limits(intent: OrderIntent) -> None:
+    override = _override.get()
+    if override is not None and not override[1]:
+        return
     state = _last.state if getattr(_last, "intent", None) is intent else None
     _last.intent = _last.state = None
     rate_limits_run(intent, state=state)

@@ -69,24 +69,27 @@ def last_price(*, symbol: str) -> Decimal | None:
 
 
 _ACCOUNT_TTL = 1.0  # seconds; the snapshot itself is only as fresh as the last reconciliation
-_account_cache: tuple[float, AccountData | None] | None = None
+# Keyed by the database connection in use: a replay (its own database, in another thread) and live
+# trading never see each other's snapshot.
+_account_cache: dict[int, tuple[float, AccountData | None]] = {}
 
 
 def account(*, fresh: bool = False) -> AccountData | None:
     """The latest account snapshot; the order path reuses it for a second within a process."""
-    global _account_cache
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    key = id(connections[DEFAULT_DB_ALIAS])
     now = time.monotonic()
-    cached = _account_cache
+    cached = _account_cache.get(key)
     if not fresh and cached is not None and now - cached[0] < _ACCOUNT_TTL:
         return cached[1]
     value = _account_load()
-    _account_cache = (now, value)
+    _account_cache[key] = (now, value)
     return value
 
 
 def account_cache_clear() -> None:
-    global _account_cache
-    _account_cache = None
+    _account_cache.clear()
 
 
 def _account_load() -> AccountData | None:

@@ -248,3 +248,54 @@ class DailyPerformance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} equity={self.equity}"
+
+
+class ReplayRun(models.Model):
+    """One replay (backtest): what was asked, with which code and data, and what came out.
+
+    The run's ledger (orders, fills, positions, tax lots) lives in its own database file
+    (``store_path``, see ``strategies.replay_store``); this row keeps what the console and the CLI
+    report: metrics, the equity and benchmark curves, the trades, per-strategy attribution and TCA.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        COMPLETED = "completed", "completed"
+        FAILED = "failed", "failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    start = models.DateField()
+    end = models.DateField()
+    parameters = models.JSONField(default=dict, blank=True, help_text="strategies, symbols, capital, method")
+    code_version = models.CharField(max_length=64, blank=True)
+    data_fingerprint = models.CharField(max_length=64, blank=True)
+    started_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    store_path = models.CharField(max_length=500, blank=True)
+    final_equity = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    final_cash = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    realized_pnl = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    orders = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    equity_curve = models.JSONField(default=list, blank=True)
+    benchmark_curve = models.JSONField(default=list, blank=True)
+    trades = models.JSONField(default=list, blank=True)
+    attribution = models.JSONField(default=dict, blank=True)
+    tca = models.JSONField(default=dict, blank=True)
+    consistency = models.JSONField(default=dict, blank=True, help_text="ledger vs the replay's mirror at the end")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "replay run"
+
+    def __str__(self) -> str:
+        return f"replay {self.pk} {self.start}..{self.end} {self.status}"

@@ -1,4 +1,4 @@
-"""Replay (backtest) through the live code path, isolated from the live account.
+"""Replay (backtest) through the live code path, in a database of its own.
 
 What runs: for every NYSE session in ``[start, end]`` the simulated clock is set to the rebalance
 moment (15 minutes before the close) and the *same* :func:`strategies.workflow.rebalance_run` runs
@@ -7,20 +7,21 @@ gateway with its pre-trade checks, the simulated exchange, fills, positions and 
 close the leftovers are handled by the same :func:`~strategies.workflow.fills_confirm` and
 :func:`~strategies.workflow.day_orders_cancel` as the market-close workflow.
 
-Fast path (SPEC §5 budget): signals and weights of every day come from one vectorised
-:func:`~strategies.services.signals_history` pass; raw bars are loaded once for the exchange; an
-in-memory mirror of cash and positions decides whether a day trades, so the database is only touched
-on days with orders. The equity curve is ``cash + Σ qty × close`` of each day from the mirror, which
-is reconciled with the ledger at the end (``consistency``).
+Fast path: signals and weights of every day come from one vectorised
+:func:`~strategies.services.signals_history` pass; raw bars are loaded once for the exchange; the
+day's allocation is computed once and handed to the chain; an in-memory mirror of cash and
+positions decides whether a day trades, so the ledger is only touched on days with orders. The
+equity curve is ``cash + Σ qty × close`` of each day from the mirror, reconciled with the ledger at
+the end (``consistency``).
 
-Isolation: everything happens inside one database transaction that is rolled back at the end. The
-ledger tables (orders, fills, positions, simulated exchange, tax lots, risk state,
-signals, rebalance runs, daily reports) are shadowed by empty ``TEMP`` tables of the same shape —
-PostgreSQL and SQLite both resolve unqualified names to the temporary schema first — so the replay starts from an empty book
-whatever the live account holds, never takes locks on live rows, and leaves no trace. The risk
-controls run with the live limits but with no kill switch, breakers or rollout phase (a backtest is
-not live trading), and without the wall-clock rate limiter. Market data the replay needs (the bundled
-demo dataset) is loaded permanently when missing, like ``setup_demo`` does.
+Isolation (ADR 0019): the live database is only read, before the run (bars, assets, the strategies'
+definitions, the risk limits). The run itself writes to a fresh SQLite file of its own
+(:func:`strategies.replay_store.replay_store`), which is this thread's database connection for the
+duration: no live row is inserted or updated, no lock is taken on the live database, and any number
+of replays run at once with each other and with live trading. The risk controls run with the live
+limits but with no kill switch, breakers or rollout phase (a backtest is not live trading) and
+without the wall-clock rate limiter (:func:`risk.checks.controls_override`). The calendar is the
+market clock's (from ``RISK_CALENDAR_START``), so any window the data covers can be replayed.
 """
 
 from __future__ import annotations
@@ -29,18 +30,22 @@ import bisect
 import contextlib
 import dataclasses
 import datetime as dt
-import re
+import hashlib
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
-from django.db import connection, transaction
+from auditlog.context import disable_auditlog
 
 from orders.brokers.simulated import SimulatedBroker
 from strategies import conf
 from strategies.allocation import METHODS
-from strategies.models import Bar, DailyPerformance, RebalanceRun, RebalanceStep, Signal, Strategy, StrategySymbol
+from strategies.models import Asset, Bar, RebalanceRun, Signal, Strategy, StrategySymbol
+from strategies.replay_store import replay_dir, replay_store
+from strategies.services import StrategySpec
 from strategies.workflow import (
     ChainInputs,
     allocation_from_signals,
@@ -55,8 +60,6 @@ from trading_site.api.errors import DomainError
 from trading_site.lib.clock import NEW_YORK, SimulatedClock, use_clock
 
 ADV_DAYS = 20
-SHADOWED_APPS = ("orders", "tax", "risk")
-KEPT_CONFIG = {"risk.risklimits", "risk.rolloutphase"}
 
 
 class ReplayInputError(DomainError):
@@ -104,86 +107,6 @@ class ReplayBroker(SimulatedBroker):
         )
 
 
-# --- isolation ------------------------------------------------------------------------------------------
-
-
-def _shadowed_tables() -> list[str]:
-    from django.apps import apps
-
-    tables = []
-    for label in SHADOWED_APPS:
-        for model in apps.get_app_config(label).get_models(include_auto_created=True):
-            if model._meta.label_lower not in KEPT_CONFIG:
-                tables.append(model._meta.db_table)
-    tables += [m._meta.db_table for m in (Signal, RebalanceRun, RebalanceStep, DailyPerformance)]
-    return tables
-
-
-def _shadow_postgresql(cursor, tables: list[str]) -> None:
-    cursor.execute("SELECT current_schema()")
-    schema = cursor.fetchone()[0]
-    for table in tables:
-        cursor.execute(f'CREATE TEMP TABLE "{table}" (LIKE "{schema}"."{table}" INCLUDING ALL) ON COMMIT DROP')
-
-
-_SQLITE_FK = re.compile(r'\s+REFERENCES\s+"[^"]+"\s*\("[^"]+"\)(\s+DEFERRABLE INITIALLY DEFERRED)?')
-
-
-def _shadow_sqlite(cursor, tables: list[str]) -> None:
-    # SQLite also resolves unqualified names to the temp schema first. The copies keep the columns,
-    # checks and (unique) indexes; foreign keys are dropped (a temp table cannot reference main).
-    for table in tables:
-        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
-        ddl = _SQLITE_FK.sub("", cursor.fetchone()[0]).replace("CREATE TABLE", "CREATE TEMP TABLE", 1)
-        cursor.execute(ddl)
-        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table])
-        for (index_ddl,) in cursor.fetchall():
-            cursor.execute(re.sub(r'^CREATE (UNIQUE )?INDEX "', r'CREATE \1INDEX temp."', index_ddl))
-
-
-@contextlib.contextmanager
-def scratch_ledger() -> Iterator[None]:
-    """A transaction, rolled back on exit, in which the ledger tables are empty private copies."""
-    if connection.vendor not in ("postgresql", "sqlite"):
-        raise ReplayInputError(f"replay does not support the {connection.vendor} database")
-    tables = _shadowed_tables()
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                (_shadow_postgresql if connection.vendor == "postgresql" else _shadow_sqlite)(cursor, tables)
-            try:
-                yield
-            finally:
-                transaction.set_rollback(True)
-    finally:
-        if connection.vendor == "sqlite" and not connection.in_atomic_block:
-            # make sure no temp copy outlives the replay on this connection (DDL is rolled back, but be sure)
-            with connection.cursor() as cursor:
-                for table in tables:
-                    cursor.execute(f'DROP TABLE IF EXISTS temp."{table}"')
-
-
-@contextlib.contextmanager
-def replay_risk_controls() -> Iterator[None]:
-    """Run the risk controls with the live limits but no kill switch/breakers/phase; no rate limiter."""
-    from orders import pretrade
-    from risk import checks
-    from risk.state import LimitsData, RiskState, limits_row
-
-    state = RiskState(kill_switch_engaged=False, open_breakers=(), limits=LimitsData.from_row(limits_row()), phase=None)
-    saved = dict(pretrade._checks)
-    try:
-        if "risk.controls" in saved:
-            pretrade.register_check(
-                "risk.controls", lambda intent: checks.controls_run(intent, state=state), order=saved["risk.controls"].order
-            )
-        pretrade.unregister_check("risk.rate_limits")
-        yield
-    finally:
-        pretrade._checks.clear()
-        pretrade._checks.update(saved)
-
-
 @contextlib.contextmanager
 def _quiet(name: str) -> Iterator[None]:
     """The allocator logs its cap warning on every call; once per replay day is noise."""
@@ -215,6 +138,17 @@ class ReplayResult:
     runs: int
     days: dict[dt.date, dict] = field(default_factory=dict)  # day -> {"weights", "orders"} for trade days
     consistency: dict = field(default_factory=dict)
+    store_path: str = ""
+    data_fingerprint: str = ""
+    final_cash: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)  # the sum of the tax lots' realized gains
+    trade_rows: list[dict] = field(default_factory=list)
+    attribution: dict = field(default_factory=dict)
+    tca: dict = field(default_factory=dict)
+
+    @property
+    def final_equity(self) -> Decimal:
+        return Decimal(self.consistency.get("ledger_equity", "0")) if self.consistency else self.capital
 
     def as_json(self) -> dict:
         from strategies.performance import metrics_compute
@@ -231,12 +165,19 @@ class ReplayResult:
             "capital": str(self.capital),
             "strategies": self.strategies,
             "metrics": metrics,
+            "final_equity": str(self.final_equity.quantize(Decimal("0.01"))),
+            "final_cash": str(self.final_cash.quantize(Decimal("0.01"))),
+            "realized_pnl": str(self.realized_pnl.quantize(Decimal("0.01"))),
             "equity_curve": [{"date": d.date().isoformat(), "equity": round(float(v), 2)} for d, v in self.equity.items()],
             "benchmark_curve": [
                 {"date": d.date().isoformat(), "equity": round(float(v), 2)} for d, v in self.benchmark.items()
             ],
             "trades": self.trades,
             "rebalance_days": self.runs,
+            "attribution": self.attribution,
+            "tca": self.tca,
+            "data_fingerprint": self.data_fingerprint,
+            "store": self.store_path,
             "consistency": self.consistency,
         }
 
@@ -248,30 +189,49 @@ def _data_ensure() -> None:
         bundled_load(dataset="demo")
 
 
-def _strategies_ensure(names: list[str] | None) -> list[str]:
-    """The named strategies, else the enabled ones, else one of each kind with default parameters (created
-    inside the rolled-back transaction)."""
+def _strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[StrategySpec]:
+    """The named strategies (else the enabled ones, else one of each demo kind), read from the live
+    rows when they exist, else from the demo defaults — never written anywhere live."""
     from strategies.bundled import demo_symbols
     from strategies.demo import DEMO_STRATEGIES
-    from strategies.services import strategy_create
 
     defaults = {name: (kind, params) for name, kind, params in DEMO_STRATEGIES}
     if names:
-        wanted = sorted(names)
+        wanted = sorted(set(names))
     else:
-        enabled = list(Strategy.objects.filter(enabled=True).order_by("name").values_list("name", flat=True))
-        if enabled:
-            return enabled
-        wanted = list(defaults)
-    missing = sorted(set(wanted) - set(Strategy.objects.filter(name__in=wanted).values_list("name", flat=True)))
-    unknown = [name for name in missing if name not in defaults]
+        wanted = sorted(Strategy.objects.filter(enabled=True).values_list("name", flat=True)) or sorted(defaults)
+    rows = {s.name: s for s in Strategy.objects.filter(name__in=wanted)}
+    unknown = [name for name in wanted if name not in rows and name not in defaults]
     if unknown:
-        raise ReplayInputError(f"unknown strategy {unknown[0]!r}", fields={"strategies": missing})
-    symbols = demo_symbols() if missing else []
-    for name in missing:
-        kind, params = defaults[name]
-        strategy_create(actor=None, name=name, kind=kind, parameters=params, symbols=symbols, reason="replay")
-    return wanted
+        raise ReplayInputError(f"unknown strategy {unknown[0]!r}", fields={"strategies": unknown})
+    universes: dict[str, list[str]] = {name: [] for name in rows}
+    for name, symbol in (
+        StrategySymbol.objects.filter(strategy__name__in=list(rows), enabled=True)
+        .order_by("asset__symbol").values_list("strategy__name", "asset__symbol")
+    ):
+        universes[name].append(symbol)
+    missing = [name for name in wanted if name not in rows]
+    demo = demo_symbols() if missing else []
+    specs = []
+    for name in wanted:
+        if name in rows:
+            row = rows[name]
+            specs.append(StrategySpec(name, row.kind, row.parameters, row.capital_cap, tuple(universes[name]), row.pk))
+        else:
+            kind, params = defaults[name]
+            # an id no live row has: the store's row gets it, so the signals' strategy ids match
+            specs.append(StrategySpec(name, kind, params, conf.ALLOCATION_STRATEGY_CAP, tuple(demo),
+                                      pk=10**9 + len(specs)))
+    if symbols:
+        keep = {s.strip().upper() for s in symbols}
+        known = {s for spec in specs for s in spec.symbols}
+        if keep - known:
+            raise ReplayInputError(
+                f"not in the strategies' universes: {', '.join(sorted(keep - known))}",
+                fields={"symbols": sorted(keep - known)},
+            )
+        specs = [dataclasses.replace(spec, symbols=tuple(s for s in spec.symbols if s in keep)) for spec in specs]
+    return specs
 
 
 def _bars_preload(*, symbols: list[str], start: dt.date, end: dt.date) -> dict[str, tuple[list[dt.date], list]]:
@@ -290,6 +250,61 @@ def _bars_preload(*, symbols: list[str], start: dt.date, end: dt.date) -> dict[s
     return out
 
 
+def data_fingerprint(bars: dict[str, tuple[list[dt.date], list]]) -> str:
+    """SHA-256 of the raw bars the exchange traded on (symbol, session, OHLCV): same data, same print."""
+    digest = hashlib.sha256()
+    for symbol in sorted(bars):
+        for bar in bars[symbol][1]:
+            digest.update(f"{symbol}|{bar.session}|{bar.open}|{bar.high}|{bar.low}|{bar.close}|{bar.volume}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _LiveInputs:
+    """Everything a replay reads from the live database, read before the store is switched in."""
+
+    specs: list[StrategySpec]
+    assets: list[tuple]
+    limits: object  # risk.state.LimitsData
+    history: object  # strategies.services.SignalHistory
+    bars: dict
+    benchmark: pd.Series
+
+
+def _live_read(*, specs: list[StrategySpec], start: dt.date, end: dt.date) -> _LiveInputs:
+    from risk.models import RiskLimits
+    from risk.state import LimitsData
+    from strategies.marketdata import benchmark_close_series
+    from strategies.services import signals_history
+
+    history = signals_history(start=start, end=end, specs=specs)
+    universe = sorted({s for syms in history.universes.values() for s in syms})
+    assets = list(Asset.objects.order_by("pk").values_list("pk", "symbol", "name", "tradable", "fractionable", "min_lot"))
+    row = RiskLimits.objects.filter(pk=1).first()  # read only: no get_or_create on the live database
+    limits = LimitsData.from_row(row) if row is not None else LimitsData.defaults()
+    bench = benchmark_close_series(start=start, end=end).astype(float)
+    return _LiveInputs(specs=specs, assets=assets, limits=limits, history=history,
+                       bars=_bars_preload(symbols=universe, start=start, end=end), benchmark=bench)
+
+
+def _store_seed(live: _LiveInputs) -> None:
+    """The store's reference rows: assets (same ids), the strategies and their universes."""
+    from django.utils import timezone
+
+    Asset.objects.bulk_create([
+        Asset(pk=pk, symbol=symbol, name=name, tradable=tradable, fractionable=fractionable, min_lot=min_lot)
+        for pk, symbol, name, tradable, fractionable, min_lot in live.assets
+    ])
+    ids = {symbol: pk for pk, symbol, *_ in live.assets}
+    now = timezone.now()
+    for spec in live.specs:
+        row = Strategy.objects.create(pk=spec.pk, name=spec.name, kind=spec.kind, parameters=spec.parameters, enabled=True,
+                                      capital_cap=spec.capital_cap, created_at=now, updated_at=now)
+        StrategySymbol.objects.bulk_create(
+            [StrategySymbol(strategy=row, asset_id=ids[s], enabled=True) for s in spec.symbols if s in ids]
+        )
+
+
 def replay_run(
     *,
     start: dt.date,
@@ -299,9 +314,13 @@ def replay_run(
     capital: Decimal = Decimal("100000"),
     method: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: Path | None = None,
 ) -> ReplayResult:
-    """Replay ``[start, end]`` through the live workflow in an isolated, rolled-back scratch ledger."""
+    """Replay ``[start, end]`` through the live workflow in a database of its own (``store``, default
+    a new file under ``var/replays/``)."""
     from risk import market_clock
+    from risk.checks import controls_override
+    from risk.state import RiskState
 
     if start > end:
         raise ReplayInputError("start must not be after end", fields={"start": start.isoformat()})
@@ -314,69 +333,65 @@ def replay_run(
     if not sessions:
         raise ReplayInputError("no NYSE session in the range", fields={"start": start.isoformat()})
     _data_ensure()
-    with scratch_ledger(), replay_risk_controls(), _quiet("strategies.allocation"):
-        names = _strategies_ensure(strategies)
-        if symbols:
-            wanted = {s.upper() for s in symbols}
-            known = set(StrategySymbol.objects.filter(strategy__name__in=names).values_list("asset__symbol", flat=True))
-            if wanted - known:
-                raise ReplayInputError(
-                    f"not in the strategies' universes: {', '.join(sorted(wanted - known))}",
-                    fields={"symbols": sorted(wanted - known)},
-                )
-            StrategySymbol.objects.filter(strategy__name__in=names).exclude(asset__symbol__in=wanted).update(enabled=False)
-        return _replay_loop(sessions=sessions, names=names, capital=capital, method=method, progress=progress)
+    specs = _strategy_specs(strategies, symbols)
+    live = _live_read(specs=specs, start=sessions[0], end=sessions[-1])
+    path = store or replay_dir() / f"replay-{uuid.uuid4().hex}.sqlite3"
+    state = RiskState(kill_switch_engaged=False, open_breakers=(), limits=live.limits, phase=None)
+    # The field history (django-auditlog) records people's changes to live rows; the store has none.
+    with (replay_store(path=path), disable_auditlog(), controls_override(state=state, rate_limits=False),
+          _quiet("strategies.allocation")):
+        _store_seed(live)
+        result = _replay_loop(sessions=sessions, live=live, capital=capital, method=method, progress=progress)
+    result.store_path = str(path)
+    return result
 
 
 def _replay_loop(
-    *, sessions: list[dt.date], names: list[str], capital: Decimal, method: str,
+    *, sessions: list[dt.date], live: _LiveInputs, capital: Decimal, method: str,
     progress: Callable[[int, int], None] | None,
 ) -> ReplayResult:
     from orders.brokers import use_broker
     from orders.models import Order
     from orders.selectors import price_cache_clear
     from risk import market_clock, orders_port
-    from strategies.marketdata import benchmark_close_series
-    from strategies.services import signals_history
 
     start, end = sessions[0], sessions[-1]
-    history = signals_history(start=start, end=end, strategies=names)
-    universe = sorted({s for syms in history.universes.values() for s in syms})
-    bars = _bars_preload(symbols=universe, start=start, end=end)
-    caps = {n: float(c) for n, c in Strategy.objects.filter(name__in=names).values_list("name", "capital_cap")}
+    history = live.history
+    names = [spec.name for spec in live.specs]
+    caps = {spec.name: float(spec.capital_cap) for spec in live.specs}
+    universe = sorted(live.bars)
     fractionable: frozenset[str] = frozenset()
     if conf.REBALANCE_FRACTIONAL:
-        from strategies.models import Asset
-
         fractionable = frozenset(Asset.objects.filter(fractionable=True, symbol__in=universe).values_list("symbol", flat=True))
-    broker = ReplayBroker(capital=capital, bars=bars)
+    broker = ReplayBroker(capital=capital, bars=live.bars)
     sim = SimulatedClock(dt.datetime.combine(start, dt.time(9, 30), tzinfo=NEW_YORK))
     gross = float(conf.ALLOCATION_GROSS)
 
     cash = capital
     positions: dict[str, Decimal] = {}
     equity_by_day: dict[pd.Timestamp, float] = {}
+    strategy_weights: dict[str, float] = {}
+    attribution = dict.fromkeys(names, 0.0)
     days: dict[dt.date, dict] = {}
     traded = commissions = Decimal(0)
     trades = runs = 0
+    previous_equity = float(capital)
 
-    def price_at(symbol: str, now: dt.datetime) -> Decimal | None:
-        _, last, _ = broker._price_now(symbol, now)
-        return last
-
-    with use_clock(sim), use_broker(broker):
+    with use_clock(sim), use_broker(broker, this_thread_only=True):
         for i, day in enumerate(sessions):
-            moment = market_clock.session_close(day) - dt.timedelta(minutes=conf.REBALANCE_MINUTES_BEFORE_CLOSE)
+            close = market_clock.session_close(day)
+            moment = close - dt.timedelta(minutes=conf.REBALANCE_MINUTES_BEFORE_CLOSE)
             sim.set(moment)
             signal_set = history.at(day)
             weights: dict[str, float] = {}
+            allocation = None
             if signal_set.signals:
                 allocation = allocation_from_signals(
                     signal_set=signal_set, method=method, gross=gross, caps=caps, alert_correlation=False
                 )
                 weights = weights_of(allocation)
             symbols_now = sorted(set(weights) | set(positions))
-            prices = {s: p for s in symbols_now if (p := price_at(s, moment)) is not None}
+            prices = {s: p for s in symbols_now if (p := broker.price_at(s, moment)) is not None}
             equity = cash + sum((q * prices.get(s, Decimal(0)) for s, q in positions.items()), Decimal(0))
             planned = orders_plan(
                 targets=weights, equity=equity, prices=prices, positions=dict(positions), pending={},
@@ -385,10 +400,10 @@ def _replay_loop(
             if planned:
                 price_cache_clear()
                 orders_port.account_cache_clear()
-                frozen = (equity, dict(positions), prices, signal_set)
+                frozen = (equity, dict(positions), prices)
                 inputs = ChainInputs(
                     check_data=lambda d: {"source": "replay"},
-                    signals=lambda d, s=frozen[3]: s,
+                    signals=lambda d, s=signal_set: s,
                     record_signals=lambda d, run_id, s=signal_set: _signals_store(signal_set=s, run_id=run_id),
                     caps=lambda: caps,
                     ledger=lambda _symbols, f=frozen: (f[0], f[1], {}, f[2]),
@@ -396,14 +411,15 @@ def _replay_loop(
                     risk_blocked=lambda: "",
                     rate_full=lambda: False,  # replay runs without the live order-rate windows
                     alert_correlation=False,
+                    allocation=allocation,
                 )
                 run = rebalance_run(day=day, method=method, gross=gross, mode=RebalanceRun.Mode.REPLAY, inputs=inputs)
                 runs += 1
                 if conf.REBALANCE_TWAP_NOTIONAL > 0 and any(p.notional > conf.REBALANCE_TWAP_NOTIONAL for p in planned):
-                    _slices_run(sim=sim, start=moment, close=market_clock.session_close(day))
-                sim.set(market_clock.session_close(day) - dt.timedelta(seconds=1))
+                    _slices_run(sim=sim, start=moment, close=close)
+                sim.set(close - dt.timedelta(seconds=1))
                 fills_confirm(broker=broker)
-                sim.set(market_clock.session_close(day) + dt.timedelta(minutes=5))
+                sim.set(close + dt.timedelta(minutes=5))
                 day_orders_cancel()
                 start_ny = dt.datetime.combine(day, dt.time(0), tzinfo=NEW_YORK)
                 for symbol, side, filled, notional, commission in Order.objects.filter(
@@ -423,22 +439,42 @@ def _replay_loop(
                     "orders": [p.as_dict() for p in getattr(run, "planned", [])],
                     "status": run.status,
                 }
-            close_prices = {s: price_at(s, market_clock.session_close(day)) for s in positions}
-            equity_by_day[pd.Timestamp(day)] = float(
-                cash + sum((q * (close_prices[s] or Decimal(0)) for s, q in positions.items()), Decimal(0))
-            )
+            today = float(cash + sum((q * (broker.price_at(s, close) or Decimal(0)) for s, q in positions.items()),
+                                     Decimal(0)))
+            equity_by_day[pd.Timestamp(day)] = today
+            # Attribution: the day's P&L split by each strategy's share of the book it held overnight.
+            held = sum(strategy_weights.values())
+            for name, w in strategy_weights.items():
+                attribution[name] += (today - previous_equity) * w / held if held else 0.0
+            if allocation is not None and not allocation.by_strategy.empty:
+                strategy_weights = {str(s): float(w) for s, w in zip(
+                    allocation.by_strategy["strategy"], allocation.by_strategy["strategy_weight"], strict=True)}
+            previous_equity = today
             if progress is not None:
                 progress(i + 1, len(sessions))
-        consistency = _consistency(broker=broker, cash=cash, positions=positions, last_day=end, price_at=price_at)
+        consistency = _consistency(broker=broker, cash=cash, positions=positions, last_day=end)
+        realized = _realized_total()
+        trade_rows, tca = _trades_and_tca()
 
     equity = pd.Series(equity_by_day, dtype=float)
-    bench = benchmark_close_series(start=start, end=end).astype(float)
-    bench = bench[bench.index >= pd.Timestamp(start)]
+    bench = live.benchmark[live.benchmark.index >= pd.Timestamp(start)]
     benchmark = bench / bench.iloc[0] * float(capital) if len(bench) else pd.Series(dtype=float)
+    standalone = history.returns
+    window = standalone[standalone.index >= pd.Timestamp(start)] if len(standalone) else standalone
     return ReplayResult(
         start=start, end=end, capital=capital, strategies=names, equity=equity, benchmark=benchmark,
         trades=trades, traded_notional=traded, commissions=commissions, runs=runs, days=days,
-        consistency=consistency,
+        consistency=consistency, data_fingerprint=data_fingerprint(live.bars),
+        final_cash=Decimal(consistency["ledger_cash"]), realized_pnl=realized, trade_rows=trade_rows,
+        attribution={
+            name: {
+                "pnl": round(attribution[name], 2),
+                "standalone_return": (round(float((1 + window[name].fillna(0)).prod() - 1), 6)
+                                      if name in getattr(window, "columns", ()) else None),
+            }
+            for name in names
+        },
+        tca=tca,
     )
 
 
@@ -464,7 +500,61 @@ def _signals_store(*, signal_set, run_id: str) -> int:
     return len(rows)
 
 
-def _consistency(*, broker, cash: Decimal, positions: dict[str, Decimal], last_day: dt.date, price_at) -> dict:
+def _realized_total() -> Decimal:
+    """The sum of the tax lots' realized gains in the store (what the report calls realized P&L)."""
+    from django.db.models import Sum
+
+    from tax.models import RealizedGain
+
+    return RealizedGain.objects.aggregate(total=Sum("gain_loss"))["total"] or Decimal(0)
+
+
+def _trades_and_tca() -> tuple[list[dict], dict]:
+    """The filled orders (TWAP parents as one trade) and their implementation shortfall vs arrival."""
+    from orders.models import Order
+    from orders.tca import shortfall_bps
+
+    rows = []
+    cost = notional_total = Decimal(0)
+    parents = {
+        pk: (filled, notional)
+        for pk, filled, notional in Order.objects.filter(parent_order__isnull=False, filled_qty__gt=0)
+        .values_list("parent_order_id", "filled_qty", "filled_notional")
+    }
+    totals: dict[int, tuple[Decimal, Decimal]] = {}
+    for pk, (filled, notional) in parents.items():
+        q, n = totals.get(pk, (Decimal(0), Decimal(0)))
+        totals[pk] = (q + filled, n + notional)
+    for pk, created, symbol, side, filled, notional, commission, arrival, strategy, slices in (
+        Order.objects.filter(parent_order__isnull=True).order_by("created_at", "pk").values_list(
+            "pk", "created_at", "symbol", "side", "filled_qty", "filled_notional", "commission", "reference_price",
+            "strategy", "total_slices")
+    ):
+        if slices is not None:
+            filled, notional = totals.get(pk, (Decimal(0), Decimal(0)))
+        if not filled:
+            continue
+        avg = notional / filled
+        bps = shortfall_bps(side=side, arrival=arrival, avg_price=avg) if arrival else None
+        if arrival:
+            cost += (avg - arrival) * filled * (1 if side == "buy" else -1)
+            notional_total += notional
+        rows.append({
+            "date": created.astimezone(NEW_YORK).date().isoformat(), "symbol": symbol, "side": side,
+            "qty": str(filled), "avg_price": str(avg.quantize(Decimal("0.0001"))),
+            "notional": str(notional.quantize(Decimal("0.01"))), "commission": str(commission),
+            "twap": slices is not None, "shortfall_bps": None if bps is None else str(bps), "strategy": strategy,
+        })
+    tca = {
+        "orders": len(rows),
+        "shortfall_cost": str(cost.quantize(Decimal("0.01"))),
+        "shortfall_bps": (str((cost / notional_total * 10000).quantize(Decimal("0.01"))) if notional_total else None),
+        "twap_parents": sum(1 for r in rows if r["twap"]),
+    }
+    return rows, tca
+
+
+def _consistency(*, broker, cash: Decimal, positions: dict[str, Decimal], last_day: dt.date) -> dict:
     """The ledger (positions table, simulated account) against the replay's mirror at the last close."""
     from orders.models import Position
     from risk import market_clock
@@ -473,7 +563,7 @@ def _consistency(*, broker, cash: Decimal, positions: dict[str, Decimal], last_d
     ledger_positions = dict(Position.objects.exclude(qty=0).values_list("symbol", "qty"))
     ledger_cash = broker.get_account().cash
     positions_value = sum(
-        (q * (price_at(s, close) or Decimal(0)) for s, q in ledger_positions.items()), Decimal(0)
+        (q * (broker.price_at(s, close) or Decimal(0)) for s, q in ledger_positions.items()), Decimal(0)
     )
     return {
         "ledger_cash": str(ledger_cash),

@@ -273,8 +273,24 @@ class SignalHistory:
         return SignalSet(as_of, self.prices.index[row].date(), signals, recent, stats, self.strategy_ids)
 
 
-def signals_history(*, start: dt.date, end: dt.date, strategies: list[str] | None = None) -> SignalHistory:
-    """Vectorised signals of the enabled (or named) strategies for every session in [start, end].
+@dataclass(frozen=True)
+class StrategySpec:
+    """A strategy's definition without its row: what a replay runs (read once from the live row or
+    from the demo defaults, so the replay never writes a ``Strategy`` row of the live database)."""
+
+    name: str
+    kind: str
+    parameters: dict
+    capital_cap: Decimal
+    symbols: tuple[str, ...]
+    pk: int | None = None
+
+
+def signals_history(
+    *, start: dt.date, end: dt.date, strategies: list[str] | None = None, specs: list[StrategySpec] | None = None
+) -> SignalHistory:
+    """Vectorised signals of the enabled (or named, or given ``specs``) strategies for every session
+    in [start, end].
 
     Prices are loaded from enough sessions before ``start`` for every strategy's lookback and the
     correlation window, so the row for day D is what live trading computes on D (no look-ahead:
@@ -282,15 +298,19 @@ def signals_history(*, start: dt.date, end: dt.date, strategies: list[str] | Non
     """
     if start > end:
         raise InvalidStrategyInput("start must not be after end", fields={"start": str(start)})
-    selected = _strategies_selected(strategies)
+    if specs is not None:
+        selected = sorted(specs, key=lambda s: s.name)
+        universes: dict[str, list[str]] = {s.name: sorted(s.symbols) for s in selected}
+    else:
+        selected = _strategies_selected(strategies)
+        universes = {s.name: [] for s in selected}
+        for name, symbol in (
+            StrategySymbol.objects.filter(strategy__in=selected, enabled=True)
+            .order_by("asset__symbol")
+            .values_list("strategy__name", "asset__symbol")
+        ):
+            universes[name].append(symbol)
     ids = {s.name: s.pk for s in selected}
-    universes: dict[str, list[str]] = {s.name: [] for s in selected}
-    for name, symbol in (
-        StrategySymbol.objects.filter(strategy__in=selected, enabled=True)
-        .order_by("asset__symbol")
-        .values_list("strategy__name", "asset__symbol")
-    ):
-        universes[name].append(symbol)
     all_symbols = sorted({s for syms in universes.values() for s in syms})
     if not selected or not all_symbols:
         return SignalHistory(pd.DataFrame(), {}, {}, pd.DataFrame(), ids)

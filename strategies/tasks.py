@@ -54,3 +54,14 @@ def demo_day_tick() -> dict:
     from strategies.demo import demo_day_advance
 
     return demo_day_advance()
+
+
+@shared_task(name="strategies.replay_execute", ignore_result=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def replay_execute_task(*, run_id: int) -> None:
+    """Run a queued replay (started from the console); its progress and results go to its ReplayRun."""
+    from strategies.replays import replay_execute
+
+    try:
+        replay_execute(run_id=run_id)
+    except Exception:  # stored on the run as failed (with the error); nothing to retry
+        return

@@ -236,6 +236,9 @@ class ChainInputs:
     sleep: Callable[[float], None] = time.sleep
     alert_correlation: bool = True
     on_submitted: Callable[[list], None] | None = None
+    # Replay has already blended the day's signals (to decide whether the day trades): it hands that
+    # result over instead of computing the same allocation a second time.
+    allocation: AllocationResult | None = None
 
 
 def _data_check_live(day: dt.date) -> dict:
@@ -497,7 +500,7 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
                        "strategies": sorted(state.signal_set.signals)}
 
     def allocation():
-        state.allocation = allocation_from_signals(
+        state.allocation = inputs.allocation or allocation_from_signals(
             signal_set=state.signal_set, method=state.method, gross=state.gross, caps=inputs.caps(),
             alert_correlation=inputs.alert_correlation,
         )

@@ -1,12 +1,14 @@
 """Broker selection: ``settings.BROKER`` (``simulated`` | ``alpaca``) picks the adapter.
 
 :func:`get_broker` returns one adapter per process; :func:`use_broker` swaps it for a block (tests,
-replay).
+replay). A replay swaps it for its own thread (or task) only, ``use_broker(b, this_thread_only=True)``,
+so live orders placed meanwhile by other threads of the process still reach the real broker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import Iterator
 
@@ -17,6 +19,7 @@ from orders.brokers.base import Broker
 _lock = threading.Lock()
 _broker: Broker | None = None
 _override: list[Broker] = []
+_scoped: contextvars.ContextVar[Broker | None] = contextvars.ContextVar("broker_override", default=None)
 
 
 def _build(name: str) -> Broker:
@@ -31,6 +34,9 @@ def _build(name: str) -> Broker:
 
 def get_broker() -> Broker:
     global _broker
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
     if _override:
         return _override[-1]
     if _broker is None:
@@ -41,7 +47,14 @@ def get_broker() -> Broker:
 
 
 @contextlib.contextmanager
-def use_broker(broker: Broker) -> Iterator[Broker]:
+def use_broker(broker: Broker, *, this_thread_only: bool = False) -> Iterator[Broker]:
+    if this_thread_only:
+        token = _scoped.set(broker)
+        try:
+            yield broker
+        finally:
+            _scoped.reset(token)
+        return
     _override.append(broker)
     try:
         yield broker

@@ -11,7 +11,8 @@ Prices
     SIM_SLIPPAGE_BPS``.
 
 Market hours
-    ``SIM_MARKET_HOURS=nyse`` follows the XNYS calendar (exchange_calendars): the session runs from
+    ``SIM_MARKET_HOURS=nyse`` follows the market clock's XNYS calendar (``risk.market_clock``, from
+    ``RISK_CALENDAR_START``, so any replay window it covers works): the session runs from
     the open to the (possibly early) close; orders outside it wait for the next session.
     ``always`` (the ``make run`` default) treats the whole New York day as one session, so a
     newcomer sees fills at any hour.
@@ -45,7 +46,6 @@ left in either mode.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
 import re
 import time
@@ -70,6 +70,7 @@ from orders.brokers.base import (
 from orders.conf import conf
 from orders.models import SimOrder, SimTradeUpdate
 from orders.pnl import PositionState, apply_fill
+from risk import market_clock
 from strategies import selectors as market
 from trading_site.lib import clock
 from trading_site.lib.money import quantize_money
@@ -79,30 +80,19 @@ BPS = Decimal(10000)
 OPEN_SIM_STATUSES = ("accepted", "partially_filled")
 
 
-@functools.cache
-def _xnys():
-    import exchange_calendars
-
-    return exchange_calendars.get_calendar("XNYS")
-
-
 def session_position(now: dt.datetime, *, mode: str) -> tuple[bool, dt.date, Decimal]:
     """(market open?, session date in New York, fraction of the session elapsed in [0, 1])."""
     ny = now.astimezone(clock.NEW_YORK)
     if mode == "always":
         seconds = ny.hour * 3600 + ny.minute * 60 + ny.second
         return True, ny.date(), Decimal(seconds) / Decimal(86400)
-    import pandas as pd
-
-    cal = _xnys()
-    ts = pd.Timestamp(now.astimezone(dt.UTC))
-    day = pd.Timestamp(ny.date())
-    if not cal.is_session(day):
+    # The market clock's calendar (explicit start, RISK_CALENDAR_START): any replay window it covers.
+    session = market_clock.session_for(ny.date())
+    if session is None:
         return False, ny.date(), Decimal(1)
-    opens, closes = cal.session_open(day), cal.session_close(day)
-    if ts < opens or ts >= closes:
-        return False, ny.date(), Decimal(0) if ts < opens else Decimal(1)
-    frac = Decimal((ts - opens).total_seconds()) / Decimal((closes - opens).total_seconds())
+    if now < session.open or now >= session.close:
+        return False, ny.date(), Decimal(0) if now < session.open else Decimal(1)
+    frac = Decimal((now - session.open).total_seconds()) / Decimal((session.close - session.open).total_seconds())
     return True, ny.date(), frac
 
 
@@ -191,6 +181,10 @@ class SimulatedBroker:
         if bar.session != session and self.market_hours == "nyse":
             frac = frac if is_open else Decimal(1)
         return is_open, path_price(bar, frac, seed=conf.sim_seed), bar
+
+    def price_at(self, symbol: str, now: dt.datetime) -> Decimal | None:
+        """The path price of ``symbol`` at ``now`` (None without a bar): what a market order fills from."""
+        return self._price_now(symbol, now)[1]
 
     def latest_quote(self, symbol: str) -> Quote | None:
         now = clock.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sqlite3
 from decimal import Decimal
 
 import pytest
@@ -19,8 +20,9 @@ from orders.gateway import order_submit
 from orders.models import Order, Position
 from orders.selectors import price_cache_clear
 from risk.state import CACHE_KEY
-from strategies.models import RebalanceRun, Signal
+from strategies.models import Bar, RebalanceRun, ReplayRun, Signal
 from strategies.replay import ReplayInputError, replay_run
+from strategies.replays import replay_create
 from strategies.services import _weight_decimal, strategy_create
 from strategies.workflow import rebalance_run
 from tests.delivery import stream_deliver
@@ -127,7 +129,21 @@ def test_replay_json_2011_2012_on_an_empty_database_is_consistent_with_its_fills
     assert check["positions_match"] and check["cash_match"]
     assert abs(Decimal(str(data["equity_curve"][-1]["equity"])) - Decimal(check["ledger_equity"])) <= Decimal("0.005")
     assert data["metrics"]["end_equity"] == pytest.approx(float(check["ledger_equity"]), abs=0.005)
-    # and nothing of the replay stayed in the database
+    # ... recomputed from the replay's own database: its positions at the 2012-12-31 closes plus its cash
+    with sqlite3.connect(data["store"]) as db:
+        positions = db.execute("SELECT symbol, qty FROM orders_position WHERE qty != 0").fetchall()
+        lots_gain = db.execute("SELECT sum(gain_loss) FROM tax_realizedgain").fetchone()[0]
+    closes = {b.asset.symbol: b.close for b in Bar.objects.filter(session=dt.date(2012, 12, 31))}
+    value = sum((Decimal(str(q)) * closes[s] for s, q in positions), Decimal(0))
+    assert Decimal(data["final_equity"]) == (Decimal(check["ledger_cash"]) + value).quantize(Decimal("0.01"))
+    # realized P&L = the sum of the tax lots' realized gains
+    assert Decimal(data["realized_pnl"]) == Decimal(str(lots_gain)).quantize(Decimal("0.01"))
+    # the same figures are stored for the console's report
+    run = ReplayRun.objects.get(pk=data["id"])
+    assert run.status == "completed" and run.final_equity == Decimal(data["final_equity"])
+    assert run.realized_pnl == Decimal(data["realized_pnl"]) and run.orders == data["trades"]
+    assert len(run.equity_curve) == 502 and run.trades and run.data_fingerprint and run.code_version
+    # and nothing of the replay stayed in the live database
     assert Order.objects.count() == 0 and Position.objects.count() == 0 and RebalanceRun.objects.count() == 0
 
 
@@ -135,3 +151,25 @@ def test_replay_refuses_symbols_outside_the_universes(market):
     with pytest.raises(ReplayInputError, match="NOPE"):
         replay_run(start=DAY, end=DAY, symbols=["AAPL", "nope"])
     assert Order.objects.count() == 0 and RebalanceRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("field,value", [("start", "2003-13-01"), ("start", "1989-12-29"), ("capital", "1_0"),
+                                         ("capital", "-5"), ("capital", "NaN"), ("capital", "١٠٠"),
+                                         ("strategies", "astrology")])
+def test_replay_create_refuses_bad_input_and_stores_nothing(market, field, value):
+    request = {"start": "2010-12-01", "end": "2010-12-31", "capital": "50000", "strategies": None, field: value}
+    with pytest.raises(ReplayInputError):
+        replay_create(actor=None, **request)
+    assert ReplayRun.objects.count() == 0
+
+
+def test_replay_command_writes_an_html_report_and_reports_progress(market, tmp_path, capsys):
+    report = tmp_path / "report.html"
+    call_command("replay", "--start", "2010-12-01", "--end", "2010-12-31", "--capital", "50000",
+                 "--report", str(report))
+    captured = capsys.readouterr()
+    assert "100.0% · 0:00 left" in captured.err and "report written to" in captured.out
+    html = report.read_text()
+    assert "<polyline" in html and "Monthly returns" in html and "2010-12" in html and "Trades" in html
+    run = ReplayRun.objects.get()
+    assert run.status == "completed" and run.progress_done == run.progress_total == 22
