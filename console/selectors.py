@@ -20,7 +20,7 @@ from console.charts import LineChart, line_chart
 from orders.brokers.base import BrokerError
 from orders.models import AccountSnapshot, Order, OrderSource
 from orders.pretrade import OrderIntent, PreTradeRejection
-from orders.selectors import PositionData, account_latest, last_price, orders_list, positions_list
+from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list
 from risk.selectors import breakers_status, kill_switch_status, limits_usage, rollout_status
 from risk.state import risk_state
 from strategies.models import Strategy
@@ -81,43 +81,28 @@ def _within_days(qs: QuerySet, field: str, start: dt.date | None, end: dt.date |
     return qs
 
 
-def _day_reference_equity(now: dt.datetime) -> Decimal | None:
-    """Equity at the previous close (last snapshot before today, New York), else today's first snapshot."""
-    midnight = _day_start(now.astimezone(clock.NEW_YORK).date())
-    before = AccountSnapshot.objects.filter(time__lt=midnight).order_by("-time", "-pk").values_list("equity", flat=True)
-    ref = before.first()
-    if ref is None:
-        ref = AccountSnapshot.objects.order_by("time", "pk").values_list("equity", flat=True).first()
-    return ref
-
-
 def figures(*, now: dt.datetime | None = None) -> Figures:
+    """The live figures: the ledger's live account (``orders.selectors.account_live``), the same the API
+    and ``monitor`` report; realized/unrealized P&L from the positions even before the first snapshot."""
     now = now or clock.now()
-    account = account_latest()
-    every = positions_list(include_flat=True)
-    open_positions = [p for p in every if p.qty != 0]
-    realized = sum((p.realized_pnl for p in every), ZERO)
-    unrealized = sum((p.unrealized_pnl for p in open_positions if p.unrealized_pnl is not None), ZERO)
-    market_value = sum((p.market_value for p in open_positions if p.market_value is not None), ZERO)
-    day_pnl = None
-    if account is not None:
-        ref = _day_reference_equity(now)
-        day_pnl = None if ref is None else quantize_money(account.equity - ref)
+    account = account_live(now=now)
+    pnl = ledger_pnl() if account is None else account
     state = risk_state()
     phase = state.limits.rollout_phase
+    market_value = sum((p.market_value for p in pnl.positions if p.market_value is not None), ZERO)
     return Figures(
         as_of=now,
         equity=account.equity if account else None,
         cash=account.cash if account else None,
         buying_power=account.buying_power if account else None,
-        account_time=account.time if account else None,
-        day_pnl=day_pnl,
-        realized_pnl=quantize_money(realized),
-        unrealized_pnl=quantize_money(unrealized),
-        total_pnl=quantize_money(realized + unrealized),
+        account_time=account.snapshot_time if account else None,
+        day_pnl=account.day_pnl if account else None,
+        realized_pnl=pnl.realized_pnl,
+        unrealized_pnl=pnl.unrealized_pnl,
+        total_pnl=pnl.total_pnl,
         market_value=quantize_money(market_value),
-        positions=open_positions,
-        unpriced=sum(1 for p in open_positions if p.unrealized_pnl is None),
+        positions=list(pnl.positions),
+        unpriced=pnl.unpriced,
         kill_switch_engaged=state.kill_switch_engaged,
         open_breakers=state.open_breakers,
         rollout_phase=phase,

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import uuid
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -442,7 +444,8 @@ def audit_csv(request):
             for a in qs.iterator(chunk_size=500):
                 yield writer.writerow([
                     a.created_at.isoformat(), a.actor.get_username() if a.actor_id else "system", a.action,
-                    a.object_type, a.object_id, a.reason, a.data, a.request_id,
+                    a.object_type, a.object_id, a.reason,
+                    json.dumps(a.data, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False), a.request_id,
                 ])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -137,14 +137,14 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
     client.get("/")  # warms the quote and risk-state caches
     cache.delete_many([FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
     # session, user, groups, health (SELECT 1, 2 heartbeats), equity curve, market-close report,
-    # strategies, alerts, and the figures: account, day reference, positions
-    with django_assert_num_queries(13):
+    # strategies, alerts, and the figures: account snapshot, fills since it, positions, day reference
+    with django_assert_num_queries(14):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
     with django_assert_num_queries(3):  # both fragments are shared for a few seconds
         client.get("/")
     cache.delete(FIGURES_CACHE_KEY)
-    with django_assert_num_queries(6):  # session, user, groups, account, day reference, positions
+    with django_assert_num_queries(7):  # session, user, groups, snapshot, fills since, positions, day reference
         client.get("/partials/figures/")
     with django_assert_num_queries(3):
         client.get("/partials/figures/")

@@ -179,6 +179,8 @@ def test_parent_shows_children_progress_and_tca(client, viewer, market):
     # buy: (100.50 − 100) / 100 × 10,000 = 50 bps
     assert "arrival 100.00 · average fill 100.50 · implementation shortfall 50.00 bps" in html
     assert "TWAP pending" in html and "bps sliced vs" in html
+    # the parent row's Filled column is its children's: 40 @ 100.50, not the parent row's own 0
+    assert '<td class="num filled">40 @ 100.50<br>' in html
 
 
 @pytest.mark.parametrize("orders", [3, 60])
