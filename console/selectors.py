@@ -16,7 +16,7 @@ from auditlog.models import LogEntry
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
-from console.charts import LineChart, line_chart
+from console import charts
 from orders.brokers.base import BrokerError
 from orders.models import AccountSnapshot, Order, OrderSource
 from orders.pretrade import OrderIntent, PreTradeRejection
@@ -110,10 +110,43 @@ def figures(*, now: dt.datetime | None = None) -> Figures:
     )
 
 
-def equity_curve(*, points: int = EQUITY_POINTS) -> LineChart | None:
+def equity_points(*, points: int = EQUITY_POINTS) -> list[tuple[dt.datetime, Decimal]]:
+    """The last ``points`` account snapshots, oldest first (history: the live figures are the ledger's)."""
     rows = list(AccountSnapshot.objects.order_by("-time", "-pk").values_list("time", "equity")[:points])
     rows.reverse()
-    return line_chart(rows)
+    return rows
+
+
+def benchmark_closes(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """The benchmark's daily closes over ``[start, end]`` (one query; empty without benchmark bars)."""
+    from strategies.bundled import BENCHMARK_SYMBOL
+    from strategies.models import Bar
+
+    return list(Bar.objects.filter(asset__symbol=BENCHMARK_SYMBOL, session__gte=start, session__lte=end)
+                .order_by("session").values_list("session", "close"))
+
+
+def dashboard_charts(*, now: dt.datetime) -> dict:
+    """The dashboard's chart specs (console.charts): equity against the benchmark, drawdown, open
+    positions by symbol and exposure against the risk limits (three queries)."""
+    from strategies.bundled import BENCHMARK_SYMBOL
+
+    equity = equity_points()
+    bench = benchmark_closes(start=equity[0][0].date() - dt.timedelta(days=7), end=now.date()) if equity else []
+    pnl = ledger_pnl()
+    limits = risk_state().limits
+    values = [(p.symbol, abs(p.market_value if p.market_value is not None else p.qty * p.avg_cost))
+              for p in pnl.positions]
+    gross = sum((v for _, v in values), ZERO)
+    by_symbol = [(s, v / gross * 100) for s, v in values] if gross else []
+    exposure = [(s, v, limits.max_position_notional) for s, v in sorted(values)]
+    exposure.append(("Gross", gross, limits.max_gross_exposure))
+    return {
+        "equity": charts.equity_vs_benchmark(equity, bench, benchmark_label=BENCHMARK_SYMBOL),
+        "drawdown": charts.drawdown(equity),
+        "by_symbol": charts.allocation(by_symbol, label="Share of gross exposure"),
+        "exposure": charts.exposure_vs_limits(exposure),
+    }
 
 
 def strategies_status() -> list[dict]:
@@ -143,7 +176,7 @@ def dashboard_context() -> dict:
     """Everything on the dashboard except the live figures (see :func:`figures`, cached by the view)."""
     ok, report = health_report()
     return {
-        "chart": equity_curve(),
+        "charts": dashboard_charts(now=clock.now()),
         "performance": performance_latest(),
         "strategies": strategies_status(),
         "alerts": alerts_active(),
