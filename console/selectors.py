@@ -257,6 +257,79 @@ def orders_page(
     return page
 
 
+# --- order page (issue 21) ------------------------------------------------------------------------
+
+PRICE_SESSIONS = 250  # daily bars on an order's price chart
+FILL_MARKERS = 500  # the symbol's latest fills drawn on it
+
+
+def _session_close_time(day: dt.date) -> dt.datetime:
+    """A daily bar drawn at its session's close (16:00 New York) on a time axis shared with fills."""
+    return dt.datetime.combine(day, dt.time(16), tzinfo=clock.NEW_YORK)
+
+
+def symbol_price_chart(*, symbol: str) -> dict | None:
+    """The symbol's daily closes with its fills as buy/sell markers (two queries)."""
+    from orders.models import Fill
+    from strategies.models import Bar
+
+    bars = list(Bar.objects.filter(asset__symbol=symbol).order_by("-session").values_list("session", "close")
+                [:PRICE_SESSIONS])
+    bars.reverse()
+    fills = list(Fill.objects.filter(symbol=symbol).order_by("-executed_at", "-pk")
+                 .values_list("executed_at", "side", "price")[:FILL_MARKERS])
+    path = [(_session_close_time(day), close) for day, close in bars]
+    return charts.price_with_fills(path, fills, symbol=symbol)
+
+
+def twap_chart(*, parent: Order, children: list[Order], fills: list) -> dict | None:
+    """A TWAP parent's slices against the symbol's fills around it (the price path) and its arrival price."""
+    from orders.models import Fill
+
+    by_child: dict[int, list] = {}
+    for f in fills:
+        by_child.setdefault(f.order_id, []).append(f)
+    points, filled = [], ZERO
+    for c in sorted(children, key=lambda c: (c.scheduled_time or c.created_at, c.pk)):
+        for f in by_child.get(c.pk, []):
+            filled += f.qty
+            points.append((f.executed_at, f.price, filled))
+        if not by_child.get(c.pk):
+            points.append((c.scheduled_time or c.created_at, None, filled))
+    if not points:
+        return None
+    start, end = points[0][0], points[-1][0]
+    pad = max((end - start) / 10, dt.timedelta(minutes=1))
+    path = list(Fill.objects.filter(symbol=parent.symbol, executed_at__gte=start - pad, executed_at__lte=end + pad)
+                .order_by("executed_at", "pk").values_list("executed_at", "price")[:FILL_MARKERS])
+    return charts.twap_slices(points, path=path, arrival=parent.reference_price)
+
+
+def order_page(*, order_id: int) -> dict | None:
+    """One order with its fills, events, TWAP children (progress, TCA, slices chart) and its symbol's
+    price chart with fill markers; None when it does not exist. Eight queries for a TWAP parent."""
+    from orders.models import Fill, OrderEvent
+    from orders.tca import symbol_adv
+
+    order = Order.objects.select_related("created_by", "parent_order").filter(pk=order_id).first()
+    if order is None:
+        return None
+    children = list(Order.objects.filter(parent_order_id=order.pk).order_by("slice_num", "pk"))
+    ids = [order.pk, *(c.pk for c in children)]
+    fills = list(Fill.objects.filter(order_id__in=ids).order_by("executed_at", "pk"))
+    events = list(OrderEvent.objects.filter(order_id=order.pk).select_related("actor").order_by("created_at", "pk"))
+    progress = _progress(order, children, symbol_adv(symbol=order.symbol)) if children else None
+    return {
+        "order": order,
+        "children": children,
+        "progress": progress,
+        "fills": fills,
+        "events": events,
+        "price_chart": symbol_price_chart(symbol=order.symbol),
+        "twap_chart": twap_chart(parent=order, children=children, fills=fills) if children else None,
+    }
+
+
 # --- manual order preview -------------------------------------------------------------------------
 
 

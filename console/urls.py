@@ -26,4 +26,8 @@ urlpatterns = [
     path("compliance/", views.compliance, name="compliance"),
     path("compliance/download/", views.compliance_download, name="compliance_download"),
     path("compliance/stored/<int:export_id>/", views.compliance_stored, name="compliance_stored"),
+    # --- issue 21: the order page, live fragments, the order ticket's quote ---
+    path("orders/<int:order_id>/", views.order_detail, name="order_detail"),
+    path("partials/orders/", views.orders_partial, name="orders_partial"),
+    path("partials/orders/<int:order_id>/", views.order_detail_partial, name="order_detail_partial"),
 ]

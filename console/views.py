@@ -134,16 +134,31 @@ def _orders_table(request, form, can_trade: bool) -> str:
 def orders(request):
     form = forms.OrdersFilterForm(request.GET or None)
     table = _orders_table(request, form, has_role(request.user, OPERATOR))
-    return render(request, "console/orders.html", {"form": form, "table_html": table})
+    return render(request, "console/orders.html", {"form": form, "table_html": table,
+                                                   "refresh_seconds": REFRESH_SECONDS,
+                                                   "query": request.GET.urlencode()})
+
+
+def _cancel_back(request, order_id) -> HttpResponse:
+    """Back to the order's page when the cancel came from it, else to the orders list."""
+    if request.POST.get("back") == "order" and isinstance(order_id, int):
+        return redirect("console:order_detail", order_id=order_id)
+    return redirect("console:orders")
 
 
 @require_POST
 @role_required(OPERATOR)
 def order_cancel_view(request):
-    form = forms.CancelForm(request.POST)
+    # A row of the orders table carries its own reason box (``reason_<id>``, issue 21): the table is
+    # shared between users, so its inputs belong to the page's one cancel form by their form= attribute.
+    data = request.POST.copy()
+    row_reason = data.get(f"reason_{data.get('order_id', '')}", "")
+    if not data.get("reason", "").strip() and row_reason:
+        data["reason"] = row_reason
+    form = forms.CancelForm(data)
     if not form.is_valid():
         messages.error(request, "Cancel refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
-        return redirect("console:orders")
+        return _cancel_back(request, form.cleaned_data.get("order_id"))
     order_id = form.cleaned_data["order_id"]
     try:
         result = order_cancel(order=order_id, actor=request.user, reason=form.cleaned_data["reason"])
@@ -155,7 +170,44 @@ def order_cancel_view(request):
     else:
         messages.success(request, f"Cancel requested for {result.client_order_id}: now {result.status}.")
     orders_changed()
-    return redirect("console:orders")
+    return _cancel_back(request, order_id)
+
+
+# --- orders: live fragments and the order page (issue 21) ----------------------------------------
+
+
+@require_GET
+@role_required(VIEWER)
+def orders_partial(request):
+    """The orders table the orders page polls (the same shared, cached fragment as the page's)."""
+    form = forms.OrdersFilterForm(request.GET or None)
+    return HttpResponse(_orders_table(request, form, has_role(request.user, OPERATOR)))
+
+
+def _order_context(request, order_id: int) -> dict | None:
+    context = selectors.order_page(order_id=order_id)
+    if context is not None:
+        context["can_trade"] = has_role(request.user, OPERATOR)
+        context["refresh_seconds"] = REFRESH_SECONDS
+    return context
+
+
+@require_GET
+@role_required(VIEWER)
+def order_detail(request, order_id: int):
+    context = _order_context(request, order_id)
+    if context is None:
+        return render(request, "errors/404.html", status=404)
+    return render(request, "console/order_detail.html", context)
+
+
+@require_GET
+@role_required(VIEWER)
+def order_detail_partial(request, order_id: int):
+    context = _order_context(request, order_id)
+    if context is None:
+        return HttpResponse("This order does not exist.", status=404, content_type="text/plain; charset=utf-8")
+    return render(request, "console/_order_live.html", context)
 
 
 @require_POST

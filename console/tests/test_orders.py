@@ -125,7 +125,9 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
     client.force_login(operator)
     html = client.get("/orders/").content.decode()
     assert f'form="cancel-form" name="order_id" value="{open_order.pk}"' in html
-    assert '<form method="post" action="/orders/cancel/" class="inline-form" id="cancel-form">' in html
+    assert '<form method="post" action="/orders/cancel/" id="cancel-form">' in html
+    # the row carries its own reason box, part of the page's cancel form
+    assert f'<input name="reason_{open_order.pk}" form="cancel-form"' in html
     response = client.post("/orders/cancel/", {"order_id": open_order.pk, "reason": ""})
     assert response.status_code == 302 and Order.objects.get().status == "accepted"  # no reason: nothing
     client.post("/orders/cancel/", {"reason": "no order chosen"})
@@ -133,10 +135,54 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
     response = client.post("/orders/cancel/", {"order_id": open_order.pk + 1, "reason": "wrong id"}, follow=True)
     assert f"Order {open_order.pk + 1} does not exist." in response.content.decode()
     assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
-    client.post("/orders/cancel/", {"order_id": open_order.pk, "reason": "price moved"})
+    # another row's reason does not cancel this one
+    client.post("/orders/cancel/", {"order_id": open_order.pk, f"reason_{open_order.pk + 1}": "not this row"})
+    assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
+    response = client.post("/orders/cancel/", {"order_id": open_order.pk, f"reason_{open_order.pk}": "price moved"})
+    assert response.status_code == 302 and response["Location"] == "/orders/"
     assert Order.objects.get().status == "canceled"
     cancel = ActionLog.objects.get(action="order.cancel")
     assert (cancel.actor, cancel.reason) == (operator, "price moved")
+
+
+def test_order_page_shows_a_parent_with_its_slices_fills_and_charts(client, viewer, operator, market, frozen,
+                                                                    django_assert_num_queries):
+    from orders.gateway import order_submit
+    from orders.models import Fill
+
+    # given a TWAP parent of 100 whose two slices filled 60 @ 100 and 40 @ 100 (children's fills are its fills)
+    parent = _order(1, qty=D(100), filled_qty=D(0), status="filled", source="twap", reference_price=D("100"),
+                    total_slices=2)
+    for n, q in ((1, "60"), (2, "40")):
+        child = order_submit(symbol="AAPL", side="buy", qty=q, source="twap", actor=operator, reason="slice",
+                             client_order_id=f"slice-{n}")
+        Order.objects.filter(pk=child.pk).update(parent_order=parent, slice_num=n, total_slices=2)
+        Fill.objects.filter(order=child).update(executed_at=T0 + dt.timedelta(minutes=5 * n))  # slices spread out
+    client.force_login(viewer)
+    with django_assert_num_queries(12):  # session, user, groups, order, children, fills, events, ADV (2),
+        # bars and fills of the symbol (price chart), fills around the slices (TWAP chart)
+        response = client.get(f"/orders/{parent.pk}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<dd id="order-filled">100 of 100 @ 100.00</dd>' in html
+    assert '<script id="chart-price" type="application/json">' in html and 'data-chart="chart-twap"' in html
+    assert html.count('<tr><td>1/2</td>') == 1 and "Fills (2)" in html
+    assert f'hx-get="/partials/orders/{parent.pk}/"' in html
+    partial = client.get(f"/partials/orders/{parent.pk}/").content.decode()
+    assert "<html" not in partial and '<dd id="order-filled">100 of 100 @ 100.00</dd>' in partial
+    assert client.get("/orders/999999/").status_code == 404
+    assert client.get("/partials/orders/999999/").status_code == 404
+
+
+def test_orders_partial_is_the_table_and_short_ids_keep_the_full_id(client, viewer, market):
+    _order(1, client_order_id="manual-20260310150000-0123456789abcdef0123")
+    client.force_login(viewer)
+    html = client.get("/partials/orders/").content.decode()
+    assert "<html" not in html and '<tr id="order-' in html
+    assert 'title="manual-20260310150000-0123456789abcdef0123">…cdef0123</span>' in html
+    assert 'data-copy="manual-20260310150000-0123456789abcdef0123"' in html
+    page = client.get("/orders/?symbol=AAPL").content.decode()
+    assert 'hx-get="/partials/orders/?symbol=AAPL"' in page
 
 
 def _order(i: int, **kw) -> Order:
