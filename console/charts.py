@@ -105,7 +105,7 @@ def price_with_fills(path: list[Point], fills: list[tuple[dt.datetime, str, Deci
                      symbol: str, ranges: bool = True) -> dict | None:
     """A symbol's price path with buy and sell fills as markers on a shared time axis."""
     times = sorted({t for t, _ in path} | {t for t, _, _ in fills})
-    price = {t: v for t, v in path}
+    price = dict(path)
     buys = {t: p for t, side, p in fills if side == "buy"}
     sells = {t: p for t, side, p in fills if side == "sell"}
     lines = [series(symbol, (_f(price.get(t), 4) for t in times))]
@@ -124,7 +124,7 @@ def twap_slices(slices: list[tuple[dt.datetime, Decimal | None, Decimal]], *, pa
     reference line; the cumulative filled quantity is drawn against the right axis.
     """
     times = sorted({t for t, _, _ in slices} | {t for t, _ in path})
-    price = {t: v for t, v in path}
+    price = dict(path)
     fill = {t: p for t, p, _ in slices if p is not None}
     cumulative: dict[dt.datetime, Decimal] = {t: q for t, _, q in slices}
     running: Decimal | None = None
