@@ -333,6 +333,42 @@ def order_page(*, order_id: int) -> dict | None:
 # --- manual order preview -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DatedQuote:
+    """The latest quote with its dates: when it was taken and the session of the bar it comes from (the
+    simulated exchange quotes the latest stored bar; a demo market shows that bar's original date)."""
+
+    symbol: str
+    bid: Decimal | None
+    ask: Decimal | None
+    last: Decimal | None
+    time: dt.datetime
+    session: dt.date | None
+
+
+def quote_dated(*, symbol: str) -> DatedQuote | None:
+    """The broker's latest quote for ``symbol`` and the session of its latest daily bar (one query)."""
+    from orders.brokers import get_broker
+    from strategies.selectors import latest_daily_bar
+
+    try:
+        quote = get_broker().latest_quote(symbol)
+    except BrokerError:
+        return None
+    if quote is None:
+        return None
+    bar = latest_daily_bar(symbol=symbol, on_or_before=clock.today_ny())
+    return DatedQuote(symbol=quote.symbol, bid=quote.bid, ask=quote.ask, last=quote.last, time=quote.time,
+                      session=bar.session if bar else None)
+
+
+def tradable_symbols() -> list[tuple[str, str]]:
+    """Known tradable assets ``(symbol, name)`` for the order ticket's symbol search (one query)."""
+    from strategies.models import Asset
+
+    return list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", "name"))
+
+
 @dataclass
 class CheckResult:
     name: str
@@ -354,6 +390,11 @@ class OrderPreview:
     checks: list[CheckResult]
     wash_detail: str
     wash_warning: bool
+    quote: DatedQuote | None = None
+    position_qty: Decimal = ZERO  # the symbol's position now (signed)
+    position_after: Decimal = ZERO  # and once this order has filled
+    buying_power: Decimal | None = None  # the live account's (None before the first snapshot)
+    buying_power_after: Decimal | None = None
     twap_slices: int | None = None
     twap_horizon_minutes: Decimal | None = None
     twap_first_slice_qty: Decimal | None = None
@@ -414,10 +455,22 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
             wash_detail = str(exc.detail)
     else:
         wash_detail = "No price: the wash-sale preview needs a last or limit price."
+    from orders.selectors import position_get
+
+    position = position_get(symbol=v.symbol)
+    held = position.qty if position else ZERO
+    signed = v.qty if v.side == "buy" else -v.qty
+    account = account_live(now=now)
+    bp = account.buying_power if account else None
+    bp_after = None
+    if bp is not None and notional is not None:
+        bp_after = quantize_money(bp - notional if v.side == "buy" else bp + notional)
     return OrderPreview(
         symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price,
         time_in_force=v.time_in_force, last_price=price, notional=notional, checks=checks,
         wash_detail=wash_detail, wash_warning=wash_warning,
+        quote=quote_dated(symbol=v.symbol), position_qty=held, position_after=held + signed,
+        buying_power=bp, buying_power_after=bp_after,
         twap_slices=len(plan) if plan else None,
         twap_horizon_minutes=horizon_minutes if plan else None,
         twap_first_slice_qty=plan[0].qty if plan else None,

@@ -247,7 +247,10 @@ def _preview(form, user):
 @role_required(OPERATOR)
 def order_new(request):
     """Step 1: the order form. A valid POST shows the confirmation step; nothing is placed yet."""
-    form = forms.OrderForm(request.POST or None)
+    # "Close position" on a dashboard row links here with symbol, side and qty filled in (issue 21):
+    # still through the confirmation step and its reason.
+    prefill = {k: request.GET[k] for k in ("symbol", "side", "qty") if request.GET.get(k)}
+    form = forms.OrderForm(request.POST or None, initial=prefill or None)
     if request.method == "POST" and form.is_valid():
         try:
             preview = _preview(form, request.user)
@@ -261,7 +264,8 @@ def order_new(request):
             })
             return render(request, "console/order_confirm.html", {"preview": preview, "form": confirm})
     status = 400 if request.method == "POST" else 200
-    return render(request, "console/order_new.html", {"form": form}, status=status)
+    return render(request, "console/order_new.html", {"form": form, "assets": selectors.tradable_symbols()},
+                  status=status)
 
 
 @require_POST

@@ -314,3 +314,29 @@ def test_bad_twap_input_changes_nothing(client, operator, market, frozen, change
     field_block = re.search(rf'<p class="field has-error">\s*<label for="id_{field}">.*?</p>', html, re.DOTALL)
     assert field_block is not None and f'role="alert">{message}</span>' in field_block.group(0)  # on that field
     assert _state() == (0, 0)
+
+
+def test_ticket_reports_every_field_error_at_once_and_changes_nothing(client, operator, market, frozen):
+    client.force_login(operator)
+    response, html, coid = _confirm_page(client, symbol="ZZZZ", qty="-1", order_type="limit", limit_price="nan")
+    assert response.status_code == 400 and coid is None
+    assert "unknown symbol ZZZZ" in html and "Quantity must be greater than zero" in html
+    assert "Limit price must be a finite number" in html or "Limit price must be a number" in html
+    assert _state() == (0, 0)
+
+
+def test_ticket_shows_a_dated_quote_the_resulting_position_and_buying_power(client, operator, market, frozen):
+    from orders.reconcile import account_snapshot_record
+
+    buy("AAPL", "4", actor=operator)
+    account_snapshot_record()  # cash 100,000 − 400 = 99,600
+    client.force_login(operator)
+    new = client.get("/orders/new/?symbol=AAPL&side=sell&qty=4").content.decode()  # "Close" on a position row
+    assert 'value="AAPL"' in new and 'value="4"' in new and '<option value="sell" selected>' in new
+    assert '<datalist id="asset-list">' in new and '<option value="MSFT">' in new
+    _, html, coid = _confirm_page(client)  # buy 10 AAPL at 100
+    assert coid is not None
+    assert re.search(r'quoted <time datetime="2026-03-10T15:00:00\+00:00">2026-03-10 15:00:00 UTC</time>, '
+                     r'latest bar <time datetime="2026-01-02" id="quote-session">2026-01-02</time>', html)
+    assert '<td id="position-after">4 → <strong>14</strong> AAPL</td>' in html
+    assert '<td id="buying-power-after">99,600.00 → <strong>98,600.00</strong></td>' in html
