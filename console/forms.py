@@ -8,9 +8,9 @@ from django import forms
 
 from orders.models import OrderSource, OrderStatus, OrderType, Side, TimeInForce
 from orders.twap import MAX_SLICES
+from strategies.allocation import METHODS
 from strategies.selectors import asset_get
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
-from strategies.allocation import METHODS
 
 REASON_HELP = "Why: recorded in the audit log with your name."
 
