@@ -513,6 +513,9 @@ def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:
     ]
     return {
         "error": "",
+        "chart_by_strategy": charts.allocation([(r["strategy"], r["weight"] * 100) for r in by_strategy],
+                                               label="Weight %"),
+        "chart_by_symbol": charts.allocation([(r["symbol"], r["weight"] * 100) for r in weights], label="Weight %"),
         "as_of": outcome.as_of,
         "session": outcome.session,
         "method": alloc.method,
