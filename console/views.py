@@ -62,9 +62,10 @@ def _shared_fragment(key: str, seconds: int, template: str, context) -> str:
     return mark_safe(html)  # our own template's output, escaped when it was rendered
 
 
-def _figures_html() -> str:
-    return _shared_fragment(FIGURES_CACHE_KEY, FIGURES_CACHE_SECONDS, "console/_figures.html",
-                            lambda: {"figures": selectors.figures()})
+def _figures_html(can_trade: bool) -> str:
+    # Operators' copy carries the positions' "Close" links (issue 21): one shared copy per role kind.
+    return _shared_fragment(FIGURES_CACHE_KEY + (":trade" if can_trade else ""), FIGURES_CACHE_SECONDS,
+                            "console/_figures.html", lambda: {"figures": selectors.figures(), "can_trade": can_trade})
 
 
 @require_GET
@@ -73,14 +74,15 @@ def dashboard(request):
     status = _shared_fragment(STATUS_CACHE_KEY, STATUS_CACHE_SECONDS, "console/_status.html",
                               selectors.dashboard_context)
     return render(request, "console/dashboard.html",
-                  {"refresh_seconds": REFRESH_SECONDS, "figures_html": _figures_html(), "status_html": status})
+                  {"refresh_seconds": REFRESH_SECONDS, "figures_html": _figures_html(has_role(request.user, OPERATOR)),
+                   "status_html": status})
 
 
 @require_GET
 @role_required(VIEWER)
 def figures_partial(request):
     """The live figures fragment the dashboard polls (static/js/console.js handles an expired session)."""
-    return HttpResponse(_figures_html())
+    return HttpResponse(_figures_html(has_role(request.user, OPERATOR)))
 
 
 # --- orders ---------------------------------------------------------------------------------------

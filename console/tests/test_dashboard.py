@@ -159,3 +159,14 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
         client.get("/partials/figures/")
     with django_assert_num_queries(3):
         client.get("/partials/figures/")
+
+
+def test_close_position_link_is_for_operators_only(client, viewer, operator, market, frozen):
+    buy("AAPL", "10", actor=operator)
+    account_snapshot_record()
+    client.force_login(operator)
+    html = client.get("/").content.decode()
+    assert 'href="/orders/new/?symbol=AAPL&amp;side=sell&amp;qty=10">Close</a>' in html
+    client.force_login(viewer)
+    assert "/orders/new/" not in client.get("/").content.decode()
+    assert "/orders/new/" not in client.get("/partials/figures/").content.decode()
