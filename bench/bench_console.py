@@ -54,8 +54,9 @@ def _seed() -> None:
         p = Decimal(rng.randint(2000, 40000)) / 100
         bars.append(Bar(asset=a, session=session, open=p, high=p, low=p, close=p, volume=Decimal(1_000_000)))
     spx = Asset.objects.create(symbol="SPX", name="S&P 500 index", tradable=False)  # the charts' benchmark
-    bars += [Bar(asset=spx, session=session - dt.timedelta(days=d), open=Decimal(5000), high=Decimal(5000),
-                 low=Decimal(5000), close=Decimal(5000 + rng.randint(-200, 200))) for d in range(400)]
+    closes = [Decimal(5000 + rng.randint(-200, 200)) for _ in range(400)]
+    bars += [Bar(asset=spx, session=session - dt.timedelta(days=d), open=c, high=c, low=c, close=c)
+             for d, c in enumerate(closes)]
     Bar.objects.bulk_create(bars)
     Position.objects.bulk_create([
         Position(symbol=s, qty=Decimal(rng.randint(1, 500)), avg_cost=Decimal(rng.randint(2000, 40000)) / 100,
