@@ -30,7 +30,7 @@ CLIENTS = 10
 REQUESTS_PER_CLIENT = 40
 ORDERS = 10_000
 POSITIONS = 100
-PAGES = (("dashboard", "/", 13), ("figures partial", "/partials/figures/", 6), ("orders list", "/orders/", 8))
+PAGES = (("dashboard", "/", 16), ("figures partial", "/partials/figures/", 7), ("orders list", "/orders/", 8))
 
 
 def _seed() -> None:
@@ -53,6 +53,10 @@ def _seed() -> None:
     for a in assets:
         p = Decimal(rng.randint(2000, 40000)) / 100
         bars.append(Bar(asset=a, session=session, open=p, high=p, low=p, close=p, volume=Decimal(1_000_000)))
+    spx = Asset.objects.create(symbol="SPX", name="S&P 500 index", tradable=False)  # the charts' benchmark
+    closes = [Decimal(5000 + rng.randint(-200, 200)) for _ in range(400)]
+    bars += [Bar(asset=spx, session=session - dt.timedelta(days=d), open=c, high=c, low=c, close=c)
+             for d, c in enumerate(closes)]
     Bar.objects.bulk_create(bars)
     Position.objects.bulk_create([
         Position(symbol=s, qty=Decimal(rng.randint(1, 500)), avg_cost=Decimal(rng.randint(2000, 40000)) / 100,

@@ -9,7 +9,9 @@ from django import forms
 from orders.models import OrderSource, OrderStatus, OrderType, Side, TimeInForce
 from orders.twap import MAX_SLICES
 from strategies.allocation import METHODS
+from strategies.selectors import asset_get
 from trading_site.lib.forms import StrictDecimalField, StrictNumberTextField
+from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
 
 REASON_HELP = "Why: recorded in the audit log with your name."
 
@@ -24,7 +26,9 @@ def _reason_field() -> forms.CharField:
 
 class OrderForm(forms.Form):
     symbol = forms.CharField(max_length=16, widget=forms.TextInput(attrs={"autocapitalize": "characters",
-                                                                         "autocomplete": "off"}))
+                                                                         "autocomplete": "off",
+                                                                         "list": "asset-list"}),
+                             help_text="Type to search the known assets.")
     side = forms.ChoiceField(choices=Side.choices)
     qty = StrictNumberTextField(max_length=32, label="Quantity", widget=forms.TextInput(attrs={"inputmode": "decimal"}))
     order_type = forms.ChoiceField(choices=OrderType.choices, label="Order type")
@@ -39,7 +43,29 @@ class OrderForm(forms.Form):
                                          help_text="With TWAP slices: the time over which the slices are spread.")
 
     def clean_symbol(self) -> str:
-        return self.cleaned_data["symbol"].strip().upper()
+        symbol = self.cleaned_data["symbol"].strip().upper()
+        if asset_get(symbol=symbol) is None:
+            raise forms.ValidationError(f"unknown symbol {symbol}: choose one of the known assets")
+        return symbol
+
+    # Quantity and limit price are checked here with the ledger's own parsers, so every field's error
+    # shows at once; the gateway parses them again (the one rule) when the order is previewed and sent.
+    def clean_qty(self) -> str:
+        value = self.cleaned_data["qty"].strip()
+        try:
+            parse_qty(value, field="Quantity")
+        except DecimalInputError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return value
+
+    def clean_limit_price(self) -> str:
+        value = (self.cleaned_data.get("limit_price") or "").strip()
+        if value:
+            try:
+                parse_price(value, field="Limit price")
+            except DecimalInputError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return value
 
     def clean(self):
         data = super().clean()

@@ -16,11 +16,11 @@ from auditlog.models import LogEntry
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
-from console.charts import LineChart, line_chart
+from console import charts
 from orders.brokers.base import BrokerError
 from orders.models import AccountSnapshot, Order, OrderSource
 from orders.pretrade import OrderIntent, PreTradeRejection
-from orders.selectors import PositionData, account_latest, last_price, orders_list, positions_list
+from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list
 from risk.selectors import breakers_status, kill_switch_status, limits_usage, rollout_status
 from risk.state import risk_state
 from strategies.models import Strategy
@@ -81,43 +81,28 @@ def _within_days(qs: QuerySet, field: str, start: dt.date | None, end: dt.date |
     return qs
 
 
-def _day_reference_equity(now: dt.datetime) -> Decimal | None:
-    """Equity at the previous close (last snapshot before today, New York), else today's first snapshot."""
-    midnight = _day_start(now.astimezone(clock.NEW_YORK).date())
-    before = AccountSnapshot.objects.filter(time__lt=midnight).order_by("-time", "-pk").values_list("equity", flat=True)
-    ref = before.first()
-    if ref is None:
-        ref = AccountSnapshot.objects.order_by("time", "pk").values_list("equity", flat=True).first()
-    return ref
-
-
 def figures(*, now: dt.datetime | None = None) -> Figures:
+    """The live figures: the ledger's live account (``orders.selectors.account_live``), the same the API
+    and ``monitor`` report; realized/unrealized P&L from the positions even before the first snapshot."""
     now = now or clock.now()
-    account = account_latest()
-    every = positions_list(include_flat=True)
-    open_positions = [p for p in every if p.qty != 0]
-    realized = sum((p.realized_pnl for p in every), ZERO)
-    unrealized = sum((p.unrealized_pnl for p in open_positions if p.unrealized_pnl is not None), ZERO)
-    market_value = sum((p.market_value for p in open_positions if p.market_value is not None), ZERO)
-    day_pnl = None
-    if account is not None:
-        ref = _day_reference_equity(now)
-        day_pnl = None if ref is None else quantize_money(account.equity - ref)
+    account = account_live(now=now)
+    pnl = ledger_pnl() if account is None else account
     state = risk_state()
     phase = state.limits.rollout_phase
+    market_value = sum((p.market_value for p in pnl.positions if p.market_value is not None), ZERO)
     return Figures(
         as_of=now,
         equity=account.equity if account else None,
         cash=account.cash if account else None,
         buying_power=account.buying_power if account else None,
-        account_time=account.time if account else None,
-        day_pnl=day_pnl,
-        realized_pnl=quantize_money(realized),
-        unrealized_pnl=quantize_money(unrealized),
-        total_pnl=quantize_money(realized + unrealized),
+        account_time=account.snapshot_time if account else None,
+        day_pnl=account.day_pnl if account else None,
+        realized_pnl=pnl.realized_pnl,
+        unrealized_pnl=pnl.unrealized_pnl,
+        total_pnl=pnl.total_pnl,
         market_value=quantize_money(market_value),
-        positions=open_positions,
-        unpriced=sum(1 for p in open_positions if p.unrealized_pnl is None),
+        positions=list(pnl.positions),
+        unpriced=pnl.unpriced,
         kill_switch_engaged=state.kill_switch_engaged,
         open_breakers=state.open_breakers,
         rollout_phase=phase,
@@ -125,10 +110,43 @@ def figures(*, now: dt.datetime | None = None) -> Figures:
     )
 
 
-def equity_curve(*, points: int = EQUITY_POINTS) -> LineChart | None:
+def equity_points(*, points: int = EQUITY_POINTS) -> list[tuple[dt.datetime, Decimal]]:
+    """The last ``points`` account snapshots, oldest first (history: the live figures are the ledger's)."""
     rows = list(AccountSnapshot.objects.order_by("-time", "-pk").values_list("time", "equity")[:points])
     rows.reverse()
-    return line_chart(rows)
+    return rows
+
+
+def benchmark_closes(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """The benchmark's daily closes over ``[start, end]`` (one query; empty without benchmark bars)."""
+    from strategies.bundled import BENCHMARK_SYMBOL
+    from strategies.models import Bar
+
+    return list(Bar.objects.filter(asset__symbol=BENCHMARK_SYMBOL, session__gte=start, session__lte=end)
+                .order_by("session").values_list("session", "close"))
+
+
+def dashboard_charts(*, now: dt.datetime) -> dict:
+    """The dashboard's chart specs (console.charts): equity against the benchmark, drawdown, open
+    positions by symbol and exposure against the risk limits (three queries)."""
+    from strategies.bundled import BENCHMARK_SYMBOL
+
+    equity = equity_points()
+    bench = benchmark_closes(start=equity[0][0].date() - dt.timedelta(days=7), end=now.date()) if equity else []
+    pnl = ledger_pnl()
+    limits = risk_state().limits
+    values = [(p.symbol, abs(p.market_value if p.market_value is not None else p.qty * p.avg_cost))
+              for p in pnl.positions]
+    gross = sum((v for _, v in values), ZERO)
+    by_symbol = [(s, v / gross * 100) for s, v in values] if gross else []
+    exposure = [(s, v, limits.max_position_notional) for s, v in sorted(values)]
+    exposure.append(("Gross", gross, limits.max_gross_exposure))
+    return {
+        "equity": charts.equity_vs_benchmark(equity, bench, benchmark_label=BENCHMARK_SYMBOL),
+        "drawdown": charts.drawdown(equity),
+        "by_symbol": charts.allocation(by_symbol, label="Share of gross exposure"),
+        "exposure": charts.exposure_vs_limits(exposure),
+    }
 
 
 def strategies_status() -> list[dict]:
@@ -158,7 +176,7 @@ def dashboard_context() -> dict:
     """Everything on the dashboard except the live figures (see :func:`figures`, cached by the view)."""
     ok, report = health_report()
     return {
-        "chart": equity_curve(),
+        "charts": dashboard_charts(now=clock.now()),
         "performance": performance_latest(),
         "strategies": strategies_status(),
         "alerts": alerts_active(),
@@ -239,7 +257,116 @@ def orders_page(
     return page
 
 
+# --- order page (issue 21) ------------------------------------------------------------------------
+
+PRICE_SESSIONS = 250  # daily bars on an order's price chart
+FILL_MARKERS = 500  # the symbol's latest fills drawn on it
+
+
+def _session_close_time(day: dt.date) -> dt.datetime:
+    """A daily bar drawn at its session's close (16:00 New York) on a time axis shared with fills."""
+    return dt.datetime.combine(day, dt.time(16), tzinfo=clock.NEW_YORK)
+
+
+def symbol_price_chart(*, symbol: str) -> dict | None:
+    """The symbol's daily closes with its fills as buy/sell markers (two queries)."""
+    from orders.models import Fill
+    from strategies.models import Bar
+
+    bars = list(Bar.objects.filter(asset__symbol=symbol).order_by("-session").values_list("session", "close")
+                [:PRICE_SESSIONS])
+    bars.reverse()
+    fills = list(Fill.objects.filter(symbol=symbol).order_by("-executed_at", "-pk")
+                 .values_list("executed_at", "side", "price")[:FILL_MARKERS])
+    path = [(_session_close_time(day), close) for day, close in bars]
+    return charts.price_with_fills(path, fills, symbol=symbol)
+
+
+def twap_chart(*, parent: Order, children: list[Order], fills: list) -> dict | None:
+    """A TWAP parent's slices against the symbol's fills around it (the price path) and its arrival price."""
+    from orders.models import Fill
+
+    by_child: dict[int, list] = {}
+    for f in fills:
+        by_child.setdefault(f.order_id, []).append(f)
+    points, filled = [], ZERO
+    for c in sorted(children, key=lambda c: (c.scheduled_time or c.created_at, c.pk)):
+        for f in by_child.get(c.pk, []):
+            filled += f.qty
+            points.append((f.executed_at, f.price, filled))
+        if not by_child.get(c.pk):
+            points.append((c.scheduled_time or c.created_at, None, filled))
+    if not points:
+        return None
+    start, end = points[0][0], points[-1][0]
+    pad = max((end - start) / 10, dt.timedelta(minutes=1))
+    path = list(Fill.objects.filter(symbol=parent.symbol, executed_at__gte=start - pad, executed_at__lte=end + pad)
+                .order_by("executed_at", "pk").values_list("executed_at", "price")[:FILL_MARKERS])
+    return charts.twap_slices(points, path=path, arrival=parent.reference_price)
+
+
+def order_page(*, order_id: int) -> dict | None:
+    """One order with its fills, events, TWAP children (progress, TCA, slices chart) and its symbol's
+    price chart with fill markers; None when it does not exist. Eight queries for a TWAP parent."""
+    from orders.models import Fill, OrderEvent
+    from orders.tca import symbol_adv
+
+    order = Order.objects.select_related("created_by", "parent_order").filter(pk=order_id).first()
+    if order is None:
+        return None
+    children = list(Order.objects.filter(parent_order_id=order.pk).order_by("slice_num", "pk"))
+    ids = [order.pk, *(c.pk for c in children)]
+    fills = list(Fill.objects.filter(order_id__in=ids).order_by("executed_at", "pk"))
+    events = list(OrderEvent.objects.filter(order_id=order.pk).select_related("actor").order_by("created_at", "pk"))
+    progress = _progress(order, children, symbol_adv(symbol=order.symbol)) if children else None
+    return {
+        "order": order,
+        "children": children,
+        "progress": progress,
+        "fills": fills,
+        "events": events,
+        "price_chart": symbol_price_chart(symbol=order.symbol),
+        "twap_chart": twap_chart(parent=order, children=children, fills=fills) if children else None,
+    }
+
+
 # --- manual order preview -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatedQuote:
+    """The latest quote with its dates: when it was taken and the session of the bar it comes from (the
+    simulated exchange quotes the latest stored bar; a demo market shows that bar's original date)."""
+
+    symbol: str
+    bid: Decimal | None
+    ask: Decimal | None
+    last: Decimal | None
+    time: dt.datetime
+    session: dt.date | None
+
+
+def quote_dated(*, symbol: str) -> DatedQuote | None:
+    """The broker's latest quote for ``symbol`` and the session of its latest daily bar (one query)."""
+    from orders.brokers import get_broker
+    from strategies.selectors import latest_daily_bar
+
+    try:
+        quote = get_broker().latest_quote(symbol)
+    except BrokerError:
+        return None
+    if quote is None:
+        return None
+    bar = latest_daily_bar(symbol=symbol, on_or_before=clock.today_ny())
+    return DatedQuote(symbol=quote.symbol, bid=quote.bid, ask=quote.ask, last=quote.last, time=quote.time,
+                      session=bar.session if bar else None)
+
+
+def tradable_symbols() -> list[tuple[str, str]]:
+    """Known tradable assets ``(symbol, name)`` for the order ticket's symbol search (one query)."""
+    from strategies.models import Asset
+
+    return list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", "name"))
 
 
 @dataclass
@@ -263,6 +390,11 @@ class OrderPreview:
     checks: list[CheckResult]
     wash_detail: str
     wash_warning: bool
+    quote: DatedQuote | None = None
+    position_qty: Decimal = ZERO  # the symbol's position now (signed)
+    position_after: Decimal = ZERO  # and once this order has filled
+    buying_power: Decimal | None = None  # the live account's (None before the first snapshot)
+    buying_power_after: Decimal | None = None
     twap_slices: int | None = None
     twap_horizon_minutes: Decimal | None = None
     twap_first_slice_qty: Decimal | None = None
@@ -328,10 +460,22 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
             wash_detail = str(exc.detail)
     else:
         wash_detail = "No price: the wash-sale preview needs a last or limit price."
+    from orders.selectors import position_get
+
+    position = position_get(symbol=v.symbol)
+    held = position.qty if position else ZERO
+    signed = v.qty if v.side == "buy" else -v.qty
+    account = account_live(now=now)
+    bp = account.buying_power if account else None
+    bp_after = None
+    if bp is not None and notional is not None:
+        bp_after = quantize_money(bp - notional if v.side == "buy" else bp + notional)
     return OrderPreview(
         symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price,
         time_in_force=v.time_in_force, last_price=price, notional=notional, checks=checks,
         wash_detail=wash_detail, wash_warning=wash_warning,
+        quote=quote_dated(symbol=v.symbol), position_qty=held, position_after=held + signed,
+        buying_power=bp, buying_power_after=bp_after,
         twap_slices=len(plan) if plan else None,
         twap_horizon_minutes=horizon_minutes if plan else None,
         twap_first_slice_qty=plan[0].qty if plan else None,
@@ -374,6 +518,9 @@ def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:
     ]
     return {
         "error": "",
+        "chart_by_strategy": charts.allocation([(r["strategy"], r["weight"] * 100) for r in by_strategy],
+                                               label="Weight %"),
+        "chart_by_symbol": charts.allocation([(r["symbol"], r["weight"] * 100) for r in weights], label="Weight %"),
         "as_of": outcome.as_of,
         "session": outcome.session,
         "method": alloc.method,

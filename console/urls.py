@@ -33,4 +33,8 @@ urlpatterns = [
     path("replays/<int:run_id>/", replay_views.replay_report, name="replay_report"),
     path("replays/<int:run_id>/progress/", replay_views.replay_progress, name="replay_progress"),
     path("replays/<int:run_id>/json/", replay_views.replay_json, name="replay_json"),
+    # --- issue 21: the order page, live fragments, the order ticket's quote ---
+    path("orders/<int:order_id>/", views.order_detail, name="order_detail"),
+    path("partials/orders/", views.orders_partial, name="orders_partial"),
+    path("partials/orders/<int:order_id>/", views.order_detail_partial, name="order_detail_partial"),
 ]

@@ -9,10 +9,12 @@ only refreshes the dashboard's live figures.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -60,9 +62,10 @@ def _shared_fragment(key: str, seconds: int, template: str, context) -> str:
     return mark_safe(html)  # our own template's output, escaped when it was rendered
 
 
-def _figures_html() -> str:
-    return _shared_fragment(FIGURES_CACHE_KEY, FIGURES_CACHE_SECONDS, "console/_figures.html",
-                            lambda: {"figures": selectors.figures()})
+def _figures_html(can_trade: bool) -> str:
+    # Operators' copy carries the positions' "Close" links (issue 21): one shared copy per role kind.
+    return _shared_fragment(FIGURES_CACHE_KEY + (":trade" if can_trade else ""), FIGURES_CACHE_SECONDS,
+                            "console/_figures.html", lambda: {"figures": selectors.figures(), "can_trade": can_trade})
 
 
 @require_GET
@@ -71,14 +74,15 @@ def dashboard(request):
     status = _shared_fragment(STATUS_CACHE_KEY, STATUS_CACHE_SECONDS, "console/_status.html",
                               selectors.dashboard_context)
     return render(request, "console/dashboard.html",
-                  {"refresh_seconds": REFRESH_SECONDS, "figures_html": _figures_html(), "status_html": status})
+                  {"refresh_seconds": REFRESH_SECONDS, "figures_html": _figures_html(has_role(request.user, OPERATOR)),
+                   "status_html": status})
 
 
 @require_GET
 @role_required(VIEWER)
 def figures_partial(request):
     """The live figures fragment the dashboard polls (static/js/console.js handles an expired session)."""
-    return HttpResponse(_figures_html())
+    return HttpResponse(_figures_html(has_role(request.user, OPERATOR)))
 
 
 # --- orders ---------------------------------------------------------------------------------------
@@ -132,16 +136,31 @@ def _orders_table(request, form, can_trade: bool) -> str:
 def orders(request):
     form = forms.OrdersFilterForm(request.GET or None)
     table = _orders_table(request, form, has_role(request.user, OPERATOR))
-    return render(request, "console/orders.html", {"form": form, "table_html": table})
+    return render(request, "console/orders.html", {"form": form, "table_html": table,
+                                                   "refresh_seconds": REFRESH_SECONDS,
+                                                   "query": request.GET.urlencode()})
+
+
+def _cancel_back(request, order_id) -> HttpResponse:
+    """Back to the order's page when the cancel came from it, else to the orders list."""
+    if request.POST.get("back") == "order" and isinstance(order_id, int):
+        return redirect("console:order_detail", order_id=order_id)
+    return redirect("console:orders")
 
 
 @require_POST
 @role_required(OPERATOR)
 def order_cancel_view(request):
-    form = forms.CancelForm(request.POST)
+    # A row of the orders table carries its own reason box (``reason_<id>``, issue 21): the table is
+    # shared between users, so its inputs belong to the page's one cancel form by their form= attribute.
+    data = request.POST.copy()
+    row_reason = data.get(f"reason_{data.get('order_id', '')}", "")
+    if not data.get("reason", "").strip() and row_reason:
+        data["reason"] = row_reason
+    form = forms.CancelForm(data)
     if not form.is_valid():
         messages.error(request, "Cancel refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
-        return redirect("console:orders")
+        return _cancel_back(request, form.cleaned_data.get("order_id"))
     order_id = form.cleaned_data["order_id"]
     try:
         result = order_cancel(order=order_id, actor=request.user, reason=form.cleaned_data["reason"])
@@ -153,7 +172,44 @@ def order_cancel_view(request):
     else:
         messages.success(request, f"Cancel requested for {result.client_order_id}: now {result.status}.")
     orders_changed()
-    return redirect("console:orders")
+    return _cancel_back(request, order_id)
+
+
+# --- orders: live fragments and the order page (issue 21) ----------------------------------------
+
+
+@require_GET
+@role_required(VIEWER)
+def orders_partial(request):
+    """The orders table the orders page polls (the same shared, cached fragment as the page's)."""
+    form = forms.OrdersFilterForm(request.GET or None)
+    return HttpResponse(_orders_table(request, form, has_role(request.user, OPERATOR)))
+
+
+def _order_context(request, order_id: int) -> dict | None:
+    context = selectors.order_page(order_id=order_id)
+    if context is not None:
+        context["can_trade"] = has_role(request.user, OPERATOR)
+        context["refresh_seconds"] = REFRESH_SECONDS
+    return context
+
+
+@require_GET
+@role_required(VIEWER)
+def order_detail(request, order_id: int):
+    context = _order_context(request, order_id)
+    if context is None:
+        return render(request, "errors/404.html", status=404)
+    return render(request, "console/order_detail.html", context)
+
+
+@require_GET
+@role_required(VIEWER)
+def order_detail_partial(request, order_id: int):
+    context = _order_context(request, order_id)
+    if context is None:
+        return HttpResponse("This order does not exist.", status=404, content_type="text/plain; charset=utf-8")
+    return render(request, "console/_order_live.html", context)
 
 
 @require_POST
@@ -193,7 +249,10 @@ def _preview(form, user):
 @role_required(OPERATOR)
 def order_new(request):
     """Step 1: the order form. A valid POST shows the confirmation step; nothing is placed yet."""
-    form = forms.OrderForm(request.POST or None)
+    # "Close position" on a dashboard row links here with symbol, side and qty filled in (issue 21):
+    # still through the confirmation step and its reason.
+    prefill = {k: request.GET[k] for k in ("symbol", "side", "qty") if request.GET.get(k)}
+    form = forms.OrderForm(request.POST or None, initial=prefill or None)
     if request.method == "POST" and form.is_valid():
         try:
             preview = _preview(form, request.user)
@@ -207,7 +266,8 @@ def order_new(request):
             })
             return render(request, "console/order_confirm.html", {"preview": preview, "form": confirm})
     status = 400 if request.method == "POST" else 200
-    return render(request, "console/order_new.html", {"form": form}, status=status)
+    return render(request, "console/order_new.html", {"form": form, "assets": selectors.tradable_symbols()},
+                  status=status)
 
 
 @require_POST
@@ -442,7 +502,8 @@ def audit_csv(request):
             for a in qs.iterator(chunk_size=500):
                 yield writer.writerow([
                     a.created_at.isoformat(), a.actor.get_username() if a.actor_id else "system", a.action,
-                    a.object_type, a.object_id, a.reason, a.data, a.request_id,
+                    a.object_type, a.object_id, a.reason,
+                    json.dumps(a.data, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False), a.request_id,
                 ])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from orders.models import OPEN_STATUSES, AccountSnapshot, Order, Position
 from orders.pnl import unrealized_pnl
+from trading_site.lib.clock import NEW_YORK
 from trading_site.lib.money import quantize_money
 
 _PRICE_TTL = 1.0  # seconds: one quote per symbol per second is plenty for checks and pages
@@ -201,3 +202,125 @@ def twap_parent_get(*, order_id: int) -> Order | None:
 
 def twap_children(*, parent_id: int) -> QuerySet[Order]:
     return Order.objects.filter(parent_order_id=parent_id).order_by("slice_num", "pk")
+
+
+# --- the live account -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAccount:
+    """The account as the ledger knows it now: the one source of cash, equity and P&L.
+
+    The latest :class:`AccountSnapshot` is the anchor (the broker's word at ``snapshot_time``); every
+    ledger fill the broker executed after it moves cash by its signed notional and commission, and
+    equity is that cash plus the open positions at their last price (average cost when there is no
+    quote, as the simulated exchange values them). So a kill-switch flatten shows cash = equity and
+    no positions as soon as the fills are booked, not at the next snapshot. The definitions of day
+    and total P&L are in docs/CONCEPTS/performance-metrics.md ("Day and total P&L"):
+
+    - ``total_pnl`` = realized (net of commissions) + unrealized over every position ever held;
+    - ``day_pnl`` = equity now − equity at the previous close (the last snapshot before today's New
+      York midnight; the day's first snapshot when there is none before today); None without either.
+    """
+
+    time: dt.datetime
+    snapshot_time: dt.datetime
+    broker: str
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+    long_market_value: Decimal
+    short_market_value: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    day_pnl: Decimal | None
+    day_reference_equity: Decimal | None
+    positions: tuple[PositionData, ...]  # open positions, by symbol
+    unpriced: int  # open positions without a quote (valued at average cost, unrealized P&L unknown)
+    pattern_day_trader: bool | None = None
+    daytrade_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPnl:
+    """Realized and unrealized P&L over the ledger's positions (also when there is no snapshot yet)."""
+
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    positions: tuple[PositionData, ...]  # open positions
+    unpriced: int
+
+
+def ledger_pnl() -> LedgerPnl:
+    """Total P&L from the positions table (one query; quotes from the per-second price cache)."""
+    every = positions_list(include_flat=True)
+    open_positions = tuple(p for p in every if p.qty != 0)
+    realized = sum((p.realized_pnl for p in every), Decimal(0))
+    unrealized = sum((p.unrealized_pnl for p in open_positions if p.unrealized_pnl is not None), Decimal(0))
+    return LedgerPnl(
+        realized_pnl=quantize_money(realized),
+        unrealized_pnl=quantize_money(unrealized),
+        total_pnl=quantize_money(realized + unrealized),
+        positions=open_positions,
+        unpriced=sum(1 for p in open_positions if p.unrealized_pnl is None),
+    )
+
+
+def day_reference_equity(*, now: dt.datetime) -> Decimal | None:
+    """Equity at the previous close: the last snapshot before today's New York midnight, else today's first."""
+    midnight = dt.datetime.combine(now.astimezone(NEW_YORK).date(), dt.time.min, tzinfo=NEW_YORK)
+    before = AccountSnapshot.objects.filter(time__lt=midnight).order_by("-time", "-pk").values_list("equity", flat=True)
+    ref = before.first()
+    if ref is None:
+        ref = AccountSnapshot.objects.order_by("time", "pk").values_list("equity", flat=True).first()
+    return ref
+
+
+def account_live(*, now: dt.datetime) -> LiveAccount | None:
+    """The live account (four queries: snapshot, fills since it, positions, day reference); None before
+    the first snapshot (nothing anchors cash yet)."""
+    from django.db.models import F, Sum
+
+    from orders.models import Fill
+
+    snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
+    if snap is None:
+        return None
+    flows = Fill.objects.filter(executed_at__gt=snap.time).values("side").annotate(
+        notional=Sum(F("qty") * F("price")), commission=Sum("commission"))
+    delta = Decimal(0)
+    for row in flows:
+        sign = -1 if row["side"] == "buy" else 1
+        delta += sign * (row["notional"] or 0) - (row["commission"] or 0)
+    pnl = ledger_pnl()
+    long_value = short_value = Decimal(0)
+    for p in pnl.positions:
+        value = p.market_value if p.market_value is not None else p.qty * p.avg_cost
+        if value >= 0:
+            long_value += value
+        else:
+            short_value += value
+    cash = quantize_money(snap.cash + delta)
+    equity = quantize_money(cash + long_value + short_value)
+    ref = day_reference_equity(now=now)
+    return LiveAccount(
+        time=now,
+        snapshot_time=snap.time,
+        broker=snap.broker,
+        cash=cash,
+        equity=equity,
+        buying_power=quantize_money(max(snap.buying_power + delta, Decimal(0))),
+        long_market_value=quantize_money(long_value),
+        short_market_value=quantize_money(short_value),
+        realized_pnl=pnl.realized_pnl,
+        unrealized_pnl=pnl.unrealized_pnl,
+        total_pnl=pnl.total_pnl,
+        day_pnl=None if ref is None else quantize_money(equity - ref),
+        day_reference_equity=ref,
+        positions=pnl.positions,
+        unpriced=pnl.unpriced,
+        pattern_day_trader=snap.pattern_day_trader,
+        daytrade_count=snap.daytrade_count,
+    )

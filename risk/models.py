@@ -114,6 +114,7 @@ class KillSwitch(models.Model):
     reason = models.TextField(blank=True)
 
     class Meta:
+        verbose_name_plural = "kill switches"
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="kill_switch_single_row")]
 
     def __str__(self) -> str:

@@ -117,6 +117,7 @@ class Strategy(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name_plural = "strategies"
         constraints = [
             models.CheckConstraint(
                 condition=Q(capital_cap__gt=0) & Q(capital_cap__lte=1), name="strategy_capital_cap_range"
@@ -245,6 +246,8 @@ class DailyPerformance(models.Model):
 
     class Meta:
         ordering = ["-day"]
+        verbose_name = "daily performance"
+        verbose_name_plural = "daily performance"
 
     def __str__(self) -> str:
         return f"{self.day} equity={self.equity}"

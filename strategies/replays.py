@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import re
 import subprocess
 import time
 from collections.abc import Callable

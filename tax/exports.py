@@ -73,14 +73,14 @@ def _csv(rows: list[list]) -> str:
 
 
 class _Line:
-    """A file-like whose ``write`` hands the text back: ``csv.writer(_Line()).writerow(row)`` is one line."""
+    """A file-like whose ``write`` hands the text back: ``csv_writer(_Line()).writerow(row)`` is one line."""
 
     def write(self, text: str) -> str:
         return text
 
 
 def _csv_lines(rows: Iterable[list]) -> Iterator[str]:
-    writer = csv.writer(_Line(), lineterminator="\n")
+    writer = csv_writer(_Line(), lineterminator="\n")
     for row in rows:
         yield writer.writerow(row)
 

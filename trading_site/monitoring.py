@@ -1,11 +1,17 @@
-"""Read models of ``manage.py monitor``: plain dicts of JSON primitives (Decimals as strings).
+"""Read models of ``manage.py monitor``: plain dicts of JSON primitives, one type per field.
+
+JSON types (docs/RUNBOOKS/common-scenarios.md, "monitor --json"): money is a string in cents
+(``"98440.00"``, ``"-3.06"``), quantities and prices are strings in plain notation without trailing
+zeros (``"10"``, ``"0"``, ``"0.5"``, ``"187.25"`` — never ``"0E-9"``), ratios (returns, drawdown,
+Sharpe) are numbers, times ISO 8601 strings, and an unknown value is ``null`` in every field.
 
 Selectors only — nothing here writes. Each view is one function the command renders as rich tables
 or prints as JSON, so the JSON a script reads is exactly what the table shows:
 
-- :func:`monitor_status`: account (the latest snapshot, as ``GET /api/v1/account/``), positions (as
-  ``GET /api/v1/positions/``), gross exposure, day P&L against the risk watermark, kill switch,
-  breakers, rollout phase, open orders, heartbeats, unacknowledged alerts.
+- :func:`monitor_status`: the live account (``orders.selectors.account_live``, as
+  ``GET /api/v1/account/`` and the console's dashboard: cash, equity, day and total P&L), positions
+  (as ``GET /api/v1/positions/``), gross exposure, kill switch, breakers, rollout phase, open
+  orders, heartbeats, unacknowledged alerts.
 - :func:`monitor_positions`, :func:`monitor_orders`.
 - :func:`monitor_performance`: the equity curve from ``orders.AccountSnapshot`` (the last snapshot of
   each New York date) with daily P&L, cumulative return and drawdown, computed by
@@ -18,20 +24,32 @@ or prints as JSON, so the JSON a script reads is exactly what the table shows:
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from orders import selectors as order_selectors
-from risk import market_clock
 from risk import selectors as risk_selectors
 from trading_site.lib import clock
+from trading_site.lib.money import CENT
 from trading_site.models import ActionLog, Alert, Heartbeat
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def json_money(value: Decimal | float | None) -> str | None:
+    """Money in canonical form: a string in cents (``"-3.06"``, ``"0.00"``), None when unknown."""
+    if value is None:
+        return None
+    cents = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)  # rounded as the console shows money
+    return str(cents if cents else abs(cents))  # never "-0.00"
+
+
+def json_qty(value: Decimal | None) -> str | None:
+    """A quantity or price in canonical form: plain notation, no trailing zeros (``"0"``, ``"0.5"``)."""
+    if value is None:
+        return None
+    value = Decimal(value)
+    return "0" if not value else format(value.normalize(), "f")
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -41,12 +59,12 @@ def _iso(value: dt.datetime | None) -> str | None:
 def _position(p: order_selectors.PositionData) -> dict:
     return {
         "symbol": p.symbol,
-        "qty": _s(p.qty),
-        "avg_cost": _s(p.avg_cost),
-        "last_price": _s(p.last_price),
-        "market_value": _s(p.market_value),
-        "unrealized_pnl": _s(p.unrealized_pnl),
-        "realized_pnl": _s(p.realized_pnl),
+        "qty": json_qty(p.qty),
+        "avg_cost": json_qty(p.avg_cost),
+        "last_price": json_qty(p.last_price),
+        "market_value": json_money(p.market_value),
+        "unrealized_pnl": json_money(p.unrealized_pnl),
+        "realized_pnl": json_money(p.realized_pnl),
     }
 
 
@@ -56,25 +74,23 @@ def monitor_positions() -> list[dict]:
 
 
 def _account(*, now: dt.datetime) -> dict | None:
-    """The latest snapshot; day P&L against the risk watermark's start-of-day equity of *this* session
-    (the breaker poll sets it at the session's first observation; an older watermark gives no day P&L)."""
-    account = order_selectors.account_latest()
+    """The live account: the same figures as ``GET /api/v1/account/`` and the dashboard."""
+    account = order_selectors.account_live(now=now)
     if account is None:
         return None
-    watermark = risk_selectors.equity_watermark()
-    if watermark is not None and watermark["session"] != market_clock.current_or_previous_session(now).isoformat():
-        watermark = None
-    day_pnl = None if watermark is None else account.equity - Decimal(watermark["start_of_day_equity"])
     return {
         "time": _iso(account.time),
-        "equity": _s(account.equity),
-        "cash": _s(account.cash),
-        "buying_power": _s(account.buying_power),
-        "long_market_value": _s(account.long_market_value),
-        "short_market_value": _s(account.short_market_value),
-        "day_pnl": _s(day_pnl),
-        "start_of_day_equity": watermark["start_of_day_equity"] if watermark else None,
-        "peak_equity": watermark["peak_equity"] if watermark else None,
+        "snapshot_time": _iso(account.snapshot_time),
+        "equity": json_money(account.equity),
+        "cash": json_money(account.cash),
+        "buying_power": json_money(account.buying_power),
+        "long_market_value": json_money(account.long_market_value),
+        "short_market_value": json_money(account.short_market_value),
+        "realized_pnl": json_money(account.realized_pnl),
+        "unrealized_pnl": json_money(account.unrealized_pnl),
+        "total_pnl": json_money(account.total_pnl),
+        "day_pnl": json_money(account.day_pnl),
+        "day_reference_equity": json_money(account.day_reference_equity),
     }
 
 
@@ -110,7 +126,7 @@ def monitor_status(*, now: dt.datetime | None = None, alert_limit: int = 10) -> 
         "time": _iso(now),
         "account": _account(now=now),
         "positions": monitor_positions(),
-        "gross_exposure": _s(order_selectors.gross_exposure()),
+        "gross_exposure": json_money(order_selectors.gross_exposure()),
         "open_orders": order_selectors.orders_open().count(),
         "kill_switch": {
             "engaged": kill["engaged"],
@@ -130,25 +146,29 @@ def monitor_status(*, now: dt.datetime | None = None, alert_limit: int = 10) -> 
 
 def monitor_orders(*, limit: int = 20, status: str | None = None, symbol: str | None = None) -> list[dict]:
     """The most recent orders (newest first), optionally one status or symbol."""
-    rows = order_selectors.orders_list(status=status, symbol=symbol)[:limit]
-    return [
-        {
+    rows = list(order_selectors.orders_list(status=status, symbol=symbol)[:limit])
+    # A TWAP parent's own filled quantity stays 0: its children's fills are its fills (one query).
+    parents = order_selectors.twap_parents().filter(pk__in=[o.pk for o in rows])
+    aggregate = {p.pk: (p.agg_filled_qty, p.agg_avg_fill_price) for p in parents}
+    out = []
+    for o in rows:
+        filled, avg = aggregate.get(o.pk, (o.filled_qty, o.avg_fill_price))
+        out.append({
             "id": o.pk,
             "created_at": _iso(o.created_at),
             "symbol": o.symbol,
             "side": o.side,
             "type": o.order_type,
-            "qty": _s(o.qty),
-            "limit_price": _s(o.limit_price),
+            "qty": json_qty(o.qty),
+            "limit_price": json_qty(o.limit_price),
             "status": o.status,
-            "filled_qty": _s(o.filled_qty),
-            "avg_fill_price": _s(o.avg_fill_price),
+            "filled_qty": json_qty(filled),
+            "avg_fill_price": json_qty(None if avg is None else avg.quantize(Decimal("0.000001"))),
             "source": o.source,
             "reject_code": o.reject_code,
             "client_order_id": o.client_order_id,
-        }
-        for o in rows
-    ]
+        })
+    return out
 
 
 def monitor_performance(*, days: int = 30, now: dt.datetime | None = None) -> dict:
@@ -167,16 +187,20 @@ def monitor_performance(*, days: int = 30, now: dt.datetime | None = None) -> di
     start = end - dt.timedelta(days=days - 1)
     report = performance_summary(start=start, end=end)
     m = report["metrics"]
-    total_pnl = None
+    change = None
     if m["start_equity"] is not None and m["end_equity"] is not None:
-        total_pnl = round(m["end_equity"] - m["start_equity"], 2)
+        change = Decimal(str(m["end_equity"])) - Decimal(str(m["start_equity"]))
+    pnl = order_selectors.ledger_pnl()
     summary = {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "trading_days": len(report["days"]),
-        "start_equity": m["start_equity"],
-        "end_equity": m["end_equity"],
-        "total_pnl": total_pnl,
+        "start_equity": json_money(m["start_equity"]),
+        "end_equity": json_money(m["end_equity"]),
+        "equity_change": json_money(change),
+        "realized_pnl": json_money(pnl.realized_pnl),
+        "unrealized_pnl": json_money(pnl.unrealized_pnl),
+        "total_pnl": json_money(pnl.total_pnl),
         "total_return": m["total_return"],
         "cagr": m["cagr"],
         "volatility": m["volatility"],
@@ -184,13 +208,13 @@ def monitor_performance(*, days: int = 30, now: dt.datetime | None = None) -> di
         "sortino": m["sortino"],
         "max_drawdown": m["max_drawdown"],
         "trades": m["trades"],
-        "commissions": m["commissions"],
+        "commissions": json_money(m["commissions"]),
     }
     curve = [
         {
             "date": d["date"],
-            "equity": d["equity"],
-            "daily_pnl": d["pnl"],
+            "equity": json_money(d["equity"]),
+            "daily_pnl": json_money(d["pnl"]),
             "cumulative_return": d["cumulative_return"],
             "drawdown": d["drawdown"],
         }

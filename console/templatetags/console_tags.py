@@ -77,3 +77,31 @@ def isotime(value) -> str:
     if not value:
         return "—"
     return str(value)[:19].replace("T", " ")
+
+
+# Audited objects link to the console page that shows them (object_type is ``app_label.model``).
+_OBJECT_PAGES = {
+    "orders.order": ("order", "/orders/{id}/"),
+    "strategies.strategy": ("strategy", "/strategies/#strategy-{id}"),
+    "strategies.strategysymbol": ("strategy symbol", "/strategies/"),
+    "strategies.rebalancerun": ("rebalance run", "/runs/"),
+    "risk.killswitch": ("kill switch", "/risk/"),
+    "risk.circuitbreaker": ("circuit breaker", "/risk/"),
+    "risk.risklimits": ("risk limits", "/risk/"),
+}
+
+
+@register.inclusion_tag("console/_object_link.html")
+def object_link(object_type: str, object_id) -> dict:
+    """"orders.order #10" as a link "order #10" to /orders/10/; unknown types as plain text."""
+    label, url = _OBJECT_PAGES.get(object_type, (object_type, ""))
+    id_text = str(object_id or "")
+    return {"label": label, "object_id": id_text,
+            "url": url.format(id=id_text) if url and (id_text.isdigit() or "{id}" not in url) else ""}
+
+
+@register.filter
+def short_id(value, keep: int = 8) -> str:
+    """A long client order id shortened for a table cell: its last ``keep`` characters after an ellipsis."""
+    text = str(value or "")
+    return text if len(text) <= keep + 1 else "…" + text[-keep:]

@@ -34,7 +34,7 @@ BASE_DAY = dt.date(2026, 1, 2)  # the starting bars: before T0 and before the re
 def _reset_shared_state() -> None:
     from console.views import FIGURES_CACHE_KEY, STATUS_CACHE_KEY, orders_changed
 
-    cache.delete_many([CACHE_KEY, FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
+    cache.delete_many([CACHE_KEY, FIGURES_CACHE_KEY, FIGURES_CACHE_KEY + ":trade", STATUS_CACHE_KEY])
     orders_changed()  # no orders table rendered by an earlier test
     price_cache_clear()
     for key in (ORDER_RATE_KEY, BROKER_RATE_KEY, "broker_errors"):

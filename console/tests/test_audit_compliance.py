@@ -142,3 +142,27 @@ def test_stored_reports_are_listed_and_downloaded(client, viewer, market):
     assert response["Content-Disposition"] == 'attachment; filename="compliance-2026-02.json"'
     assert response.content.decode() == '{"month": "2026-02"}'
     assert client.get(f"/compliance/stored/{stored.pk + 1}/").status_code == 404
+
+
+def test_audit_csv_data_is_json_and_objects_link_to_their_page(client, viewer, operator):
+    import json
+
+    action_record(actor=operator, action="order.manual", object_type="orders.order", object_id="10",
+                  reason="test", data={"limit_price": None, "qty": "5", "note": "é"})
+    client.force_login(viewer)
+    rows = list(csv.reader(io.StringIO(b"".join(client.get("/audit/export.csv").streaming_content).decode())))
+    assert json.loads(rows[1][6]) == {"limit_price": None, "qty": "5", "note": "é"}
+    assert rows[1][6] == '{"limit_price": null, "note": "é", "qty": "5"}'
+    html = client.get("/audit/").content.decode()
+    assert '<a href="/orders/10/" class="object-link">order #10</a>' in html
+
+
+def test_admin_names_are_plural_english(admin_client):
+    from django.apps import apps
+
+    html = admin_client.get("/admin/").content.decode()
+    assert ">Strategies<" in html and "Strategys" not in html
+    plurals = {m.__name__: str(m._meta.verbose_name_plural) for m in apps.get_models()}
+    assert (plurals["KillSwitch"], plurals["DailyPerformance"]) == ("kill switches", "daily performance")
+    bad = {name: p for name, p in plurals.items() if p.endswith(("ys", "chs", "shs", "xs", "sss"))}
+    assert bad == {}

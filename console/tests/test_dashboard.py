@@ -9,7 +9,6 @@ from decimal import Decimal as D
 import pytest
 
 from console import selectors
-from console.charts import line_chart
 from console.tests.conftest import T0, buy, price_set
 from orders.models import AccountSnapshot
 from orders.reconcile import account_snapshot_record
@@ -61,7 +60,7 @@ def test_dashboard_page_shows_the_figures_curve_strategies_and_alerts(client, vi
     assert '<span class="value">100,100.00</span>' in html  # equity
     assert 'id="fig-day-pnl"><span class="label">Day P&amp;L</span><span class="value ok">+100.00</span>' in html
     assert '<tr data-symbol="AAPL"><th scope="row">AAPL</th><td class="num">10</td>' in html
-    assert "<polyline points=" in html and "over 2 snapshots" in html
+    assert 'data-chart="chart-equity"' in html and '<script id="chart-equity" type="application/json">' in html
     assert "position mismatch on MSFT" in html
     assert 'hx-get="/partials/figures/" hx-trigger="every 3s"' in html
     assert 'id="platform-health"' in html
@@ -99,15 +98,26 @@ def test_partial_is_a_fragment_and_needs_a_login(client, viewer, market):
     assert response.status_code == 200 and "<html" not in html and 'id="fig-equity"' in html
 
 
-def test_equity_curve_scales_time_and_value():
-    t = dt.datetime(2026, 3, 10, 15, tzinfo=dt.UTC)
-    chart = line_chart([(t, D("100")), (t + dt.timedelta(hours=1), D("110")), (t + dt.timedelta(hours=3), D("105"))])
-    # x: 4 + 592 × (0, 1/3, 1); y: 4 + 172 × (1 − (v − 100)/10)
-    assert chart.points == "4.0,176.0 201.3,4.0 596.0,90.0"
-    assert (chart.low, chart.high, chart.count, chart.rising) == (D("100"), D("110"), 3, True)
-    assert line_chart([(t, D("1"))]) is None
-    flat = line_chart([(t, D("5")), (t + dt.timedelta(minutes=1), D("5"))])
-    assert flat.points == "4.0,90.0 596.0,90.0"
+def test_chart_specs_rebase_the_benchmark_and_compute_drawdown():
+    from console import charts
+
+    t = dt.datetime(2026, 3, 9, 20, 0, tzinfo=dt.UTC)
+    equity = [(t, D("100000")), (t + dt.timedelta(days=1), D("110000")), (t + dt.timedelta(days=2), D("99000"))]
+    bench = [(dt.date(2026, 3, 6), D("4000")), (dt.date(2026, 3, 9), D("5000")), (dt.date(2026, 3, 10), D("5500")),
+             (dt.date(2026, 3, 11), D("4500"))]
+    spec = charts.equity_vs_benchmark(equity, bench, benchmark_label="SPX")
+    assert spec["kind"] == "line" and spec["ranges"] is True
+    assert spec["x"] == [int(t.timestamp()) + 86400 * i for i in range(3)]
+    # rebased to the first equity: 100,000 × 5,500 / 5,000 = 110,000; × 4,500 / 5,000 = 90,000
+    assert [s["values"] for s in spec["series"]] == [[100000.0, 110000.0, 99000.0], [100000.0, 110000.0, 90000.0]]
+    assert spec["series"][1]["label"] == "SPX (rebased)"
+    # drawdown from the 110,000 peak: 99,000 / 110,000 − 1 = −10 %
+    assert charts.drawdown(equity)["series"][0]["values"] == [0.0, 0.0, -10.0]
+    assert charts.equity_vs_benchmark(equity[:1], bench, benchmark_label="SPX") is None
+    bars = charts.exposure_vs_limits([("AAPL", D("1100"), D("50000")), ("Gross", D("1100"), D("200000"))])
+    assert bars == {"kind": "bar", "labels": ["AAPL", "Gross"], "y_label": "USD", "series": [
+        {"label": "Used", "values": [1100.0, 1100.0], "style": "line"},
+        {"label": "Limit", "values": [50000.0, 200000.0], "style": "line"}]}
 
 
 def _positions(n: int) -> None:
@@ -137,15 +147,16 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
     client.get("/")  # warms the quote and risk-state caches
     cache.delete_many([FIGURES_CACHE_KEY, STATUS_CACHE_KEY])
     # session, user, groups, health (SELECT 1, 3 heartbeats: worker, beat and — production's stream
-    # delivery — the trade stream; the supervisor's), equity curve, market-close report, strategies,
-    # alerts, and the figures: account, day reference, positions
-    with django_assert_num_queries(15):
+    # delivery — the trade stream; the supervisor's), equity curve, benchmark closes, positions
+    # (by symbol, exposure), market-close report, strategies, alerts, and the figures: account
+    # snapshot, fills since it, positions, day reference
+    with django_assert_num_queries(17):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
     with django_assert_num_queries(3):  # both fragments are shared for a few seconds
         client.get("/")
     cache.delete(FIGURES_CACHE_KEY)
-    with django_assert_num_queries(6):  # session, user, groups, account, day reference, positions
+    with django_assert_num_queries(7):  # session, user, groups, snapshot, fills since, positions, day reference
         client.get("/partials/figures/")
     with django_assert_num_queries(3):
         client.get("/partials/figures/")
@@ -165,3 +176,14 @@ def test_platform_panel_shows_the_supervisors_restarts_in_the_last_hour(client, 
     panel = html[html.index('id="platform-health"'):]
     assert ('<tr><th scope="row">platform</th><td class="bad">restarting worker · 2 restarts in the last hour</td></tr>'
             in panel)
+
+
+def test_close_position_link_is_for_operators_only(client, viewer, operator, market, frozen):
+    buy("AAPL", "10", actor=operator)
+    account_snapshot_record()
+    client.force_login(operator)
+    html = client.get("/").content.decode()
+    assert 'href="/orders/new/?symbol=AAPL&amp;side=sell&amp;qty=10">Close</a>' in html
+    client.force_login(viewer)
+    assert "/orders/new/" not in client.get("/").content.decode()
+    assert "/orders/new/" not in client.get("/partials/figures/").content.decode()

@@ -127,7 +127,9 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
     client.force_login(operator)
     html = client.get("/orders/").content.decode()
     assert f'form="cancel-form" name="order_id" value="{open_order.pk}"' in html
-    assert '<form method="post" action="/orders/cancel/" class="inline-form" id="cancel-form">' in html
+    assert '<form method="post" action="/orders/cancel/" id="cancel-form">' in html
+    # the row carries its own reason box, part of the page's cancel form
+    assert f'<input name="reason_{open_order.pk}" form="cancel-form"' in html
     response = client.post("/orders/cancel/", {"order_id": open_order.pk, "reason": ""})
     assert response.status_code == 302 and Order.objects.get().status == "accepted"  # no reason: nothing
     client.post("/orders/cancel/", {"reason": "no order chosen"})
@@ -135,11 +137,55 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
     response = client.post("/orders/cancel/", {"order_id": open_order.pk + 1, "reason": "wrong id"}, follow=True)
     assert f"Order {open_order.pk + 1} does not exist." in response.content.decode()
     assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
-    client.post("/orders/cancel/", {"order_id": open_order.pk, "reason": "price moved"})
+    # another row's reason does not cancel this one
+    client.post("/orders/cancel/", {"order_id": open_order.pk, f"reason_{open_order.pk + 1}": "not this row"})
+    assert Order.objects.get().status == "accepted" and not ActionLog.objects.filter(action="order.cancel").exists()
+    response = client.post("/orders/cancel/", {"order_id": open_order.pk, f"reason_{open_order.pk}": "price moved"})
+    assert response.status_code == 302 and response["Location"] == "/orders/"
     stream_deliver()  # the broker's cancel confirmation
     assert Order.objects.get().status == "canceled"
     cancel = ActionLog.objects.get(action="order.cancel")
     assert (cancel.actor, cancel.reason) == (operator, "price moved")
+
+
+def test_order_page_shows_a_parent_with_its_slices_fills_and_charts(client, viewer, operator, market, frozen,
+                                                                    django_assert_num_queries):
+    from orders.gateway import order_submit
+    from orders.models import Fill
+
+    # given a TWAP parent of 100 whose two slices filled 60 @ 100 and 40 @ 100 (children's fills are its fills)
+    parent = _order(1, qty=D(100), filled_qty=D(0), status="filled", source="twap", reference_price=D("100"),
+                    total_slices=2)
+    for n, q in ((1, "60"), (2, "40")):
+        child = order_submit(symbol="AAPL", side="buy", qty=q, source="twap", actor=operator, reason="slice",
+                             client_order_id=f"slice-{n}")
+        Order.objects.filter(pk=child.pk).update(parent_order=parent, slice_num=n, total_slices=2)
+        Fill.objects.filter(order=child).update(executed_at=T0 + dt.timedelta(minutes=5 * n))  # slices spread out
+    client.force_login(viewer)
+    with django_assert_num_queries(12):  # session, user, groups, order, children, fills, events, ADV (2),
+        # bars and fills of the symbol (price chart), fills around the slices (TWAP chart)
+        response = client.get(f"/orders/{parent.pk}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<dd id="order-filled">100 of 100 @ 100.00</dd>' in html
+    assert '<script id="chart-price" type="application/json">' in html and 'data-chart="chart-twap"' in html
+    assert html.count('<tr><td>1/2</td>') == 1 and "Fills (2)" in html
+    assert f'hx-get="/partials/orders/{parent.pk}/"' in html
+    partial = client.get(f"/partials/orders/{parent.pk}/").content.decode()
+    assert "<html" not in partial and '<dd id="order-filled">100 of 100 @ 100.00</dd>' in partial
+    assert client.get("/orders/999999/").status_code == 404
+    assert client.get("/partials/orders/999999/").status_code == 404
+
+
+def test_orders_partial_is_the_table_and_short_ids_keep_the_full_id(client, viewer, market):
+    _order(1, client_order_id="manual-20260310150000-0123456789abcdef0123")
+    client.force_login(viewer)
+    html = client.get("/partials/orders/").content.decode()
+    assert "<html" not in html and '<tr id="order-' in html
+    assert 'title="manual-20260310150000-0123456789abcdef0123">…cdef0123</span>' in html
+    assert 'data-copy="manual-20260310150000-0123456789abcdef0123"' in html
+    page = client.get("/orders/?symbol=AAPL").content.decode()
+    assert 'hx-get="/partials/orders/?symbol=AAPL"' in page
 
 
 def _order(i: int, **kw) -> Order:
@@ -182,6 +228,8 @@ def test_parent_shows_children_progress_and_tca(client, viewer, market):
     # buy: (100.50 − 100) / 100 × 10,000 = 50 bps
     assert "arrival 100.00 · average fill 100.50 · implementation shortfall 50.00 bps" in html
     assert "TWAP pending" in html and "bps sliced vs" in html
+    # the parent row's Filled column is its children's: 40 @ 100.50, not the parent row's own 0
+    assert '<td class="num filled">40 @ 100.50<br>' in html
 
 
 @pytest.mark.parametrize("orders", [3, 60])
@@ -269,3 +317,29 @@ def test_bad_twap_input_changes_nothing(client, operator, market, frozen, change
     field_block = re.search(rf'<p class="field has-error">\s*<label for="id_{field}">.*?</p>', html, re.DOTALL)
     assert field_block is not None and f'role="alert">{message}</span>' in field_block.group(0)  # on that field
     assert _state() == (0, 0)
+
+
+def test_ticket_reports_every_field_error_at_once_and_changes_nothing(client, operator, market, frozen):
+    client.force_login(operator)
+    response, html, coid = _confirm_page(client, symbol="ZZZZ", qty="-1", order_type="limit", limit_price="nan")
+    assert response.status_code == 400 and coid is None
+    assert "unknown symbol ZZZZ" in html and "Quantity must be greater than zero" in html
+    assert "Limit price must be a finite number" in html or "Limit price must be a number" in html
+    assert _state() == (0, 0)
+
+
+def test_ticket_shows_a_dated_quote_the_resulting_position_and_buying_power(client, operator, market, frozen):
+    from orders.reconcile import account_snapshot_record
+
+    buy("AAPL", "4", actor=operator)
+    account_snapshot_record()  # cash 100,000 − 400 = 99,600
+    client.force_login(operator)
+    new = client.get("/orders/new/?symbol=AAPL&side=sell&qty=4").content.decode()  # "Close" on a position row
+    assert 'value="AAPL"' in new and 'value="4"' in new and '<option value="sell" selected>' in new
+    assert '<datalist id="asset-list">' in new and '<option value="MSFT">' in new
+    _, html, coid = _confirm_page(client)  # buy 10 AAPL at 100
+    assert coid is not None
+    assert re.search(r'quoted <time datetime="2026-03-10T15:00:00\+00:00">2026-03-10 15:00:00 UTC</time>, '
+                     r'latest bar <time datetime="2026-01-02" id="quote-session">2026-01-02</time>', html)
+    assert '<td id="position-after">4 → <strong>14</strong> AAPL</td>' in html
+    assert '<td id="buying-power-after">99,600.00 → <strong>98,600.00</strong></td>' in html

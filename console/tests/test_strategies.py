@@ -4,6 +4,7 @@ allocation preview that drops a strategy once it is toggled off."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from decimal import Decimal
@@ -50,6 +51,11 @@ def test_toggling_a_strategy_off_removes_it_from_the_next_allocation_preview(cli
     url = f"/strategies/?method=equal_weight&as_of={AS_OF}"
     before = client.get(url).content.decode()
     assert _by_strategy(before) == {"sma", "mr"}
+    # the allocation is also drawn: bar charts by strategy and by symbol from the same weights
+    spec = json.loads(before.split('<script id="chart-alloc-strategy" type="application/json">')[1].split("</script>")[0])
+    assert spec["kind"] == "bar" and sorted(spec["labels"]) == ["mr", "sma"]
+    assert sum(spec["series"][0]["values"]) == pytest.approx(80, abs=0.01)  # the gross, in percent
+    assert 'data-chart="chart-alloc-symbol"' in before
     # without a reason nothing changes
     sid = strategies["mr"].pk
     logged = ActionLog.objects.count()

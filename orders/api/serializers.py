@@ -9,7 +9,6 @@ from rest_framework import serializers
 
 from orders.conf import conf
 from orders.models import (
-    AccountSnapshot,
     Fill,
     Order,
     OrderEvent,
@@ -238,12 +237,24 @@ class PositionSerializer(serializers.Serializer):
     unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
 
 
-class AccountSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AccountSnapshot
-        fields = ["time", "equity", "cash", "buying_power", "long_market_value", "short_market_value", "broker",
-                  "pattern_day_trader", "daytrade_count"]
-        read_only_fields = fields
+class AccountSerializer(serializers.Serializer):
+    """The live account (``orders.selectors.account_live``): the same cash, equity and P&L as the console's
+    dashboard and ``monitor status``; ``snapshot_time`` is the broker snapshot it is anchored on."""
+
+    time = serializers.DateTimeField()
+    snapshot_time = serializers.DateTimeField()
+    broker = serializers.CharField()
+    equity = serializers.DecimalField(max_digits=20, decimal_places=6)
+    cash = serializers.DecimalField(max_digits=20, decimal_places=6)
+    buying_power = serializers.DecimalField(max_digits=20, decimal_places=6)
+    long_market_value = serializers.DecimalField(max_digits=20, decimal_places=6)
+    short_market_value = serializers.DecimalField(max_digits=20, decimal_places=6)
+    realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=6)
+    unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=6)
+    total_pnl = serializers.DecimalField(max_digits=20, decimal_places=6)
+    day_pnl = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    pattern_day_trader = serializers.BooleanField(allow_null=True)
+    daytrade_count = serializers.IntegerField(allow_null=True)
 
 
 class CancelAllResultSerializer(serializers.Serializer):

@@ -12,11 +12,12 @@ from rest_framework.views import APIView
 from orders import selectors
 from orders.api import serializers as s
 from orders.gateway import order_cancel, order_cancel_all, order_place
-from orders.models import AccountSnapshot, OrderSource
+from orders.models import OrderSource
 from orders.reconcile import account_snapshot_record
 from orders.slicing import twap_order_place
 from trading_site.api.errors import DomainError
 from trading_site.api.openapi import PAGE_PARAMETER, paginated
+from trading_site.lib import clock
 
 
 class OrderListCreateView(APIView):
@@ -138,7 +139,9 @@ class PositionListView(APIView):
 class AccountView(APIView):
     @extend_schema(responses=s.AccountSerializer)
     def get(self, request: Request) -> Response:
-        snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
-        if snap is None:
-            snap = account_snapshot_record()
-        return Response(s.AccountSerializer(snap).data)
+        now = clock.now()
+        account = selectors.account_live(now=now)
+        if account is None:  # nothing anchors cash yet: ask the broker once
+            account_snapshot_record()
+            account = selectors.account_live(now=now)
+        return Response(s.AccountSerializer(account).data)

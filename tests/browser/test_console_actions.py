@@ -31,6 +31,10 @@ def test_manual_order_form_confirmation_orders_and_audit(page, live_server, make
     page.screenshot(path=str(guide_img / "order-form.png"), full_page=True)
     _order_form(page, live_server)
     assert page.locator("#est-notional").inner_text() == "1,000.00"
+    # a dated quote and the resulting position before confirming (issue 21)
+    assert page.locator("#quote-session").get_attribute("datetime")  # the quote's bar date
+    assert "quoted" in page.locator("#quote").inner_text()
+    assert page.locator("#position-after").inner_text() == "0 → 10 AAPL"
     assert "Risk controls: passed" in page.locator("#pretrade-checks").inner_text()
     assert page.locator("#wash-sale").inner_text() == "No wash sale."
     page.screenshot(path=str(guide_img / "order-confirm.png"), full_page=True)

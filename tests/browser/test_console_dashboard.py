@@ -32,7 +32,8 @@ def test_dashboard_figures_update_after_a_fill_without_reload(page, live_server,
     page.wait_for_url(f"{live_server.url}/")
     assert page.locator("#fig-equity .value").inner_text() == "100,000.00"
     assert page.locator("#fig-day-pnl .value").inner_text() == "+500.00"
-    assert page.locator("#equity-curve polyline").count() == 1
+    page.wait_for_function("document.querySelector('[data-chart=\"chart-equity\"]').uplot", timeout=5000)
+    assert page.locator("#equity-curve .u-axis").count() >= 2
     assert page.locator("#positions").inner_text().endswith("No open positions.")
     page.evaluate("window.__notReloaded = true")
     # when a fill happens elsewhere (another operator, a strategy, the API)

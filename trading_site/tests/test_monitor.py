@@ -108,26 +108,94 @@ def test_status_json_matches_the_account_and_positions_api(book, viewer, api_as)
         ("MSFT", D(5), D(950), D(-50), D(0)),
     ]
     assert D(status["gross_exposure"]) == D("1610")
-    assert status["account"]["day_pnl"] is None  # no start-of-day equity recorded for this session yet
+    # the only snapshot is today's: it is the day's reference, so no change yet
+    assert (status["account"]["day_pnl"], status["account"]["day_reference_equity"]) == ("0.00", "100050.00")
+    assert (status["account"]["total_pnl"], account_api["total_pnl"]) == ("50.00", "50.000000")  # +40 +60 −50
     assert status["kill_switch"]["engaged"] is False and status["open_orders"] == 0
 
 
-def test_day_pnl_is_against_this_sessions_start_of_day_equity(book):
-    from risk.services import equity_observe
-
-    # Given the breaker poll last saw the account yesterday (start of that day 99,950) ...
-    equity_observe(equity=D("99950"), now=T0 - dt.timedelta(days=1))
-    with time_machine.travel(T0, tick=False):
-        before_today = json.loads(_monitor("status", "--json"))["account"]
-    # ... then its first observation today is 100,000.
-    equity_observe(equity=D("100000"), now=T0)
+def test_day_pnl_is_against_the_previous_close(book):
+    # Given yesterday's last snapshot at 100,000 (the previous close) and an earlier one at 99,950 ...
+    _snap(T0 - dt.timedelta(days=1, hours=2), "99950")
+    _snap(T0 - dt.timedelta(days=1), "100000")
     with time_machine.travel(T0, tick=False):
         account = json.loads(_monitor("status", "--json"))["account"]
         table = _monitor("status", "--force-color")
-    # Then yesterday's start is not today's: no day P&L until today's is known; then 100,050 − 100,000 = +50.
-    assert (before_today["day_pnl"], before_today["start_of_day_equity"]) == (None, None)
-    assert (D(account["day_pnl"]), D(account["start_of_day_equity"])) == (D(50), D(100000))
+    # Then day P&L is 100,050 − 100,000 = +50 (docs/CONCEPTS/performance-metrics.md, "Day and total P&L").
+    assert (account["day_pnl"], account["day_reference_equity"]) == ("50.00", "100000.00")
     assert coloured("32", "+50.00", table)
+
+
+def test_dashboard_api_and_monitor_report_the_same_cash_equity_and_pnl_after_fills(book, viewer, api_as):
+    """One source: after fills booked since the last snapshot, the three read the ledger's live account."""
+    _snap(T0 - dt.timedelta(days=1), "100000")  # the previous close
+    with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False), use_broker(book):
+        # Given more fills after the snapshot: sell the 6 AAPL @ 110 (+660), buy 2 MSFT @ 190 (−380).
+        order_submit(symbol="AAPL", side="sell", qty="6", source="api")
+        order_submit(symbol="MSFT", side="buy", qty="2", source="api")
+    with time_machine.travel(T0 + dt.timedelta(seconds=2), tick=False), use_broker(book):
+        api = api_as(viewer).get("/api/v1/account/").json()
+        status = json.loads(_monitor("status", "--json"))["account"]
+        client = api_as(viewer)  # a logged-in session for the console too
+        client.force_login(viewer)
+        from django.core.cache import cache
+
+        from console.views import FIGURES_CACHE_KEY
+
+        cache.delete(FIGURES_CACHE_KEY)
+        html = client.get("/partials/figures/").content.decode()
+
+    def figure(name: str) -> D:
+        match = re.search(rf'id="fig-{name}">.*?<span class="value[^"]*">([^<]+)</span>', html, re.S)
+        return D(match.group(1).replace(",", "").replace("+", ""))
+
+    # Then: cash 98,440 + 660 − 380 = 98,720; positions MSFT 7 @ 190 = 1,330; equity 100,050.
+    # P&L: realized AAPL 10 × (110 − 100) = +100; unrealized MSFT 7 × 190 − (5 × 200 + 2 × 190) = −50;
+    # total +50; day 100,050 − 100,000 = +50.
+    expected = {"cash": D("98720"), "equity": D("100050"), "total_pnl": D("50"), "day_pnl": D("50")}
+    assert {k: D(status[k]) for k in expected} == expected
+    # the API keeps the ledger's 6 places (MSFT's average cost 197.142857 makes unrealized −49.999999)
+    assert {k: D(api[k]).quantize(D("0.01")) for k in expected} == expected
+    assert {"cash": figure("cash"), "equity": figure("equity"), "total_pnl": figure("total-pnl"),
+            "day_pnl": figure("day-pnl")} == expected
+    assert (status["cash"], status["equity"], status["total_pnl"], status["day_pnl"]) == (
+        "98720.00", "100050.00", "50.00", "50.00")
+
+
+def test_monitor_json_has_one_type_per_field(book):
+    with time_machine.travel(T0, tick=False):
+        status = json.loads(_monitor("status", "--json"))
+        orders = json.loads(_monitor("orders", "--json"))
+        perf = json.loads(_monitor("performance", "--json"))
+    # money in cents, quantities and prices plain: never "0E-9", never a float
+    assert status["positions"][0] == {"symbol": "AAPL", "qty": "6", "avg_cost": "100", "last_price": "110",
+                                      "market_value": "660.00", "unrealized_pnl": "60.00", "realized_pnl": "40.00"}
+    assert status["gross_exposure"] == "1610.00"
+    assert [(o["qty"], o["filled_qty"], o["avg_fill_price"], o["limit_price"]) for o in orders] == [
+        ("4", "4", "110", None), ("5", "5", "200", None), ("10", "10", "100", None)]
+    s = perf["summary"]
+    assert (s["start_equity"], s["end_equity"], s["equity_change"], s["total_pnl"], s["commissions"]) == (
+        "100050.00", "100050.00", "0.00", "50.00", "0.00")
+    assert perf["curve"][0]["equity"] == "100050.00" and isinstance(perf["curve"][0]["cumulative_return"], float)
+
+
+def test_tables_fit_80_columns(book):
+    from rich.console import Console
+
+    from trading_site import monitoring
+    from trading_site.management.commands import monitor as cmd
+
+    with time_machine.travel(T0, tick=False):
+        views = [cmd.render_positions(monitoring.monitor_positions()),
+                 cmd.render_orders(monitoring.monitor_orders()),
+                 cmd.render_status(monitoring.monitor_status()),
+                 cmd.render_performance(monitoring.monitor_performance())]
+    for view in views:
+        out = io.StringIO()
+        Console(file=out, width=80, no_color=True).print(view)
+        lines = out.getvalue().splitlines()
+        assert max(len(line) for line in lines) <= 80
+        assert "…" not in out.getvalue()  # no header or cell cut short
 
 
 def test_positions_table_colours_profit_green_and_loss_red(book):
@@ -186,14 +254,15 @@ def test_performance_daily_pnl_cumulative_return_and_drawdown():
     # Then: daily P&L +2,000 and −5,100; cumulative 102,000/100,000 − 1 = 2 %, 96,900/100,000 − 1 = −3.1 %;
     # drawdown from the 102,000 peak: 96,900/102,000 − 1 = −5 %.
     assert [(r["date"], r["equity"], r["daily_pnl"]) for r in data["curve"]] == [
-        ("2026-03-10", 100000.0, None),
-        ("2026-03-11", 102000.0, 2000.0),
-        ("2026-03-12", 96900.0, -5100.0),
+        ("2026-03-10", "100000.00", None),
+        ("2026-03-11", "102000.00", "2000.00"),
+        ("2026-03-12", "96900.00", "-5100.00"),
     ]
     assert [r["cumulative_return"] for r in data["curve"]] == pytest.approx([0.0, 0.02, -0.031], abs=1e-12)
     assert [r["drawdown"] for r in data["curve"]] == pytest.approx([0.0, 0.0, -0.05], abs=1e-12)
     s = data["summary"]
-    assert (s["start"], s["end"], s["trading_days"], s["total_pnl"]) == ("2026-02-12", "2026-03-13", 3, -3100.0)
+    assert (s["start"], s["end"], s["trading_days"], s["equity_change"]) == ("2026-02-12", "2026-03-13", 3, "-3100.00")
+    assert s["total_pnl"] == "0.00"  # the ledger's realized + unrealized: no fills here
     assert (s["total_return"], s["max_drawdown"]) == pytest.approx((-0.031, -0.05), abs=1e-12)
     assert coloured("31", "-5.00 %", table) and coloured("32", "+2,000.00", table)
 
@@ -201,7 +270,7 @@ def test_performance_daily_pnl_cumulative_return_and_drawdown():
 def test_performance_with_no_snapshots_says_so():
     data = json.loads(_monitor("performance", "--json", "--days", "5"))
     assert data["curve"] == [] and data["summary"]["trading_days"] == 0 and data["window_days"] == 5
-    assert data["summary"]["end_equity"] is None and data["summary"]["total_pnl"] is None
+    assert data["summary"]["end_equity"] is None and data["summary"]["equity_change"] is None
     assert "no account snapshots in" in _monitor("performance")
 
 

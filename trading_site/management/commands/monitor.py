@@ -67,9 +67,10 @@ def _pct(value: str | float | None) -> Text:
 
 
 def _positions_table(rows: list[dict]) -> Table:
-    table = Table(title="Positions", expand=False)
-    for name in ("Symbol", "Qty", "Avg cost", "Last", "Market value", "Unrealized P&L", "Realized P&L"):
-        table.add_column(name, justify="left" if name == "Symbol" else "right")
+    # Short headers and no cell padding: seven columns fit an 80-column terminal.
+    table = Table(title="Positions", expand=False, padding=(0, 1), caption="P&L: unrealized / realized")
+    for name in ("Symbol", "Qty", "Avg cost", "Last", "Mkt value", "Unreal.", "Realized"):
+        table.add_column(name, justify="left" if name == "Symbol" else "right", no_wrap=True)
     for r in rows:
         table.add_row(
             r["symbol"],
@@ -114,7 +115,8 @@ def render_status(data: dict):
         summary.add_row("Cash", _money(account["cash"]))
         summary.add_row("Buying power", _money(account["buying_power"]))
         summary.add_row("Day P&L", _pnl(account["day_pnl"]))
-        summary.add_row("Snapshot", _when(account["time"]) + " UTC")
+        summary.add_row("Total P&L", _pnl(account["total_pnl"]))
+        summary.add_row("Snapshot", _when(account["snapshot_time"]) + " UTC (cash and equity live since)")
     summary.add_row("Gross exposure", _money(data["gross_exposure"]))
     summary.add_row("Open orders", str(data["open_orders"]))
     kill = data["kill_switch"]
@@ -144,21 +146,11 @@ def render_positions(rows: list[dict]):
 
 
 def render_orders(rows: list[dict]):
-    table = Table(title="Orders (newest first)")
-    for name in (
-        "ID",
-        "Created (UTC)",
-        "Symbol",
-        "Side",
-        "Type",
-        "Qty",
-        "Filled",
-        "Avg price",
-        "Status",
-        "Source",
-        "Reject code",
-    ):
-        table.add_column(name, justify="right" if name in ("ID", "Qty", "Filled", "Avg price") else "left")
+    """Eight narrow columns (the order as "side qty symbol type"): fits an 80-column terminal."""
+    table = Table(title="Orders (newest first)", padding=(0, 1))
+    for name in ("ID", "Created (UTC)", "Order", "Filled", "Avg", "Status", "Source", "Code"):
+        table.add_column(name, justify="right" if name in ("ID", "Filled", "Avg") else "left",
+                         no_wrap=name in ("ID", "Created (UTC)", "Filled", "Avg", "Status"))
     status_style = {
         OrderStatus.FILLED: "green",
         OrderStatus.REJECTED: "red",
@@ -167,13 +159,12 @@ def render_orders(rows: list[dict]):
         OrderStatus.CANCELED: "dim",
     }
     for o in rows:
+        order = Text(o["side"], style="green" if o["side"] == "buy" else "red")
+        order.append(f" {_qty(o['qty'])} {o['symbol']} {o['type']}")
         table.add_row(
             str(o["id"]),
-            _when(o["created_at"]),
-            o["symbol"],
-            Text(o["side"], style="green" if o["side"] == "buy" else "red"),
-            o["type"],
-            _qty(o["qty"]),
+            _when(o["created_at"])[5:16],
+            order,
             _qty(o["filled_qty"]),
             _money(o["avg_fill_price"]),
             Text(o["status"], style=status_style.get(o["status"], "")),
@@ -181,7 +172,7 @@ def render_orders(rows: list[dict]):
             Text(o["reject_code"], style="red"),
         )
     if not rows:
-        table.add_row("", "(no orders)", *[""] * 9)
+        table.add_row("", "(no orders)", *[""] * 6)
     return table
 
 
@@ -193,7 +184,8 @@ def render_performance(data: dict):
     grid.add_row("Window", f"{s['start']} to {s['end']} (New York dates), {s['trading_days']} day(s) with a snapshot")
     grid.add_row("Start equity", _money(s["start_equity"]))
     grid.add_row("End equity", _money(s["end_equity"]))
-    grid.add_row("Total P&L", _pnl(s["total_pnl"]))
+    grid.add_row("Equity change", _pnl(s["equity_change"]))
+    grid.add_row("Total P&L (ledger)", _pnl(s["total_pnl"]))
     grid.add_row("Total return", _pct(s["total_return"]))
     grid.add_row("Max drawdown", _pct(s["max_drawdown"]))
     grid.add_row("Volatility (annualised)", "—" if s["volatility"] is None else f"{s['volatility'] * 100:.2f} %")
