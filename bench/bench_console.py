@@ -30,7 +30,7 @@ CLIENTS = 10
 REQUESTS_PER_CLIENT = 40
 ORDERS = 10_000
 POSITIONS = 100
-PAGES = (("dashboard", "/", 16), ("figures partial", "/partials/figures/", 7), ("orders list", "/orders/", 8))
+PAGES = (("dashboard", "/", 18), ("figures partial", "/partials/figures/", 7), ("orders list", "/orders/", 8))
 
 
 def _seed() -> None:

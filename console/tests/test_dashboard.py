@@ -150,7 +150,7 @@ def test_dashboard_query_count_is_fixed(client, viewer, market, warm_quotes, dja
     # delivery — the trade stream; the supervisor's), equity curve, benchmark closes, positions
     # (by symbol, exposure), market-close report, strategies, alerts, and the figures: account
     # snapshot, fills since it, positions, day reference
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         response = client.get("/")
     assert response.content.decode().count("<tr data-symbol=") == positions
     with django_assert_num_queries(3):  # both fragments are shared for a few seconds

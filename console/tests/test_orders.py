@@ -149,7 +149,7 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
 
 
 def test_order_page_shows_a_parent_with_its_slices_fills_and_charts(client, viewer, operator, market, frozen,
-                                                                    django_assert_num_queries):
+                                                                    django_assert_num_queries, deliver):
     from orders.gateway import order_submit
     from orders.models import Fill
 
@@ -159,6 +159,7 @@ def test_order_page_shows_a_parent_with_its_slices_fills_and_charts(client, view
     for n, q in ((1, "60"), (2, "40")):
         child = order_submit(symbol="AAPL", side="buy", qty=q, source="twap", actor=operator, reason="slice",
                              client_order_id=f"slice-{n}")
+        deliver()  # the trade stream books the slice's fill, as in production
         Order.objects.filter(pk=child.pk).update(parent_order=parent, slice_num=n, total_slices=2)
         Fill.objects.filter(order=child).update(executed_at=T0 + dt.timedelta(minutes=5 * n))  # slices spread out
     client.force_login(viewer)

@@ -126,13 +126,14 @@ def test_day_pnl_is_against_the_previous_close(book):
     assert coloured("32", "+50.00", table)
 
 
-def test_dashboard_api_and_monitor_report_the_same_cash_equity_and_pnl_after_fills(book, viewer, api_as):
+def test_dashboard_api_and_monitor_report_the_same_cash_equity_and_pnl_after_fills(book, viewer, api_as, deliver):
     """One source: after fills booked since the last snapshot, the three read the ledger's live account."""
     _snap(T0 - dt.timedelta(days=1), "100000")  # the previous close
     with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False), use_broker(book):
         # Given more fills after the snapshot: sell the 6 AAPL @ 110 (+660), buy 2 MSFT @ 190 (−380).
         order_submit(symbol="AAPL", side="sell", qty="6", source="api")
         order_submit(symbol="MSFT", side="buy", qty="2", source="api")
+        deliver(book)  # the trade stream books both fills, as in production
     with time_machine.travel(T0 + dt.timedelta(seconds=2), tick=False), use_broker(book):
         api = api_as(viewer).get("/api/v1/account/").json()
         status = json.loads(_monitor("status", "--json"))["account"]
