@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from orders.models import Order
 from orders.tests.conftest import make_asset
@@ -30,6 +29,7 @@ from risk.services import risk_defaults_ensure
 from tests.processes import child_env
 from tests.servers._process import free_port
 from trading_site.lib import clock
+from trading_site.tokens import token_issue
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -118,7 +118,7 @@ def _env(**extra: str) -> dict[str, str]:
 def test_redis_down_api_answers_json_503_and_console_a_clear_page(tmp_path, operator, client):
     risk_defaults_ensure()
     make_asset("AAPL", price="100", session=clock.today_ny() - dt.timedelta(days=1))
-    token = Token.objects.create(user=operator).key
+    token = token_issue(user=operator, name="outage").key
     client.force_login(operator)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     auth = {"Authorization": f"Token {token}"}
