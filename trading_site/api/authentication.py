@@ -7,11 +7,14 @@ user into auditlog's per-request context.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from auditlog.context import auditlog_value
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -51,6 +54,16 @@ def _token_user_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
     return select, tuple(role_params)
 
 
+def _db_datetime(value):
+    """A datetime column read by a raw query: SQLite hands back naive UTC (or text) since the ORM's
+    converters only apply to model fields; PostgreSQL hands back an aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value.replace(tzinfo=dt.UTC) if timezone.is_naive(value) else value
+
+
 def _set_auditlog_actor(user) -> None:
     try:
         context = auditlog_value.get()
@@ -86,7 +99,8 @@ class AuditedTokenAuthentication(TokenAuthentication):
         role_remember(user, user.trading_role)
         token = ApiToken(
             id=user.token_id, user=user, name=user.token_name, role=user.token_role,
-            password_mark=user.token_mark, expires_at=user.token_expires_at, last_used_at=user.token_last_used_at,
+            password_mark=user.token_mark, expires_at=_db_datetime(user.token_expires_at),
+            last_used_at=_db_datetime(user.token_last_used_at),
         )
         if token.expires_at <= now:
             raise exceptions.AuthenticationFailed(_("Token expired."))
