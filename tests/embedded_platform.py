@@ -36,7 +36,10 @@ def free_port() -> int:
 def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in STRIPPED}
     env.update(DJANGO_SETTINGS_MODULE="trading_site.settings", VAR_DIR=str(var_dir), SIM_MARKET_HOURS="always",
-               DEMO_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1")
+               DEMO_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1",
+               # a flat 100,000 account (the orders these runs place are sized for it); the demo market's
+               # warm start has its own process test (tests/test_demo_market_process.py)
+               DEMO_BACKFILL_SESSIONS="0")
     env.update(extra)
     return env
 

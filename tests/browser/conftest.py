@@ -7,7 +7,9 @@ up before Playwright starts its loop (the fixture below depends on ``django_db_s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -50,16 +52,55 @@ def guide_img() -> Path:
     return target
 
 
+@contextlib.contextmanager
+def trade_stream(broker):
+    """The trade-stream process's loop, in a thread beside the live server: fills reach the ledger after
+    the order call returned, as production delivers them (the suite's delivery mode is the stream)."""
+    from django.db import connection
+
+    from orders.stream import OutboxStreamRunner
+
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            OutboxStreamRunner(broker, poll_seconds=0.1).run_forever(stop)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="trade-stream", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def wait_filled(*orders, timeout: float = 10.0) -> None:
+    """Wait until the trade stream has booked each order's fill (fills arrive after the order call)."""
+    import time
+
+    from orders.models import Order
+
+    ids = [o.pk for o in orders]
+    deadline = time.monotonic() + timeout
+    while Order.objects.filter(pk__in=ids).exclude(status="filled").exists():
+        assert time.monotonic() < deadline, f"orders {ids} not filled within {timeout}s"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def console_market(settings, db):
     """The console's world for browser tests (as the console tests'): the simulated exchange always open with
     frictionless fills, AAPL at 100 and MSFT at 200, the risk defaults, and fresh risk/quote caches and rate
-    counters."""
+    counters; a trade stream delivers the exchange's fills."""
     from console.tests.conftest import market_seed, simulated_exchange
 
     with simulated_exchange(settings) as broker:
         market_seed()
-        yield broker
+        with trade_stream(broker):
+            yield broker
 
 
 def csrf_post(page, url: str, form: dict):

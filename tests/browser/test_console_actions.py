@@ -4,6 +4,7 @@ kill switch (engage by an operator, reset by an admin) and what a viewer may not
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import csrf_post, login
 
@@ -48,6 +49,8 @@ def test_manual_order_form_confirmation_orders_and_audit(page, live_server, make
     page.wait_for_url(f"{live_server.url}/orders/?symbol=AAPL")
     order = Order.objects.get()
     row = page.locator(f"#order-{order.pk}")
+    # accepted first; the fill arrives over the trade stream and the live table shows it without a reload
+    expect(row).to_contain_text("filled", timeout=10000)
     assert "BUY 10 AAPL" in row.inner_text() and "filled" in row.inner_text()
     assert "hedge before the announcement" in row.inner_text()
     page.screenshot(path=str(guide_img / "orders.png"), full_page=True)

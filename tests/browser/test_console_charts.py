@@ -9,8 +9,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login, wait_filled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,6 +66,7 @@ def _twap_parent(operator, qty: int = 30, slices: int = 3):
     for n in range(1, slices + 1):
         child = order_submit(symbol="AAPL", side="buy", qty=str(qty // slices), source="twap", actor=operator,
                              reason="slice", client_order_id=f"twap-browser-1-s{n}")
+        wait_filled(child)
         Order.objects.filter(pk=child.pk).update(parent_order=parent, slice_num=n, total_slices=slices,
                                                  scheduled_time=now + dt.timedelta(minutes=n))
         Fill.objects.filter(order=child).update(executed_at=now + dt.timedelta(minutes=n))
@@ -119,8 +121,8 @@ def test_dashboard_after_a_kill_switch_flatten_shows_cash_equal_to_equity(page, 
 
     operator = make_user("olivia", "operator")
     account_snapshot_record()  # 100,000 cash: the last snapshot before the trading below
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api", actor=operator, reason="seed")
-    order_submit(symbol="MSFT", side="buy", qty="5", source="api", actor=operator, reason="seed")
+    wait_filled(order_submit(symbol="AAPL", side="buy", qty="10", source="api", actor=operator, reason="seed"),
+                order_submit(symbol="MSFT", side="buy", qty="5", source="api", actor=operator, reason="seed"))
     page.set_viewport_size({"width": 1280, "height": 900})
     login(page, live_server, "olivia")
     page.wait_for_url(f"{live_server.url}/")
@@ -129,8 +131,9 @@ def test_dashboard_after_a_kill_switch_flatten_shows_cash_equal_to_equity(page, 
     # when the kill switch flattens everything (no new snapshot is taken)
     kill_switch_engage(actor=operator, reason="browser drill")
     # then within one refresh: cash = equity = 100,000 and no open positions
-    page.wait_for_function("document.querySelector('#fig-cash .value').innerText === "
-                           "document.querySelector('#fig-equity .value').innerText", timeout=8000)
+    # (polled from the test: the page's Content-Security-Policy forbids the eval a JS predicate needs)
+    expect(page.locator("#fig-cash .value")).to_have_text("100,000.00", timeout=8000)
+    expect(page.locator("#fig-equity .value")).to_have_text("100,000.00", timeout=8000)
     assert page.locator("#fig-cash .value").inner_text() == "100,000.00"
     assert page.locator("#fig-equity .value").inner_text() == "100,000.00"
     assert page.locator("#positions h2").inner_text() == "Open positions (0)"
@@ -142,7 +145,6 @@ def test_dashboard_after_a_kill_switch_flatten_shows_cash_equal_to_equity(page, 
 def test_orders_page_shows_a_new_fill_and_a_completed_twap_parent_without_reload(page, live_server, make_user,
                                                                                  console_market, width, guide_img):
     from orders.gateway import order_submit
-    from orders.models import Order
 
     operator = make_user("olivia", "operator")
     parent = _twap_parent(operator)
@@ -157,7 +159,7 @@ def test_orders_page_shows_a_new_fill_and_a_completed_twap_parent_without_reload
     assert short.get_attribute("title") == "twap-browser-1" and short.inner_text() == "…rowser-1"
     page.evaluate("window.__notReloaded = true")
     order = order_submit(symbol="MSFT", side="buy", qty="7", source="api", actor=operator, reason="a new fill")
-    assert Order.objects.get(pk=order.pk).status == "filled"
+    wait_filled(order)
     row = page.locator(f"#order-{order.pk}")
     row.wait_for(state="visible", timeout=8000)
     assert row.locator("td.filled").inner_text().startswith("7 @ 200.00")
