@@ -34,9 +34,9 @@ PAGES = (("dashboard", "/", 18), ("figures partial", "/partials/figures/", 7), (
 
 
 def _seed() -> None:
+    from marketdata.models import Asset, Bar
     from orders.models import AccountSnapshot, Order, Position
     from risk.services import risk_defaults_ensure
-    from strategies.models import Asset, Bar
     from trading_site.health import heartbeat_record
     from trading_site.lib import clock
     from trading_site.models import Alert

@@ -46,7 +46,7 @@ SYMBOLS = [f"BENCH{i:02d}" for i in range(20)]
 
 
 def _market_data() -> None:
-    from strategies.models import Asset, Bar
+    from marketdata.models import Asset, Bar
 
     today = dt.datetime.now(dt.UTC).date()
     for symbol in [*SYMBOLS, "BENCHGW"]:

@@ -26,7 +26,7 @@ LAST_YEAR = 2022
 
 
 def _replay(start: dt.date, end: dt.date) -> tuple[float, float, int, int]:
-    from strategies.replay import replay_run
+    from workflow.replay import replay_run
 
     wall, cpu = time.perf_counter(), time.process_time()
     outcome = replay_run(start=start, end=end, strategies=["sma-crossover"], capital=Decimal("100000"))
@@ -38,8 +38,8 @@ def _replay(start: dt.date, end: dt.date) -> tuple[float, float, int, int]:
 def run() -> list[dict]:
     from django.core.cache import cache
 
+    from marketdata.bundled import bundled_load, demo_loaded
     from risk.state import CACHE_KEY
-    from strategies.bundled import bundled_load, demo_loaded
 
     if not demo_loaded():
         bundled_load(dataset="demo")

@@ -26,13 +26,13 @@ T_OPEN = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)  # a Tuesday, 11:00 New 
 def _setup():
     from django.core.cache import cache
 
+    from marketdata.models import Asset, Bar
     from orders.brokers import use_broker
     from orders.brokers.simulated import SimulatedBroker
     from orders.gateway import order_submit
     from orders.models import AccountSnapshot
     from risk import services
     from risk.state import CACHE_KEY
-    from strategies.models import Asset, Bar
 
     asset, _ = Asset.objects.get_or_create(symbol="BNCH", defaults={"name": "bench"})
     Bar.objects.get_or_create(asset=asset, session=dt.date(2026, 3, 9), defaults={

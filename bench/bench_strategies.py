@@ -54,9 +54,9 @@ def _bench_allocation() -> list[dict]:
 
 
 def _bench_signals() -> list[dict]:
-    from strategies.bundled import STOCKS_FILE
-    from strategies.demo import DEMO_STRATEGIES
+    from marketdata.bundled import STOCKS_FILE
     from strategies.library import parameters_validate, strategy_weights
+    from workflow.demo import DEMO_STRATEGIES
 
     prices = pd.read_csv(STOCKS_FILE, index_col="Date", parse_dates=True).loc["2013-01-01":"2022-12-31"]
     configured = [(kind, parameters_validate(kind=kind, parameters=p)) for _, kind, p in DEMO_STRATEGIES]
@@ -78,7 +78,7 @@ class _Rollback(Exception):
 def _bench_load() -> list[dict]:
     from django.db import transaction
 
-    from strategies.bundled import bundled_load
+    from marketdata.bundled import bundled_load
 
     samples = []
     for _ in range(LOAD_RUNS):

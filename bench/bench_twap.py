@@ -39,7 +39,7 @@ def _plan() -> list[dict]:
 
 
 def _asset(symbol: str, *, price: str, volume: str) -> None:
-    from strategies.models import Asset, Bar
+    from marketdata.models import Asset, Bar
     from trading_site.lib import clock
 
     asset, _ = Asset.objects.get_or_create(symbol=symbol, defaults={"name": symbol})
@@ -106,8 +106,8 @@ def _lateness() -> list[dict]:
 def _impact() -> list[dict]:
     import pandas as pd
 
+    from marketdata.selectors import BarData
     from orders.tca import study_summarize, twap_vs_single_day
-    from strategies.selectors import BarData
 
     frame = pd.read_csv(DATA, parse_dates=["Date"])
     days = []

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from django import forms
 
+from marketdata.selectors import asset_get
 from orders.models import OrderSource, OrderStatus, OrderType, Side, TimeInForce
 from orders.twap import MAX_SLICES
 from strategies.allocation import METHODS
-from strategies.selectors import asset_get
 from trading_site.lib.forms import StrictDecimalField, StrictNumberTextField
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty
 

@@ -25,9 +25,9 @@ from risk.selectors import breakers_status, kill_switch_status, limits_usage, ro
 from risk.state import risk_state
 from strategies.models import Strategy
 from strategies.selectors import signal_latest_run_id, signals_for_run, strategy_list
-from trading_site.api.errors import DomainError
 from trading_site.health import health_report
 from trading_site.lib import clock
+from trading_site.lib.errors import DomainError
 from trading_site.lib.money import quantize_money
 from trading_site.models import ActionLog, Alert
 
@@ -119,8 +119,8 @@ def equity_points(*, points: int = EQUITY_POINTS) -> list[tuple[dt.datetime, Dec
 
 def benchmark_closes(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
     """The benchmark's daily closes over ``[start, end]`` (one query; empty without benchmark bars)."""
-    from strategies.bundled import BENCHMARK_SYMBOL
-    from strategies.models import Bar
+    from marketdata.bundled import BENCHMARK_SYMBOL
+    from marketdata.models import Bar
 
     return list(Bar.objects.filter(asset__symbol=BENCHMARK_SYMBOL, session__gte=start, session__lte=end)
                 .order_by("session").values_list("session", "close"))
@@ -129,7 +129,7 @@ def benchmark_closes(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Dec
 def dashboard_charts(*, now: dt.datetime) -> dict:
     """The dashboard's chart specs (console.charts): equity against the benchmark, drawdown, open
     positions by symbol and exposure against the risk limits (three queries)."""
-    from strategies.bundled import BENCHMARK_SYMBOL
+    from marketdata.bundled import BENCHMARK_SYMBOL
 
     equity = equity_points()
     bench = benchmark_closes(start=equity[0][0].date() - dt.timedelta(days=7), end=now.date()) if equity else []
@@ -167,7 +167,7 @@ def alerts_active(*, limit: int = 10) -> list[Alert]:
 
 def performance_latest():
     """The latest market-close report (daily P&L, cumulative return, drawdown), or None."""
-    from strategies.models import DailyPerformance
+    from workflow.models import DailyPerformance
 
     return DailyPerformance.objects.order_by("-day").first()
 
@@ -270,8 +270,8 @@ def _session_close_time(day: dt.date) -> dt.datetime:
 
 def symbol_price_chart(*, symbol: str) -> dict | None:
     """The symbol's daily closes with its fills as buy/sell markers (two queries)."""
+    from marketdata.models import Bar
     from orders.models import Fill
-    from strategies.models import Bar
 
     bars = list(Bar.objects.filter(asset__symbol=symbol).order_by("-session").values_list("session", "close")
                 [:PRICE_SESSIONS])
@@ -348,8 +348,8 @@ class DatedQuote:
 
 def quote_dated(*, symbol: str) -> DatedQuote | None:
     """The broker's latest quote for ``symbol`` and the session of its latest daily bar (one query)."""
+    from marketdata.selectors import latest_daily_bar
     from orders.brokers import get_broker
-    from strategies.selectors import latest_daily_bar
 
     try:
         quote = get_broker().latest_quote(symbol)
@@ -364,7 +364,7 @@ def quote_dated(*, symbol: str) -> DatedQuote | None:
 
 def tradable_symbols() -> list[tuple[str, str]]:
     """Known tradable assets ``(symbol, name)`` for the order ticket's symbol search (one query)."""
-    from strategies.models import Asset
+    from marketdata.models import Asset
 
     return list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", "name"))
 
@@ -410,11 +410,11 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
     runs every check again when the order is confirmed (for a TWAP order: on the whole parent when it
     is created, as previewed here, and again when each slice is sent).
     """
+    from marketdata.selectors import asset_get
     from orders.gateway import OrderInputError, order_validate
     from orders.slicing import twap_parent_intent
     from orders.twap import TWAPPlanError, TWAPSlicer
     from risk.checks import controls_run
-    from strategies.selectors import asset_get
     from tax.selectors import wash_sale_preview
 
     v = order_validate(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
@@ -538,7 +538,7 @@ RUNS_PER_PAGE = 20
 
 def runs_page(*, mode: str | None = None, status: str | None = None, page_number: int | str = 1) -> Page:
     """Rebalance runs, newest day first, each with its steps in chain order (3 queries per page)."""
-    from strategies.models import RebalanceRun, RebalanceStep
+    from workflow.models import RebalanceRun, RebalanceStep
 
     qs = RebalanceRun.objects.order_by("-day", "-pk")
     if mode:

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from orders.gateway import OrderConflict, PlaceResult, order_place
 from orders.models import Order, OrderSource
-from trading_site.api.errors import DomainError
 from trading_site.audit import action_record
+from trading_site.lib.errors import DomainError
 
 
 def manual_order_submit(

@@ -36,9 +36,9 @@ from orders.models import Order
 from risk.services import breaker_reset, kill_switch_engage, kill_switch_reset
 from strategies.conf import ALLOCATION_METHOD
 from strategies.services import strategy_symbol_set, strategy_update
-from trading_site.api.errors import DomainError
 from trading_site.lib import clock
 from trading_site.lib.csvsafe import csv_writer
+from trading_site.lib.errors import DomainError
 from trading_site.lib.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
 # --- dashboard ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 
+from marketdata.selectors import asset_get
 from orders import pretrade
 from orders.brokers import get_broker
 from orders.brokers.base import (
@@ -63,10 +64,9 @@ from orders.models import (
     Side,
     TimeInForce,
 )
-from strategies.selectors import asset_get
-from trading_site.api.errors import DomainError
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.errors import DomainError
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
 from trading_site.lib.sql import fetch_one
 
@@ -82,7 +82,7 @@ _AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API, OrderSource.KILL_SWITCH
 
 class OrderInputError(DomainError):
     code = "validation_error"
-    http_status = 400
+    kind = "invalid"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, fields={field: [message]})
@@ -90,12 +90,12 @@ class OrderInputError(DomainError):
 
 class OrderConflict(DomainError):
     code = "CLIENT_ORDER_ID_CONFLICT"
-    http_status = 409
+    kind = "conflict"
 
 
 class OrderNotCancelable(DomainError):
     code = "ORDER_NOT_CANCELABLE"
-    http_status = 409
+    kind = "conflict"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trading_site.api.errors import DomainError
+from trading_site.lib.errors import DomainError
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class OrderIntent:
 class PreTradeRejection(DomainError):
     """Raised by a check. ``code`` is machine-readable; ``detail`` is for people."""
 
-    http_status = 422
+    kind = "unprocessable"
 
     def __init__(self, code: str, detail: str, *, data: dict | None = None) -> None:
         super().__init__(detail, code=code)

@@ -32,6 +32,7 @@ from orders.conf import conf
 from orders.fills import updates_pump
 from orders.gateway import NOT_AT_BROKER, OrderNotCancelable, order_cancel, order_resolve
 from orders.models import OPEN_STATUSES, AccountSnapshot, Order, OrderStatus, Position, TimeInForce
+from orders.selectors import account_latest
 from trading_site.alerts import alert_raise
 from trading_site.lib import clock
 
@@ -196,3 +197,11 @@ def reconcile_run(*, snapshot: bool = True) -> ReconcileReport:
             logger.warning("reconcile: account snapshot failed: %s", exc)
     report.stale_canceled = stale_orders_cancel(now=now)
     return report
+
+
+def demo_snapshot() -> str:
+    """Demo step: one account snapshot so the dashboard has figures before the first reconciliation."""
+    if account_latest() is not None:
+        return "exists"
+    snap = account_snapshot_record()
+    return f"equity {snap.equity} ({snap.broker})"

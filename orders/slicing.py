@@ -47,6 +47,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Sum
 
+from marketdata.selectors import asset_get
 from orders import pretrade
 from orders.gateway import (
     OrderConflict,
@@ -64,7 +65,6 @@ from orders.gateway import (
 )
 from orders.models import TERMINAL_STATUSES, Order, OrderEvent, OrderSource, OrderStatus, TimeInForce
 from orders.twap import MAX_SLICES, TWAPPlanError, TWAPSlicer
-from strategies.selectors import asset_get
 from trading_site.audit import action_record
 from trading_site.lib import clock
 
@@ -95,7 +95,7 @@ def _horizon(value: object) -> dt.timedelta:
 
 def _session_horizon(*, start: dt.datetime, horizon: dt.timedelta, clip_to_close: bool) -> dt.timedelta:
     """Reject (or clip) a horizon that runs past the session close; always-open simulation: unchanged."""
-    from risk import market_clock
+    from marketdata import market_clock
 
     if market_clock.always_open():
         return horizon
@@ -454,7 +454,7 @@ def slices_sweep(*, now: dt.datetime) -> int:
 def _parent_deadline(parent: Order) -> dt.datetime:
     """Until when a parent may still send catch-up children: its session's close (children are day
     orders); the always-open simulation: the end of its New York day."""
-    from risk import market_clock
+    from marketdata import market_clock
 
     day = parent.created_at.astimezone(clock.NEW_YORK).date()
     close = None if market_clock.always_open() else market_clock.session_close(day)

@@ -25,11 +25,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from marketdata import selectors as market
 from orders.brokers.simulated import SESSION_MINUTES, model_cost_bps, model_fill_price, path_price
 from orders.conf import conf
 from orders.models import Order
 from orders.twap import TWAPSlicer
-from strategies import selectors as market
 from trading_site.lib import clock
 
 BPS = Decimal(10000)

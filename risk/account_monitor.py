@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from risk import market_clock, orders_port
+from marketdata import market_clock
+from risk import orders_port
 from risk.models import RiskEvent, TradeFill
 from risk.pdt import WINDOW_SESSIONS, Fill, PdtStatus, pdt_evaluate
 from risk.state import risk_state

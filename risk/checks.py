@@ -33,8 +33,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from marketdata import market_clock
 from orders.pretrade import OrderIntent, PreTradeRejection
-from risk import limiter, market_clock, orders_port
+from risk import limiter, orders_port
 from risk.state import LimitsData, PhaseData, RiskState, risk_state
 
 KILL_SWITCH_ENGAGED = "KILL_SWITCH_ENGAGED"

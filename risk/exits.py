@@ -22,7 +22,7 @@ from risk.dynamic import LONG, SHORT, StopRules, exit_check, extreme_update
 from risk.models import PositionRisk, RiskEvent
 from risk.state import risk_state
 from trading_site.alerts import alert_raise
-from trading_site.api.errors import DomainError
+from trading_site.lib.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

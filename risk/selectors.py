@@ -10,7 +10,8 @@ import datetime as dt
 
 from django.conf import settings
 
-from risk import conf, limiter, market_clock
+from marketdata import market_clock
+from risk import conf, limiter
 from risk.models import CircuitBreaker, EquityWatermark, KillSwitch, KillSwitchEvent, RiskEvent, RolloutPhase
 from risk.state import PhaseData, risk_state
 from trading_site.lib import clock

@@ -19,7 +19,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from risk import conf, limiter, market_clock
+from marketdata import market_clock
+from marketdata.selectors import asset_get
+from risk import conf, limiter
 from risk.models import (
     CircuitBreaker,
     EquityWatermark,
@@ -32,11 +34,10 @@ from risk.models import (
     TradeFill,
 )
 from risk.state import limits_row, state_invalidate
-from strategies.selectors import asset_get
 from trading_site.alerts import alert_raise
-from trading_site.api.errors import DomainError
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.errors import DomainError
 from trading_site.lib.roles import ADMIN, OPERATOR, has_role
 from trading_site.models import Alert
 
@@ -45,17 +46,17 @@ logger = logging.getLogger(__name__)
 
 class RiskPermissionDenied(DomainError):
     code = "permission_denied"
-    http_status = 403
+    kind = "refused"
 
 
 class RiskInputError(DomainError):
     code = "validation_error"
-    http_status = 400
+    kind = "invalid"
 
 
 class RiskStateError(DomainError):
     code = "conflict"
-    http_status = 409
+    kind = "conflict"
 
 
 def _require_reason(reason: str) -> str:
@@ -372,7 +373,7 @@ def stale_data_check(*, now: dt.datetime | None = None) -> bool:
     """During a session, trip ``stale_data`` when the newest daily bar lags by more than the allowed sessions."""
     from django.db.models import Max
 
-    from strategies.models import Bar
+    from marketdata.models import Bar
 
     now = now or clock.now()
     if not market_clock.is_open(now):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from risk import market_clock
+from marketdata import market_clock
 from trading_site.lib import clock
 
 

@@ -34,8 +34,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import pandas as pd
 from django.db import transaction
-from rest_framework import status
 
+from marketdata.models import Asset
+from marketdata.panels import close_panel
 from strategies import conf
 from strategies.allocation import METHODS, AllocationResult, CorrelationResult, MultiAlphaAllocator, correlation_measure
 from strategies.library import (
@@ -46,11 +47,10 @@ from strategies.library import (
     strategy_returns,
     strategy_weights,
 )
-from strategies.marketdata import close_panel
-from strategies.models import Asset, Signal, Strategy, StrategySymbol
-from trading_site.api.errors import DomainError
+from strategies.models import Signal, Strategy, StrategySymbol
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.errors import DomainError
 
 WEIGHT_QUANTUM = Decimal("0.000000001")
 TRADING_DAYS = 252
@@ -58,19 +58,19 @@ TRADING_DAYS = 252
 
 class StrategyNotFound(DomainError):
     code = "not_found"
-    http_status = status.HTTP_404_NOT_FOUND
+    kind = "not_found"
 
 
 class InvalidStrategyInput(DomainError):
     code = "validation_error"
-    http_status = status.HTTP_400_BAD_REQUEST
+    kind = "invalid"
 
 
 class KillSwitchEngaged(DomainError):
     """New signals and rebalance allocations are blocked while the kill switch is engaged (SPEC §4 Risk)."""
 
     code = "KILL_SWITCH_ENGAGED"
-    http_status = status.HTTP_409_CONFLICT
+    kind = "conflict"
 
 
 def _refuse_when_kill_switch_engaged(what: str) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from orders.pretrade import OrderIntent, PreTradeRejection
 from tax import conf, engine
-from trading_site.api.errors import DomainError
+from trading_site.lib.errors import DomainError
 
 # Protective orders are never held back for tax reasons.
 EXEMPT_SOURCES = frozenset({"kill_switch", "risk", "reconcile"})

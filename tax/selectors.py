@@ -18,8 +18,8 @@ from django.db.models import QuerySet
 
 from tax import conf, engine
 from tax.models import RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
-from trading_site.api.errors import DomainError
 from trading_site.lib import clock
+from trading_site.lib.errors import DomainError
 from trading_site.lib.money import CENT
 
 COVERAGE_NOTE = (

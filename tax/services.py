@@ -415,7 +415,7 @@ def _books_load_many(
 
 def _market_splits(*, account: str, symbol: str, upto: dt.date) -> list[SplitRow]:
     """Splits in the shared market data not yet applied to this account's ledger."""
-    from strategies.models import CorporateAction
+    from marketdata.models import CorporateAction
 
     applied = AppliedSplit.objects.filter(account=account, symbol=symbol).values("ex_date")
     rows = (
@@ -699,7 +699,7 @@ def trades_import(
 
 def splits_sync(*, account: str = "default", upto: dt.date) -> int:
     """Apply market-data splits with ex-date on or before ``upto`` to every book of ``account``."""
-    from strategies.models import CorporateAction
+    from marketdata.models import CorporateAction
 
     now = clock.now()
     count = 0

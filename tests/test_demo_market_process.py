@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from strategies import demo_market
+from marketdata import demo_market
 
 pytestmark = [pytest.mark.worker]
 

@@ -19,11 +19,11 @@ import pytest
 import redis
 from django.conf import settings
 
+from marketdata.models import Asset, Bar
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.models import Order, OrderEvent, SimOrder
 from orders.slicing import twap_order_create
-from strategies.models import Asset, Bar
 from tests.processes import celery_command, child_env, log_tail, running, wait_for
 from trading_site.lib import clock
 

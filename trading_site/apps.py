@@ -14,8 +14,3 @@ class TradingSiteConfig(AppConfig):
         # User and group changes are diffed by django-auditlog (passwords never logged).
         auditlog.register(get_user_model(), exclude_fields=["password", "last_login"])
         auditlog.register(Group)
-
-        from trading_site.health import register_check
-        from trading_site.secret_store.health import secrets_health
-
-        register_check("secrets", secrets_health)

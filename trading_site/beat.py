@@ -1,7 +1,7 @@
 """Beat: the schedule defined in code, and a DatabaseScheduler that writes the beat heartbeat.
 
 ``BEAT_SCHEDULE`` is loaded into django-celery-beat's tables when beat starts (so entries are
-visible, and can be paused, in the admin). Apps add their own entries with :func:`register`.
+visible, and can be paused, in the admin). ``ops.wiring`` adds every entry with :func:`register`.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from trading_site.lib import queues
 
 logger = logging.getLogger(__name__)
 
-BEAT_SCHEDULE: dict[str, dict] = {
-    "platform-heartbeat": {
-        "task": "platform.heartbeat",
-        # Every 5 s, so /healthz (HEARTBEAT_MAX_AGE, 15 s) sees a dead or stuck worker within 15 s.
-        "schedule": 5.0,
-        "options": {"queue": queues.DEFAULT, "expires": 15},
-    },
+HEARTBEAT_ENTRY = {
+    "task": "platform.heartbeat",
+    # Every 5 s, so /healthz (HEARTBEAT_MAX_AGE, 15 s) sees a dead or stuck worker within 15 s.
+    "schedule": 5.0,
+    "options": {"queue": queues.DEFAULT, "expires": 15},
 }
+# Filled at start-up by ops.wiring (the one list of every entry).
+BEAT_SCHEDULE: dict[str, dict] = {}
 
 
 def register(name: str, entry: dict) -> None:
-    """Add a beat entry from an app (called at import time of the app's ``schedules`` module)."""
+    """Add a beat entry (``ops.wiring`` lists them all)."""
     if name in BEAT_SCHEDULE and BEAT_SCHEDULE[name] != entry:
         raise ValueError(f"beat entry {name!r} registered twice with different definitions")
     BEAT_SCHEDULE[name] = entry

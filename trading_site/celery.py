@@ -30,13 +30,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_after_configure.connect
-def _connect_metrics(sender, **kwargs):
-    from trading_site.metrics import celery_signals_connect
-
-    celery_signals_connect()
-
-
 @app.on_after_finalize.connect
 def _prepare_filesystem_broker(sender, **kwargs):
     from django.conf import settings

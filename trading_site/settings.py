@@ -87,12 +87,16 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "auditlog",
+    # Our apps, from the ground floor up (docs/adr/0029-layers.md; .importlinter enforces the order).
     "trading_site.apps.TradingSiteConfig",
+    "marketdata.apps.MarketDataConfig",
     "orders.apps.OrdersConfig",
-    "strategies.apps.StrategiesConfig",
     "risk.apps.RiskConfig",
     "tax.apps.TaxConfig",
+    "strategies.apps.StrategiesConfig",
+    "workflow.apps.WorkflowConfig",
     "console.apps.ConsoleConfig",
+    "ops.apps.OpsConfig",
 ]
 
 MIDDLEWARE = [
@@ -110,7 +114,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "csp.middleware.CSPMiddleware",
     "trading_site.middleware.LoginRequiredMiddleware",
-    "strategies.middleware.DemoMarketHeaderMiddleware",
+    "marketdata.middleware.DemoMarketHeaderMiddleware",
 ]
 
 ROOT_URLCONF = "trading_site.urls"

@@ -4,16 +4,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from trading_site import views
 from trading_site.api import views as api_views
-from trading_site.metrics import metrics_view
 
 admin.site.site_header = "Trading Platform administration"
 admin.site.site_title = "Trading Platform admin"
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
-    path("metrics", metrics_view, name="metrics"),
+    path("", include("ops.urls")),  # /healthz and /metrics
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("trading_site.api.urls")),

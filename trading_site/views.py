@@ -1,4 +1,4 @@
-"""Platform-level views: the health endpoint and error pages."""
+"""Platform-level views: the error pages (/healthz and /metrics are in ops/views.py)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,9 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
-from trading_site import metrics
 from trading_site.api.errors import error_body
-from trading_site.health import health_report
-from trading_site.lib.clientip import client_in_networks
 from trading_site.lib.outages import RETRY_AFTER_SECONDS, unavailable_detail, unavailable_service
-
-
-@never_cache
-@require_GET
-def healthz(request):
-    """Status for anyone (``{"status": "ok"|"degraded"}``, 200/503); the per-component checks only for
-    staff users and clients in ``METRICS_ALLOWED_NETWORKS`` (the monitoring hosts): the details name
-    the stack and its weak spots."""
-    ok, report = health_report()
-    detailed = (request.user.is_authenticated and request.user.is_staff) or client_in_networks(
-        request, metrics.CONFIG.networks
-    )
-    body = report if detailed else {"status": report["status"]}
-    return JsonResponse(body, status=200 if ok else 503)
 
 
 def permission_denied(request, exception=None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import template
 
-from strategies.demo_market import demo_label
+from marketdata.demo_market import demo_label
 
 register = template.Library()
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from marketdata.models import Asset, Bar
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf
@@ -23,7 +24,6 @@ from risk import limiter
 from risk.checks import BROKER_RATE_KEY, ORDER_RATE_KEY
 from risk.services import risk_defaults_ensure
 from risk.state import CACHE_KEY
-from strategies.models import Asset, Bar
 from trading_site.lib import clock
 
 # Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York: a regular session.

@@ -67,7 +67,7 @@ def test_dashboard_page_shows_the_figures_curve_strategies_and_alerts(client, vi
 
 
 def test_market_close_report_is_shown(client, viewer, market):
-    from strategies.models import DailyPerformance
+    from workflow.models import DailyPerformance
 
     DailyPerformance.objects.create(day=dt.date(2026, 3, 9), equity=D("101000"), cash=D("50000"), pnl=D("-250"),
                                     daily_return=-0.0024691358, cumulative_return=0.01, drawdown=-0.0125,

@@ -9,11 +9,11 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from strategies import conf, demo_market
-from strategies.bundled import bundled_load
-from strategies.demo import demo_data_setup
-from strategies.models import RebalanceRun
+from marketdata import conf, demo_market
+from marketdata.bundled import bundled_load
 from trading_site.lib.clock import NEW_YORK
+from workflow.demo import demo_data_setup
+from workflow.models import RebalanceRun
 
 PAGES = ["/", "/partials/figures/", "/runs/", "/strategies/", "/risk/"]
 

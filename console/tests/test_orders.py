@@ -254,7 +254,7 @@ def test_orders_list_query_count_is_fixed(client, operator, market, django_asser
 def test_manual_order_service_needs_a_reason_and_records_refusals(operator, market, frozen):
     from console.services import manual_order_submit
     from orders.pretrade import PreTradeRejection
-    from trading_site.api.errors import DomainError
+    from trading_site.lib.errors import DomainError
 
     kwargs = {"actor": operator, "symbol": "AAPL", "side": "buy", "qty": "10", "order_type": "market",
               "limit_price": None, "time_in_force": "day", "client_order_id": "manual-service-test-1"}

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from strategies.data_import import BarRow, ParsedBars, bars_import
-from strategies.models import ReplayRun
-from strategies.quality import nyse_calendar
-from strategies.replays import replay_execute, run_json
+from marketdata.data_import import BarRow, ParsedBars, bars_import
+from marketdata.quality import nyse_calendar
 from strategies.services import strategy_create
+from workflow.models import ReplayRun
+from workflow.replays import replay_execute, run_json
 
 START = {"start": "2010-11-01", "end": "2010-12-31", "strategies": "sma", "symbols": "", "capital": "50000",
          "reason": "tuning"}

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from console.tests.conftest import T0
-from strategies.models import RebalanceRun, RebalanceStep
+from workflow.models import RebalanceRun, RebalanceStep
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from strategies.data_import import BarRow, ParsedBars, bars_import
+from marketdata.data_import import BarRow, ParsedBars, bars_import
+from marketdata.quality import nyse_calendar
 from strategies.models import Signal, Strategy, StrategySymbol
-from strategies.quality import nyse_calendar
 from strategies.services import signals_record, strategy_create
 from trading_site.models import ActionLog
 

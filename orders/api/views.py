@@ -15,9 +15,9 @@ from orders.gateway import order_cancel, order_cancel_all, order_place
 from orders.models import OrderSource
 from orders.reconcile import account_snapshot_record
 from orders.slicing import twap_order_place
-from trading_site.api.errors import DomainError
 from trading_site.api.openapi import PAGE_PARAMETER, paginated
 from trading_site.lib import clock
+from trading_site.lib.errors import DomainError
 
 
 class OrderListCreateView(APIView):
@@ -91,7 +91,7 @@ class OrderListCreateView(APIView):
 
 class _NotFound(DomainError):
     code = "not_found"
-    http_status = 404
+    kind = "not_found"
 
 
 def _order_or_404(order_id: int):

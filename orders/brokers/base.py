@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from trading_site.api.errors import DomainError
+from trading_site.lib.errors import DomainError
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +91,26 @@ class Quote:
 
 class BrokerError(DomainError):
     code = "BROKER_ERROR"
-    http_status = 502
+    kind = "upstream"
 
 
 class BrokerUnavailable(BrokerError):
     """Timeout, connection failure or 5xx: the broker may or may not have the order."""
 
     code = "BROKER_UNAVAILABLE"
-    http_status = 503
+    kind = "unavailable"
 
 
 class RateLimited(BrokerError):
     code = "RATE_LIMITED"
-    http_status = 429
+    kind = "rate_limited"
 
 
 class BrokerRejected(BrokerError):
     """The broker refused the order; it does not exist there."""
 
     code = "BROKER_REJECTED"
-    http_status = 422
+    kind = "unprocessable"
 
 
 class DuplicateClientOrderId(BrokerRejected):
@@ -128,7 +128,7 @@ class SubPennyPrice(BrokerRejected):
 
 class BrokerOrderNotFound(BrokerError):
     code = "BROKER_ORDER_NOT_FOUND"
-    http_status = 404
+    kind = "not_found"
 
 
 class Broker(Protocol):

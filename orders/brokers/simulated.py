@@ -11,7 +11,7 @@ Prices
     SIM_SLIPPAGE_BPS``.
 
 Market hours
-    ``SIM_MARKET_HOURS=nyse`` follows the market clock's XNYS calendar (``risk.market_clock``, from
+    ``SIM_MARKET_HOURS=nyse`` follows the market clock's XNYS calendar (``marketdata.market_clock``, from
     ``RISK_CALENDAR_START``, so any replay window it covers works): the session runs from
     the open to the (possibly early) close; orders outside it wait for the next session.
     ``always`` (the ``make run`` default) treats the whole New York day as one session, so a
@@ -56,6 +56,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from marketdata import market_clock
+from marketdata import selectors as market
 from orders.brokers.base import (
     BrokerAccount,
     BrokerOrder,
@@ -70,8 +72,6 @@ from orders.brokers.base import (
 from orders.conf import conf
 from orders.models import SimOrder, SimTradeUpdate
 from orders.pnl import PositionState, apply_fill
-from risk import market_clock
-from strategies import selectors as market
 from trading_site.lib import clock
 from trading_site.lib.money import quantize_money
 

@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from marketdata.models import Asset, Bar
 from orders import events, pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf
 from orders.selectors import price_cache_clear
-from strategies.models import Asset, Bar
 
 # Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York (EDT): inside the NYSE session.
 T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)

@@ -8,13 +8,13 @@ from decimal import Decimal as D
 import pytest
 import time_machine
 
+from marketdata.selectors import BarData
 from orders.brokers.simulated import SimulatedBroker, path_price, session_position
 from orders.gateway import order_submit
 from orders.models import Fill, Order, SimOrder
 from orders.reconcile import reconcile_run, stale_orders_cancel
 from orders.tasks import sim_tick
 from orders.tests.conftest import T0, make_asset
-from strategies.selectors import BarData
 from trading_site.models import Alert
 
 pytestmark = pytest.mark.django_db

@@ -22,6 +22,7 @@ from orders.selectors import twap_parent_get
 from orders.slicing import slice_dispatch, slices_dispatch_due, twap_order_create
 from orders.tca import parent_tca
 from orders.tests.conftest import T0, CountingBroker, make_asset
+from trading_site.api.errors import http_status_of
 from trading_site.models import ActionLog
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(aapl, sim_broker, frozen, ov
     before = _counts()
     with pytest.raises(Exception) as info:
         _create(**overrides)
-    assert getattr(info.value, "http_status", None) in (400, 404, 422)
+    assert http_status_of(info.value) in (400, 404, 422)
     assert field in (getattr(info.value, "fields", None) or {field: 1})
     assert _counts() == before
 

@@ -10,13 +10,13 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
+from marketdata.models import Asset, Bar
 from orders import events, pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.pretrade import OrderIntent
 from orders.selectors import price_cache_clear
 from risk.state import LimitsData, RiskState
-from strategies.models import Asset, Bar
 
 D = Decimal
 

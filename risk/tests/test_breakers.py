@@ -129,7 +129,7 @@ def test_broker_error_burst_trips(django_capture_on_commit_callbacks, settings):
 
 @pytest.mark.django_db
 def test_stale_market_data_trips_during_the_session(django_capture_on_commit_callbacks):
-    from strategies.models import Asset, Bar
+    from marketdata.models import Asset, Bar
 
     asset = Asset.objects.create(symbol="AAPL")
     # newest bar Friday 6 March 2026; on Tuesday 10 March the previous session (Monday 9) is required
@@ -143,7 +143,7 @@ def test_stale_market_data_trips_during_the_session(django_capture_on_commit_cal
 
 @pytest.mark.django_db
 def test_fresh_market_data_does_not_trip():
-    from strategies.models import Asset, Bar
+    from marketdata.models import Asset, Bar
 
     asset = Asset.objects.create(symbol="AAPL")
     Bar.objects.create(asset=asset, session=dt.date(2026, 3, 9), open=D("1"), high=D("1"), low=D("1"), close=D("1"))

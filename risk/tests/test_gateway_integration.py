@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from marketdata.models import Bar
 from orders import pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
@@ -15,7 +16,6 @@ from orders.selectors import price_cache_clear
 from risk import checks, services
 from risk.models import RiskEvent
 from risk.tests.conftest import T_OPEN, T_WEEKEND, CountingBroker, asset
-from strategies.models import Bar
 from tests.delivery import stream_deliver
 
 D = Decimal

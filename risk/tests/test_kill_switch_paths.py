@@ -44,7 +44,7 @@ def test_console_manual_order_refused(aapl, broker, frozen, engaged, client, ope
 
 def test_rebalance_workflow_order_refused(aapl, broker, frozen, engaged):
     from orders.pretrade import PreTradeRejection
-    from strategies.workflow import PlannedOrder, _risk_blocked_live, order_route
+    from workflow.daily import PlannedOrder, _risk_blocked_live, order_route
 
     # the workflow's own risk step stops the chain...
     assert _risk_blocked_live() == "the kill switch is engaged: no rebalance orders"

@@ -3,7 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from risk import market_clock
+from marketdata import market_clock
 from risk.pdt import Fill, day_trades_by_session, pdt_evaluate
 
 D = Decimal

@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from marketdata.models import Bar
 from orders.models import Order, Position
 from risk import services
 from risk.models import RiskEvent
-from strategies.models import Bar
 from tests.delivery import stream_deliver
 from tests.processes import ROOT, celery_command, child_env, log_tail, running, wait_for
 

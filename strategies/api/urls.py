@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from strategies.api import views, workflow_views
+from strategies.api import views
 
 urlpatterns = [
     path("strategies/", views.StrategyListView.as_view(), name="strategy-list"),
@@ -14,7 +14,4 @@ urlpatterns = [
     ),
     path("signals/", views.SignalListView.as_view(), name="signal-list"),
     path("allocations/preview/", views.AllocationPreviewView.as_view(), name="allocation-preview"),
-    path("bars/<str:symbol>/", views.BarListView.as_view(), name="bar-list"),
-    path("performance/", workflow_views.PerformanceView.as_view(), name="performance"),
-    path("rebalance-runs/", workflow_views.RebalanceRunListView.as_view(), name="rebalance-run-list"),
 ]

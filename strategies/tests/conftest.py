@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from strategies.bundled import bundled_load
-from strategies.data_import import BarRow, ParsedBars, bars_import
-from strategies.quality import nyse_calendar
+from marketdata.bundled import bundled_load
+from marketdata.data_import import BarRow, ParsedBars, bars_import
+from marketdata.quality import nyse_calendar
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from strategies.bundled import STOCKS_FILE
-from strategies.demo import DEMO_STRATEGIES
+from marketdata.bundled import STOCKS_FILE
 from strategies.library import ParameterError, parameters_validate, strategy_returns, strategy_weights
+from workflow.demo import DEMO_STRATEGIES
 
 EXTRA = [
     ("momentum", {"lookback": 60, "skip": 0, "top_n": 3}),

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from auditlog.models import LogEntry
 
+from marketdata.panels import close_panel
 from strategies.library import parameters_validate, strategy_weights
-from strategies.marketdata import close_panel
 from strategies.models import Signal, Strategy, StrategySymbol
 from strategies.services import (
     InvalidStrategyInput,

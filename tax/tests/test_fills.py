@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from marketdata.models import Asset, CorporateAction
 from orders import events
-from strategies.models import Asset, CorporateAction
 from tax.models import AppliedSplit, RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
 from tax.services import lots_apply_fill
 from tax.tests.conftest import fill

@@ -157,7 +157,7 @@ def test_api_preview_for_viewer_and_bad_input(viewer, api_as, loss_then_nothing)
 
 # -- exports ------------------------------------------------------------------------------------------------------
 def test_blotter_lists_fills_with_lot_relief_and_split_footnotes():
-    from strategies.models import Asset, CorporateAction
+    from marketdata.models import Asset, CorporateAction
 
     lots_apply_fill(fill("e1", day="2024-01-02", side="buy", symbol="BL", qty="10", price="100", trade_id="buy-1"))
     CorporateAction.objects.create(

@@ -39,9 +39,9 @@ def _charts(page) -> dict:
 
 def _history(now: dt.datetime) -> None:
     """Five daily account snapshots and the benchmark's closes over the same days."""
+    from marketdata.bundled import BENCHMARK_SYMBOL
+    from marketdata.models import Asset, Bar
     from orders.models import AccountSnapshot
-    from strategies.bundled import BENCHMARK_SYMBOL
-    from strategies.models import Asset, Bar
 
     spx = Asset.objects.create(symbol=BENCHMARK_SYMBOL, name="S&P 500 index", tradable=False)
     for i, (equity, close) in enumerate([("99000", "5000"), ("99800", "5050"), ("100400", "5020"),

@@ -3,7 +3,7 @@
 ``code`` is machine-readable (``validation_error``, ``not_authenticated``, ``permission_denied``,
 ``not_found``, ``payload_too_large``, ``service_unavailable`` (503 with ``Retry-After`` while the
 database, Redis or the task queue is unreachable), or a domain code such as ``KILL_SWITCH_ENGAGED``).
-Domain exceptions subclass :class:`DomainError` and map to HTTP here, in one place.
+Domain exceptions (:mod:`trading_site.lib.errors`) carry a ``kind``; :data:`HTTP_STATUS` maps it to HTTP here, in one place.
 """
 
 from __future__ import annotations
@@ -16,23 +16,28 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from trading_site.lib.errors import KINDS, DomainError
 from trading_site.lib.outages import RETRY_AFTER_SECONDS, unavailable_detail, unavailable_service
 
 logger = logging.getLogger(__name__)
 
 
-class DomainError(Exception):
-    """A business-rule refusal. Subclasses set ``code`` and ``http_status``."""
+# The one mapping of domain-error kinds (trading_site.lib.errors) to HTTP statuses.
+HTTP_STATUS: dict[str, int] = {
+    "invalid": status.HTTP_400_BAD_REQUEST,
+    "refused": status.HTTP_403_FORBIDDEN,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "conflict": status.HTTP_409_CONFLICT,
+    "unprocessable": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "upstream": status.HTTP_502_BAD_GATEWAY,
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+assert set(HTTP_STATUS) == set(KINDS), "every domain-error kind has an HTTP status"
 
-    code = "domain_error"
-    http_status = status.HTTP_409_CONFLICT
 
-    def __init__(self, detail: str, *, code: str | None = None, fields: dict | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code:
-            self.code = code
-        self.fields = fields
+def http_status_of(exc: DomainError) -> int:
+    return HTTP_STATUS[exc.kind]
 
 
 def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
@@ -53,7 +58,7 @@ def _flatten(detail) -> object:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.http_status)
+        return Response(error_body(exc.code, exc.detail, exc.fields), status=http_status_of(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("payload_too_large", "The request body is too large."),

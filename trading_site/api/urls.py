@@ -9,8 +9,10 @@ urlpatterns = [
     path("auth/tokens/", views.token_list, name="api-tokens"),
     path("auth/tokens/<int:token_id>/", views.token_delete, name="api-token-delete"),
     path("me/", views.me, name="api-me"),
+    path("", include("marketdata.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("strategies.api.urls")),
+    path("", include("workflow.api.urls")),
     path("", include("risk.api.urls")),
     path("", include("tax.api.urls")),
 ]

@@ -74,7 +74,7 @@ def test_setup_demo_is_idempotent(db, monkeypatch, capsys):
 
 
 def test_run_platform_prints_the_demo_logins_only_when_it_knows_them(db, monkeypatch, settings, tmp_path):
-    from trading_site.management.commands.run_platform import demo_logins_line
+    from ops.management.commands.run_platform import demo_logins_line
 
     settings.VAR_DIR = tmp_path
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
@@ -123,7 +123,7 @@ def test_a_sqlite_file_locked_by_another_process_is_named_not_a_system_check_err
 
 
 def test_run_platform_starts_the_trade_stream_when_the_broker_needs_one(settings):
-    from trading_site.management.commands.run_platform import process_commands
+    from ops.management.commands.run_platform import process_commands
 
     settings.BROKER, settings.SIM_FILL_DELIVERY = "simulated", "stream"
     settings.WEB_WORKERS, settings.WEB_THREADS = 3, 2

@@ -81,7 +81,7 @@ def test_anonymous_is_refused(path):
 
 @pytest.mark.django_db
 def test_metrics_refuses_a_request_without_the_token(monkeypatch):
-    from trading_site import metrics
+    from ops import metrics
 
     monkeypatch.setattr(metrics, "CONFIG", metrics.metrics_config_from_env({"METRICS_TOKEN": "x" * 32}))
     response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")

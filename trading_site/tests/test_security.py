@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from marketdata.models import Asset
 from orders.models import Order
 from risk.models import PositionRisk
-from strategies.models import Asset
 from tax.models import TaxLot
 from trading_site.accounts import user_set_role
 from trading_site.lib.csvsafe import csv_cell, csv_writer

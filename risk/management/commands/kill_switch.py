@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from risk import selectors, services
-from trading_site.api.errors import DomainError
+from trading_site.lib.errors import DomainError
 
 
 class Command(BaseCommand):
