@@ -12,7 +12,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 help:
 	@echo "make run    - install, set up and start the platform (embedded: SQLite, simulated broker)"
 	@echo "make test   - install dev deps and run ruff, the migrations check and the whole pytest suite"
-	@echo "make lint   - ruff check"
+	@echo "make lint   - ruff, the layers contract (lint-imports) and the function-level import rule"
 	@echo "make bench  - run the benchmarks in bench/ and write bench/results.json"
 	@echo "make soak   - 10 minutes of the embedded platform under load (bench/soak.py, into bench/results.json)"
 
@@ -59,15 +59,17 @@ check-services: $(VENV)/.dev-installed
 	@DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(BIN)/python -m trading_site.check_services
 
+# ruff, the layers contract (.importlinter) and the rule on imports inside functions (ADR 0029).
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/check_local_imports.py
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(VENV)/.dev-installed chromium check-services
-	$(BIN)/ruff check .
+test: $(VENV)/.dev-installed chromium check-services lint
 	DJANGO_SETTINGS_MODULE=trading_site.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(BIN)/pytest $(PYTEST_ARGS)

@@ -9,6 +9,9 @@ from rest_framework.test import APIClient
 from trading_site.accounts import roles_ensure
 from trading_site.lib import roles
 
+# Market-data fixtures (bundled datasets, small hand-made price panels) for every app's tests.
+pytest_plugins = ["marketdata.tests.fixtures"]
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -12,11 +12,12 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from trading_site.lib import clock
+from trading_site.lib import clock, queues
 from trading_site.lib.roles import OPERATOR, VIEWER, has_role, role_required
 from workflow.models import ReplayRun
 from workflow.replay import ReplayInputError
 from workflow.replays import progress_text, replay_create, report_data, run_json
+from workflow.tasks import replay_execute_task
 
 
 class ReplayStartForm(forms.Form):
@@ -59,9 +60,6 @@ def replays(request):
 @require_POST
 @role_required(OPERATOR)
 def replay_start(request):
-    from trading_site.lib import queues
-    from workflow.tasks import replay_execute_task
-
     form = ReplayStartForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data

@@ -17,19 +17,39 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
 from console import charts
+from marketdata.bundled import BENCHMARK_SYMBOL
+from marketdata.models import Asset, Bar
+from marketdata.selectors import asset_get, latest_daily_bar
+from orders.brokers import get_broker
 from orders.brokers.base import BrokerError
-from orders.models import AccountSnapshot, Order, OrderSource
+from orders.gateway import OrderInputError, order_validate
+from orders.models import TERMINAL_STATUSES, AccountSnapshot, Fill, Order, OrderEvent, OrderSource, OrderStatus
 from orders.pretrade import OrderIntent, PreTradeRejection
-from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list
-from risk.selectors import breakers_status, kill_switch_status, limits_usage, rollout_status
+from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list, position_get
+from orders.slicing import twap_parent_intent
+from orders.tca import parent_tca, symbol_adv
+from orders.twap import TWAPPlanError, TWAPSlicer
+from risk.checks import controls_run
+from risk.selectors import (
+    breakers_status,
+    equity_watermark,
+    kill_switch_status,
+    limits_usage,
+    risk_events_recent,
+    rollout_status,
+)
 from risk.state import risk_state
 from strategies.models import Strategy
 from strategies.selectors import signal_latest_run_id, signals_for_run, strategy_list
+from strategies.services import allocation_preview
+from tax.models import TaxExport
+from tax.selectors import wash_sale_preview
 from trading_site.health import health_report
 from trading_site.lib import clock
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import quantize_money
 from trading_site.models import ActionLog, Alert
+from workflow.models import DailyPerformance, RebalanceRun, RebalanceStep
 
 ZERO = Decimal(0)
 ORDERS_PER_PAGE = 25
@@ -119,8 +139,6 @@ def equity_points(*, points: int = EQUITY_POINTS) -> list[tuple[dt.datetime, Dec
 
 def benchmark_closes(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
     """The benchmark's daily closes over ``[start, end]`` (one query; empty without benchmark bars)."""
-    from marketdata.bundled import BENCHMARK_SYMBOL
-    from marketdata.models import Bar
 
     return list(Bar.objects.filter(asset__symbol=BENCHMARK_SYMBOL, session__gte=start, session__lte=end)
                 .order_by("session").values_list("session", "close"))
@@ -129,7 +147,6 @@ def benchmark_closes(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, Dec
 def dashboard_charts(*, now: dt.datetime) -> dict:
     """The dashboard's chart specs (console.charts): equity against the benchmark, drawdown, open
     positions by symbol and exposure against the risk limits (three queries)."""
-    from marketdata.bundled import BENCHMARK_SYMBOL
 
     equity = equity_points()
     bench = benchmark_closes(start=equity[0][0].date() - dt.timedelta(days=7), end=now.date()) if equity else []
@@ -167,7 +184,6 @@ def alerts_active(*, limit: int = 10) -> list[Alert]:
 
 def performance_latest():
     """The latest market-close report (daily P&L, cumulative return, drawdown), or None."""
-    from workflow.models import DailyPerformance
 
     return DailyPerformance.objects.order_by("-day").first()
 
@@ -200,9 +216,6 @@ class ParentProgress:
 
 
 def _progress(parent: Order, children: list[Order], adv: Decimal) -> ParentProgress:
-    from orders.models import TERMINAL_STATUSES, OrderStatus
-    from orders.tca import parent_tca
-
     tca = parent_tca(parent=parent, children=children, adv=adv)
     by_status: dict[str, int] = {}
     for c in children:
@@ -245,7 +258,6 @@ def orders_page(
     grouped: dict[int, list[Order]] = {}
     for child in Order.objects.filter(parent_order_id__in=ids).order_by("parent_order_id", "slice_num", "pk"):
         grouped.setdefault(child.parent_order_id, []).append(child)
-    from orders.tca import symbol_adv
 
     adv: dict[str, Decimal] = {}  # two queries per distinct symbol of the page's TWAP parents
     for o in orders:
@@ -270,8 +282,6 @@ def _session_close_time(day: dt.date) -> dt.datetime:
 
 def symbol_price_chart(*, symbol: str) -> dict | None:
     """The symbol's daily closes with its fills as buy/sell markers (two queries)."""
-    from marketdata.models import Bar
-    from orders.models import Fill
 
     bars = list(Bar.objects.filter(asset__symbol=symbol).order_by("-session").values_list("session", "close")
                 [:PRICE_SESSIONS])
@@ -284,7 +294,6 @@ def symbol_price_chart(*, symbol: str) -> dict | None:
 
 def twap_chart(*, parent: Order, children: list[Order], fills: list) -> dict | None:
     """A TWAP parent's slices against the symbol's fills around it (the price path) and its arrival price."""
-    from orders.models import Fill
 
     by_child: dict[int, list] = {}
     for f in fills:
@@ -308,8 +317,6 @@ def twap_chart(*, parent: Order, children: list[Order], fills: list) -> dict | N
 def order_page(*, order_id: int) -> dict | None:
     """One order with its fills, events, TWAP children (progress, TCA, slices chart) and its symbol's
     price chart with fill markers; None when it does not exist. Eight queries for a TWAP parent."""
-    from orders.models import Fill, OrderEvent
-    from orders.tca import symbol_adv
 
     order = Order.objects.select_related("created_by", "parent_order").filter(pk=order_id).first()
     if order is None:
@@ -348,8 +355,6 @@ class DatedQuote:
 
 def quote_dated(*, symbol: str) -> DatedQuote | None:
     """The broker's latest quote for ``symbol`` and the session of its latest daily bar (one query)."""
-    from marketdata.selectors import latest_daily_bar
-    from orders.brokers import get_broker
 
     try:
         quote = get_broker().latest_quote(symbol)
@@ -364,7 +369,6 @@ def quote_dated(*, symbol: str) -> DatedQuote | None:
 
 def tradable_symbols() -> list[tuple[str, str]]:
     """Known tradable assets ``(symbol, name)`` for the order ticket's symbol search (one query)."""
-    from marketdata.models import Asset
 
     return list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", "name"))
 
@@ -410,12 +414,6 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
     runs every check again when the order is confirmed (for a TWAP order: on the whole parent when it
     is created, as previewed here, and again when each slice is sent).
     """
-    from marketdata.selectors import asset_get
-    from orders.gateway import OrderInputError, order_validate
-    from orders.slicing import twap_parent_intent
-    from orders.twap import TWAPPlanError, TWAPSlicer
-    from risk.checks import controls_run
-    from tax.selectors import wash_sale_preview
 
     v = order_validate(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
                        time_in_force=time_in_force, source=OrderSource.MANUAL)
@@ -460,7 +458,6 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
             wash_detail = str(exc.detail)
     else:
         wash_detail = "No price: the wash-sale preview needs a last or limit price."
-    from orders.selectors import position_get
 
     position = position_get(symbol=v.symbol)
     held = position.qty if position else ZERO
@@ -500,7 +497,6 @@ def strategies_detail() -> list[dict]:
 
 def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:
     """The allocation preview as template rows, or the error the service raised."""
-    from strategies.services import allocation_preview
 
     try:
         outcome = allocation_preview(method=method, as_of=as_of)
@@ -538,7 +534,6 @@ RUNS_PER_PAGE = 20
 
 def runs_page(*, mode: str | None = None, status: str | None = None, page_number: int | str = 1) -> Page:
     """Rebalance runs, newest day first, each with its steps in chain order (3 queries per page)."""
-    from workflow.models import RebalanceRun, RebalanceStep
 
     qs = RebalanceRun.objects.order_by("-day", "-pk")
     if mode:
@@ -560,8 +555,6 @@ def runs_page(*, mode: str | None = None, status: str | None = None, page_number
 
 
 def risk_context(*, now: dt.datetime | None = None) -> dict:
-    from risk.selectors import equity_watermark, risk_events_recent
-
     now = now or clock.now()
     state = risk_state()
     return {
@@ -623,12 +616,9 @@ def audit_object_types() -> list[str]:
 
 def tax_exports_recent(*, limit: int = 20) -> list[dict]:
     """The stored tax exports, newest first (without their content)."""
-    from tax.models import TaxExport
 
     return list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:limit])
 
 
 def tax_export_get(*, export_id: int):
-    from tax.models import TaxExport
-
     return TaxExport.objects.filter(pk=export_id).first()

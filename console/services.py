@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from orders.gateway import OrderConflict, PlaceResult, order_place
 from orders.models import Order, OrderSource
+from orders.slicing import twap_order_place
 from trading_site.audit import action_record
 from trading_site.lib.errors import DomainError
 
@@ -67,7 +68,6 @@ def manual_order_submit(
 
 def _twap_submit(*, actor, request: dict, slices: int, horizon_minutes: Decimal | None, reason: str,
                  client_order_id: str) -> PlaceResult:
-    from orders.slicing import twap_order_place
 
     # The slicing service says whether it created the parent (the unique client_order_id decides a
     # concurrent double submit), so exactly one manual-order action is recorded per parent.

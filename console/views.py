@@ -36,6 +36,7 @@ from orders.models import Order
 from risk.services import breaker_reset, kill_switch_engage, kill_switch_reset
 from strategies.conf import ALLOCATION_METHOD
 from strategies.services import strategy_symbol_set, strategy_update
+from tax import exports
 from trading_site.lib import clock
 from trading_site.lib.csvsafe import csv_writer
 from trading_site.lib.errors import DomainError
@@ -532,8 +533,6 @@ def compliance(request):
 @require_GET
 @role_required(VIEWER)
 def compliance_download(request):
-    from tax import exports
-
     form = forms.ComplianceForm(request.GET)
     if not form.is_valid():
         return _compliance_page(request, form, status=400)

@@ -34,6 +34,7 @@ from marketdata.data_import import (
     bars_import,
     splits_from_adjusted,
 )
+from marketdata.models import Asset, Bar
 from trading_site.lib import clock
 from trading_site.lib.clock import NEW_YORK
 from trading_site.lib.money import DecimalInputError, parse_price, quantize_price, quantize_qty, to_decimal
@@ -161,7 +162,6 @@ def bars_refresh_alpaca(
     """
     from django.db.models import Max
 
-    from marketdata.models import Asset, Bar
 
     if symbols is None:
         symbols = list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", flat=True))

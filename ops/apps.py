@@ -9,7 +9,10 @@ class OpsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # app registry: models and other apps load after apps.py is imported
         from ops.metrics import celery_signals_connect
+
+        # app registry: models and other apps load after apps.py is imported
         from ops.wiring import wire
 
         wire()

@@ -32,6 +32,7 @@ from risk import selectors as risk_selectors
 from trading_site.lib import clock
 from trading_site.lib.money import CENT
 from trading_site.models import ActionLog, Alert, Heartbeat
+from workflow.performance import performance_summary
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -178,7 +179,6 @@ def monitor_performance(*, days: int = 30, now: dt.datetime | None = None) -> di
     snapshot of each New York date; daily P&L, cumulative return and drawdown per day; total return,
     CAGR, volatility, Sharpe, Sortino and max drawdown over the window.
     """
-    from workflow.performance import performance_summary
 
     if days < 1:
         raise ValueError("days must be at least 1")

@@ -2,11 +2,10 @@
 
 The orders app calls :func:`fill_notify` for each *new* fill (a duplicate execution id never
 reaches it), inside the same database transaction that records the fill and updates the position,
-so a listener's writes commit or roll back together with the fill. Listeners register from their
-``AppConfig.ready()``::
+so a listener's writes commit or roll back together with the fill. Listeners are registered at
+start-up by ``ops/wiring.py`` (the one list of them, in the order they are called)::
 
-    from orders.events import register_fill_listener
-    register_fill_listener("tax_lots", lots_apply_fill)
+    events.register_fill_listener("tax_lots", lots_apply_fill)
 
 A listener raising an exception aborts the fill's transaction: the fill is retried on the next
 trade update or reconciliation, so listeners must be deterministic and idempotent by
@@ -49,6 +48,11 @@ def unregister_fill_listener(name: str) -> None:
     _listeners.pop(name, None)
 
 
+def registered_fill_listeners() -> list[str]:
+    return list(_listeners)
+
+
 def fill_notify(event: FillEvent) -> None:
-    for name in sorted(_listeners):
-        _listeners[name](event)
+    """Call every listener, in the order they were registered (ops/wiring.py lists them)."""
+    for listener in list(_listeners.values()):
+        listener(event)

@@ -44,6 +44,7 @@ from orders.brokers.base import (
     SubmitRequest,
     TradeUpdate,
 )
+from orders.conf import conf, resolve_grace_seconds
 from orders.fills import (
     NOT_AT_BROKER,
     order_event_record,
@@ -55,6 +56,7 @@ from orders.fills import (
 )
 from orders.models import (
     OPEN_STATUSES,
+    TERMINAL_STATUSES,
     Order,
     OrderEvent,
     OrderSource,
@@ -64,8 +66,9 @@ from orders.models import (
     Side,
     TimeInForce,
 )
+from orders.selectors import last_price
 from trading_site.audit import action_record
-from trading_site.lib import clock
+from trading_site.lib import clock, queues
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
 from trading_site.lib.sql import fetch_one
@@ -217,8 +220,6 @@ def _order_id_by_client_id(client_order_id: str) -> int | None:
 
 
 def _reference_price(symbol: str) -> Decimal | None:
-    from orders.selectors import last_price
-
     try:
         return last_price(symbol=symbol)
     except BrokerError:
@@ -444,9 +445,8 @@ def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: st
 
 
 def _resolve_later(order_id: int) -> None:
-    from orders.conf import conf
+    # orders.tasks imports this module (a cycle inside orders)
     from orders.tasks import resolve_order
-    from trading_site.lib import queues
 
     def enqueue() -> None:
         try:
@@ -462,7 +462,6 @@ def _resolve_later(order_id: int) -> None:
 def _in_flight(order: Order) -> bool:
     """True while a submission of this order may still be on its way to the broker: younger (since
     it entered ``submitting``/``unknown``) than the grace period, which is above the broker timeout."""
-    from orders.conf import resolve_grace_seconds
 
     if order.status not in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
         return False
@@ -592,7 +591,6 @@ def positions_flatten_all(*, actor, reason: str, source: str = OrderSource.KILL_
 
 def _children_cancel(*, parent_id: int, actor, reason: str) -> None:
     """Cancel a TWAP parent's unsent (locally) and open (at the broker) children; one failure never stops the rest."""
-    from orders.models import TERMINAL_STATUSES
 
     ids = (
         Order.objects.filter(parent_order_id=parent_id)

@@ -1,11 +1,10 @@
 """The gateway's pre-trade hook point and its rejection contract.
 
 Every order the gateway places passes :func:`run_checks` *before* anything is sent to a broker.
-Other apps (risk: kill switch, circuit breakers, limits, market hours, rollout phase; tax: optional
-wash-sale block) register checks at start-up from their ``AppConfig.ready()``::
+Other apps' checks (risk: kill switch, circuit breakers, limits, market hours, rollout phase; tax:
+optional wash-sale block) are registered at start-up by ``ops/wiring.py``, the one list of them::
 
-    from orders.pretrade import register_check
-    register_check("kill_switch", kill_switch_check, order=10)
+    pretrade.register_check("risk.controls", risk_checks.pretrade_controls, order=10)
 
 A check receives the :class:`OrderIntent` and returns ``None`` to pass, or raises
 :class:`PreTradeRejection` with a machine-readable ``code`` (``KILL_SWITCH_ENGAGED``,

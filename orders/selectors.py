@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from orders.models import OPEN_STATUSES, AccountSnapshot, Order, Position
+from orders.brokers import get_broker
+from orders.models import OPEN_STATUSES, TERMINAL_STATUSES, AccountSnapshot, Fill, Order, OrderStatus, Position
 from orders.pnl import unrealized_pnl
 from trading_site.lib.clock import NEW_YORK
 from trading_site.lib.money import quantize_money
@@ -51,7 +52,6 @@ class AccountData:
 
 def last_price(*, symbol: str) -> Decimal | None:
     """Last trade price from the configured broker's quote (cached for a second), or None."""
-    from orders.brokers import get_broker
 
     symbol = symbol.upper()
     now = time.monotonic()
@@ -166,7 +166,6 @@ def twap_parents() -> QuerySet[Order]:
     from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
     from django.db.models.functions import Coalesce, NullIf
 
-    from orders.models import TERMINAL_STATUSES, OrderStatus
 
     zero = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=9))
     not_sent = [OrderStatus.SCHEDULED, OrderStatus.SUBMITTING, OrderStatus.CANCELED, OrderStatus.REJECTED,
@@ -283,7 +282,6 @@ def account_live(*, now: dt.datetime) -> LiveAccount | None:
     the first snapshot (nothing anchors cash yet)."""
     from django.db.models import F, Sum
 
-    from orders.models import Fill
 
     snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
     if snap is None:

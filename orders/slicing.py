@@ -47,8 +47,10 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Sum
 
+from marketdata import market_clock
 from marketdata.selectors import asset_get
 from orders import pretrade
+from orders.conf import conf
 from orders.gateway import (
     OrderConflict,
     OrderInputError,
@@ -95,7 +97,6 @@ def _horizon(value: object) -> dt.timedelta:
 
 def _session_horizon(*, start: dt.datetime, horizon: dt.timedelta, clip_to_close: bool) -> dt.timedelta:
     """Reject (or clip) a horizon that runs past the session close; always-open simulation: unchanged."""
-    from marketdata import market_clock
 
     if market_clock.always_open():
         return horizon
@@ -413,7 +414,6 @@ def slices_dispatch_due(*, now: dt.datetime | None = None, lookahead: float | No
     ``scheduled_time`` plus processing, not plus up to a whole beat period. The claim still requires
     ``scheduled_time <= now``: nothing is ever sent early.
     """
-    from orders.conf import conf
 
     now = now or clock.now()
     lookahead = conf.twap_lookahead_seconds if lookahead is None else lookahead
@@ -435,7 +435,6 @@ def slices_dispatch_due(*, now: dt.datetime | None = None, lookahead: float | No
 
 def slices_sweep(*, now: dt.datetime) -> int:
     """Recover slices stuck in ``submitting`` longer than the grace period (ask the broker; resend)."""
-    from orders.conf import conf
 
     cutoff = now - dt.timedelta(seconds=conf.twap_sweep_grace_seconds)
     stuck = list(
@@ -454,7 +453,6 @@ def slices_sweep(*, now: dt.datetime) -> int:
 def _parent_deadline(parent: Order) -> dt.datetime:
     """Until when a parent may still send catch-up children: its session's close (children are day
     orders); the always-open simulation: the end of its New York day."""
-    from marketdata import market_clock
 
     day = parent.created_at.astimezone(clock.NEW_YORK).date()
     close = None if market_clock.always_open() else market_clock.session_close(day)

@@ -27,6 +27,7 @@ from orders.brokers.alpaca import trade_update_from_alpaca
 from orders.fills import trade_update_apply, updates_pump
 from orders.gateway import order_resolve
 from orders.models import OPEN_STATUSES, Order
+from trading_site.health import heartbeat_record
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ class TradeStreamRunner:
         return resolved
 
     def run_forever(self, stop: threading.Event) -> None:
-        from trading_site.health import heartbeat_record
-
         outage = OutageBackoff("alpaca trade stream")
         self.start()
         try:
@@ -161,8 +160,6 @@ class OutboxStreamRunner:
         return wait
 
     def run_forever(self, stop: threading.Event) -> None:
-        from trading_site.health import heartbeat_record
-
         outage = OutageBackoff("simulated trade stream", first=self.poll_seconds, most=self.heartbeat_seconds)
         while not stop.is_set():
             now = time.monotonic()

@@ -5,28 +5,29 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_ready
 
+from orders.brokers import get_broker
+from orders.fills import updates_pump
+from orders.gateway import order_resolve
+from orders.models import Order
+from orders.reconcile import reconcile_run
+from orders.slicing import slices_dispatch_due
+from trading_site.lib import queues
+
 
 @shared_task(name="orders.resolve_order", ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
 def resolve_order(*, order_id: int) -> None:
-    from orders.gateway import order_resolve
-    from orders.models import Order
-
     if Order.objects.filter(pk=order_id).exists():
         order_resolve(order_id=order_id)
 
 
 @shared_task(name="orders.reconcile", ignore_result=True, acks_late=True, time_limit=300, soft_time_limit=270)
 def reconcile() -> dict:
-    from orders.reconcile import reconcile_run
-
     return reconcile_run().as_dict()
 
 
 @shared_task(name="orders.sim_tick", ignore_result=True, time_limit=60, soft_time_limit=50)
 def sim_tick() -> int:
     """Advance the simulated exchange (partial remainders, resting limits) and deliver its updates."""
-    from orders.brokers import get_broker
-    from orders.fills import updates_pump
 
     broker = get_broker()
     if not hasattr(broker, "tick"):
@@ -38,7 +39,6 @@ def sim_tick() -> int:
 @shared_task(name="orders.twap_dispatch", ignore_result=True, time_limit=55, soft_time_limit=50)
 def twap_dispatch() -> dict:
     """Beat, every second: send due TWAP slices (claim by compare-and-set), sweep stuck ones."""
-    from orders.slicing import slices_dispatch_due
 
     return slices_dispatch_due()
 
@@ -50,6 +50,4 @@ def _reconcile_at_startup(sender=None, **kwargs) -> None:
 
 
 def _orders_queue() -> str:
-    from trading_site.lib import queues
-
     return queues.ORDERS

@@ -9,6 +9,7 @@ class RiskConfig(AppConfig):
         # Pre-trade checks, the fill listener, beat entries and the demo step: ops/wiring.py.
         from auditlog.registry import auditlog
 
+        # app registry: models and other apps load after apps.py is imported
         from risk.models import CircuitBreaker, KillSwitch, PositionRisk, RiskLimits, RolloutPhase
 
         for model in (RiskLimits, RolloutPhase, PositionRisk, KillSwitch, CircuitBreaker):

@@ -35,7 +35,7 @@ from django.conf import settings
 
 from marketdata import market_clock
 from orders.pretrade import OrderIntent, PreTradeRejection
-from risk import limiter, orders_port
+from risk import conf, limiter, orders_port
 from risk.state import LimitsData, PhaseData, RiskState, risk_state
 
 KILL_SWITCH_ENGAGED = "KILL_SWITCH_ENGAGED"
@@ -230,7 +230,6 @@ def check_rollout_cap(
 
 def check_rates(intent: OrderIntent, *, orders_per_minute: int, broker_requests_per_minute: int) -> None:
     """One order is one order and one broker request; both windows count it, or neither does."""
-    from risk import conf
 
     full = limiter.hit_all(
         limits={ORDER_RATE_KEY: orders_per_minute, BROKER_RATE_KEY: broker_requests_per_minute},

@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from orders import gateway, selectors
+from orders.models import OPEN_STATUSES
+
 
 @dataclass(frozen=True, slots=True)
 class AccountData:
@@ -30,7 +33,6 @@ def _dec(value) -> Decimal | None:
 
 def positions() -> list[tuple[str, Decimal, Decimal]]:
     """(symbol, signed qty, average entry price) of every open position."""
-    from orders import selectors
 
     result = []
     for position in selectors.positions_list():
@@ -49,7 +51,6 @@ class Exposure:
 
 def exposure(*, symbol: str) -> Exposure:
     """The order's position and the gross exposure from one read of the positions."""
-    from orders import selectors
 
     symbol = symbol.upper()
     qty = Decimal(0)
@@ -63,8 +64,6 @@ def exposure(*, symbol: str) -> Exposure:
 
 
 def last_price(*, symbol: str) -> Decimal | None:
-    from orders import selectors
-
     return _dec(selectors.last_price(symbol=symbol))
 
 
@@ -93,8 +92,6 @@ def account_cache_clear() -> None:
 
 
 def _account_load() -> AccountData | None:
-    from orders import selectors
-
     row = selectors.account_latest()
     if row is None:
         return None
@@ -110,34 +107,26 @@ def _account_load() -> AccountData | None:
 
 
 def orders_cancel_all(*, actor, reason: str) -> int:
-    from orders import gateway
-
     return gateway.order_cancel_all(actor=actor, reason=reason, include_scheduled=True)
 
 
 def positions_flatten_all(*, actor, reason: str) -> list:
-    from orders import gateway
-
     return gateway.positions_flatten_all(actor=actor, reason=reason, source="kill_switch")
 
 
 def risk_orders(*, symbol: str, client_order_id_prefix: str) -> list[tuple[str, str]]:
     """(client_order_id, status) of earlier ``source="risk"`` orders whose id starts with the prefix."""
-    from orders import selectors
 
     rows = selectors.orders_list(symbol=symbol, source="risk").values_list("client_order_id", "status")
     return [(cid, status) for cid, status in rows if cid.startswith(client_order_id_prefix)]
 
 
 def order_is_open(status: str) -> bool:
-    from orders.models import OPEN_STATUSES
-
     return status in OPEN_STATUSES
 
 
 def exit_submit(*, symbol: str, side: str, qty: Decimal, reason: str, client_order_id: str):
     """An exit through the gateway (``source="risk"``): every check still applies."""
-    from orders import gateway
 
     return gateway.order_submit(
         symbol=symbol, side=side, qty=qty, source="risk", actor=None, reason=reason, client_order_id=client_order_id

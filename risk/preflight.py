@@ -15,8 +15,18 @@ from pathlib import Path
 
 from django.conf import settings
 
-from risk import conf
+from orders.conf import conf as orders_conf
+from orders.models import AccountSnapshot, Fill
+from risk import conf, orders_port
+from risk.models import CircuitBreaker, KillSwitch, RiskLimits
+from risk.selectors import kill_switch_engaged, last_kill_switch_test
+from risk.state import limits_row
+from trading_site.beat import BEAT_SCHEDULE
+from trading_site.health import check_trading_broker, health_report
 from trading_site.lib import clock
+from trading_site.lib.roles import VIEWER
+from trading_site.models import Alert
+from trading_site.secret_store import secret_last_rotated
 
 PASS, FAIL, MANUAL = "pass", "fail", "manual"
 RUNBOOKS = ("kill-switch.md", "live-rollout-checklist.md", "graduated-rollout-schedule.md",
@@ -47,8 +57,6 @@ def secrets_backend(now: dt.datetime) -> tuple[str, str]:
 
 
 def keys_rotated(now: dt.datetime) -> tuple[str, str]:
-    from trading_site.secret_store import secret_last_rotated
-
     limit = dt.timedelta(days=conf.KEY_MAX_AGE_DAYS)
     notes = []
     worst = PASS
@@ -68,7 +76,6 @@ def keys_rotated(now: dt.datetime) -> tuple[str, str]:
 def dashboard_credentials(now: dt.datetime) -> tuple[str, str]:
     from django.contrib.auth import get_user_model
 
-    from trading_site.lib.roles import VIEWER
 
     viewers = get_user_model().objects.filter(is_active=True, is_superuser=False, groups__name=VIEWER).count()
     if viewers:
@@ -79,7 +86,6 @@ def dashboard_credentials(now: dt.datetime) -> tuple[str, str]:
 def audit_logging(now: dt.datetime) -> tuple[str, str]:
     from auditlog.registry import auditlog
 
-    from risk.models import KillSwitch, RiskLimits
 
     middleware = "auditlog.middleware.AuditlogMiddleware" in settings.MIDDLEWARE
     registered = auditlog.contains(RiskLimits) and auditlog.contains(KillSwitch)
@@ -92,9 +98,6 @@ def audit_logging(now: dt.datetime) -> tuple[str, str]:
 
 
 def breakers_ready(now: dt.datetime) -> tuple[str, str]:
-    from risk.models import CircuitBreaker
-    from risk.state import limits_row
-
     limits = limits_row()
     tripped = list(CircuitBreaker.objects.filter(state=CircuitBreaker.State.OPEN).values_list("name", flat=True))
     if tripped:
@@ -104,8 +107,6 @@ def breakers_ready(now: dt.datetime) -> tuple[str, str]:
 
 
 def kill_switch_tested(now: dt.datetime) -> tuple[str, str]:
-    from risk.selectors import kill_switch_engaged, last_kill_switch_test
-
     if kill_switch_engaged():
         return FAIL, "the kill switch is engaged"
     tested = last_kill_switch_test()
@@ -118,8 +119,6 @@ def kill_switch_tested(now: dt.datetime) -> tuple[str, str]:
 
 
 def position_limits(now: dt.datetime) -> tuple[str, str]:
-    from risk.state import limits_row
-
     row = limits_row()
     if not (row.max_order_notional <= row.max_position_notional <= row.max_gross_exposure):
         return FAIL, "expected max order notional <= max position notional <= max gross exposure"
@@ -128,8 +127,6 @@ def position_limits(now: dt.datetime) -> tuple[str, str]:
 
 
 def daily_loss_limit(now: dt.datetime) -> tuple[str, str]:
-    from risk.state import limits_row
-
     row = limits_row()
     if row.daily_loss_pct > 0:
         return PASS, f"daily loss limit {row.daily_loss_pct:.2%} of start-of-day equity"
@@ -137,9 +134,6 @@ def daily_loss_limit(now: dt.datetime) -> tuple[str, str]:
 
 
 def stale_order_cleanup(now: dt.datetime) -> tuple[str, str]:
-    from orders.conf import conf as orders_conf
-    from trading_site.beat import BEAT_SCHEDULE
-
     scheduled = any(e.get("task") == "orders.reconcile" for e in BEAT_SCHEDULE.values())
     if scheduled:
         return PASS, f"reconciliation on beat cancels DAY orders open > {orders_conf.stale_order_minutes} min"
@@ -147,8 +141,6 @@ def stale_order_cleanup(now: dt.datetime) -> tuple[str, str]:
 
 
 def rollout_phase(now: dt.datetime) -> tuple[str, str]:
-    from risk.state import limits_row
-
     row = limits_row()
     live = settings.BROKER == "alpaca" and not settings.ALPACA_PAPER
     if row.rollout_phase is None:
@@ -161,8 +153,6 @@ def rollout_phase(now: dt.datetime) -> tuple[str, str]:
 
 
 def paper_history(now: dt.datetime) -> tuple[str, str]:
-    from orders.models import Fill
-
     first = Fill.objects.order_by("executed_at").values_list("executed_at", flat=True).first()
     if first is None:
         return FAIL, "no fills recorded: run paper trading for at least two weeks"
@@ -173,9 +163,6 @@ def paper_history(now: dt.datetime) -> tuple[str, str]:
 
 
 def reconciliation_clean(now: dt.datetime) -> tuple[str, str]:
-    from orders.models import AccountSnapshot
-    from trading_site.models import Alert
-
     latest = AccountSnapshot.objects.order_by("-time").values_list("time", flat=True).first()
     if latest is None or now - latest > dt.timedelta(days=1):
         return FAIL, "no reconciliation in the last 24 hours (no account snapshot)"
@@ -215,9 +202,6 @@ def structured_logs(now: dt.datetime) -> tuple[str, str]:
 
 
 def broker_account(now: dt.datetime) -> tuple[str, str]:
-    from risk import orders_port
-    from trading_site.health import check_trading_broker
-
     health = check_trading_broker()
     if not health.get("ok"):
         return FAIL, f"broker health check failed: {health}"
@@ -230,15 +214,11 @@ def broker_account(now: dt.datetime) -> tuple[str, str]:
 
 
 def market_hours_policy(now: dt.datetime) -> tuple[str, str]:
-    from risk.state import limits_row
-
     ext = "enabled for limit DAY orders" if limits_row().allow_extended_hours else "disabled"
     return PASS, f"regular NYSE hours (XNYS calendar, early closes); extended hours {ext}"
 
 
 def pdt_monitoring(now: dt.datetime) -> tuple[str, str]:
-    from risk.state import limits_row
-
     row = limits_row()
     if row.pdt_rule_enabled:
         return PASS, "legacy PDT counter on; warns before the 4th day trade in 5 sessions"
@@ -274,8 +254,6 @@ def backups(now: dt.datetime) -> tuple[str, str]:
 
 
 def platform_health(now: dt.datetime) -> tuple[str, str]:
-    from trading_site.health import health_report
-
     ok, report = health_report()
     bad = [name for name, check in report["checks"].items() if not check.get("ok")]
     return (PASS, "database, Celery broker, worker, beat and broker healthy") if ok else (

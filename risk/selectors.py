@@ -12,6 +12,8 @@ from django.conf import settings
 
 from marketdata import market_clock
 from risk import conf, limiter
+from risk.account_monitor import account_status
+from risk.checks import BROKER_RATE_KEY, ORDER_RATE_KEY, rollout_enforced
 from risk.models import CircuitBreaker, EquityWatermark, KillSwitch, KillSwitchEvent, RiskEvent, RolloutPhase
 from risk.state import PhaseData, risk_state
 from trading_site.lib import clock
@@ -73,8 +75,6 @@ def last_kill_switch_test() -> dt.datetime | None:
 
 
 def limits_usage(*, now: dt.datetime | None = None) -> dict:
-    from risk.checks import BROKER_RATE_KEY, ORDER_RATE_KEY
-
     now = now or clock.now()
     state = risk_state()
     return {
@@ -86,8 +86,6 @@ def limits_usage(*, now: dt.datetime | None = None) -> dict:
 
 
 def rollout_status() -> dict:
-    from risk.checks import rollout_enforced
-
     state = risk_state()
     phases = [
         {"number": p.number, "name": p.name, "capital_cap": str(p.capital_cap), "symbols": p.symbols or "full universe"}
@@ -132,7 +130,6 @@ def limits_current() -> dict:
 
 def status_report(*, now: dt.datetime | None = None) -> dict:
     """Everything the status API and the console's risk page show."""
-    from risk.account_monitor import account_status
 
     now = now or clock.now()
     return {
@@ -156,7 +153,6 @@ def status_report(*, now: dt.datetime | None = None) -> dict:
 def rollout_phase_enforced() -> PhaseData | None:
     """The rollout phase orders are checked against now (None when the rollout is not enforced).
     The rebalance sizes its targets to it, so the gateway's rollout check passes them."""
-    from risk.checks import rollout_enforced
 
     state = risk_state()
     return state.phase if rollout_enforced(limits=state.limits) else None

@@ -20,8 +20,11 @@ from decimal import Decimal
 from django.db import transaction
 
 from marketdata import market_clock
+from marketdata.models import Bar
 from marketdata.selectors import asset_get
-from risk import conf, limiter
+from orders.models import OrderEvent
+from risk import conf, limiter, orders_port
+from risk.checks import BROKER_RATE_KEY
 from risk.models import (
     CircuitBreaker,
     EquityWatermark,
@@ -33,7 +36,7 @@ from risk.models import (
     RolloutPhase,
     TradeFill,
 )
-from risk.state import limits_row, state_invalidate
+from risk.state import limits_row, risk_state, state_invalidate
 from trading_site.alerts import alert_raise
 from trading_site.audit import action_record
 from trading_site.lib import clock
@@ -132,7 +135,6 @@ def kill_switch_latch(*, actor, reason: str) -> bool:
 
 def kill_switch_unwind(*, actor, reason: str, flatten: bool) -> KillSwitchResult:
     """Cancel every open order (scheduled slices included) and, if ``flatten``, flatten positions."""
-    from risk import orders_port
 
     result = KillSwitchResult(engaged=True, changed=False)
     try:
@@ -345,7 +347,6 @@ def broker_errors_scan(*, now: dt.datetime | None = None) -> bool:
     Reads ``orders.OrderEvent`` (the gateway records every submit whose outcome is unknown and every
     429), so the burst breaker works without the broker adapters calling risk. Returns True on a trip.
     """
-    from orders.models import OrderEvent
 
     now = now or clock.now()
     since = now - dt.timedelta(seconds=conf.BROKER_ERROR_WINDOW_SECONDS)
@@ -361,8 +362,6 @@ def broker_errors_scan(*, now: dt.datetime | None = None) -> bool:
 
 def broker_request_allow(*, now: dt.datetime | None = None) -> bool:
     """Count a broker request made outside order submission (cancel, status poll); False if over budget."""
-    from risk.checks import BROKER_RATE_KEY
-    from risk.state import risk_state
 
     hit = limiter.hit(name=BROKER_RATE_KEY, now=now or clock.now(), window=conf.RATE_WINDOW_SECONDS,
                       limit=risk_state().limits.broker_requests_per_minute)
@@ -373,7 +372,6 @@ def stale_data_check(*, now: dt.datetime | None = None) -> bool:
     """During a session, trip ``stale_data`` when the newest daily bar lags by more than the allowed sessions."""
     from django.db.models import Max
 
-    from marketdata.models import Bar
 
     now = now or clock.now()
     if not market_clock.is_open(now):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 
 from marketdata import market_clock
+from risk import orders_port, services
+from risk.account_monitor import pdt_check
+from risk.exits import exits_evaluate
+from risk.selectors import kill_switch_engaged
 from trading_site.lib import clock
 
 
 @shared_task(name="risk.poll", soft_time_limit=45, time_limit=55)
 def risk_poll() -> dict:
     """Feed the loss breakers with the latest equity, check data staleness and the PDT counter."""
-    from risk import orders_port, services
-    from risk.account_monitor import pdt_check
 
     now = clock.now()
     result: dict = {}
@@ -30,8 +32,6 @@ def risk_poll() -> dict:
 
 @shared_task(name="risk.dynamic_exits", soft_time_limit=240, time_limit=280)
 def dynamic_exits() -> list[dict]:
-    from risk.exits import exits_evaluate
-
     now = clock.now()
     if not market_clock.market_open_for_orders(now):
         return []
@@ -41,8 +41,6 @@ def dynamic_exits() -> list[dict]:
 @shared_task(name="risk.kill_switch_unwind", soft_time_limit=240, time_limit=280)
 def kill_switch_unwind(*, reason: str, flatten: bool) -> dict:
     """Retry the unwind (cancel and flatten) when the kill switch is still engaged."""
-    from risk import services
-    from risk.selectors import kill_switch_engaged
 
     if not kill_switch_engaged():
         return {"skipped": "kill switch not engaged"}

@@ -234,6 +234,7 @@ class MultiAlphaAllocator:
         """
         result = correlation_measure(recent_returns, threshold=self.correlation_threshold)
         if result.breaches:
+            # allocation stays pure (pandas/numpy) for replays and benchmarks; Django only on a breach
             from trading_site.alerts import alert_raise
 
             listed = ", ".join(f"{a}/{b} {c:.2f}" for a, b, c in result.breaches)

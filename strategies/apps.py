@@ -8,6 +8,7 @@ class StrategiesConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
+        # app registry: models and other apps load after apps.py is imported
         from strategies.models import Strategy, StrategySymbol
 
         auditlog.register(Strategy)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q
 
+from orders.models import OrderEvent
 from tax import engine
 from tax.models import AppliedSplit, LotAdjustment, RealizedGain, TaxExport, TaxTrade
 from tax.selectors import (
@@ -295,7 +296,6 @@ def _pretrade_rejections(start: dt.date, end: dt.date) -> list[dict]:
 
     if not apps.is_installed("orders"):
         return []
-    from orders.models import OrderEvent
 
     lo, hi = _ny_days(start, end)
     events = (

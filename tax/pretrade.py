@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from orders.pretrade import OrderIntent, PreTradeRejection
 from tax import conf, engine
+from tax.selectors import wash_sale_preview
 from trading_site.lib.errors import DomainError
 
 # Protective orders are never held back for tax reasons.
@@ -19,7 +20,6 @@ EXEMPT_SOURCES = frozenset({"kill_switch", "risk", "reconcile"})
 def wash_sale_check(intent: OrderIntent) -> None:
     if not conf.WASH_SALE_BLOCK or intent.source in EXEMPT_SOURCES:
         return
-    from tax.selectors import wash_sale_preview
 
     price = intent.limit_price or intent.reference_price
     if price is None:

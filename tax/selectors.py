@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from tax import conf, engine
 from tax.models import RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
+from tax.services import _book_load
 from trading_site.lib import clock
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import CENT
@@ -244,8 +245,6 @@ class WashPreview:
 
 
 def _book_snapshot(*, account: str, symbol: str, on: dt.date) -> engine.SymbolBook:
-    from tax.services import _book_load
-
     row = SymbolBook.objects.filter(account=account, symbol=symbol).first() or SymbolBook(
         account=account, symbol=symbol
     )

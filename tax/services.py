@@ -21,6 +21,7 @@ import psycopg
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef
 
+from marketdata.models import CorporateAction
 from tax import conf, engine
 from tax.csvio import ImportFileError, SplitRow
 from tax.models import (
@@ -32,8 +33,11 @@ from tax.models import (
     TaxTrade,
     WashSale,
 )
+from trading_site.alerts import alert_raise
+from trading_site.audit import action_record
 from trading_site.lib import clock
 from trading_site.lib.money import MONEY_QUANTUM
+from trading_site.models import Alert
 
 BATCH = 5000
 
@@ -415,7 +419,6 @@ def _books_load_many(
 
 def _market_splits(*, account: str, symbol: str, upto: dt.date) -> list[SplitRow]:
     """Splits in the shared market data not yet applied to this account's ledger."""
-    from marketdata.models import CorporateAction
 
     applied = AppliedSplit.objects.filter(account=account, symbol=symbol).values("ex_date")
     rows = (
@@ -456,8 +459,6 @@ def lots_apply_fill(event) -> TaxTrade | None:
     position — e.g. history not imported yet) does not abort the fill: it is stored with the reason
     and raises a critical alert, so trading continues and the gap is visible.
     """
-    from trading_site.alerts import alert_raise
-    from trading_site.models import Alert
 
     symbol = event.symbol.upper()
     account = event.account or "default"
@@ -574,7 +575,6 @@ def trades_import(
     :class:`~tax.csvio.ImportFileError` naming the line of the first trade that cannot be applied,
     or :class:`TaxImportError`; nothing is written in either case.
     """
-    from trading_site.audit import action_record
 
     if method not in engine.METHODS:
         raise TaxImportError(f"method must be one of {', '.join(engine.METHODS)}")
@@ -699,7 +699,6 @@ def trades_import(
 
 def splits_sync(*, account: str = "default", upto: dt.date) -> int:
     """Apply market-data splits with ex-date on or before ``upto`` to every book of ``account``."""
-    from marketdata.models import CorporateAction
 
     now = clock.now()
     count = 0

@@ -48,6 +48,7 @@ class HeartbeatDatabaseScheduler(DatabaseScheduler):
         if now - getattr(self, "_last_beat", 0.0) >= self.heartbeat_every:
             self._last_beat = now
             try:
+                # beat's scheduler module loads before Django's models: the heartbeat model is read late
                 from trading_site.health import heartbeat_record
 
                 heartbeat_record(name="beat")

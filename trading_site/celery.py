@@ -19,6 +19,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings")
 
 class SystemActorTask(Task):
     def __call__(self, *args, **kwargs):
+        # trading_site/__init__ imports this module before Django's apps are loaded
         from trading_site.audit import system_actor
 
         with system_actor():
@@ -35,6 +36,7 @@ def _prepare_filesystem_broker(sender, **kwargs):
     from django.conf import settings
 
     if sender.conf.broker_url.startswith("filesystem"):
+        # trading_site/__init__ imports this module before Django's apps are loaded
         from trading_site.celery_transport import folders_prepare
 
         folders_prepare(settings.CELERY_FILESYSTEM_DIR)

@@ -21,6 +21,10 @@ def register_demo_step(name: str, fn: Callable[[], str | None]) -> None:
         _demo_steps.append((name, fn))
 
 
+def registered_demo_steps() -> list[str]:
+    return [name for name, _ in _demo_steps]
+
+
 def demo_password_file() -> Path:
     return Path(settings.VAR_DIR) / "demo-password.txt"
 

@@ -25,6 +25,10 @@ def register_check(name: str, fn: CheckFn) -> None:
     _extra_checks[name] = fn
 
 
+def registered_checks() -> list[str]:
+    return list(_extra_checks)
+
+
 def heartbeat_record(*, name: str, detail: dict | None = None) -> None:
     Heartbeat.objects.update_or_create(
         name=name,

@@ -57,6 +57,7 @@ FREQUENT_SECONDS = 10.0
 
 
 def _frequent_tasks() -> tuple[str, ...]:
+    # settings (LOGGING) import this module: beat's models load later
     from trading_site.beat import BEAT_SCHEDULE
 
     names = []

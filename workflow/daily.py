@@ -49,17 +49,29 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from marketdata import market_clock
 from marketdata.models import Asset, Bar
 from marketdata.providers import market_data_refresh
+from orders.brokers import get_broker
+from orders.brokers.base import BrokerRejected, BrokerUnavailable, RateLimited
+from orders.fills import updates_pump
+from orders.gateway import OrderNotCancelable, client_order_id_for, order_cancel, order_submit
+from orders.models import OPEN_STATUSES, Order, OrderStatus, Position
+from orders.pretrade import PreTradeRejection
+from orders.reconcile import account_snapshot_record
+from orders.selectors import last_price
+from orders.slicing import parents_finalize, twap_order_create
+from risk.selectors import breaker_open, kill_switch_engaged, order_rate_full, rollout_phase_enforced
 from strategies import conf as strategy_conf
 from strategies.allocation import METHODS, AllocationResult
 from strategies.models import Strategy
-from strategies.services import SignalSet, allocator_from_settings, signals_compute
+from strategies.services import SignalSet, allocator_from_settings, signals_compute, signals_record
 from trading_site.alerts import alert_raise
 from trading_site.lib import clock
 from trading_site.lib.errors import DomainError
 from workflow import conf
 from workflow.models import DailyPerformance, RebalanceRun, RebalanceStep, RunStatus
+from workflow.performance import daily_report_record
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +154,6 @@ def min_trade_notional(*, equity: Decimal) -> Decimal:
 
 def client_order_id_for_run(*, run: RebalanceRun, symbol: str, side: str, attempt: int = 0) -> str:
     """Deterministic per run day, mode, symbol, side (and retry attempt): a retried day never doubles an order."""
-    from orders.gateway import client_order_id_for
 
     key = f"rebalance|{run.mode}|{run.day.isoformat()}|{symbol}|{side}"
     return client_order_id_for(source=ORDER_SOURCE, key=key if attempt == 0 else f"{key}|{attempt}")
@@ -159,7 +170,6 @@ def run_order_id(*, run: RebalanceRun, planned: PlannedOrder) -> str:
     An id whose order is final (filled: the plan already counts it in the position; refused, failed,
     canceled: nothing of it is working) or working with another quantity (the plan counts its
     remainder as pending, so this order is additional) is passed over."""
-    from orders.models import Order
 
     for attempt in range(MAX_ATTEMPT_IDS):
         cid = client_order_id_for_run(run=run, symbol=planned.symbol, side=planned.side, attempt=attempt)
@@ -245,8 +255,6 @@ class ChainInputs:
 
 
 def _data_check_live(day: dt.date) -> dict:
-    from marketdata import market_clock
-
     symbols = sorted(
         {s for s in Strategy.objects.filter(enabled=True, symbols__enabled=True)
          .values_list("symbols__asset__symbol", flat=True) if s}
@@ -269,8 +277,6 @@ def _data_check_live(day: dt.date) -> dict:
 
 
 def _risk_blocked_live() -> str:
-    from risk.selectors import breaker_open, kill_switch_engaged
-
     if kill_switch_engaged():
         return "the kill switch is engaged: no rebalance orders"
     if breaker_open():
@@ -279,21 +285,15 @@ def _risk_blocked_live() -> str:
 
 
 def _phase_live() -> PhaseBounds | None:
-    from risk.selectors import rollout_phase_enforced
-
     phase = rollout_phase_enforced()
     return None if phase is None else PhaseBounds(phase.number, phase.capital_cap, phase.symbols)
 
 
 def _rate_full_live() -> bool:
-    from risk.selectors import order_rate_full
-
     return order_rate_full()
 
 
 def _record_signals_live(day: dt.date, run_id: str) -> int:
-    from strategies.services import signals_record
-
     return signals_record(as_of=day, run_id=run_id).count
 
 
@@ -305,9 +305,6 @@ def _ledger_live(symbols: list[str]):
     from django.db.models import Sum
     from django.db.models.functions import Coalesce
 
-    from orders.brokers import get_broker
-    from orders.models import OPEN_STATUSES, Order, OrderStatus, Position
-    from orders.selectors import last_price
 
     equity = get_broker().get_account().equity
     positions = dict(Position.objects.exclude(qty=0).values_list("symbol", "qty"))
@@ -359,8 +356,6 @@ def twap_slices() -> tuple[int, int]:
 def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, reason: str):
     """Submit one planned order: a TWAP parent above ``REBALANCE_TWAP_NOTIONAL`` (0 = never), else one
     gateway order. Both are idempotent by the deterministic ``client_order_id``."""
-    from orders.gateway import order_submit
-    from orders.slicing import twap_order_create
 
     threshold = conf.REBALANCE_TWAP_NOTIONAL
     if threshold > 0 and planned.notional > threshold:
@@ -393,8 +388,6 @@ def planned_submit(*, run: RebalanceRun, planned: PlannedOrder, inputs: ChainInp
     """Submit one planned order: wait for room in the per-minute limits (deferred to the next
     minute, never refused for the rate), retry transient broker errors with exponential back-off;
     raise :class:`StepError` when the retries run out. Definite refusals are re-raised."""
-    from orders.brokers.base import BrokerUnavailable, RateLimited
-    from orders.pretrade import PreTradeRejection
 
     reason = f"rebalance {run.day.isoformat()}"
     waits = failures = 0
@@ -540,9 +533,6 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
         return len(state.planned), detail
 
     def submit():
-        from orders.brokers.base import BrokerRejected
-        from orders.pretrade import PreTradeRejection
-
         for planned in state.planned:
             try:
                 order = planned_submit(run=run, planned=planned, inputs=inputs)
@@ -613,7 +603,6 @@ def rebalance_run(
 
 def market_open_check() -> dict:
     """09:30: database, broker connection and account, data freshness. Problems raise an alert."""
-    from orders.brokers import get_broker
 
     problems: list[str] = []
     result: dict = {}
@@ -642,7 +631,6 @@ def market_open_check() -> dict:
 
 def fills_confirm(*, broker) -> int:
     """Advance a simulated exchange one last time and deliver its pending trade updates."""
-    from orders.fills import updates_pump
 
     if hasattr(broker, "tick"):
         broker.tick()
@@ -651,8 +639,6 @@ def fills_confirm(*, broker) -> int:
 
 def day_orders_cancel(*, reason: str = "market close: leftover day order") -> int:
     """Cancel every open day order (they would expire anyway); returns how many were canceled."""
-    from orders.gateway import OrderNotCancelable, order_cancel
-    from orders.models import OPEN_STATUSES, Order, OrderStatus
 
     canceled = 0
     for pk in Order.objects.filter(status__in=OPEN_STATUSES, time_in_force="day").order_by("pk").values_list("pk", flat=True):
@@ -661,7 +647,6 @@ def day_orders_cancel(*, reason: str = "market close: leftover day order") -> in
         except OrderNotCancelable:
             continue
         canceled += result.status == OrderStatus.CANCELED
-    from orders.slicing import parents_finalize
 
     parents_finalize(now=clock.now())
     return canceled
@@ -669,10 +654,6 @@ def day_orders_cancel(*, reason: str = "market close: leftover day order") -> in
 
 def market_close_run(*, day: dt.date | None = None, broker=None) -> DailyPerformance:
     """After the close: confirm fills, cancel leftover day orders, snapshot the account, store the report."""
-    from orders.brokers import get_broker
-    from orders.models import Order, Position
-    from orders.reconcile import account_snapshot_record
-    from workflow.performance import daily_report_record
 
     day = day or clock.today_ny()
     broker = broker or get_broker()

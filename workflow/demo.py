@@ -12,13 +12,17 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from marketdata import demo_market
+from marketdata import demo_market, market_clock
 from marketdata.bundled import bundled_load, demo_loaded, demo_symbols
+from orders.selectors import price_cache_clear
+from orders.slicing import slices_dispatch_due
+from risk.orders_port import account_cache_clear
 from strategies.models import Strategy
 from strategies.services import strategy_create
 from trading_site.lib import clock
 from trading_site.lib.clock import SimulatedClock, use_clock
 from workflow import conf, schedules
+from workflow.daily import market_close_run, rebalance_run
 from workflow.models import DailyPerformance
 
 DEMO_STRATEGIES: list[tuple[str, str, dict]] = [
@@ -76,11 +80,6 @@ def demo_backfill(
     report is done and is never redone; a rebalance run is unique per day anyway. It runs before the
     platform's processes start (``setup_demo``), so nothing else dispatches or delivers meanwhile.
     """
-    from marketdata import market_clock
-    from orders.selectors import price_cache_clear
-    from orders.slicing import slices_dispatch_due
-    from risk.orders_port import account_cache_clear
-    from workflow.daily import market_close_run, rebalance_run
 
     sessions = conf.DEMO_BACKFILL_SESSIONS if sessions is None else sessions
     if not demo_market.enabled():
@@ -133,7 +132,6 @@ def demo_day_advance() -> dict:
     """
     from django.core.cache import cache
 
-    from workflow.daily import rebalance_run
 
     if not cache.add("demo-day-advance", 1, timeout=300):
         return {"skipped": "another tick is running"}

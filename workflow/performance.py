@@ -29,8 +29,10 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from orders.models import AccountSnapshot, Fill
 from trading_site.lib import clock
 from workflow import conf
+from workflow.models import DailyPerformance
 
 TRADING_DAYS = 252
 
@@ -132,7 +134,6 @@ def daily_report_record(
     *, day: dt.date, equity: Decimal, cash: Decimal, positions: int, orders_filled: int, orders_canceled: int
 ):
     """Store (or replace) the market-close report of ``day``; P&L and returns against earlier reports."""
-    from workflow.models import DailyPerformance
 
     previous = DailyPerformance.objects.filter(day__lt=day).order_by("-day").first()
     first = DailyPerformance.objects.filter(day__lt=day).order_by("day").values_list("equity", flat=True).first()
@@ -159,7 +160,6 @@ def daily_report_record(
 
 def equity_curve(*, start: dt.date | None = None, end: dt.date | None = None) -> pd.Series:
     """The live equity curve: the last account snapshot of each New York day."""
-    from orders.models import AccountSnapshot
 
     qs = AccountSnapshot.objects.order_by("time", "pk")
     if start:
@@ -176,7 +176,6 @@ def performance_summary(*, start: dt.date | None = None, end: dt.date | None = N
     """What the API, the console and the CLI monitor show: metrics and the per-day curve."""
     from django.db.models import Count, DecimalField, F, Sum
 
-    from orders.models import Fill
 
     equity = equity_curve(start=start, end=end)
     fills = Fill.objects.all()

@@ -40,12 +40,27 @@ from pathlib import Path
 import pandas as pd
 from auditlog.context import disable_auditlog
 
+from marketdata import market_clock
+from marketdata.bundled import bundled_load, demo_symbols
 from marketdata.models import Asset, Bar
+from marketdata.panels import benchmark_close_series
+from marketdata.selectors import BarData
+from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
+from orders.conf import conf as orders_conf
+from orders.models import Order, Position
+from orders.selectors import price_cache_clear
+from orders.slicing import slices_dispatch_due
+from orders.tca import shortfall_bps
+from risk import orders_port
+from risk.checks import controls_override
+from risk.models import RiskLimits
+from risk.state import LimitsData, RiskState
 from strategies import conf as strategy_conf
 from strategies.allocation import METHODS
 from strategies.models import Signal, Strategy, StrategySymbol
-from strategies.services import StrategySpec
+from strategies.services import StrategySpec, signal_rows, signals_history
+from tax.models import RealizedGain
 from trading_site.lib.clock import NEW_YORK, SimulatedClock, use_clock
 from trading_site.lib.errors import DomainError
 from workflow import conf
@@ -59,7 +74,9 @@ from workflow.daily import (
     rebalance_run,
     weights_of,
 )
+from workflow.demo import DEMO_STRATEGIES
 from workflow.models import RebalanceRun
+from workflow.performance import metrics_compute
 from workflow.replay_store import replay_dir, replay_store
 
 ADV_DAYS = 20
@@ -88,8 +105,6 @@ class ReplayBroker(SimulatedBroker):
         return rows[i] if i >= 0 else None
 
     def _adv(self, bar) -> Decimal:
-        from orders.conf import conf as orders_conf
-
         entry = self._bars.get(bar.symbol)
         if entry is None:
             return super()._adv(bar)
@@ -100,8 +115,6 @@ class ReplayBroker(SimulatedBroker):
         return adv or bar.volume or orders_conf.sim_default_adv
 
     def get_account(self):
-        from orders.conf import conf as orders_conf
-
         account = super().get_account()
         shift = self.capital - orders_conf.sim_starting_cash
         cash = account.cash + shift
@@ -154,8 +167,6 @@ class ReplayResult:
         return Decimal(self.consistency.get("ledger_equity", "0")) if self.consistency else self.capital
 
     def as_json(self) -> dict:
-        from workflow.performance import metrics_compute
-
         metrics = metrics_compute(
             equity=self.equity, traded_notional=self.traded_notional, commissions=self.commissions, trades=self.trades
         )
@@ -186,8 +197,6 @@ class ReplayResult:
 
 
 def _data_ensure() -> None:
-    from marketdata.bundled import bundled_load
-
     if not Bar.objects.exists():  # an empty database: the bundled demo dataset is what there is to replay
         bundled_load(dataset="demo")
 
@@ -195,8 +204,6 @@ def _data_ensure() -> None:
 def _strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[StrategySpec]:
     """The named strategies (else the enabled ones, else one of each demo kind), read from the live
     rows when they exist, else from the demo defaults — never written anywhere live."""
-    from marketdata.bundled import demo_symbols
-    from workflow.demo import DEMO_STRATEGIES
 
     defaults = {name: (kind, params) for name, kind, params in DEMO_STRATEGIES}
     if names:
@@ -238,8 +245,6 @@ def _strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[
 
 
 def _bars_preload(*, symbols: list[str], start: dt.date, end: dt.date) -> dict[str, tuple[list[dt.date], list]]:
-    from marketdata.selectors import BarData
-
     out: dict[str, tuple[list[dt.date], list]] = {s: ([], []) for s in symbols}
     rows = (
         Bar.objects.filter(asset__symbol__in=symbols, session__gte=start - dt.timedelta(days=45), session__lte=end)
@@ -275,11 +280,6 @@ class _LiveInputs:
 
 
 def _live_read(*, specs: list[StrategySpec], start: dt.date, end: dt.date) -> _LiveInputs:
-    from marketdata.panels import benchmark_close_series
-    from risk.models import RiskLimits
-    from risk.state import LimitsData
-    from strategies.services import signals_history
-
     history = signals_history(start=start, end=end, specs=specs)
     universe = sorted({s for syms in history.universes.values() for s in syms})
     assets = list(Asset.objects.order_by("pk").values_list("pk", "symbol", "name", "tradable", "fractionable", "min_lot"))
@@ -321,9 +321,6 @@ def replay_run(
 ) -> ReplayResult:
     """Replay ``[start, end]`` through the live workflow in a database of its own (``store``, default
     a new file under ``var/replays/``)."""
-    from marketdata import market_clock
-    from risk.checks import controls_override
-    from risk.state import RiskState
 
     if start > end:
         raise ReplayInputError("start must not be after end", fields={"start": start.isoformat()})
@@ -353,11 +350,6 @@ def _replay_loop(
     *, sessions: list[dt.date], live: _LiveInputs, capital: Decimal, method: str,
     progress: Callable[[int, int], None] | None,
 ) -> ReplayResult:
-    from marketdata import market_clock
-    from orders.brokers import use_broker
-    from orders.models import Order
-    from orders.selectors import price_cache_clear
-    from risk import orders_port
 
     start, end = sessions[0], sessions[-1]
     history = live.history
@@ -484,8 +476,6 @@ def _replay_loop(
 
 def _slices_run(*, sim: SimulatedClock, start: dt.datetime, close: dt.datetime) -> None:
     """What the once-a-second dispatch task does live, minute by minute until the close."""
-    from orders.selectors import price_cache_clear
-    from orders.slicing import slices_dispatch_due
 
     t = start
     while t < close:
@@ -497,7 +487,6 @@ def _slices_run(*, sim: SimulatedClock, start: dt.datetime, close: dt.datetime) 
 
 def _signals_store(*, signal_set, run_id: str) -> int:
     """Store a day's signal rows (the replay's record of what it traded on)."""
-    from strategies.services import signal_rows
 
     rows = signal_rows(signal_set=signal_set, run_id=run_id)
     Signal.objects.bulk_create(rows)
@@ -508,15 +497,12 @@ def _realized_total() -> Decimal:
     """The sum of the tax lots' realized gains in the store (what the report calls realized P&L)."""
     from django.db.models import Sum
 
-    from tax.models import RealizedGain
 
     return RealizedGain.objects.aggregate(total=Sum("gain_loss"))["total"] or Decimal(0)
 
 
 def _trades_and_tca() -> tuple[list[dict], dict]:
     """The filled orders (TWAP parents as one trade) and their implementation shortfall vs arrival."""
-    from orders.models import Order
-    from orders.tca import shortfall_bps
 
     rows = []
     cost = notional_total = Decimal(0)
@@ -560,8 +546,6 @@ def _trades_and_tca() -> tuple[list[dict], dict]:
 
 def _consistency(*, broker, cash: Decimal, positions: dict[str, Decimal], last_day: dt.date) -> dict:
     """The ledger (positions table, simulated account) against the replay's mirror at the last close."""
-    from marketdata import market_clock
-    from orders.models import Position
 
     close = market_clock.session_close(last_day)
     ledger_positions = dict(Position.objects.exclude(qty=0).values_list("symbol", "qty"))

@@ -31,7 +31,8 @@ from trading_site.audit import action_record
 from trading_site.lib import clock
 from trading_site.lib.money import DecimalInputError, parse_money
 from workflow.models import ReplayRun
-from workflow.replay import ReplayInputError, replay_run
+from workflow.replay import ReplayInputError, _strategy_specs, replay_run
+from workflow.replay_store import live_connection
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,6 @@ def replay_create(
     capital: object = "100000", method: str | None = None, reason: str = "",
 ) -> ReplayRun:
     """Validate and store a queued replay. Raises :class:`ReplayInputError` (nothing stored) on bad input."""
-    from workflow.replay import _strategy_specs
 
     start_day, end_day = _date(start, "start"), _date(end, "end")
     if start_day > end_day:
@@ -161,7 +161,6 @@ def replay_execute(*, run_id: int, progress: Callable[[int, int], None] | None =
 def _on_live(fn: Callable[[int, int], None]) -> Callable[[int, int], None]:
     """Call ``fn`` with the live database as this thread's connection (the replay's store is the
     ``default`` connection while the replay runs)."""
-    from workflow.replay_store import live_connection
 
     def call(done: int, total: int) -> None:
         with live_connection():

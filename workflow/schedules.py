@@ -18,6 +18,7 @@ import datetime as dt
 
 from celery.schedules import crontab
 
+from marketdata import market_clock
 from trading_site.lib import clock, queues
 from workflow import conf
 
@@ -28,7 +29,6 @@ KINDS = ("market_open", "rebalance", "market_close")
 
 def moment(kind: str, day: dt.date) -> dt.datetime | None:
     """When ``kind`` should act on ``day`` (UTC), or None when ``day`` is not a trading day."""
-    from marketdata import market_clock
 
     session = market_clock.session_for(day)
     if session is None:

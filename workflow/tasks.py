@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from workflow.daily import market_close_run, market_open_check, rebalance_run
+from workflow.demo import demo_day_advance
+from workflow.replays import replay_execute
+from workflow.schedules import due
+
 
 @shared_task(name="workflow.market_open_tick", ignore_result=True, time_limit=300, soft_time_limit=270)
 def market_open_tick() -> dict | None:
-    from workflow.daily import market_open_check
-    from workflow.schedules import due
-
     if due("market_open") is None:
         return None
     return market_open_check()
@@ -25,8 +27,6 @@ def rebalance_tick(self) -> int | None:
 
     A run that failed at its submit step (broker retries exhausted) is resumed by retrying this task
     a few minutes later: the failed run is re-run in place and submits only what is missing."""
-    from workflow.daily import rebalance_run
-    from workflow.schedules import due
 
     day = due("rebalance")
     if day is None:
@@ -39,9 +39,6 @@ def rebalance_tick(self) -> int | None:
 
 @shared_task(name="workflow.market_close_tick", ignore_result=True, acks_late=True, time_limit=900, soft_time_limit=850)
 def market_close_tick() -> str | None:
-    from workflow.daily import market_close_run
-    from workflow.schedules import due
-
     day = due("market_close")
     if day is None:
         return None
@@ -51,7 +48,6 @@ def market_close_tick() -> str | None:
 @shared_task(name="workflow.demo_day_tick", ignore_result=True, time_limit=600, soft_time_limit=570)
 def demo_day_tick() -> dict:
     """Demo fast mode (``DEMO_DAY_MINUTES``): advance the daily workflow on the demo clock."""
-    from workflow.demo import demo_day_advance
 
     return demo_day_advance()
 
@@ -59,7 +55,6 @@ def demo_day_tick() -> dict:
 @shared_task(name="workflow.replay_execute", ignore_result=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
 def replay_execute_task(*, run_id: int) -> None:
     """Run a queued replay (started from the console); its progress and results go to its ReplayRun."""
-    from workflow.replays import replay_execute
 
     try:
         replay_execute(run_id=run_id)

@@ -4,13 +4,9 @@ report shows the stored figures, its charts' data and the trades; bad input stor
 from __future__ import annotations
 
 import json
-import math
-from decimal import Decimal
 
 import pytest
 
-from marketdata.data_import import BarRow, ParsedBars, bars_import
-from marketdata.quality import nyse_calendar
 from strategies.services import strategy_create
 from workflow.models import ReplayRun
 from workflow.replays import replay_execute, run_json
@@ -20,14 +16,7 @@ START = {"start": "2010-11-01", "end": "2010-12-31", "strategies": "sma", "symbo
 
 
 @pytest.fixture
-def replay_market(db):
-    sessions = nyse_calendar().sessions_in_range("2010-01-04", "2010-12-31")
-    parsed = ParsedBars()
-    for k, symbol in enumerate(["AAPL", "IBM", "MSFT", "GOOG"]):
-        for i, session in enumerate(sessions):
-            price = Decimal(str(round(100 + 10 * k + 8 * math.sin(i / (7 + 3 * k)) + 0.05 * i * (k - 1.5), 2)))
-            parsed.bars.append(BarRow(symbol, session.date(), price, price, price, price, None))
-    bars_import(parsed=parsed, source="test")
+def replay_market(small_market):
     strategy_create(actor=None, name="sma", kind="sma_crossover", parameters={"fast": 5, "slow": 20},
                     symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test")
 

@@ -18,6 +18,8 @@ from orders.models import (
     Side,
     TimeInForce,
 )
+from orders.selectors import twap_children, twap_parent_get
+from orders.tca import parent_tca
 from trading_site.api.serializers import (
     BoundedDateTimeField,
     PrebuiltFieldsMixin,
@@ -199,8 +201,6 @@ class OrderDetailSerializer(OrderSerializer):
     def _children(self, obj: Order) -> list[Order]:
         cache = self.context.setdefault("_children", {})
         if obj.pk not in cache:
-            from orders.selectors import twap_children
-
             cache[obj.pk] = list(twap_children(parent_id=obj.pk))
         return cache[obj.pk]
 
@@ -208,7 +208,6 @@ class OrderDetailSerializer(OrderSerializer):
     def get_aggregate(self, obj: Order):
         if not self._is_parent(obj):
             return None
-        from orders.selectors import twap_parent_get
 
         return ParentAggregateSerializer(twap_parent_get(order_id=obj.pk)).data
 
@@ -222,7 +221,6 @@ class OrderDetailSerializer(OrderSerializer):
     def get_tca(self, obj: Order):
         if not self._is_parent(obj):
             return None
-        from orders.tca import parent_tca
 
         return TCASerializer(parent_tca(parent=obj, children=self._children(obj))).data
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from orders.brokers.base import Broker
+from orders.brokers.simulated import SimulatedBroker
 
 _lock = threading.Lock()
 _broker: Broker | None = None
@@ -24,10 +25,9 @@ _scoped: contextvars.ContextVar[Broker | None] = contextvars.ContextVar("broker_
 
 def _build(name: str) -> Broker:
     if name == "alpaca":
-        from orders.brokers.alpaca import AlpacaBroker
+        from orders.brokers.alpaca import AlpacaBroker  # alpaca-py is imported only when Alpaca is the broker
 
         return AlpacaBroker.from_settings()
-    from orders.brokers.simulated import SimulatedBroker
 
     return SimulatedBroker()
 

@@ -43,6 +43,7 @@ from orders.brokers.base import (
 )
 from orders.conf import conf
 from trading_site.lib import clock
+from trading_site.secret_store import get_secret
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +194,6 @@ class AlpacaBroker:
 
     @classmethod
     def from_settings(cls) -> AlpacaBroker:
-        from trading_site.secret_store import get_secret
-
         return cls(
             api_key=get_secret("ALPACA_API_KEY"),
             secret_key=get_secret("ALPACA_SECRET_KEY"),

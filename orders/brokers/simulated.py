@@ -61,6 +61,7 @@ from marketdata import selectors as market
 from orders.brokers.base import (
     BrokerAccount,
     BrokerOrder,
+    BrokerOrderNotFound,
     BrokerPosition,
     BrokerRejected,
     BrokerUnavailable,
@@ -319,8 +320,6 @@ class SimulatedBroker:
         with transaction.atomic():
             row = SimOrder.objects.select_for_update().filter(client_order_id=client_order_id).first()
             if row is None:
-                from orders.brokers.base import BrokerOrderNotFound
-
                 raise BrokerOrderNotFound(f"order {client_order_id} not found at the simulated exchange")
             if row.status not in OPEN_SIM_STATUSES:
                 return

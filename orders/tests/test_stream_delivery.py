@@ -158,8 +158,15 @@ def test_runner_writes_the_heartbeat_and_stops_on_request(aapl, stream_broker, f
 
 
 def test_trade_stream_is_expected_and_checked_by_healthz_when_it_delivers(settings, frozen, client):
-    from orders.apps import trade_stream_check_register
+    from ops.wiring import health_checks
     from trading_site import health
+
+    def trade_stream_check_register() -> bool:
+        """What ops.wiring does at start-up for the trade stream's check."""
+        checks = dict(health_checks())
+        if "trade_stream" in checks:
+            health.register_check("trade_stream", checks["trade_stream"])
+        return "trade_stream" in checks
     from trading_site.health import heartbeat_record
 
     saved = dict(health._extra_checks)

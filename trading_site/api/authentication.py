@@ -21,6 +21,7 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 
 from trading_site.lib import clock
 from trading_site.lib.roles import role_remember, role_select_sql, user_role
+from trading_site.tokens import LAST_USED_RESOLUTION, key_digest, token_is_live
 
 # DRF imports this module while loading its settings, which can happen before the app registry is
 # ready (anything importing rest_framework.views early): models, and modules that import models
@@ -82,7 +83,6 @@ class AuditedTokenAuthentication(TokenAuthentication):
         # ApiToken (trading_site.tokens): only the key's digest is stored; the token counts only
         # until it expires and while the user keeps the password and role it was issued under.
         from trading_site.models import ApiToken  # not at import: see the note at the imports
-        from trading_site.tokens import LAST_USED_RESOLUTION, key_digest, token_is_live
 
         vendor = connection.vendor
         sql, role_params = _token_user_sql(vendor)

@@ -50,6 +50,7 @@ def put_secret(name: str, value: str, *, actor=None) -> str:
 
 def secret_last_rotated(name: str):
     """When ``name`` was last rotated through ``manage.py secrets rotate`` (``None`` if never)."""
+    # settings.py imports this package: Django apps load later
     from trading_site.secret_store.rotation import secret_last_rotated as _last_rotated
 
     return _last_rotated(name=name)

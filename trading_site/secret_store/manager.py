@@ -73,6 +73,7 @@ def access_record(
     try:
         from django.db import transaction
 
+        # settings.py imports this package: Django apps load later
         from trading_site.audit import action_record
 
         # actor: the one passed in (rotation by a person) or the system; a read inside a web request
@@ -195,17 +196,21 @@ class CachedSecretManager:
 
 def backend_build(config: SecretsConfig) -> SecretManager:
     if config.backend == "env":
+        # settings.py imports this package: Django apps load later
         from trading_site.secret_store.local import EnvSecretManager
 
         return EnvSecretManager()
     if config.backend == "file":
+        # settings.py imports this package: Django apps load later
         from trading_site.secret_store.local import FileSecretManager
 
         return FileSecretManager(directory=config.file_dir)
     if config.backend == "vault":
+        # settings.py imports this package: Django apps load later
         from trading_site.secret_store.vault import VaultSecretManager
 
         return VaultSecretManager(config)
+    # settings.py imports this package: Django apps load later
     from trading_site.secret_store.aws import AwsSecretManager
 
     return AwsSecretManager(config)

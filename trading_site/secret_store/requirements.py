@@ -94,8 +94,13 @@ def secret_status_list(*, manager=None) -> list[SecretStatus]:
 
     Reads bypass the cache (and are audited like any backend read); values are discarded at once.
     """
+    # settings.py imports this package: Django apps load later
     from trading_site.secret_store.base import SecretAccessDenied, SecretError, SecretNotFound
+
+    # settings.py imports this package: Django apps load later
     from trading_site.secret_store.manager import secret_manager
+
+    # settings.py imports this package: Django apps load later
     from trading_site.secret_store.rotation import secret_last_rotated
 
     manager = manager or secret_manager()

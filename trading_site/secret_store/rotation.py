@@ -124,6 +124,7 @@ def secret_rotate(
     verify: Callable[[Mapping[str, str], CachedSecretManager], dict[str, str]] = _verify,
 ) -> list[RotationResult]:
     """Rotate one or more secrets (the Alpaca key id and secret are rotated together)."""
+    # settings.py imports this package: Django apps load later
     from trading_site.lib import clock
 
     manager = manager or secret_manager()
@@ -173,6 +174,7 @@ def secret_rotate(
 
     now = clock.now()
     results = []
+    # settings.py imports this package: Django apps load later
     from trading_site.audit import action_record
 
     with transaction.atomic():
@@ -202,7 +204,10 @@ def _restore(manager: CachedSecretManager, written: list[str], previous: dict, a
 
 def secret_rollback(*, name: str, actor=None, reason: str = "", manager: CachedSecretManager | None = None) -> RotationResult:
     """Write the previous version's value as the new current version (KV v2 / AWS history)."""
+    # settings.py imports this package: Django apps load later
     from trading_site.audit import action_record
+
+    # settings.py imports this package: Django apps load later
     from trading_site.lib import clock
 
     manager = manager or secret_manager()
@@ -229,6 +234,7 @@ def secret_rollback(*, name: str, actor=None, reason: str = "", manager: CachedS
 
 def secret_last_rotated(*, name: str) -> dt.datetime | None:
     """The last ``secrets rotate`` of ``name`` (rollbacks do not reset the 90-day clock)."""
+    # settings.py imports this package: Django apps load later
     from trading_site.models import ActionLog
 
     return (

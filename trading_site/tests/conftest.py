@@ -2,25 +2,15 @@
 
 - The secrets layer: real OpenBao and moto servers (started once per session, only when a test asks
   for them), a fake Alpaca account endpoint, and ``use_secrets`` to switch backend.
-- The ledger readers (/metrics, ``manage.py monitor``): ``no_hooks`` and ``risk_only`` narrow the
-  gateway's pre-trade checks and fill listeners (other apps test theirs), ``exact_fills`` makes the
-  simulated broker fill at the bar price with no costs so figures are hand-checkable.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
-from orders import events, pretrade
-from orders.conf import conf as orders_conf
-from orders.selectors import price_cache_clear
 from tests.servers.fake_alpaca import fake_alpaca_start
 from tests.servers.moto import CREDENTIALS, REGION, moto_start
 from tests.servers.openbao import openbao_start
@@ -95,59 +85,3 @@ def use_secrets(monkeypatch, settings):
 
     yield factory
     manager_install(None)
-
-
-# --- ledger readers: gateway hooks and the simulated fill model ---------------------------------------
-
-
-@contextlib.contextmanager
-def _hooks_narrowed(*, keep_checks: str | None) -> Iterator[None]:
-    """Only the pre-trade checks named ``<keep_checks>...`` (none when ``None``) and no fill
-    listeners while inside; the registries are restored exactly afterwards."""
-    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
-    for name in list(pretrade._checks):
-        if keep_checks is None or not name.startswith(keep_checks):
-            pretrade._checks.pop(name)
-    events._listeners.clear()
-    price_cache_clear()
-    try:
-        yield
-    finally:
-        pretrade._checks.clear()
-        pretrade._checks.update(saved_checks)
-        events._listeners.clear()
-        events._listeners.update(saved_listeners)
-        price_cache_clear()
-
-
-@pytest.fixture
-def no_hooks():
-    """No pre-trade checks and no fill listeners: the monitor only reads the ledger."""
-    with _hooks_narrowed(keep_checks=None):
-        yield
-
-
-@pytest.fixture
-def exact_fills():
-    """No slippage, impact, commission, rejections or latency, 100,000 starting cash: every fill is
-    at the bar price, so figures are hand-checkable."""
-    saved = dict(vars(orders_conf))
-    orders_conf.sim_slippage_bps = orders_conf.sim_impact_coef_bps = Decimal(0)
-    orders_conf.sim_commission_per_share = orders_conf.sim_commission_min = Decimal(0)
-    orders_conf.sim_reject_rate, orders_conf.sim_latency_ms = 0.0, 0
-    orders_conf.sim_starting_cash = Decimal("100000")
-    yield
-    vars(orders_conf).update(saved)
-
-
-@pytest.fixture
-def risk_only(settings, exact_fills):
-    """The gateway runs exactly the risk app's checks (with its default limits) and exact fills."""
-    from risk.services import risk_defaults_ensure
-
-    settings.BROKER, settings.SIM_MARKET_HOURS, settings.ALPACA_PAPER = "simulated", "nyse", True
-    cache.clear()
-    with _hooks_narrowed(keep_checks="risk."):
-        risk_defaults_ensure()
-        yield
-    cache.clear()

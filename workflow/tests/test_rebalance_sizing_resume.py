@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from strategies.tests.test_workflow import DAY, at, market  # noqa: F401  (the fixture)
 
 from orders.brokers import use_broker
 from orders.brokers.base import RateLimited
@@ -26,6 +25,7 @@ from risk.models import RiskLimits, RolloutPhase
 from risk.state import CACHE_KEY
 from trading_site.models import Alert
 from workflow.daily import PhaseBounds, live_inputs, rebalance_run, sizing_within_phase
+from workflow.tests.test_workflow import DAY, at, market  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("market")]
 

@@ -10,7 +10,11 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
+from marketdata import market_clock
+from marketdata.demo_market import demo_label
+from trading_site.lib import clock
 from trading_site.lib.errors import DomainError
+from workflow.daily import rebalance_run
 
 
 class Command(BaseCommand):
@@ -21,11 +25,6 @@ class Command(BaseCommand):
         parser.add_argument("--method", help="allocation method (default: ALLOCATION_METHOD)")
 
     def handle(self, *args, date=None, method=None, **opts):
-        from marketdata import market_clock
-        from marketdata.demo_market import demo_label
-        from trading_site.lib import clock
-        from workflow.daily import rebalance_run
-
         day = market_clock.current_or_previous_session(clock.now())
         if date:
             try:

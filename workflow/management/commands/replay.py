@@ -11,6 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from trading_site.lib.errors import DomainError
+from workflow.replays import progress_text, replay_create, replay_execute, report_html, run_json
 
 
 class Command(BaseCommand):
@@ -44,8 +45,6 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("html", "json"), help="format of --report (default: from PATH)")
 
     def handle(self, *args, **opts):
-        from workflow.replays import progress_text, replay_create, replay_execute, report_html, run_json
-
         report = Path(opts["report"]) if opts["report"] else None
         fmt = opts["format"] or (report.suffix.lstrip(".").lower() if report else None)
         if report is not None and fmt not in ("html", "json"):

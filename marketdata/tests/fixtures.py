@@ -1,4 +1,5 @@
-"""Fixtures for the strategies app: bundled datasets and small hand-made price panels."""
+"""Market-data fixtures for every app's tests (a plugin of the root conftest): bundled datasets and small
+hand-made price panels."""
 
 from __future__ import annotations
 
