@@ -13,7 +13,7 @@
 3. Alongside: one more round with the trade stream running during the load, both on the same two
    cores, as ``make run`` runs them; reported (accepted orders/s, p95, and how long after the last
    answer the last fill was booked).
-4. Gateway: ``order_submit`` called directly (same work minus HTTP): p50/p95 per order, with the
+4. Gateway: ``order_place`` called directly (same work minus HTTP): p50/p95 per order, with the
    exchange's fills booked inside the call (``inline``, as replay does) and without (``stream``).
 
 Everything runs with the pre-trade registry emptied: other apps' checks have their own budget (p95
@@ -115,7 +115,7 @@ def _gateway(*, fill_delivery: str) -> list[float]:
     from orders.brokers import use_broker
     from orders.brokers.simulated import SimulatedBroker
     from orders.fills import updates_pump
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
 
     latencies = []
     expected = "filled" if fill_delivery == "inline" else "accepted"
@@ -123,8 +123,8 @@ def _gateway(*, fill_delivery: str) -> list[float]:
     with use_broker(broker):
         for i in range(GATEWAY_ORDERS):
             start = time.perf_counter()
-            order = order_submit(symbol="BENCHGW", side="buy" if i % 2 == 0 else "sell", qty="1", source="api",
-                                 client_order_id=f"bench-gw-{fill_delivery}-{i}")
+            order = order_place(symbol="BENCHGW", side="buy" if i % 2 == 0 else "sell", qty="1", source="api",
+                                 client_order_id=f"bench-gw-{fill_delivery}-{i}").order
             latencies.append((time.perf_counter() - start) * 1000)
             if order.status != expected:
                 raise RuntimeError(f"gateway order {order.status}, expected {expected}")
@@ -174,10 +174,10 @@ def run() -> list[dict]:
         stream = _gateway(fill_delivery="stream")
     finally:
         pretrade._checks.update(saved)
-    out.append(result("gateway order_submit p50, fills booked inside (inline)", percentile(inline, 50), "ms", "report", True))
-    out.append(result("gateway order_submit p50, fills streamed (stream)", percentile(stream, 50), "ms", "report", True))
+    out.append(result("gateway order_place p50, fills booked inside (inline)", percentile(inline, 50), "ms", "report", True))
+    out.append(result("gateway order_place p50, fills streamed (stream)", percentile(stream, 50), "ms", "report", True))
     p95 = percentile(stream, 95)
-    out.append(result("gateway order_submit p95, fills streamed (stream)", p95, "ms", "<20 ms", p95 < 20))
+    out.append(result("gateway order_place p95, fills streamed (stream)", p95, "ms", "<20 ms", p95 < 20))
 
     env = {"SIM_MARKET_HOURS": "always", "BROKER": "simulated", "SIM_FILL_DELIVERY": "stream"}
     rates, p95s, p50s = [], [], []

@@ -29,7 +29,7 @@ def _setup():
     from marketdata.models import Asset, Bar
     from orders.brokers import use_broker
     from orders.brokers.simulated import SimulatedBroker
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.models import AccountSnapshot
     from risk import services
     from risk.state import CACHE_KEY
@@ -44,7 +44,7 @@ def _setup():
 
     broker = SimulatedBroker(market_hours="always")
     with use_broker(broker), time_machine.travel(T_OPEN, tick=False):
-        order_submit(symbol="BNCH", side="buy", qty="10", source="api")
+        order_place(symbol="BNCH", side="buy", qty="10", source="api")
     AccountSnapshot.objects.create(time=T_OPEN, cash=Decimal("100000"), equity=Decimal("101000"),
                                    buying_power=Decimal("200000"), broker="simulated")
     return broker

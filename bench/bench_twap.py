@@ -52,7 +52,7 @@ def _asset(symbol: str, *, price: str, volume: str) -> None:
 def _persist() -> list[dict]:
     import time
 
-    from orders.slicing import twap_order_create
+    from orders.slicing import twap_order_place
 
     _asset("TWAPB", price="50", volume="5000000")
     samples = []
@@ -60,7 +60,7 @@ def _persist() -> list[dict]:
         started = time.perf_counter()
         # 780 shares at $50 = $39,000: within the default risk limits, which creation now checks on the
         # whole parent (a $5M parent would be refused before any row is written)
-        twap_order_create(symbol="TWAPB", side="buy", qty="780", slices=390, horizon_minutes=390, actor=None,
+        twap_order_place(symbol="TWAPB", side="buy", qty="780", slices=390, horizon_minutes=390, actor=None,
                           source="api", client_order_id=f"bench-{uuid.uuid4().hex[:16]}")
         samples.append((time.perf_counter() - started) * 1000)
     value = median(samples)
@@ -71,7 +71,7 @@ def _lateness() -> list[dict]:
     import tempfile
 
     from orders.models import Order
-    from orders.slicing import twap_order_create
+    from orders.slicing import twap_order_place
     from tests.processes import celery_command, child_env, log_tail, running, wait_for
     from trading_site.lib import clock
 
@@ -85,8 +85,8 @@ def _lateness() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp, running(commands, env, Path(tmp)):
         log_dir = Path(tmp)
         wait_for(lambda: "ready." in log_tail(log_dir, "worker", 400), timeout=90, what="worker ready")
-        parent = twap_order_create(symbol="TWAPL", side="buy", qty="300", slices=30, horizon_minutes=Decimal("0.5"),
-                                   actor=None, source="api", start_time=clock.now() + dt.timedelta(seconds=3))
+        parent = twap_order_place(symbol="TWAPL", side="buy", qty="300", slices=30, horizon_minutes=Decimal("0.5"),
+                                   actor=None, source="api", start_time=clock.now() + dt.timedelta(seconds=3)).order
         wait_for(lambda: not parent.children.filter(status__in=["scheduled", "submitting"]).exists(),
                  timeout=120, what="all slices sent")
     late = [

@@ -22,14 +22,13 @@ from marketdata.models import Asset, Bar
 from marketdata.selectors import asset_get, latest_daily_bar
 from orders.brokers import get_broker
 from orders.brokers.base import BrokerError
-from orders.gateway import OrderInputError, order_validate
+from orders.gateway import OrderInputError, intent_build, order_validate
 from orders.models import TERMINAL_STATUSES, AccountSnapshot, Fill, Order, OrderEvent, OrderSource, OrderStatus
-from orders.pretrade import OrderIntent, PreTradeRejection
+from orders.pretrade import dry_run
 from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list, position_get
 from orders.slicing import twap_parent_intent
 from orders.tca import parent_tca, symbol_adv
 from orders.twap import TWAPPlanError, TWAPSlicer
-from risk.checks import controls_run
 from risk.selectors import (
     breakers_status,
     equity_watermark,
@@ -405,14 +404,24 @@ class OrderPreview:
     twap_interval_seconds: float | None = None
 
 
+# How the console names the pre-trade pipeline's checks (ops/wiring.py lists them); a check not
+# named here shows under its registered name.
+CHECK_LABELS = {"risk.controls": "Risk controls", "wash_sale": "Wash-sale block", "risk.rate_limits": "Rate limits"}
+CHECK_PASSED_DETAIL = {
+    "risk.controls": "kill switch, breakers, market hours, notional, exposure, price band, buying power, rollout phase",
+    "wash_sale": "refuses wash sales only when TAX_WASH_SALE_BLOCK is on",
+    "risk.rate_limits": "orders and broker requests in the last minute (a preview counts nothing)",
+}
+
+
 def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit_price: object,
                   time_in_force: str, actor, slices: int | None = None,
                   horizon_minutes: Decimal | None = None) -> OrderPreview:
-    """Validate like the gateway, then run the risk controls and the wash-sale preview without placing anything.
-
-    The rate limits are not run here: counting them would spend the budget on a preview. The gateway
-    runs every check again when the order is confirmed (for a TWAP order: on the whole parent when it
-    is created, as previewed here, and again when each slice is sent).
+    """Validate like the gateway, then run the one pre-trade pipeline in preview
+    (:func:`orders.pretrade.dry_run`: every check, nothing stored, sent or counted) and the wash-sale
+    preview, without placing anything. The gateway runs every check again when the order is
+    confirmed (for a TWAP order: on the whole parent when it is created, as previewed here, and again
+    when each slice is sent).
     """
 
     v = order_validate(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
@@ -438,17 +447,15 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
                                     limit_price=v.limit_price, source=OrderSource.MANUAL, planned=plan, start=now,
                                     reference_price=price, actor_id=actor_id)
     else:
-        intent = OrderIntent(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
-                             time_in_force=v.time_in_force, source=OrderSource.MANUAL, now=now,
-                             limit_price=v.limit_price, reference_price=price, actor_id=actor_id)
-    checks = []
-    check_name = f"Risk controls (whole TWAP order, {v.qty.normalize():f} shares)" if plan else "Risk controls"
-    try:
-        controls_run(intent)
-        checks.append(CheckResult(check_name, True, detail="kill switch, breakers, market hours, notional, "
-                                  "exposure, price band, buying power, rollout phase"))
-    except PreTradeRejection as exc:
-        checks.append(CheckResult(check_name, False, code=exc.code, detail=str(exc.detail)))
+        intent = intent_build(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
+                              time_in_force=v.time_in_force, source=OrderSource.MANUAL, now=now,
+                              limit_price=v.limit_price, reference_price=price, actor_id=actor_id)
+    whole = f" (whole TWAP order, {v.qty.normalize():f} shares)" if plan else ""
+    checks = [
+        CheckResult(CHECK_LABELS.get(o.name, o.name) + whole, o.ok, code=o.code,
+                    detail=o.detail if not o.ok else CHECK_PASSED_DETAIL.get(o.name, ""))
+        for o in dry_run(intent)
+    ]
     wash_detail, wash_warning = "", False
     if basis is not None:
         try:

@@ -34,7 +34,7 @@ def manual_order_submit(
     horizon_minutes: Decimal | None = None,
 ) -> PlaceResult:
     """Place a confirmed manual order — or, with ``slices`` and ``horizon_minutes``, a TWAP parent
-    (``orders.slicing.twap_order_create``). Re-raises the refusal after recording it.
+    (``orders.slicing.twap_order_place``). Re-raises the refusal after recording it.
 
     The same ``client_order_id`` twice (a double-clicked Confirm) is one order and one action.
     """

@@ -1,6 +1,6 @@
 """The execution gateway: the ONE way to place, cancel and resolve orders with a broker.
 
-``order_place`` (``order_submit`` returns just the order):
+``order_place`` (``order_place`` returns just the order):
 
 1. validate (symbol exists and is tradable, quantity, whole shares unless fractionable, limit-price
    rules incl. sub-penny) — bad input raises :class:`OrderInputError` and stores nothing;
@@ -113,12 +113,12 @@ def client_order_id_for(*, source: str, key: str) -> str:
     return f"{source[:8]}-{digest}"
 
 
-def _new_client_order_id(source: str, now: dt.datetime) -> str:
+def client_order_id_new(source: str, now: dt.datetime) -> str:
     # Assigned once and committed before the broker call; every retry or resolve reuses it.
     return f"{source[:8]}-{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:20]}"
 
 
-def _client_order_id_check(value: object, *, max_length: int = 128) -> None:
+def client_order_id_check(value: object, *, max_length: int = 128) -> None:
     if not isinstance(value, str) or not CLIENT_ORDER_ID_RE.match(value):
         raise OrderInputError(
             "client_order_id", "client_order_id must be 1-128 characters of letters, digits and . _ : -"
@@ -141,7 +141,7 @@ def _validate_limit_price(value: object) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
-class _Validated:
+class Validated:
     symbol: str
     side: str
     qty: Decimal
@@ -153,7 +153,7 @@ class _Validated:
 
 def order_validate(
     *, symbol: str, side: str, qty: object, order_type: str, limit_price: object, time_in_force: str, source: str
-) -> _Validated:
+) -> Validated:
     if not isinstance(symbol, str) or not symbol.strip():
         raise OrderInputError("symbol", "symbol is required")
     symbol = symbol.strip().upper()
@@ -185,10 +185,10 @@ def order_validate(
         price = _validate_limit_price(limit_price)
     elif limit_price not in (None, ""):
         raise OrderInputError("limit_price", "a market order takes no limit_price")
-    return _Validated(symbol, side, qty_d, order_type, price, time_in_force, source)
+    return Validated(symbol, side, qty_d, order_type, price, time_in_force, source)
 
 
-def _same_request(order: Order, v: _Validated) -> bool:
+def same_request(order: Order, v: Validated) -> bool:
     return (
         order.symbol == v.symbol
         and order.side == v.side
@@ -198,8 +198,8 @@ def _same_request(order: Order, v: _Validated) -> bool:
     )
 
 
-def _existing(order: Order, v: _Validated) -> PlaceResult:
-    if not _same_request(order, v):
+def _existing(order: Order, v: Validated) -> PlaceResult:
+    if not same_request(order, v):
         raise OrderConflict(f"client_order_id {order.client_order_id} is already used by a different order")
     return PlaceResult(order=order, created=False)
 
@@ -219,11 +219,85 @@ def _order_id_by_client_id(client_order_id: str) -> int | None:
     return None if row is None else row[0]
 
 
-def _reference_price(symbol: str) -> Decimal | None:
+def reference_price_get(symbol: str) -> Decimal | None:
     try:
         return last_price(symbol=symbol)
     except BrokerError:
         return None
+
+
+def intent_build(
+    *,
+    symbol: str,
+    side: str,
+    qty: Decimal,
+    order_type: str,
+    time_in_force: str,
+    source: str,
+    now: dt.datetime,
+    limit_price: Decimal | None = None,
+    extended_hours: bool = False,
+    actor_id: int | None = None,
+    parent_order_id: int | None = None,
+    client_order_id: str = "",
+    reference_price: Decimal | None = None,
+) -> pretrade.OrderIntent:
+    """The one place an order becomes a pre-trade intent (placement, a scheduled slice's send, previews).
+
+    ``reference_price`` is looked up (last trade or quote) when not given.
+    """
+    return pretrade.OrderIntent(
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        order_type=order_type,
+        time_in_force=time_in_force,
+        source=source,
+        now=now,
+        limit_price=limit_price,
+        extended_hours=extended_hours,
+        reference_price=reference_price if reference_price is not None else reference_price_get(symbol),
+        actor_id=actor_id,
+        parent_order_id=parent_order_id,
+        client_order_id=client_order_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """What :func:`order_dry_run` found: the validated order, its intent and every check's outcome."""
+
+    order: Validated
+    intent: pretrade.OrderIntent
+    checks: list[pretrade.CheckOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+def order_dry_run(
+    *,
+    symbol: str,
+    side: str,
+    qty: object,
+    source: str,
+    actor=None,
+    order_type: str = OrderType.MARKET,
+    limit_price: object = None,
+    time_in_force: str = TimeInForce.DAY,
+    extended_hours: bool = False,
+) -> DryRun:
+    """Validate an order exactly as :func:`order_place` does and run the pre-trade pipeline in preview
+    (:func:`orders.pretrade.dry_run`): nothing is stored, sent or counted. Input errors raise as
+    they would on placement; refusals by checks are returned, every one of them."""
+    v = order_validate(symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
+                       time_in_force=time_in_force, source=source)
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    intent = intent_build(symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type,
+                          time_in_force=v.time_in_force, source=v.source, now=clock.now(), limit_price=v.limit_price,
+                          extended_hours=extended_hours, actor_id=actor_obj.pk if actor_obj else None)
+    return DryRun(order=v, intent=intent, checks=pretrade.dry_run(intent))
 
 
 def order_place(
@@ -255,16 +329,15 @@ def order_place(
     )
     now = clock.now()
     if client_order_id is not None:
-        _client_order_id_check(client_order_id)
+        client_order_id_check(client_order_id)
         existing_id = _order_id_by_client_id(client_order_id)
         if existing_id is not None:  # the unique constraint below decides races
             return _existing(Order.objects.get(pk=existing_id), v)
     else:
-        client_order_id = _new_client_order_id(source, now)
+        client_order_id = client_order_id_new(source, now)
 
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    reference = _reference_price(v.symbol)
-    intent = pretrade.OrderIntent(
+    intent = intent_build(
         symbol=v.symbol,
         side=v.side,
         qty=v.qty,
@@ -274,11 +347,11 @@ def order_place(
         now=now,
         limit_price=v.limit_price,
         extended_hours=extended_hours,
-        reference_price=reference,
         actor_id=actor_obj.pk if actor_obj else None,
         parent_order_id=parent_order.pk if parent_order else None,
         client_order_id=client_order_id,
     )
+    reference = intent.reference_price
     rejection: pretrade.PreTradeRejection | None = None
     try:
         pretrade.run_checks(intent)
@@ -341,10 +414,6 @@ def order_place(
     _broker_submit(order)
     return PlaceResult(order=order, created=True)
 
-
-def order_submit(**kwargs) -> Order:
-    """Place an order (see :func:`order_place`); returns the order, new or existing."""
-    return order_place(**kwargs).order
 
 
 def _broker_submit(order: Order) -> None:
@@ -574,7 +643,7 @@ def positions_flatten_all(*, actor, reason: str, source: str = OrderSource.KILL_
         key = f"flatten|{pos.symbol}|{pos.qty}|{pos.updated_at.isoformat()}"
         try:
             orders.append(
-                order_submit(
+                order_place(
                     symbol=pos.symbol,
                     side=side,
                     qty=abs(pos.qty),
@@ -582,7 +651,7 @@ def positions_flatten_all(*, actor, reason: str, source: str = OrderSource.KILL_
                     actor=actor,
                     reason=reason,
                     client_order_id=client_order_id_for(source=source, key=key),
-                )
+                ).order
             )
         except DomainError as exc:
             logger.error("flatten %s failed: %s", pos.symbol, exc)
@@ -653,7 +722,7 @@ def order_send_claimed(*, order_id: int) -> Order:
     if order.parent_order_id is not None and not _slice_resendable(order):
         _order_finish(order, OrderStatus.CANCELED, kind="canceled", code="", detail="parent canceled")
         return order
-    intent = pretrade.OrderIntent(
+    intent = intent_build(
         symbol=order.symbol,
         side=order.side,
         qty=order.qty,
@@ -663,7 +732,6 @@ def order_send_claimed(*, order_id: int) -> Order:
         now=clock.now(),
         limit_price=order.limit_price,
         extended_hours=order.extended_hours,
-        reference_price=_reference_price(order.symbol),
         actor_id=order.created_by_id,
         parent_order_id=order.parent_order_id,
         client_order_id=order.client_order_id,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from trading_site.lib.errors import DomainError
@@ -48,6 +48,9 @@ class OrderIntent:
     # measures the largest slice (the slices are the orders the broker sees); the parent uses no
     # rate budget (each slice counts when it is sent, and passes every check again then).
     slice_qty: Decimal | None = None
+    # A preview (:func:`dry_run`): checks decide exactly as for a submission but spend nothing (the
+    # rate limits peek at their windows instead of counting the order).
+    dry_run: bool = False
 
     @property
     def signed_qty(self) -> Decimal:
@@ -94,7 +97,39 @@ def registered_checks() -> list[str]:
     return [c.name for c in sorted(_checks.values(), key=lambda c: (c.order, c.name))]
 
 
+def _ordered() -> list[_Registered]:
+    return sorted(_checks.values(), key=lambda c: (c.order, c.name))
+
+
 def run_checks(intent: OrderIntent) -> None:
     """Run every registered check; raise the first :class:`PreTradeRejection`."""
-    for check in sorted(_checks.values(), key=lambda c: (c.order, c.name)):
+    for check in _ordered():
         check.fn(intent)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    name: str
+    ok: bool
+    code: str = ""
+    detail: str = ""
+
+
+def dry_run(intent: OrderIntent) -> list[CheckOutcome]:
+    """The preview of :func:`run_checks`: every registered check, in the same order, on the same
+    intent marked ``dry_run`` — what a submission would meet now, with nothing written or spent.
+
+    Unlike a submission it does not stop at the first refusal: a person fixing an order wants every
+    reason at once. The console's confirmation step and ``POST /api/v1/orders/preview/`` call this,
+    so a check added to the pipeline (ops/wiring.py) is previewed with no further change.
+    """
+    intent = replace(intent, dry_run=True)
+    outcomes: list[CheckOutcome] = []
+    for check in _ordered():
+        try:
+            check.fn(intent)
+        except PreTradeRejection as exc:
+            outcomes.append(CheckOutcome(check.name, False, exc.code, str(exc.detail)))
+        else:
+            outcomes.append(CheckOutcome(check.name, True))
+    return outcomes

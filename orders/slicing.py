@@ -2,7 +2,7 @@
 
 Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
 
-- :func:`twap_order_create` validates like the gateway, plans with the pure
+- :func:`twap_order_place` validates like the gateway, plans with the pure
   :class:`orders.twap.TWAPSlicer`, runs the gateway's pre-trade checks once on the whole parent
   (:func:`twap_parent_intent`: kill switch, breakers, rollout phase, limits on the whole quantity)
   — a refused parent is stored ``rejected`` with the code and no children, and the refusal is
@@ -52,18 +52,19 @@ from marketdata.selectors import asset_get
 from orders import pretrade
 from orders.conf import conf
 from orders.gateway import (
+    DryRun,
     OrderConflict,
     OrderInputError,
     PlaceResult,
-    _client_order_id_check,
-    _new_client_order_id,
-    _reference_price,
-    _same_request,
+    client_order_id_check,
+    client_order_id_new,
     order_cancel,
     order_claim_scheduled,
     order_resolve,
     order_send_claimed,
     order_validate,
+    reference_price_get,
+    same_request,
 )
 from orders.models import TERMINAL_STATUSES, Order, OrderEvent, OrderSource, OrderStatus, TimeInForce
 from orders.twap import MAX_SLICES, TWAPPlanError, TWAPSlicer
@@ -115,10 +116,6 @@ def _session_horizon(*, start: dt.datetime, horizon: dt.timedelta, clip_to_close
     return horizon
 
 
-def twap_order_create(**kwargs) -> Order:
-    """Create a TWAP parent (see :func:`twap_order_place`); returns the parent, new or existing."""
-    return twap_order_place(**kwargs).order
-
 
 def twap_order_place(
     *,
@@ -145,47 +142,20 @@ def twap_order_place(
     nothing. A pre-trade refusal of the whole parent stores it ``rejected`` with no children and
     raises :class:`~orders.pretrade.PreTradeRejection` (422 with the code).
     """
-    v = order_validate(
-        symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
-        time_in_force=TimeInForce.DAY, source=source,
+    v, planned, start, horizon, now = _twap_validate(
+        symbol=symbol, side=side, qty=qty, slices=slices, horizon_minutes=horizon_minutes, source=source,
+        start_time=start_time, order_type=order_type, limit_price=limit_price, clip_to_close=clip_to_close,
     )
-    if isinstance(slices, bool) or not isinstance(slices, int):
-        raise OrderInputError("slices", "slices must be a whole number")
-    if slices <= 0 or slices > MAX_SLICES:
-        raise OrderInputError("slices", f"slices must be between 1 and {MAX_SLICES}")
-    horizon = _horizon(horizon_minutes)
-    now = clock.now()
-    if start_time is None:
-        start = now
-    else:
-        if start_time.tzinfo is None:
-            raise OrderInputError("start_time", "start_time must include a timezone")
-        if start_time < now - START_TOLERANCE:
-            raise OrderInputError("start_time", "start_time is in the past")
-        if start_time > now + START_AHEAD_MAX:
-            raise OrderInputError("start_time", f"start_time must be within the next {START_AHEAD_MAX.days} days "
-                                                "(the trading week ahead)")
-        start = start_time
-    horizon = _session_horizon(start=start, horizon=horizon, clip_to_close=clip_to_close)
-    asset = asset_get(symbol=v.symbol)
-    min_lot = asset.min_lot if asset is not None else None
-    if min_lot is not None and v.qty < min_lot:
-        raise OrderInputError("qty", f"qty {v.qty} is below the minimum lot of {min_lot} for {v.symbol}")
-    try:
-        planned = TWAPSlicer(total_qty=v.qty, n_slices=slices, horizon=horizon, min_lot=min_lot).plan(start)
-    except TWAPPlanError as exc:
-        raise OrderInputError("algo", str(exc)) from exc
-
     if client_order_id is not None:
-        _client_order_id_check(client_order_id, max_length=128 - SLICE_SUFFIX_MAX)
+        client_order_id_check(client_order_id, max_length=128 - SLICE_SUFFIX_MAX)
         existing = Order.objects.filter(client_order_id=client_order_id).first()
         if existing is not None:
             return _existing_parent(existing, v=v)
     else:
-        client_order_id = _new_client_order_id(source, now)
+        client_order_id = client_order_id_new(source, now)
 
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    arrival = _reference_price(v.symbol)
+    arrival = reference_price_get(v.symbol)
     intent = twap_parent_intent(
         symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price, source=v.source,
         planned=planned, start=max(start, now), reference_price=arrival,
@@ -232,6 +202,74 @@ def twap_order_place(
             raise
         return _existing_parent(existing, v=v)
     return PlaceResult(order=parent, created=True)
+
+
+def _twap_validate(
+    *, symbol: str, side: str, qty: object, slices: int, horizon_minutes: object, source: str,
+    start_time: dt.datetime | None, order_type: str, limit_price: object, clip_to_close: bool,
+):
+    """Validate a TWAP request and plan its slices (placement and preview): (validated, planned, start,
+    horizon, now). Bad input raises a 4xx domain error and stores nothing."""
+    v = order_validate(
+        symbol=symbol, side=side, qty=qty, order_type=order_type, limit_price=limit_price,
+        time_in_force=TimeInForce.DAY, source=source,
+    )
+    if isinstance(slices, bool) or not isinstance(slices, int):
+        raise OrderInputError("slices", "slices must be a whole number")
+    if slices <= 0 or slices > MAX_SLICES:
+        raise OrderInputError("slices", f"slices must be between 1 and {MAX_SLICES}")
+    horizon = _horizon(horizon_minutes)
+    now = clock.now()
+    if start_time is None:
+        start = now
+    else:
+        if start_time.tzinfo is None:
+            raise OrderInputError("start_time", "start_time must include a timezone")
+        if start_time < now - START_TOLERANCE:
+            raise OrderInputError("start_time", "start_time is in the past")
+        if start_time > now + START_AHEAD_MAX:
+            raise OrderInputError("start_time", f"start_time must be within the next {START_AHEAD_MAX.days} days "
+                                                "(the trading week ahead)")
+        start = start_time
+    horizon = _session_horizon(start=start, horizon=horizon, clip_to_close=clip_to_close)
+    asset = asset_get(symbol=v.symbol)
+    min_lot = asset.min_lot if asset is not None else None
+    if min_lot is not None and v.qty < min_lot:
+        raise OrderInputError("qty", f"qty {v.qty} is below the minimum lot of {min_lot} for {v.symbol}")
+    try:
+        planned = TWAPSlicer(total_qty=v.qty, n_slices=slices, horizon=horizon, min_lot=min_lot).plan(start)
+    except TWAPPlanError as exc:
+        raise OrderInputError("algo", str(exc)) from exc
+    return v, planned, start, horizon, now
+
+
+def twap_dry_run(
+    *,
+    symbol: str,
+    side: str,
+    qty: object,
+    slices: int,
+    horizon_minutes: object,
+    source: str,
+    actor=None,
+    start_time: dt.datetime | None = None,
+    order_type: str = "market",
+    limit_price: object = None,
+    clip_to_close: bool = False,
+) -> DryRun:
+    """Validate a TWAP parent exactly as :func:`twap_order_place` does and run the pre-trade pipeline on
+    the whole parent in preview (:func:`orders.pretrade.dry_run`): nothing is stored, sent or counted."""
+    v, planned, start, _, now = _twap_validate(
+        symbol=symbol, side=side, qty=qty, slices=slices, horizon_minutes=horizon_minutes, source=source,
+        start_time=start_time, order_type=order_type, limit_price=limit_price, clip_to_close=clip_to_close,
+    )
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    intent = twap_parent_intent(
+        symbol=v.symbol, side=v.side, qty=v.qty, order_type=v.order_type, limit_price=v.limit_price, source=v.source,
+        planned=planned, start=max(start, now), reference_price=reference_price_get(v.symbol),
+        actor_id=actor_obj.pk if actor_obj else None,
+    )
+    return DryRun(order=v, intent=intent, checks=pretrade.dry_run(intent))
 
 
 def twap_parent_intent(
@@ -322,7 +360,7 @@ def _children_insert(*, template: Order, client_order_id: str, planned: list) ->
 
 def _existing_parent(existing: Order, *, v) -> PlaceResult:
     is_parent = existing.total_slices is not None and existing.parent_order_id is None
-    if not (is_parent and _same_request(existing, v)):
+    if not (is_parent and same_request(existing, v)):
         raise OrderConflict(f"client_order_id {existing.client_order_id} is already used by a different order")
     return PlaceResult(order=existing, created=False)
 

@@ -244,6 +244,17 @@ def check_rates(intent: OrderIntent, *, orders_per_minute: int, broker_requests_
         )
 
 
+def rates_peek(intent: OrderIntent, *, orders_per_minute: int, broker_requests_per_minute: int) -> None:
+    """A preview's rate check: refuses when a window is already full, and counts nothing."""
+    window = conf.RATE_WINDOW_SECONDS
+    if limiter.count(name=ORDER_RATE_KEY, now=intent.now, window=window) >= orders_per_minute:
+        raise PreTradeRejection(ORDER_RATE, f"More than {orders_per_minute} orders in the last minute; try again shortly.")
+    if limiter.count(name=BROKER_RATE_KEY, now=intent.now, window=window) >= broker_requests_per_minute:
+        raise PreTradeRejection(
+            BROKER_RATE, f"More than {broker_requests_per_minute} broker requests in the last minute; try again shortly."
+        )
+
+
 # --- the hooks the gateway runs -------------------------------------------------------------------
 
 
@@ -340,6 +351,10 @@ def rate_limits_run(intent: OrderIntent, *, state: RiskState | None = None) -> N
     if intent.source == KILL_SWITCH_SOURCE or intent.slice_qty is not None:
         return  # a TWAP parent is never sent: each of its slices counts when it goes out
     limits = (state if state is not None else risk_state()).limits
+    if intent.dry_run:
+        rates_peek(intent, orders_per_minute=limits.orders_per_minute,
+                   broker_requests_per_minute=limits.broker_requests_per_minute)
+        return
     check_rates(
         intent, orders_per_minute=limits.orders_per_minute, broker_requests_per_minute=limits.broker_requests_per_minute
     )

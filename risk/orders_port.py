@@ -128,6 +128,6 @@ def order_is_open(status: str) -> bool:
 def exit_submit(*, symbol: str, side: str, qty: Decimal, reason: str, client_order_id: str):
     """An exit through the gateway (``source="risk"``): every check still applies."""
 
-    return gateway.order_submit(
+    return gateway.order_place(
         symbol=symbol, side=side, qty=qty, source="risk", actor=None, reason=reason, client_order_id=client_order_id
-    )
+    ).order

@@ -24,19 +24,19 @@ def main() -> None:
 
     from django.db import connection
 
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.models import Order, Position
     from orders.tasks import sim_tick
     from tax.models import RealizedGain
     from trading_site.audit import system_actor
 
     with system_actor():
-        buy = order_submit(symbol="AAPL", side="buy", qty="10", source="manual", reason="embedded smoke")
+        buy = order_place(symbol="AAPL", side="buy", qty="10", source="manual", reason="embedded smoke").order
         for _ in range(20):
             if Order.objects.get(pk=buy.pk).status == "filled":
                 break
             sim_tick()
-        sell = order_submit(symbol="AAPL", side="sell", qty="4", source="manual", reason="embedded smoke")
+        sell = order_place(symbol="AAPL", side="sell", qty="4", source="manual", reason="embedded smoke").order
         for _ in range(20):
             if Order.objects.get(pk=sell.pk).status == "filled":
                 break

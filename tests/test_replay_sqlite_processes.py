@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LIVE_ORDERS = """
 import json, time, django
 django.setup()
-from orders.gateway import order_submit
+from orders.gateway import order_place
 out = []
 for k in range(3):
     started = time.monotonic()
-    order = order_submit(symbol="KO", side="buy", qty="1", source="manual", reason=f"live {k}")
+    order = order_place(symbol="KO", side="buy", qty="1", source="manual", reason=f"live {k}").order
     out.append({"status": order.status, "seconds": time.monotonic() - started})
     time.sleep(1)
 print(json.dumps(out))

@@ -19,7 +19,7 @@ from django.db import connection
 
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import Fill, Order, Position
 from orders.tests.conftest import make_asset
 from tests import processes
@@ -34,7 +34,7 @@ OUTAGE_SECONDS = 30
 
 def _submit(prefix: str, count: int) -> list[Order]:
     with use_broker(SimulatedBroker(market_hours="always", fill_delivery="stream")):
-        return [order_submit(symbol="AAPL", side="buy", qty="2", source="api", client_order_id=f"{prefix}-{i}")
+        return [order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id=f"{prefix}-{i}").order
                 for i in range(count)]
 
 

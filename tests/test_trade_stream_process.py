@@ -14,7 +14,7 @@ import pytest
 
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import Order, Position
 from orders.tests.conftest import make_asset
 from tests.processes import child_env, log_tail, running, wait_for
@@ -32,7 +32,7 @@ def test_trade_stream_process_books_simulated_fills(tmp_path, settings):
 
     make_asset("AAPL", price="100", session=clock.today_ny() - dt.timedelta(days=1))
     with use_broker(SimulatedBroker(market_hours="always", fill_delivery="stream")):
-        orders = [order_submit(symbol="AAPL", side="buy", qty="2", source="api", client_order_id=f"proc-{i}")
+        orders = [order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id=f"proc-{i}").order
                   for i in range(3)]
     assert {o.status for o in orders} == {"accepted"}
     assert not Position.objects.exists()

@@ -23,7 +23,7 @@ from marketdata.models import Asset, Bar
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.models import Order, OrderEvent, SimOrder
-from orders.slicing import twap_order_create
+from orders.slicing import twap_order_place
 from tests.processes import celery_command, child_env, log_tail, running, wait_for
 from trading_site.lib import clock
 
@@ -77,10 +77,10 @@ def _ready(log_dir, *names: str) -> None:
 
 
 def _parent(*, symbol: str = "AAPL", qty: str = "100", seconds: int = 6, start_in: float = 1.0) -> Order:
-    return twap_order_create(
+    return twap_order_place(
         symbol=symbol, side="buy", qty=qty, slices=6, horizon_minutes=D(seconds) / 60, actor=None, source="api",
         start_time=clock.now() + dt.timedelta(seconds=start_in),
-    )
+    ).order
 
 
 def _finished(parent: Order):

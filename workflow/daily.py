@@ -28,7 +28,7 @@ Rebalance (:func:`rebalance_run`) is a dependency chain recorded as a :class:`Re
   failed, refused for the rate) is retried under the next deterministic id of the same run/symbol/
   side (:func:`run_order_id`), an order still working is returned, never doubled;
 - :func:`order_route` sends orders above ``REBALANCE_TWAP_NOTIONAL`` as a TWAP parent
-  (``orders.slicing.twap_order_create``, ``REBALANCE_TWAP_SLICES`` slices ending a minute before the
+  (``orders.slicing.twap_order_place``, ``REBALANCE_TWAP_SLICES`` slices ending a minute before the
   close), the others as one gateway order.
 
 Replay (``workflow.replay``) calls the same :func:`rebalance_chain` with a :class:`ChainInputs`
@@ -55,12 +55,12 @@ from marketdata.providers import market_data_refresh
 from orders.brokers import get_broker
 from orders.brokers.base import BrokerRejected, BrokerUnavailable, RateLimited
 from orders.fills import updates_pump
-from orders.gateway import OrderNotCancelable, client_order_id_for, order_cancel, order_submit
+from orders.gateway import OrderNotCancelable, client_order_id_for, order_cancel, order_place
 from orders.models import OPEN_STATUSES, Order, OrderStatus, Position
 from orders.pretrade import PreTradeRejection
 from orders.reconcile import account_snapshot_record
 from orders.selectors import last_price
-from orders.slicing import parents_finalize, twap_order_create
+from orders.slicing import parents_finalize, twap_order_place
 from risk.selectors import breaker_open, kill_switch_engaged, order_rate_full, rollout_phase_enforced
 from strategies import conf as strategy_conf
 from strategies.allocation import METHODS, AllocationResult
@@ -360,12 +360,12 @@ def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, r
     threshold = conf.REBALANCE_TWAP_NOTIONAL
     if threshold > 0 and planned.notional > threshold:
         slices, horizon = twap_slices()
-        return twap_order_create(
+        return twap_order_place(
             symbol=planned.symbol, side=planned.side, qty=planned.qty, slices=slices, horizon_minutes=horizon,
             actor=None, source=ORDER_SOURCE, reason=reason, strategy=strategy, clip_to_close=True,
             client_order_id=client_order_id,
-        )
-    return order_submit(
+        ).order
+    return order_place(
         symbol=planned.symbol,
         side=planned.side,
         qty=planned.qty,
@@ -373,7 +373,7 @@ def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, r
         strategy=strategy,
         reason=reason,
         client_order_id=client_order_id,
-    )
+    ).order
 
 
 RATE_CODES = frozenset({"ORDER_RATE", "BROKER_RATE"})

@@ -201,7 +201,7 @@ def _data_ensure() -> None:
         bundled_load(dataset="demo")
 
 
-def _strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[StrategySpec]:
+def strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[StrategySpec]:
     """The named strategies (else the enabled ones, else one of each demo kind), read from the live
     rows when they exist, else from the demo defaults — never written anywhere live."""
 
@@ -333,7 +333,7 @@ def replay_run(
     if not sessions:
         raise ReplayInputError("no NYSE session in the range", fields={"start": start.isoformat()})
     _data_ensure()
-    specs = _strategy_specs(strategies, symbols)
+    specs = strategy_specs(strategies, symbols)
     live = _live_read(specs=specs, start=sessions[0], end=sessions[-1])
     path = store or replay_dir() / f"replay-{uuid.uuid4().hex}.sqlite3"
     state = RiskState(kill_switch_engaged=False, open_breakers=(), limits=live.limits, phase=None)

@@ -31,7 +31,7 @@ from trading_site.audit import action_record
 from trading_site.lib import clock
 from trading_site.lib.money import DecimalInputError, parse_money
 from workflow.models import ReplayRun
-from workflow.replay import ReplayInputError, _strategy_specs, replay_run
+from workflow.replay import ReplayInputError, replay_run, strategy_specs
 from workflow.replay_store import live_connection
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def replay_create(
     if method not in METHODS:
         raise ReplayInputError(f"unknown method {method!r}", fields={"method": f"one of {', '.join(METHODS)}"})
     names, wanted = _names(strategies), _names(symbols)
-    specs = _strategy_specs(names or None, wanted or None)  # unknown strategies or symbols: refused here
+    specs = strategy_specs(names or None, wanted or None)  # unknown strategies or symbols: refused here
     run = ReplayRun.objects.create(
         start=start_day, end=end_day, created_at=clock.now(), code_version=code_version(),
         started_by=actor if getattr(actor, "is_authenticated", False) else None,

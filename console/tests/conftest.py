@@ -117,10 +117,10 @@ def warm_quotes(monkeypatch):
 
 
 def buy(symbol: str, qty: str, *, actor=None, side: str = "buy"):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from tests.delivery import stream_deliver
 
-    order = order_submit(symbol=symbol, side=side, qty=qty, source="api", actor=actor, reason="test fill")
+    order = order_place(symbol=symbol, side=side, qty=qty, source="api", actor=actor, reason="test fill").order
     stream_deliver()  # the fill arrives over the trade stream, as in production
     order.refresh_from_db()
     return order

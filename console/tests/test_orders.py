@@ -119,10 +119,10 @@ def test_confirmation_warns_of_a_wash_sale(client, operator, market, frozen):
 
 
 def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, frozen):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
 
-    open_order = order_submit(symbol="AAPL", side="buy", qty="5", source="manual", order_type="limit",
-                              limit_price="99", actor=operator, reason="resting bid")
+    open_order = order_place(symbol="AAPL", side="buy", qty="5", source="manual", order_type="limit",
+                              limit_price="99", actor=operator, reason="resting bid").order
     assert open_order.status == "accepted"
     client.force_login(operator)
     html = client.get("/orders/").content.decode()
@@ -150,15 +150,15 @@ def test_operator_cancels_an_open_order_with_a_reason(client, operator, market, 
 
 def test_order_page_shows_a_parent_with_its_slices_fills_and_charts(client, viewer, operator, market, frozen,
                                                                     django_assert_num_queries, deliver):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.models import Fill
 
     # given a TWAP parent of 100 whose two slices filled 60 @ 100 and 40 @ 100 (children's fills are its fills)
     parent = _order(1, qty=D(100), filled_qty=D(0), status="filled", source="twap", reference_price=D("100"),
                     total_slices=2)
     for n, q in ((1, "60"), (2, "40")):
-        child = order_submit(symbol="AAPL", side="buy", qty=q, source="twap", actor=operator, reason="slice",
-                             client_order_id=f"slice-{n}")
+        child = order_place(symbol="AAPL", side="buy", qty=q, source="twap", actor=operator, reason="slice",
+                             client_order_id=f"slice-{n}").order
         deliver()  # the trade stream books the slice's fill, as in production
         Order.objects.filter(pk=child.pk).update(parent_order=parent, slice_num=n, total_slices=2)
         Fill.objects.filter(order=child).update(executed_at=T0 + dt.timedelta(minutes=5 * n))  # slices spread out

@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from marketdata.models import Asset, Bar
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import AccountSnapshot
 from orders.reconcile import account_snapshot_record
 from orders.selectors import price_cache_clear
@@ -72,14 +72,14 @@ def book(exact_fills):
     aapl, msft = _asset("AAPL", "100"), _asset("MSFT", "200")
     with time_machine.travel(T0, tick=False):
         with use_broker(SimulatedBroker(market_hours="always")):
-            order_submit(symbol="AAPL", side="buy", qty="10", source="api")
-            order_submit(symbol="MSFT", side="buy", qty="5", source="api")
+            order_place(symbol="AAPL", side="buy", qty="10", source="api")
+            order_place(symbol="MSFT", side="buy", qty="5", source="api")
             stream_deliver()  # the fills arrive over the trade stream, as in production
         _reprice(aapl, "110")
         _reprice(msft, "190")
         broker = SimulatedBroker(market_hours="always")  # a fresh broker: the simulated one caches bars
         with use_broker(broker):
-            order_submit(symbol="AAPL", side="sell", qty="4", source="api")
+            order_place(symbol="AAPL", side="sell", qty="4", source="api")
             stream_deliver()
             account_snapshot_record(broker=broker)
             yield broker
@@ -131,8 +131,8 @@ def test_dashboard_api_and_monitor_report_the_same_cash_equity_and_pnl_after_fil
     _snap(T0 - dt.timedelta(days=1), "100000")  # the previous close
     with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False), use_broker(book):
         # Given more fills after the snapshot: sell the 6 AAPL @ 110 (+660), buy 2 MSFT @ 190 (−380).
-        order_submit(symbol="AAPL", side="sell", qty="6", source="api")
-        order_submit(symbol="MSFT", side="buy", qty="2", source="api")
+        order_place(symbol="AAPL", side="sell", qty="6", source="api")
+        order_place(symbol="MSFT", side="buy", qty="2", source="api")
         deliver(book)  # the trade stream books both fills, as in production
     with time_machine.travel(T0 + dt.timedelta(seconds=2), tick=False), use_broker(book):
         api = api_as(viewer).get("/api/v1/account/").json()

@@ -90,6 +90,28 @@ class OrderCreateSerializer(PrebuiltInputFieldsMixin, StrictSerializer):
         return attrs
 
 
+class OrderPreviewSerializer(OrderCreateSerializer):
+    """The order an integration is about to send, as for ``POST /orders/`` (``client_order_id`` and
+    ``reason`` are accepted and ignored: a preview stores nothing)."""
+
+
+class CheckOutcomeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    ok = serializers.BooleanField()
+    code = serializers.CharField(allow_blank=True)
+    detail = serializers.CharField(allow_blank=True)
+
+
+class OrderPreviewResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="every pre-trade check passes now")
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    qty = serializers.CharField()
+    reference_price = serializers.CharField(allow_null=True, help_text="last trade or quote used for the checks")
+    notional = serializers.CharField(allow_null=True)
+    checks = CheckOutcomeSerializer(many=True)
+
+
 class ReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
@@ -11,13 +13,14 @@ from rest_framework.views import APIView
 
 from orders import selectors
 from orders.api import serializers as s
-from orders.gateway import order_cancel, order_cancel_all, order_place
+from orders.gateway import order_cancel, order_cancel_all, order_dry_run, order_place
 from orders.models import OrderSource
 from orders.reconcile import account_snapshot_record
-from orders.slicing import twap_order_place
+from orders.slicing import twap_dry_run, twap_order_place
 from trading_site.api.openapi import PAGE_PARAMETER, paginated
 from trading_site.lib import clock
 from trading_site.lib.errors import DomainError
+from trading_site.lib.money import quantize_cents
 
 
 class OrderListCreateView(APIView):
@@ -87,6 +90,37 @@ class OrderListCreateView(APIView):
         )
         body = s.OrderDetailSerializer(selectors.order_detail(order_id=result.order.pk)).data
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class OrderPreviewView(APIView):
+    """The pre-trade pipeline in preview: every check an order would meet now, nothing stored, sent or
+    counted (the console's confirmation step runs the same pipeline)."""
+
+    @extend_schema(request=s.OrderPreviewSerializer, responses=s.OrderPreviewResultSerializer,
+                   summary="Preview an order: run every pre-trade check without placing it")
+    def post(self, request: Request) -> Response:
+        data = s.OrderPreviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        common = {"symbol": v["symbol"], "side": v["side"], "qty": v["qty"], "order_type": v["type"],
+                  "limit_price": v.get("limit_price"), "source": OrderSource.API, "actor": request.user}
+        if "algo" in v:
+            algo = v["algo"]
+            run = twap_dry_run(**common, slices=algo["slices"], horizon_minutes=algo["horizon_minutes"],
+                               start_time=algo.get("start_time"), clip_to_close=algo["clip_to_close"])
+        else:
+            run = order_dry_run(**common, time_in_force=v["time_in_force"], extended_hours=v["extended_hours"])
+        intent = run.intent
+        notional = intent.notional
+        return Response(s.OrderPreviewResultSerializer({
+            "ok": run.ok,
+            "symbol": intent.symbol,
+            "side": intent.side,
+            "qty": format(intent.qty.normalize(), "f"),
+            "reference_price": None if intent.reference_price is None else str(intent.reference_price),
+            "notional": None if notional is None else str(quantize_cents(notional)),
+            "checks": [asdict(c) for c in run.checks],
+        }).data)
 
 
 class _NotFound(DomainError):

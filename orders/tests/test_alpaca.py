@@ -17,7 +17,7 @@ from orders.brokers.base import (
     SubmitRequest,
     SubPennyPrice,
 )
-from orders.gateway import order_cancel, order_place, order_resolve, order_submit
+from orders.gateway import order_cancel, order_place, order_resolve
 from orders.models import Fill, Order, Position
 from orders.reconcile import reconcile_run
 from orders.stream import TradeStreamRunner
@@ -60,7 +60,7 @@ def test_submit_sets_client_order_id_and_stream_fills_become_fills(aapl, fake, a
     runner.start()
     try:
         assert fake.subscribed.wait(10)
-        order = order_submit(symbol="AAPL", side="buy", qty="10", source="api", client_order_id="alp-1")
+        order = order_place(symbol="AAPL", side="buy", qty="10", source="api", client_order_id="alp-1").order
         assert order.status == "accepted" and order.broker_order_id
         sent = [b for m, p, b in fake.requests if m == "POST" and p == "/v2/orders"]
         assert sent[0]["client_order_id"] == "alp-1" and sent[0]["symbol"] == "AAPL"
@@ -80,7 +80,7 @@ def test_submit_sets_client_order_id_and_stream_fills_become_fills(aapl, fake, a
 
 
 def test_duplicate_stream_messages_are_harmless(aapl, fake, alpaca):
-    order = order_submit(symbol="AAPL", side="buy", qty="5", source="api", client_order_id="alp-dup")
+    order = order_place(symbol="AAPL", side="buy", qty="5", source="api", client_order_id="alp-dup").order
     message = fake.fill("alp-dup", "5", "100")
     runner = TradeStreamRunner(alpaca)
     for _ in range(3):
@@ -91,8 +91,8 @@ def test_duplicate_stream_messages_are_harmless(aapl, fake, alpaca):
 
 
 def test_cancel_and_lookup_by_client_id(aapl, fake, alpaca):
-    order = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="90", source="api",
-                         client_order_id="alp-c")
+    order = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="90", source="api",
+                         client_order_id="alp-c").order
     found = alpaca.get_order_by_client_id("alp-c")
     assert (found.broker_order_id, found.status, found.qty) == (order.broker_order_id, "accepted", D(1))
     assert alpaca.get_order_by_client_id("nope") is None
@@ -108,7 +108,7 @@ def test_duplicate_client_id_maps_and_gateway_resolves_instead_of_resubmitting(a
     with pytest.raises(DuplicateClientOrderId):
         alpaca.submit_order(SubmitRequest("alp-d", "AAPL", "buy", D(2), "market", "day"))
     # the ledger never recorded the first answer (crash); the gateway hits the 422 and looks it up
-    order = order_submit(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="alp-d")
+    order = order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="alp-d").order
     assert order.status == "accepted" and order.broker_order_id == fake.by_client_id["alp-d"].id
     assert len(fake.orders) == 1
 
@@ -116,7 +116,7 @@ def test_duplicate_client_id_maps_and_gateway_resolves_instead_of_resubmitting(a
 def test_rate_limit_retried_by_alpaca_py_then_mapped(aapl, fake):
     fake.fail_next("POST", "/v2/orders", 429, {"code": 42910000, "message": "rate limit exceeded"})
     with use_broker(_broker(fake, retry_attempts=1)):
-        order = order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="alp-429a")
+        order = order_place(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="alp-429a").order
     assert order.status == "accepted" and fake.calls("POST", "/v2/orders") == 2 and len(fake.orders) == 1
     fake.fail_next("POST", "/v2/orders", 429, {"code": 42910000, "message": "rate limit exceeded"})
     with use_broker(_broker(fake, retry_attempts=0)), pytest.raises(RateLimited):
@@ -142,7 +142,7 @@ def test_timeout_marks_unknown_and_resolver_finds_it(aapl, fake):
     fake.delay_next("POST", "/v2/orders", 1.5)
     broker = _broker(fake, timeout=0.5)
     with use_broker(broker):
-        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="alp-t")
+        order = order_place(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="alp-t").order
         assert order.status == "unknown"
         resolved = order_resolve(order_id=order.pk)
     assert resolved.status == "submitted" or resolved.status == "accepted"
@@ -152,14 +152,14 @@ def test_timeout_marks_unknown_and_resolver_finds_it(aapl, fake):
 
 def test_server_error_is_unknown_then_missed_fill_reconciled(aapl, fake, alpaca):
     fake.fail_next("POST", "/v2/orders", 500, {"code": 50010000, "message": "internal error"})
-    order = order_submit(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="alp-500")
+    order = order_place(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="alp-500").order
     assert order.status == "unknown"
     assert order_resolve(order_id=order.pk).status == "unknown"  # younger than the grace: may be in flight
     Order.objects.filter(pk=order.pk).update(updated_at=order.updated_at.replace(year=2020))
     resolved = order_resolve(order_id=order.pk)
     assert (resolved.status, resolved.reject_code) == ("failed", "NOT_AT_BROKER")
     # a filled order whose stream updates were lost is booked by reconciliation from REST
-    other = order_submit(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="alp-r")
+    other = order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="alp-r").order
     fake.fill("alp-r", "2", "101.5")
     Order.objects.filter(pk=other.pk).update(updated_at=other.updated_at.replace(year=2020))
     reconcile_run(snapshot=False)
@@ -173,7 +173,7 @@ def test_account_positions_quote_and_health(aapl, fake, alpaca):
         D("100000"), D("100000"), None, None)
     fake.pattern_day_trader = False
     assert alpaca.get_account().pattern_day_trader is False
-    order_submit(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="alp-p")
+    order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="alp-p")
     fake.fill("alp-p", "2", "100")
     [pos] = alpaca.list_positions()
     assert (pos.symbol, pos.qty, pos.avg_entry_price) == ("AAPL", D(2), D(100))

@@ -195,11 +195,11 @@ def test_order_output_is_drfs_own_rendering(aapl, sim_broker, frozen, operator):
     from rest_framework import serializers as drf
 
     from orders.api import serializers as s
-    from orders.gateway import order_cancel, order_submit
+    from orders.gateway import order_cancel, order_place
     from orders.slicing import twap_order_place
 
-    order_submit(symbol="AAPL", side="buy", qty="3", source="api", actor=operator, reason="filled")
-    resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
+    order_place(symbol="AAPL", side="buy", qty="3", source="api", actor=operator, reason="filled")
+    resting = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api").order
     order_cancel(order=resting, actor=operator, reason="changed my mind")
     twap_order_place(symbol="AAPL", side="buy", qty="10", slices=5, horizon_minutes="5", actor=operator, source="api")
     assert Order.objects.count() == 8

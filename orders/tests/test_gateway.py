@@ -20,7 +20,6 @@ from orders.gateway import (
     order_cancel_all,
     order_place,
     order_resolve,
-    order_submit,
     positions_flatten_all,
 )
 from orders.models import Fill, Order, OrderEvent, Position, SimOrder
@@ -37,7 +36,7 @@ def _counts():
 
 def test_market_order_fills_through_the_simulated_exchange(aapl, counting_broker, frozen, operator, deliver):
     # when an operator buys 10 AAPL (bar 100/100/100/100, no volume → ADV 1,000,000)
-    order = order_submit(symbol="aapl", side="buy", qty="10", source="manual", actor=operator, reason="test")
+    order = order_place(symbol="aapl", side="buy", qty="10", source="manual", actor=operator, reason="test").order
     assert (order.status, order.filled_qty) == ("accepted", D(0))  # the call returns at acceptance
     assert not Position.objects.exists()
     deliver()  # the execution arrives over the trade stream
@@ -124,14 +123,14 @@ def test_bad_input_stores_nothing(aapl, counting_broker, kwargs, field):
 
 def test_limit_price_sub_penny_rules_accept_valid_prices(aapl, counting_broker, frozen):
     make_asset("PENNY", price="0.5")
-    a = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99.99", source="api")
-    b = order_submit(symbol="PENNY", side="buy", qty="1", order_type="limit", limit_price="0.4999", source="api")
+    a = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99.99", source="api").order
+    b = order_place(symbol="PENNY", side="buy", qty="1", order_type="limit", limit_price="0.4999", source="api").order
     assert (a.limit_price, b.limit_price) == (D("99.99"), D("0.4999"))
 
 
 def test_fractional_only_when_fractionable(db, counting_broker, frozen, deliver):
     make_asset("FRAC", price="50", fractionable=True)
-    order = order_submit(symbol="FRAC", side="buy", qty="0.5", source="api")
+    order = order_place(symbol="FRAC", side="buy", qty="0.5", source="api").order
     deliver()
     order.refresh_from_db()
     assert (order.status, order.filled_qty) == ("filled", D("0.5"))
@@ -166,8 +165,8 @@ def test_pretrade_rejection_is_stored_and_raised_without_broker_call(aapl, count
 
 
 def test_kill_switch_and_risk_sources_accepted(aapl, counting_broker, frozen, deliver):
-    a = order_submit(symbol="AAPL", side="buy", qty="1", source="kill_switch")
-    b = order_submit(symbol="AAPL", side="sell", qty="1", source="risk")
+    a = order_place(symbol="AAPL", side="buy", qty="1", source="kill_switch").order
+    b = order_place(symbol="AAPL", side="sell", qty="1", source="risk").order
     deliver()
     a.refresh_from_db()
     b.refresh_from_db()
@@ -193,7 +192,7 @@ def test_timeout_after_send_leaves_unknown_then_resolver_completes(aapl, sim_bro
 def test_timeout_before_send_resolves_to_failed_never_resubmitted(aapl, sim_broker, frozen):
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("connect timeout"), error_after_send=False)
     with use_broker(broker):
-        order = order_submit(symbol="AAPL", side="buy", qty="4", source="api")
+        order = order_place(symbol="AAPL", side="buy", qty="4", source="api").order
         # unknown is not failed: while the submission may still be in flight, nothing is decided
         assert order_resolve(order_id=order.pk).status == "unknown"
         frozen.shift(resolve_grace_seconds() - 1)
@@ -246,8 +245,8 @@ def test_broker_rejection_and_rate_limit(aapl, sim_broker, frozen):
 
 
 def test_cancel_resting_limit_order_and_cancel_all(aapl, counting_broker, frozen, operator, deliver):
-    a = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="90", source="api")
-    b = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="91", source="api")
+    a = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="90", source="api").order
+    b = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="91", source="api").order
     assert (a.status, b.status) == ("accepted", "accepted")
     requested = order_cancel(order=a, actor=operator, reason="changed my mind")
     assert requested.status == "accepted"  # canceled once the broker confirms, over the stream
@@ -270,8 +269,8 @@ def test_cancel_resting_limit_order_and_cancel_all(aapl, counting_broker, frozen
 
 def test_flatten_all_closes_positions_once(aapl, counting_broker, frozen, admin_user, deliver):
     make_asset("MSFT", price="200")
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
-    order_submit(symbol="MSFT", side="sell", qty="5", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="MSFT", side="sell", qty="5", source="api")
     deliver()
     orders = positions_flatten_all(actor=admin_user, reason="kill switch")
     deliver()
@@ -290,7 +289,7 @@ def test_client_order_id_for_is_deterministic():
 def test_order_events_are_append_only(aapl, counting_broker, frozen):
     from django.db import DatabaseError, transaction
 
-    order = order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    order = order_place(symbol="AAPL", side="buy", qty="1", source="api").order
     with pytest.raises(DatabaseError), transaction.atomic():
         OrderEvent.objects.filter(order=order).update(kind="tampered")
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -320,10 +319,10 @@ def test_alert_when_reconciliation_books_missed_fill(aapl, sim_broker, frozen):
 
 def test_market_order_query_budget(aapl, sim_broker, frozen, django_assert_max_num_queries, deliver):
     # warm the simulated exchange's market-data cache and the price cache
-    order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
+    order_place(symbol="AAPL", side="buy", qty="1", source="signal")
     deliver()
     with django_assert_max_num_queries(20):
-        order = order_submit(symbol="AAPL", side="buy", qty="1", source="signal")
+        order = order_place(symbol="AAPL", side="buy", qty="1", source="signal").order
     assert order.status == "accepted"
     deliver()
     order.refresh_from_db()
@@ -336,7 +335,7 @@ def test_late_arrival_after_not_at_broker_verdict_is_repaired(aapl, sim_broker, 
     # given an order judged "not at broker" while its submission was still in flight
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
     with use_broker(broker):
-        order = order_submit(symbol="AAPL", side="buy", qty="2", order_type="limit", limit_price="50", source="api")
+        order = order_place(symbol="AAPL", side="buy", qty="2", order_type="limit", limit_price="50", source="api").order
         frozen.shift(resolve_grace_seconds())
         failed = order_resolve(order_id=order.pk)
     assert (failed.status, failed.reject_code) == ("failed", "NOT_AT_BROKER")
@@ -357,7 +356,7 @@ def test_a_late_fill_revives_a_not_at_broker_order_to_its_true_state(aapl, sim_b
 
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
     with use_broker(broker):
-        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+        order = order_place(symbol="AAPL", side="buy", qty="3", source="api").order
         frozen.shift(resolve_grace_seconds())
         assert order_resolve(order_id=order.pk).status == "failed"
     # the slow submission lands and fills; its updates arrive over the stream
@@ -376,7 +375,7 @@ def test_reconciliation_looks_up_recent_not_at_broker_orders(aapl, sim_broker, f
 
     broker = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
     with use_broker(broker):
-        order = order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+        order = order_place(symbol="AAPL", side="buy", qty="3", source="api").order
         frozen.shift(resolve_grace_seconds())
         order_resolve(order_id=order.pk)
     # it reached the broker and filled there; every stream update was lost

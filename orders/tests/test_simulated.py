@@ -10,7 +10,7 @@ import time_machine
 
 from marketdata.selectors import BarData
 from orders.brokers.simulated import SimulatedBroker, path_price, session_position
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import Fill, Order, SimOrder
 from orders.reconcile import reconcile_run, stale_orders_cancel
 from orders.tasks import sim_tick
@@ -47,7 +47,7 @@ def test_quote_from_path(aapl, sim_broker, frozen):
 
 def test_participation_cap_gives_partial_fills_then_ticks_complete(aapl, sim_broker, frozen, deliver):
     # cap per minute: 0.10 × 1,000,000 × 60 s / (390 × 60 s) = 256.41 → 256 whole shares
-    order = order_submit(symbol="AAPL", side="buy", qty="600", source="api")
+    order = order_place(symbol="AAPL", side="buy", qty="600", source="api").order
     deliver()
     order.refresh_from_db()
     assert (order.status, order.filled_qty) == ("partially_filled", D(256))
@@ -67,7 +67,7 @@ def test_commission_and_volume_from_bars(db, sim_broker, frozen, sim_conf, deliv
     sim_conf.sim_commission_min = D("1")
     make_asset("VOL", price="50", volume="39000")
     # ADV from the bar's own volume (no earlier bars): 39,000; cap/min = 0.1 × 39,000 / 390 = 10 shares
-    order = order_submit(symbol="VOL", side="sell", qty="10", source="api")
+    order = order_place(symbol="VOL", side="sell", qty="10", source="api").order
     deliver()
     fill = Fill.objects.get(order=order)
     # impact = 10 × √(10/39,000) = 0.160128 bps → 2.160128 bps → 50 × (1 − 0.000216) = 49.98920 → 49.98 (tick down)
@@ -79,7 +79,7 @@ def test_limit_order_rests_until_price_crosses(db, sim_broker, sim_conf):
     make_asset("UP", ohlc=("10", "20", "10", "20"))
     start = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)  # 06:00 New York
     with time_machine.travel(start, tick=False) as t:
-        order = order_submit(symbol="UP", side="sell", qty="5", order_type="limit", limit_price="19.5", source="api")
+        order = order_place(symbol="UP", side="sell", qty="5", order_type="limit", limit_price="19.5", source="api").order
         assert order.status == "accepted" and order.filled_qty == 0
         t.move_to(dt.datetime(2026, 3, 11, 2, 0, tzinfo=dt.UTC))  # 22:00 NY, same day: near the close
         sim_tick()
@@ -94,7 +94,7 @@ def test_nyse_mode_waits_for_the_open(aapl, sim_conf):
 
     saturday = dt.datetime(2026, 3, 14, 15, 0, tzinfo=dt.UTC)
     with use_broker(broker), time_machine.travel(saturday, tick=False):
-        order = order_submit(symbol="AAPL", side="buy", qty="1", source="api", time_in_force="gtc")
+        order = order_place(symbol="AAPL", side="buy", qty="1", source="api", time_in_force="gtc").order
     assert (order.status, order.filled_qty) == ("accepted", D(0))
     with use_broker(broker), time_machine.travel(dt.datetime(2026, 3, 16, 14, 0, tzinfo=dt.UTC), tick=False):
         sim_tick()  # Monday 10:00 New York
@@ -107,12 +107,12 @@ def test_reject_rate_is_deterministic(aapl, sim_broker, frozen, sim_conf):
     from orders.brokers.base import BrokerRejected
 
     with pytest.raises(BrokerRejected):
-        order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+        order_place(symbol="AAPL", side="buy", qty="1", source="api")
     assert Order.objects.get().status == "rejected" and SimOrder.objects.count() == 0
 
 
 def test_day_orders_expire_next_day(aapl, sim_broker, frozen):
-    order = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
+    order = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api").order
     frozen.shift(24 * 3600)
     sim_tick()
     order.refresh_from_db()
@@ -120,11 +120,11 @@ def test_day_orders_expire_next_day(aapl, sim_broker, frozen):
 
 
 def test_stale_cleanup_cancels_old_day_orders_only(aapl, sim_broker, frozen, deliver):
-    old = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
-    gtc = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api",
-                       time_in_force="gtc")
+    old = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api").order
+    gtc = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api",
+                       time_in_force="gtc").order
     frozen.shift(14 * 60)
-    young = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
+    young = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api").order
     frozen.shift(2 * 60)  # old is now 16 minutes old, young 2
     assert stale_orders_cancel() == 1
     deliver()  # the broker's cancel confirmation
@@ -136,7 +136,7 @@ def test_reconcile_flags_position_mismatch_and_orphans_and_snapshots(aapl, sim_b
     from orders.brokers.base import SubmitRequest
     from orders.models import Position
 
-    order_submit(symbol="AAPL", side="buy", qty="3", source="api")
+    order_place(symbol="AAPL", side="buy", qty="3", source="api")
     deliver()
     Position.objects.filter(symbol="AAPL").update(qty=D(5))  # ledger drift
     sim_broker.submit_order(SubmitRequest("orphan-1", "AAPL", "buy", D(1), "limit", "gtc", D("50")))

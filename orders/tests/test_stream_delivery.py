@@ -21,7 +21,7 @@ from orders.api import serializers as s
 from orders.brokers import trade_stream_expected, use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.fills import updates_pump
-from orders.gateway import order_cancel, order_submit
+from orders.gateway import order_cancel, order_place
 from orders.models import Fill, Order, OrderEvent, Position, SimTradeUpdate
 from orders.stream import OutboxStreamRunner
 from trading_site.models import Heartbeat
@@ -72,7 +72,7 @@ def test_gateway_acknowledgement_never_moves_an_order_back(aapl, frozen):
             return result
 
     with use_broker(FastStream(market_hours="always", fill_delivery="stream")):
-        order = order_submit(symbol="AAPL", side="buy", qty="5", source="api", client_order_id="race-1")
+        order = order_place(symbol="AAPL", side="buy", qty="5", source="api", client_order_id="race-1").order
     assert order.status == "filled"
     order.refresh_from_db()
     assert (order.status, order.filled_qty) == ("filled", D("5"))
@@ -84,9 +84,9 @@ def test_acknowledgement_is_one_compare_and_set(aapl, stream_broker, frozen, dja
     # Idempotency look-up, asset, [order, created event], [exchange order, execution], and the
     # acknowledgement: compare-and-set with its event in one statement (brackets: one transaction,
     # 2 savepoint statements each inside the test's own transaction).
-    order_submit(symbol="AAPL", side="buy", qty="1", source="signal", client_order_id="warm")  # caches warm
+    order_place(symbol="AAPL", side="buy", qty="1", source="signal", client_order_id="warm")  # caches warm
     with django_assert_num_queries(11):
-        order = order_submit(symbol="AAPL", side="buy", qty="1", source="signal", client_order_id="q-1")
+        order = order_place(symbol="AAPL", side="buy", qty="1", source="signal", client_order_id="q-1").order
     assert order.status == "accepted"
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.broker_order_id, stored.submitted_at) == ("accepted", order.broker_order_id,
@@ -101,8 +101,8 @@ def test_a_failing_fill_listener_holds_back_only_its_order(aapl, stream_broker, 
     from orders.tests.conftest import make_asset
 
     make_asset("MSFT", price="50")
-    order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="bad-1")
-    order_submit(symbol="MSFT", side="buy", qty="1", source="api", client_order_id="good-1")
+    order_place(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="bad-1")
+    order_place(symbol="MSFT", side="buy", qty="1", source="api", client_order_id="good-1")
 
     def listener(event):
         if event.symbol == "AAPL":
@@ -121,7 +121,7 @@ def test_a_failing_fill_listener_holds_back_only_its_order(aapl, stream_broker, 
 
 
 def test_cancel_after_the_fill_executed_books_the_fill_not_a_cancel(aapl, stream_broker, frozen):
-    order = order_submit(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="c-1")
+    order = order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id="c-1").order
     result = order_cancel(order=order, actor=None, reason="too late")
     assert result.status == "accepted"  # the exchange had filled it: nothing to cancel, fill on its way
     OutboxStreamRunner(stream_broker).process()
@@ -132,7 +132,7 @@ def test_cancel_after_the_fill_executed_books_the_fill_not_a_cancel(aapl, stream
 def test_the_sim_tick_and_reconciliation_deliver_too(aapl, stream_broker, frozen):
     from orders.reconcile import reconcile_run
 
-    order_submit(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="r-1")
+    order_place(symbol="AAPL", side="buy", qty="3", source="api", client_order_id="r-1")
     report = reconcile_run(snapshot=False)
     assert report.discrepancies == []
     assert Order.objects.get(client_order_id="r-1").status == "filled"
@@ -140,7 +140,7 @@ def test_the_sim_tick_and_reconciliation_deliver_too(aapl, stream_broker, frozen
 
 @pytest.mark.django_db(transaction=True)  # the runner recycles its connection like the real process
 def test_runner_writes_the_heartbeat_and_stops_on_request(aapl, stream_broker, frozen):
-    order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="hb-1")
+    order_place(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="hb-1")
     stop = threading.Event()
     runner = OutboxStreamRunner(stream_broker, poll_seconds=0.01)
     original = runner.process
@@ -195,7 +195,7 @@ def test_run_trade_stream_command_delivers_the_simulated_outbox(aapl, frozen, se
     broker = SimulatedBroker(market_hours="always")
     assert broker.synchronous_updates is False
     with use_broker(broker):
-        order_submit(symbol="AAPL", side="buy", qty="4", source="api", client_order_id="cmd-1")
+        order_place(symbol="AAPL", side="buy", qty="4", source="api", client_order_id="cmd-1")
 
         def run_once(self, stop):
             self.process()
@@ -216,12 +216,12 @@ def test_replay_and_inline_mode_book_fills_inside_the_call(aapl, sim_broker, fro
     # Inline on purpose: this test is about the inline mode replay uses.
     with use_broker(SimulatedBroker(market_hours="always", fill_delivery="inline")) as inline:
         assert inline.synchronous_updates is True
-        order = order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="inline-1")
+        order = order_place(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="inline-1").order
     assert order.status == "filled"
 
 
 def test_runner_backs_off_while_only_held_back_updates_are_pending(aapl, stream_broker, frozen):
-    order_submit(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="poison-1")
+    order_place(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="poison-1")
 
     def listener(event):
         raise RuntimeError("tax ledger down")

@@ -19,7 +19,7 @@ from orders.conf import resolve_grace_seconds
 from orders.gateway import OrderConflict, OrderInputError, order_cancel, order_send_scheduled
 from orders.models import Order, OrderEvent, OrderStatus, SimOrder
 from orders.selectors import twap_parent_get
-from orders.slicing import slice_dispatch, slices_dispatch_due, twap_order_create
+from orders.slicing import slice_dispatch, slices_dispatch_due, twap_order_place
 from orders.tca import parent_tca
 from orders.tests.conftest import T0, CountingBroker, make_asset
 from trading_site.api.errors import http_status_of
@@ -35,7 +35,7 @@ def _counts():
 def _create(**overrides):
     kwargs = {"symbol": "AAPL", "side": "buy", "qty": "100", "slices": 6, "horizon_minutes": 30, "actor": None, "source": "api"}
     kwargs.update(overrides)
-    return twap_order_create(**kwargs)
+    return twap_order_place(**kwargs).order
 
 
 def test_parent_and_six_children_are_stored_scheduled_at_absolute_times(aapl, sim_broker, frozen, operator):

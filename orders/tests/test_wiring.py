@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from orders import tasks
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import AccountSnapshot, Order
 from trading_site import beat, health
 
@@ -26,7 +26,7 @@ def test_beat_entries_and_health_check_registered(sim_broker):
 
 
 def test_tasks_are_thin_and_idempotent(aapl, sim_broker, frozen):
-    order = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
+    order = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api").order
     tasks.resolve_order(order_id=order.pk)
     tasks.resolve_order(order_id=order.pk)
     tasks.resolve_order(order_id=999999)  # gone: nothing happens
@@ -53,8 +53,8 @@ def test_admin_pages_are_read_only_and_cancel_goes_through_gateway(aapl, sim_bro
                                                                    deliver):
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "correct-horse-battery")
     client.force_login(admin)
-    order = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api")
-    order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    order = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="50", source="api").order
+    order_place(symbol="AAPL", side="buy", qty="1", source="api")
     deliver()
     for url in ("/admin/orders/order/", f"/admin/orders/order/{order.pk}/change/", "/admin/orders/fill/",
                 "/admin/orders/position/", "/admin/orders/accountsnapshot/"):

@@ -10,7 +10,7 @@ from marketdata.models import Bar
 from orders import pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
-from orders.gateway import order_place, order_submit
+from orders.gateway import order_place
 from orders.models import AccountSnapshot, Order, OrderEvent, Position
 from orders.selectors import price_cache_clear
 from risk import checks, services
@@ -73,13 +73,13 @@ def test_kill_switch_engaged(aapl, broker, frozen, operator):
 
 
 def test_circuit_breaker_blocks_a_buy_but_lets_a_reducing_sell_through(aapl, broker, frozen):
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
     stream_deliver()  # fills arrive over the trade stream
     services.breaker_trip(name="daily_loss", reason="test")
     _drop_cache()
     rejected("CIRCUIT_BREAKER_OPEN", broker, qty="1")
     rejected("CIRCUIT_BREAKER_OPEN", broker, side="sell", qty="11")  # crosses into a short
-    sell = order_submit(symbol="AAPL", side="sell", qty="4", source="api")
+    sell = order_place(symbol="AAPL", side="sell", qty="4", source="api").order
     sell = delivered(sell)
     assert sell.status == "filled"
     assert Position.objects.get(symbol="AAPL").qty == D(6)
@@ -88,12 +88,12 @@ def test_circuit_breaker_blocks_a_buy_but_lets_a_reducing_sell_through(aapl, bro
 def test_max_order_notional(aapl, broker, frozen):
     limits(max_order_notional=D("1000"))
     rejected("MAX_ORDER_NOTIONAL", broker, qty="11")  # 11 x 100.00 = 1,100.00
-    assert delivered(order_submit(symbol="AAPL", side="buy", qty="9", source="api")).status == "filled"
+    assert delivered(order_place(symbol="AAPL", side="buy", qty="9", source="api").order).status == "filled"
 
 
 def test_max_position_notional(aapl, broker, frozen):
     limits(max_position_notional=D("1500"))
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
     stream_deliver()  # fills arrive over the trade stream
     rejected("MAX_POSITION_NOTIONAL", broker, qty="6")  # 16 x 100 = 1,600
 
@@ -101,7 +101,7 @@ def test_max_position_notional(aapl, broker, frozen):
 def test_max_gross_exposure(aapl, broker, frozen):
     asset("MSFT", "200")
     limits(max_gross_exposure=D("3000"))
-    order_submit(symbol="MSFT", side="buy", qty="10", source="api")  # 10 x 200 = 2,000 gross
+    order_place(symbol="MSFT", side="buy", qty="10", source="api")  # 10 x 200 = 2,000 gross
     stream_deliver()  # fills arrive over the trade stream
     rejected("MAX_GROSS_EXPOSURE", broker, qty="11")  # + 1,100 = 3,100
 
@@ -113,7 +113,7 @@ def test_price_band(aapl, broker, frozen):
 def test_order_rate(aapl, broker, frozen):
     limits(orders_per_minute=3)
     for _ in range(3):
-        order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+        order_place(symbol="AAPL", side="buy", qty="1", source="api")
         stream_deliver()  # fills arrive over the trade stream
     rejected("ORDER_RATE", broker, qty="1")
 
@@ -121,7 +121,7 @@ def test_order_rate(aapl, broker, frozen):
 def test_broker_rate(aapl, broker, frozen):
     limits(broker_requests_per_minute=2)
     services.broker_request_allow()  # a cancel or poll used one request
-    order_submit(symbol="AAPL", side="buy", qty="1", source="api")
+    order_place(symbol="AAPL", side="buy", qty="1", source="api")
     stream_deliver()  # fills arrive over the trade stream
     rejected("BROKER_RATE", broker, qty="1")
 
@@ -134,7 +134,7 @@ def test_market_closed(aapl, broker):
 def test_insufficient_buying_power(aapl, broker, frozen):
     AccountSnapshot.objects.create(time=T_OPEN, cash=D("500"), equity=D("500"), buying_power=D("500"), broker="simulated")
     rejected("INSUFFICIENT_BUYING_POWER", broker, qty="6")  # 600 > 500
-    assert delivered(order_submit(symbol="AAPL", side="buy", qty="5", source="api")).status == "filled"
+    assert delivered(order_place(symbol="AAPL", side="buy", qty="5", source="api").order).status == "filled"
 
 
 def test_rollout_phase_limit_and_symbol_allow_list_when_live(broker, frozen, settings):
@@ -147,7 +147,7 @@ def test_rollout_phase_limit_and_symbol_allow_list_when_live(broker, frozen, set
     _drop_cache()
     rejected("SYMBOL_NOT_ALLOWED", broker, symbol="AAPL", qty="1")
     rejected("ROLLOUT_PHASE_LIMIT", broker, symbol="SPY", qty="6")  # 600 > 500 cap
-    assert delivered(order_submit(symbol="SPY", side="buy", qty="5", source="api")).status == "filled"
+    assert delivered(order_place(symbol="SPY", side="buy", qty="5", source="api").order).status == "filled"
 
 
 def test_symbol_deny_list(aapl, broker, frozen):
@@ -158,17 +158,17 @@ def test_symbol_deny_list(aapl, broker, frozen):
 def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flattens(broker, frozen, operator):
     asset("AAPL", "100")
     asset("MSFT", "200")
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
     stream_deliver()  # fills arrive over the trade stream
-    order_submit(symbol="MSFT", side="sell", qty="5", source="api")
+    order_place(symbol="MSFT", side="sell", qty="5", source="api")
     stream_deliver()  # fills arrive over the trade stream
-    resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
+    resting = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api").order
     resting = delivered(resting)
     assert resting.status == "accepted"
-    from orders.slicing import twap_order_create
+    from orders.slicing import twap_order_place
 
-    parent = twap_order_create(symbol="AAPL", side="buy", qty="6", slices=3, horizon_minutes=30, actor=operator,
-                               source="twap", reason="scale in")
+    parent = twap_order_place(symbol="AAPL", side="buy", qty="6", slices=3, horizon_minutes=30, actor=operator,
+                               source="twap", reason="scale in").order
     slices = list(Order.objects.filter(parent_order=parent))
     assert [s.status for s in slices] == ["scheduled"] * 3
 
@@ -193,7 +193,7 @@ def test_kill_switch_engage_cancels_open_orders_and_scheduled_slices_and_flatten
 
 def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
     a = asset("AAPL", "100")
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")  # fills at 100.03
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")  # fills at 100.03
     stream_deliver()  # fills arrive over the trade stream
     # the price falls to 97.00: 97.00 <= 100.03 x 0.97 = 97.0291 → stop-loss
     reprice(a, "97")
@@ -216,7 +216,7 @@ def test_dynamic_exit_goes_through_the_gateway_with_source_risk(broker, frozen):
 
 def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
     a = asset("AAPL", "100")
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
     stream_deliver()  # fills arrive over the trade stream
     services.position_risk_set(actor=operator, symbol="AAPL", reason="wider stop", stop_loss_pct=D("0.05"))
     reprice(a, "97")
@@ -231,7 +231,7 @@ def test_dynamic_exit_respects_per_position_override(broker, frozen, operator):
 
 def test_exit_refused_while_engaged_is_retried_after_reset(broker, frozen, operator, admin_user):
     a = asset("AAPL", "100")
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
     stream_deliver()  # fills arrive over the trade stream
     reprice(a, "97")
     from risk.exits import exits_evaluate
@@ -263,9 +263,9 @@ def test_failed_unwind_keeps_the_switch_engaged_and_alerts(frozen, operator):
     asset("AAPL", "100")
     broken = BrokenCancelBroker(SimulatedBroker(market_hours="always"))
     with use_broker(broken):
-        resting = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api")
+        resting = order_place(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="99", source="api").order
         resting = delivered(resting)
-        order_submit(symbol="AAPL", side="buy", qty="2", source="api")
+        order_place(symbol="AAPL", side="buy", qty="2", source="api")
         stream_deliver()  # fills arrive over the trade stream
         result = services.kill_switch_engage(actor=operator, reason="broker trouble")
         stream_deliver()  # the flatten order's fill
@@ -292,7 +292,7 @@ def test_failed_unwind_keeps_the_switch_engaged_and_alerts(frozen, operator):
 def test_risk_hooks_read_only_the_positions_from_the_database_per_order(aapl, broker, frozen,
                                                                          django_assert_num_queries):
     # given a position, an account snapshot and a warm risk state (cache), quote and account (1 s)
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api")
     stream_deliver()  # fills arrive over the trade stream
     AccountSnapshot.objects.create(time=T_OPEN, cash=D("100000"), equity=D("101000"), buying_power=D("200000"),
                                    broker="simulated")

@@ -61,11 +61,11 @@ def test_rebalance_workflow_order_refused(aapl, broker, frozen, engaged):
 
 
 def test_twap_slice_dispatch_refused(aapl, broker, frozen, operator):
-    from orders.slicing import slice_dispatch, twap_order_create
+    from orders.slicing import slice_dispatch, twap_order_place
 
     # given a TWAP parent with scheduled slices created before the switch was engaged
-    parent = twap_order_create(symbol="AAPL", side="buy", qty="9", slices=3, horizon_minutes=3, actor=operator,
-                               source="twap", reason="large order")
+    parent = twap_order_place(symbol="AAPL", side="buy", qty="9", slices=3, horizon_minutes=3, actor=operator,
+                               source="twap", reason="large order").order
     children = list(Order.objects.filter(parent_order=parent).order_by("slice_num"))
     assert [c.status for c in children] == ["scheduled"] * 3
     # when the switch is latched (without the unwind, to test the dispatch itself) and a slice is dispatched

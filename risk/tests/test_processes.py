@@ -61,13 +61,13 @@ def test_sixty_first_order_in_a_minute_refused_across_two_processes(redis_db_env
 def test_kill_switch_holds_after_worker_restart(tmp_path, operator, settings, redis_db_env):
     from orders.brokers import use_broker
     from orders.brokers.simulated import SimulatedBroker
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from risk.tests.conftest import asset
 
     settings.SIM_MARKET_HOURS = "always"
     a = asset("AAPL", "100")
     with use_broker(SimulatedBroker(market_hours="always")):
-        order_submit(symbol="AAPL", side="buy", qty="10", source="api")
+        order_place(symbol="AAPL", side="buy", qty="10", source="api")
         stream_deliver()
     env = child_env(SIM_MARKET_HOURS="always", **redis_db_env)
     worker = celery_command("worker", "-Q", "risk", "-P", "solo", "--without-gossip", "--without-mingle",

@@ -13,7 +13,7 @@ from django.core.cache import cache
 
 from orders.models import Order, OrderEvent
 from orders.pretrade import PreTradeRejection
-from orders.slicing import twap_order_create
+from orders.slicing import twap_order_place
 from risk import limiter, services
 from risk.checks import BROKER_RATE_KEY, ORDER_RATE_KEY
 from risk.models import RiskLimits
@@ -118,7 +118,7 @@ def test_console_preview_checks_the_whole_parent(aapl, broker, frozen, client, o
 def test_limits_measure_the_whole_parent(aapl, broker, frozen):
     # position limit 50,000: 600 shares at 100 are refused although every slice of 100 is small
     with pytest.raises(PreTradeRejection) as info:
-        twap_order_create(symbol="AAPL", side="buy", qty="600", slices=6, horizon_minutes=30, actor=None,
+        twap_order_place(symbol="AAPL", side="buy", qty="600", slices=6, horizon_minutes=30, actor=None,
                           source="api", reason="too big")
     assert info.value.code == "MAX_POSITION_NOTIONAL"
     assert info.value.data == {"position_notional": "60000.0000", "limit": "50000.000000"}
@@ -129,13 +129,13 @@ def test_limits_measure_the_whole_parent(aapl, broker, frozen):
 def test_the_order_notional_cap_measures_the_largest_slice(aapl, broker, frozen):
     # 300 shares = 30,000 whole, over the 25,000 order cap: as one slice it is refused...
     with pytest.raises(PreTradeRejection) as info:
-        twap_order_create(symbol="AAPL", side="buy", qty="300", slices=1, horizon_minutes=1, actor=None,
+        twap_order_place(symbol="AAPL", side="buy", qty="300", slices=1, horizon_minutes=1, actor=None,
                           source="api", reason="one piece", client_order_id="twap-one-slice")
     assert info.value.code == "MAX_ORDER_NOTIONAL"
     assert info.value.detail == "Largest TWAP slice notional 30000.00 exceeds the maximum of 25000.00."
     # ...as three slices of 10,000 it is accepted, with its three children and no rate budget spent
-    parent = twap_order_create(symbol="AAPL", side="buy", qty="300", slices=3, horizon_minutes=3, actor=None,
-                               source="api", reason="sliced")
+    parent = twap_order_place(symbol="AAPL", side="buy", qty="300", slices=3, horizon_minutes=3, actor=None,
+                               source="api", reason="sliced").order
     assert parent.status == "scheduled"
     assert list(parent.children.order_by("slice_num").values_list("qty", flat=True)) == [Decimal(100)] * 3
     for name in (ORDER_RATE_KEY, BROKER_RATE_KEY):
@@ -147,8 +147,8 @@ def test_engage_cancels_unsent_slices_and_reset_releases_nothing(aapl, broker, f
                                                                  django_capture_on_commit_callbacks):
     from orders.slicing import slices_dispatch_due
 
-    parent = twap_order_create(symbol="AAPL", side="buy", qty="9", slices=3, horizon_minutes=3, actor=None,
-                               source="api", reason="before the drill")
+    parent = twap_order_place(symbol="AAPL", side="buy", qty="9", slices=3, horizon_minutes=3, actor=None,
+                               source="api", reason="before the drill").order
     with django_capture_on_commit_callbacks(execute=True):
         services.kill_switch_engage(actor=operator, reason="drill", flatten=False)
     statuses = list(parent.children.order_by("slice_num").values_list("status", flat=True))

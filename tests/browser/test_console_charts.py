@@ -55,7 +55,7 @@ def _history(now: dt.datetime) -> None:
 
 def _twap_parent(operator, qty: int = 30, slices: int = 3):
     """A completed TWAP parent: its slices went through the gateway and filled."""
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.models import Fill, Order
     from trading_site.lib import clock
 
@@ -64,8 +64,8 @@ def _twap_parent(operator, qty: int = 30, slices: int = 3):
                                   status="filled", source="twap", total_slices=slices, reference_price=Decimal("100"),
                                   created_by=operator, reason="work it", created_at=now, updated_at=now)
     for n in range(1, slices + 1):
-        child = order_submit(symbol="AAPL", side="buy", qty=str(qty // slices), source="twap", actor=operator,
-                             reason="slice", client_order_id=f"twap-browser-1-s{n}")
+        child = order_place(symbol="AAPL", side="buy", qty=str(qty // slices), source="twap", actor=operator,
+                             reason="slice", client_order_id=f"twap-browser-1-s{n}").order
         wait_filled(child)
         Order.objects.filter(pk=child.pk).update(parent_order=parent, slice_num=n, total_slices=slices,
                                                  scheduled_time=now + dt.timedelta(minutes=n))
@@ -76,7 +76,7 @@ def _twap_parent(operator, qty: int = 30, slices: int = 3):
 @pytest.mark.parametrize("width", [768, 1280])
 def test_every_chart_renders_with_axes_and_data_points(page, live_server, make_user, console_market, width,
                                                        guide_img):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.reconcile import account_snapshot_record
     from trading_site.lib import clock
 
@@ -84,7 +84,7 @@ def test_every_chart_renders_with_axes_and_data_points(page, live_server, make_u
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     operator = make_user("olivia", "operator")
     _history(clock.now())
-    order_submit(symbol="MSFT", side="buy", qty="5", source="api", actor=operator, reason="seed")
+    order_place(symbol="MSFT", side="buy", qty="5", source="api", actor=operator, reason="seed")
     account_snapshot_record()
     parent = _twap_parent(operator)
     page.set_viewport_size({"width": width, "height": 900})
@@ -115,14 +115,14 @@ def test_every_chart_renders_with_axes_and_data_points(page, live_server, make_u
 
 def test_dashboard_after_a_kill_switch_flatten_shows_cash_equal_to_equity(page, live_server, make_user,
                                                                            console_market):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.reconcile import account_snapshot_record
     from risk.services import kill_switch_engage
 
     operator = make_user("olivia", "operator")
     account_snapshot_record()  # 100,000 cash: the last snapshot before the trading below
-    wait_filled(order_submit(symbol="AAPL", side="buy", qty="10", source="api", actor=operator, reason="seed"),
-                order_submit(symbol="MSFT", side="buy", qty="5", source="api", actor=operator, reason="seed"))
+    wait_filled(order_place(symbol="AAPL", side="buy", qty="10", source="api", actor=operator, reason="seed").order,
+                order_place(symbol="MSFT", side="buy", qty="5", source="api", actor=operator, reason="seed").order)
     page.set_viewport_size({"width": 1280, "height": 900})
     login(page, live_server, "olivia")
     page.wait_for_url(f"{live_server.url}/")
@@ -144,7 +144,7 @@ def test_dashboard_after_a_kill_switch_flatten_shows_cash_equal_to_equity(page, 
 @pytest.mark.parametrize("width", [768, 1280])
 def test_orders_page_shows_a_new_fill_and_a_completed_twap_parent_without_reload(page, live_server, make_user,
                                                                                  console_market, width, guide_img):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
 
     operator = make_user("olivia", "operator")
     parent = _twap_parent(operator)
@@ -158,7 +158,7 @@ def test_orders_page_shows_a_new_fill_and_a_completed_twap_parent_without_reload
     short = page.locator(f"#order-{parent.pk} .short-id span[title]")
     assert short.get_attribute("title") == "twap-browser-1" and short.inner_text() == "…rowser-1"
     page.evaluate("window.__notReloaded = true")
-    order = order_submit(symbol="MSFT", side="buy", qty="7", source="api", actor=operator, reason="a new fill")
+    order = order_place(symbol="MSFT", side="buy", qty="7", source="api", actor=operator, reason="a new fill").order
     wait_filled(order)
     row = page.locator(f"#order-{order.pk}")
     row.wait_for(state="visible", timeout=8000)

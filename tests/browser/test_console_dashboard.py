@@ -18,7 +18,7 @@ def _no_horizontal_scroll(page) -> int:
 
 
 def test_dashboard_figures_update_after_a_fill_without_reload(page, live_server, make_user, console_market, guide_img):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from orders.models import AccountSnapshot
     from orders.reconcile import account_snapshot_record
     from trading_site.lib import clock
@@ -37,7 +37,7 @@ def test_dashboard_figures_update_after_a_fill_without_reload(page, live_server,
     assert page.locator("#positions").inner_text().endswith("No open positions.")
     page.evaluate("window.__notReloaded = true")
     # when a fill happens elsewhere (another operator, a strategy, the API)
-    order_submit(symbol="AAPL", side="buy", qty="10", source="api", actor=operator, reason="browser test")
+    order_place(symbol="AAPL", side="buy", qty="10", source="api", actor=operator, reason="browser test")
     # then the positions and P&L appear within a few seconds, on the same page
     row = page.locator('#positions tr[data-symbol="AAPL"]')
     row.wait_for(state="visible", timeout=8000)
@@ -54,13 +54,13 @@ def test_dashboard_figures_update_after_a_fill_without_reload(page, live_server,
 
 @pytest.mark.parametrize("width", [768, 1280])
 def test_every_page_fits_without_horizontal_scroll(page, live_server, make_user, console_market, width, guide_img):
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from strategies.services import strategy_create
 
     admin = make_user("ada", "admin")
-    order_submit(symbol="MSFT", side="buy", qty="3", source="manual", actor=admin, reason="seed")
-    resting = order_submit(symbol="MSFT", side="buy", qty="2", source="manual", order_type="limit", limit_price="199",
-                           actor=admin, reason="a resting bid, so the cancel controls are on the page")
+    order_place(symbol="MSFT", side="buy", qty="3", source="manual", actor=admin, reason="seed")
+    resting = order_place(symbol="MSFT", side="buy", qty="2", source="manual", order_type="limit", limit_price="199",
+                           actor=admin, reason="a resting bid, so the cancel controls are on the page").order
     assert resting.status == "accepted"
     strategy_create(actor=admin, name="trend", kind="sma_crossover", parameters={"fast": 10, "slow": 40},
                     symbols=["AAPL", "MSFT"], reason="seed")

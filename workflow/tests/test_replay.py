@@ -17,7 +17,7 @@ from marketdata.models import Bar
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf as orders_conf
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import Order, Position
 from orders.selectors import price_cache_clear
 from risk.state import CACHE_KEY
@@ -81,7 +81,7 @@ def test_replay_signals_and_orders_equal_the_live_workflow_for_the_same_day(mark
 def test_replay_is_isolated_from_the_live_ledger(market):
     # given a live position bought through the gateway
     with time_machine.travel(dt.datetime(2010, 12, 1, 11, 0, tzinfo=NEW_YORK), tick=False):
-        order_submit(symbol="IBM", side="buy", qty="10", source="manual", reason="live")
+        order_place(symbol="IBM", side="buy", qty="10", source="manual", reason="live")
         stream_deliver()  # the live fill arrives over the trade stream
     live_orders = list(Order.objects.values_list("pk", "status", "filled_qty"))
     live_positions = list(Position.objects.values_list("symbol", "qty"))

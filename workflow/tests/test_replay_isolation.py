@@ -15,7 +15,7 @@ from django.db import connection
 
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker, session_position
-from orders.gateway import order_submit
+from orders.gateway import order_place
 from orders.models import Fill, Order, Position
 from orders.selectors import price_cache_clear
 from risk.state import CACHE_KEY
@@ -77,7 +77,7 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
     with use_broker(SimulatedBroker(market_hours="always", fill_delivery="inline")):
         for k in range(5):
             started = time.monotonic()
-            order = order_submit(symbol="IBM", side="buy", qty="1", source="manual", reason=f"live {k}")
+            order = order_place(symbol="IBM", side="buy", qty="1", source="manual", reason=f"live {k}").order
             latencies.append(time.monotonic() - started)
             assert order.status == "filled"
             time.sleep(0.5)
