@@ -40,8 +40,8 @@ PRE_TRADE_CHECKS: tuple[tuple[str, pretrade.Check, int], ...] = (
 )
 
 # Fill listeners, called in this order inside the fill's transaction (orders.events.fill_notify).
+# (The day-trade counter reads the ledger's fills directly: orders.selectors.fills_between.)
 FILL_LISTENERS: tuple[tuple[str, events.Listener], ...] = (
-    ("risk.trade_fills", risk_services.trade_fill_record),
     ("tax_lots", lots_apply_fill),
 )
 

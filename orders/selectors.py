@@ -125,6 +125,24 @@ def order_detail(*, order_id: int) -> Order | None:
     return Order.objects.filter(pk=order_id).prefetch_related("fills", "events").first()
 
 
+@dataclass(frozen=True, slots=True)
+class FillData:
+    symbol: str
+    side: str
+    qty: Decimal
+    executed_at: dt.datetime
+
+
+def fills_between(*, start: dt.datetime, end: dt.datetime) -> list[FillData]:
+    """Fills executed in ``[start, end)``, oldest first (the day-trade counter's window)."""
+    rows = (
+        Fill.objects.filter(executed_at__gte=start, executed_at__lt=end)
+        .order_by("executed_at", "id")
+        .values_list("symbol", "side", "qty", "executed_at")
+    )
+    return [FillData(symbol=s, side=side, qty=q, executed_at=at) for s, side, q, at in rows]
+
+
 def account_latest() -> AccountData | None:
     snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
     if snap is None:

@@ -13,8 +13,9 @@ from decimal import Decimal
 from django.db import transaction
 
 from marketdata import market_clock
+from orders.selectors import fills_between
 from risk import orders_port
-from risk.models import RiskEvent, TradeFill
+from risk.models import RiskEvent
 from risk.pdt import WINDOW_SESSIONS, Fill, PdtStatus, pdt_evaluate
 from risk.state import risk_state
 from trading_site.alerts import alert_raise
@@ -24,10 +25,14 @@ from trading_site.lib import clock
 def pdt_status(*, now: dt.datetime, equity: Decimal) -> PdtStatus:
     session = market_clock.current_or_previous_session(now)
     window = market_clock.sessions_window(ending=session, count=WINDOW_SESSIONS)
-    rows = TradeFill.objects.filter(session__gte=window[0], session__lte=window[-1]).values_list(
-        "session", "symbol", "side", "executed_at"
-    )
-    fills = [Fill(session=s, symbol=sym, side=side, executed_at=at) for s, sym, side, at in rows]
+    # The ledger's own fills (no copy of them): sessions are New York trading dates.
+    start = dt.datetime.combine(window[0], dt.time.min, tzinfo=clock.NEW_YORK)
+    end = dt.datetime.combine(window[-1] + dt.timedelta(days=1), dt.time.min, tzinfo=clock.NEW_YORK)
+    fills = [
+        Fill(session=f.executed_at.astimezone(clock.NEW_YORK).date(), symbol=f.symbol.upper(), side=f.side,
+             executed_at=f.executed_at)
+        for f in fills_between(start=start, end=end)
+    ]
     return pdt_evaluate(
         fills=fills, window=window, equity=equity, equity_threshold=risk_state().limits.pdt_equity_threshold
     )

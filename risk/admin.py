@@ -16,7 +16,6 @@ from risk.models import (
     RiskEvent,
     RiskLimits,
     RolloutPhase,
-    TradeFill,
 )
 from trading_site.lib.admin import ReadOnlyAdmin
 
@@ -44,5 +43,5 @@ class RolloutPhaseAdmin(ReadOnlyAdmin):
     list_display = ("number", "name", "capital_cap", "symbols")
 
 
-for model in (KillSwitch, RiskLimits, EquityWatermark, PositionRisk, TradeFill):
+for model in (KillSwitch, RiskLimits, EquityWatermark, PositionRisk):
     admin.site.register(model, ReadOnlyAdmin)

@@ -8,7 +8,7 @@ State that must survive restarts: :class:`KillSwitch` (one row; the truth behind
 with its history :class:`KillSwitchEvent`, :class:`CircuitBreaker` (latched per name),
 :class:`EquityWatermark` (start-of-day and peak equity for the loss breakers).
 :class:`RiskEvent` is the domain event log (trips, resets, exits, configuration changes).
-:class:`TradeFill` keeps the fills the PDT counter needs (fed by the orders fill listener).
+The PDT counter reads the ledger's fills (``orders.selectors.fills_between``); it keeps no copy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from trading_site.lib.money import money_field, price_field, qty_field
+from trading_site.lib.money import money_field, price_field
 
 PCT_DIGITS, PCT_PLACES = 8, 6
 
@@ -232,21 +232,3 @@ class PositionRisk(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
-
-
-class TradeFill(models.Model):
-    """A fill as the day-trade counter sees it (idempotent by execution id)."""
-
-    execution_id = models.CharField(max_length=64, unique=True)
-    symbol = models.CharField(max_length=16)
-    side = models.CharField(max_length=4)
-    qty = qty_field()
-    session = models.DateField(help_text="New York trading date")
-    executed_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["executed_at", "id"]
-        indexes = [models.Index(fields=["session", "symbol"])]
-
-    def __str__(self) -> str:
-        return f"{self.session} {self.side} {self.qty} {self.symbol}"

@@ -34,7 +34,6 @@ from risk.models import (
     RiskEvent,
     RiskLimits,
     RolloutPhase,
-    TradeFill,
 )
 from risk.state import limits_row, risk_state, state_invalidate
 from trading_site.alerts import alert_raise
@@ -501,20 +500,6 @@ def position_risk_set(*, actor, symbol: str, reason: str, stop_loss_pct: Decimal
                   data={"stop_loss_pct": str(stop_loss_pct), "take_profit_pct": str(take_profit_pct),
                         "trailing_stop_pct": str(trailing_stop_pct), "disabled": disabled})
     return row
-
-
-def trade_fill_record(event) -> None:
-    """Fill listener: keep what the day-trade counter needs (idempotent by execution id).
-
-    It runs inside every fill's transaction, so it is one ``INSERT ... ON CONFLICT DO NOTHING`` on the
-    unique execution id: no SELECT first and no savepoint, as ``get_or_create`` would cost.
-    """
-    session = event.executed_at.astimezone(clock.NEW_YORK).date()
-    TradeFill.objects.bulk_create(
-        [TradeFill(execution_id=event.execution_id, symbol=event.symbol.upper(), side=event.side, qty=event.qty,
-                   session=session, executed_at=event.executed_at)],
-        ignore_conflicts=True,
-    )
 
 
 # --- defaults --------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ def test_pre_trade_checks_run_in_the_wired_order():
 
 
 def test_fill_listeners_in_order():
-    assert [name for name, _ in wiring.FILL_LISTENERS] == ["risk.trade_fills", "tax_lots"]
-    assert events.registered_fill_listeners() == ["risk.trade_fills", "tax_lots"]
+    assert [name for name, _ in wiring.FILL_LISTENERS] == ["tax_lots"]
+    assert events.registered_fill_listeners() == ["tax_lots"]
 
 
 def test_every_beat_entry_is_listed_and_registered(settings):

@@ -1,17 +1,16 @@
-"""The risk poll task, the fill listener feeding the PDT counter, and the account monitor."""
+"""The risk poll task, the PDT counter over the ledger's fills, and the account monitor."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import transaction
 
-from orders.events import FillEvent
-from orders.models import AccountSnapshot
+from orders.models import AccountSnapshot, Fill, Order
+from orders.selectors import FillData, fills_between
 from risk import services, tasks
-from risk.account_monitor import account_status, pdt_check
-from risk.models import RiskEvent, TradeFill
+from risk.account_monitor import account_status, pdt_check, pdt_status
+from risk.models import RiskEvent
 from risk.selectors import breaker_open
 from risk.tests.conftest import T_OPEN
 from trading_site.models import Alert
@@ -20,20 +19,24 @@ D = Decimal
 pytestmark = pytest.mark.django_db
 
 
-def _fill(execution_id: str, side: str, at: dt.datetime, symbol: str = "AAPL") -> FillEvent:
-    return FillEvent(execution_id=execution_id, order_id=1, client_order_id=f"c-{execution_id}", symbol=symbol,
-                     side=side, qty=D("1"), price=D("100"), commission=D("0"), executed_at=at, source="api")
+def _fill(execution_id: str, side: str, at: dt.datetime, symbol: str = "AAPL") -> Fill:
+    """A filled order in the ledger, as the gateway books it (the day-trade counter reads these)."""
+    order = Order.objects.create(client_order_id=f"c-{execution_id}", symbol=symbol, side=side, qty=D("1"),
+                                 source="api", status="filled", filled_qty=D("1"), created_at=at, updated_at=at)
+    return Fill.objects.create(order=order, execution_id=execution_id, symbol=symbol, side=side, qty=D("1"),
+                               price=D("100"), executed_at=at, recorded_at=at)
 
 
-def test_fill_listener_is_idempotent_and_uses_the_new_york_date(django_assert_num_queries):
-    # 00:30 UTC on 11 March is 20:30 on 10 March in New York
+def test_the_day_trade_counter_reads_the_ledger_by_new_york_session():
+    # 00:30 UTC on 11 March is 20:30 on 10 March in New York: that fill belongs to the 10th
     late = dt.datetime(2026, 3, 11, 0, 30, tzinfo=dt.UTC)
-    # one statement each inside the fill's transaction (no SELECT first, no savepoint), duplicate included
-    with transaction.atomic(), django_assert_num_queries(2):
-        services.trade_fill_record(_fill("x1", "buy", late))
-        services.trade_fill_record(_fill("x1", "sell", late + dt.timedelta(minutes=1)))
-    row = TradeFill.objects.get()
-    assert (row.session, row.symbol, row.side) == (dt.date(2026, 3, 10), "AAPL", "buy")
+    _fill("x1", "buy", late)
+    _fill("x2", "sell", late + dt.timedelta(minutes=1))
+    status = pdt_status(now=dt.datetime(2026, 3, 11, 15, tzinfo=dt.UTC), equity=D("20000"))
+    assert status.day_trades == 1 and dt.date(2026, 3, 10) in status.window
+    assert fills_between(start=late, end=late + dt.timedelta(minutes=1)) == [
+        FillData(symbol="AAPL", side="buy", qty=D("1.000000000"), executed_at=late)
+    ]
 
 
 def test_poll_feeds_the_loss_breakers_from_the_account_snapshot(django_capture_on_commit_callbacks):
@@ -55,7 +58,7 @@ def _round_trips(days):
         t = dt.datetime(day.year, day.month, day.day, 15, tzinfo=dt.UTC)
         for side, minutes in (("buy", 0), ("sell", 5)):
             n += 1
-            services.trade_fill_record(_fill(f"e{n}", side, t + dt.timedelta(minutes=minutes)))
+            _fill(f"e{n}", side, t + dt.timedelta(minutes=minutes))
 
 
 def test_pdt_warning_before_the_fourth_day_trade_once_per_session(admin_user, django_capture_on_commit_callbacks):
