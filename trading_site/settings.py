@@ -336,6 +336,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderSideEnum": "orders.models.Side",
         "OrderStatusEnum": "orders.models.OrderStatus",
+        "OrderTypeEnum": "orders.models.OrderType",
+        "AlgoTypeEnum": [("twap", "twap")],
     },
 }
 # Requests larger than this are refused with 413 before any parsing.

@@ -184,7 +184,7 @@ def test_tables_fit_80_columns(book):
     from rich.console import Console
 
     from ops import monitoring
-    from trading_site.management.commands import monitor as cmd
+    from ops.management.commands import monitor as cmd
 
     with time_machine.travel(T0, tick=False):
         views = [cmd.render_positions(monitoring.monitor_positions()),

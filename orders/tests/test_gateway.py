@@ -391,7 +391,7 @@ def test_reconciliation_looks_up_recent_not_at_broker_orders(aapl, sim_broker, f
 
 
 def test_demo_step_records_one_snapshot(aapl, sim_broker, frozen):
-    from orders.apps import _demo_snapshot
+    from orders.reconcile import demo_snapshot as _demo_snapshot
     from orders.models import AccountSnapshot
 
     assert _demo_snapshot().startswith("equity 100000")

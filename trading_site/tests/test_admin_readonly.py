@@ -16,7 +16,7 @@ from trading_site.lib.admin import ReadOnlyAdmin
 MUST_BE_READ_ONLY = {
     "orders.order", "orders.fill", "trading_site.actionlog",
     "risk.killswitchevent", "risk.riskevent", "risk.circuitbreaker", "risk.rolloutphase",
-    "strategies.strategy", "strategies.signal", "strategies.rebalancerun",
+    "strategies.strategy", "strategies.signal", "workflow.rebalancerun",
     "tax.taxlot", "tax.realizedgain", "tax.washsale", "tax.taxtrade",
 }
 
