@@ -1,4 +1,4 @@
-"""Orders configuration (non-secret), read from the environment and validated loudly.
+"""Orders configuration (non-secret), read with the one typed reader (``trading_site.lib.env``).
 
 ``BROKER`` and ``ALPACA_PAPER`` live in the platform settings; everything specific to execution is
 here. Values are read once at import; tests override attributes of :data:`conf` directly.
@@ -6,50 +6,17 @@ here. Values are read once at import; tests override attributes of :data:`conf` 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-_env = environ.Env()
-
-
-def _decimal(name: str, default: str, *, low: Decimal, high: Decimal) -> Decimal:
-    raw = _env.str(name, default=default)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation as exc:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
-    if not value.is_finite() or not low <= value <= high:
-        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {raw!r}")
-    return value
-
-
-def _int(name: str, default: int, *, low: int, high: int) -> int:
-    try:
-        value = _env.int(name, default=default)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer") from exc
-    if not low <= value <= high:
-        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {value}")
-    return value
-
-
-def _float(name: str, default: float, *, low: float, high: float) -> float:
-    try:
-        value = _env.float(name, default=default)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be a number") from exc
-    if not low <= value <= high:
-        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {value}")
-    return value
+from trading_site.lib.env import env_decimal, env_float, env_int, env_str
 
 
 def _regex(name: str) -> str:
-    import re
-
-    raw = _env.str(name, default="")
+    raw = env_str(name)
     try:
         re.compile(raw)
     except re.error as exc:
@@ -103,32 +70,32 @@ class OrdersConf:
 
 def load() -> OrdersConf:
     return OrdersConf(
-        stale_order_minutes=_int("ORDERS_STALE_MINUTES", 15, low=1, high=7 * 24 * 60),
-        unknown_grace_seconds=_int("ORDERS_UNKNOWN_GRACE_SECONDS", 30, low=0, high=3600),
-        not_at_broker_lookback_days=_int("ORDERS_NOT_AT_BROKER_LOOKBACK_DAYS", 3, low=0, high=30),
-        reconcile_every_seconds=_int("ORDERS_RECONCILE_EVERY_SECONDS", 60, low=5, high=3600),
-        sim_tick_every_seconds=_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
-        twap_sweep_grace_seconds=_int("TWAP_SWEEP_GRACE_SECONDS", 10, low=1, high=3600),
-        twap_lookahead_seconds=_float("TWAP_LOOKAHEAD_SECONDS", 0.9, low=0.0, high=5.0),
-        sim_seed=_int("SIM_SEED", 42, low=0, high=2**31),
-        sim_slippage_bps=_decimal("SIM_SLIPPAGE_BPS", "2", low=Decimal(0), high=Decimal(500)),
-        sim_impact_coef_bps=_decimal("SIM_IMPACT_COEF_BPS", "10", low=Decimal(0), high=Decimal(10000)),
-        sim_commission_per_share=_decimal("SIM_COMMISSION_PER_SHARE", "0", low=Decimal(0), high=Decimal(1)),
-        sim_commission_min=_decimal("SIM_COMMISSION_MIN", "0", low=Decimal(0), high=Decimal(100)),
-        sim_participation=_decimal("SIM_PARTICIPATION", "0.10", low=Decimal("0.0001"), high=Decimal(1)),
-        sim_default_adv=_decimal("SIM_DEFAULT_ADV", "1000000", low=Decimal(1), high=Decimal(10) ** 12),
-        sim_reject_rate=_float("SIM_REJECT_RATE", 0.0, low=0.0, high=1.0),
-        sim_latency_ms=_int("SIM_LATENCY_MS", 0, low=0, high=60000),
+        stale_order_minutes=env_int("ORDERS_STALE_MINUTES", 15, low=1, high=7 * 24 * 60),
+        unknown_grace_seconds=env_int("ORDERS_UNKNOWN_GRACE_SECONDS", 30, low=0, high=3600),
+        not_at_broker_lookback_days=env_int("ORDERS_NOT_AT_BROKER_LOOKBACK_DAYS", 3, low=0, high=30),
+        reconcile_every_seconds=env_int("ORDERS_RECONCILE_EVERY_SECONDS", 60, low=5, high=3600),
+        sim_tick_every_seconds=env_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
+        twap_sweep_grace_seconds=env_int("TWAP_SWEEP_GRACE_SECONDS", 10, low=1, high=3600),
+        twap_lookahead_seconds=env_float("TWAP_LOOKAHEAD_SECONDS", 0.9, low_open=False, low=0.0, high=5.0),
+        sim_seed=env_int("SIM_SEED", 42, low=0, high=2**31),
+        sim_slippage_bps=env_decimal("SIM_SLIPPAGE_BPS", "2", low_open=False, low=Decimal(0), high=Decimal(500)),
+        sim_impact_coef_bps=env_decimal("SIM_IMPACT_COEF_BPS", "10", low_open=False, low=Decimal(0), high=Decimal(10000)),
+        sim_commission_per_share=env_decimal("SIM_COMMISSION_PER_SHARE", "0", low_open=False, low=Decimal(0), high=Decimal(1)),
+        sim_commission_min=env_decimal("SIM_COMMISSION_MIN", "0", low_open=False, low=Decimal(0), high=Decimal(100)),
+        sim_participation=env_decimal("SIM_PARTICIPATION", "0.10", low_open=False, low=Decimal("0.0001"), high=Decimal(1)),
+        sim_default_adv=env_decimal("SIM_DEFAULT_ADV", "1000000", low_open=False, low=Decimal(1), high=Decimal(10) ** 12),
+        sim_reject_rate=env_float("SIM_REJECT_RATE", 0.0, low_open=False, low=0.0, high=1.0),
+        sim_latency_ms=env_int("SIM_LATENCY_MS", 0, low=0, high=60000),
         sim_fail_submit_match=_regex("SIM_FAIL_SUBMIT_MATCH"),
-        sim_starting_cash=_decimal("SIM_STARTING_CASH", "100000", low=Decimal(0), high=Decimal(10) ** 12),
-        alpaca_url_override=_env.str("ALPACA_URL_OVERRIDE", default=""),
-        alpaca_stream_url_override=_env.str("ALPACA_STREAM_URL_OVERRIDE", default=""),
-        alpaca_data_url_override=_env.str("ALPACA_DATA_URL_OVERRIDE", default=""),
-        alpaca_timeout_seconds=_float("ALPACA_TIMEOUT_SECONDS", 10.0, low=0.1, high=120.0),
-        alpaca_retry_attempts=_int("ALPACA_RETRY_ATTEMPTS", 2, low=0, high=10),
-        alpaca_retry_wait_seconds=_int("ALPACA_RETRY_WAIT_SECONDS", 1, low=0, high=60),
-        trade_stream_poll_seconds=_int("TRADE_STREAM_POLL_SECONDS", 5, low=1, high=300),
-        sim_stream_poll_seconds=_float("SIM_STREAM_POLL_SECONDS", 0.1, low=0.01, high=10.0),
+        sim_starting_cash=env_decimal("SIM_STARTING_CASH", "100000", low_open=False, low=Decimal(0), high=Decimal(10) ** 12),
+        alpaca_url_override=env_str("ALPACA_URL_OVERRIDE"),
+        alpaca_stream_url_override=env_str("ALPACA_STREAM_URL_OVERRIDE"),
+        alpaca_data_url_override=env_str("ALPACA_DATA_URL_OVERRIDE"),
+        alpaca_timeout_seconds=env_float("ALPACA_TIMEOUT_SECONDS", 10.0, low_open=False, low=0.1, high=120.0),
+        alpaca_retry_attempts=env_int("ALPACA_RETRY_ATTEMPTS", 2, low=0, high=10),
+        alpaca_retry_wait_seconds=env_int("ALPACA_RETRY_WAIT_SECONDS", 1, low=0, high=60),
+        trade_stream_poll_seconds=env_int("TRADE_STREAM_POLL_SECONDS", 5, low=1, high=300),
+        sim_stream_poll_seconds=env_float("SIM_STREAM_POLL_SECONDS", 0.1, low_open=False, low=0.01, high=10.0),
     )
 
 

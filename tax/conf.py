@@ -1,4 +1,4 @@
-"""Tax settings from the environment (non-secret), validated loudly at import.
+"""Tax settings from the environment (non-secret), read with the one typed reader (``trading_site.lib.env``).
 
 - ``TAX_LOT_METHOD``: lot relief for platform fills — ``fifo`` (default; Alpaca's 1099-B uses FIFO),
   ``lifo`` or ``hifo``. Anything other than the broker's method is what-if analytics: the broker's
@@ -11,22 +11,12 @@
 
 from __future__ import annotations
 
-import environ
-from django.core.exceptions import ImproperlyConfigured
-
 from tax.engine import FIFO, HIFO, LIFO
-
-_env = environ.Env()
+from trading_site.lib.env import env_bool, env_enum, env_int
 
 FILL_METHODS = (FIFO, LIFO, HIFO)
 
-LOT_METHOD: str = _env.str("TAX_LOT_METHOD", default=FIFO).strip().lower()
-if LOT_METHOD not in FILL_METHODS:
-    raise ImproperlyConfigured(f"TAX_LOT_METHOD must be one of {', '.join(FILL_METHODS)}, not {LOT_METHOD!r}")
-
-WASH_SALE_BLOCK: bool = _env.bool("TAX_WASH_SALE_BLOCK", default=False)
-
-BLOTTER_HOUR: int = _env.int("TAX_BLOTTER_HOUR", default=16)
-BLOTTER_MINUTE: int = _env.int("TAX_BLOTTER_MINUTE", default=30)
-if not (0 <= BLOTTER_HOUR <= 23 and 0 <= BLOTTER_MINUTE <= 59):
-    raise ImproperlyConfigured("TAX_BLOTTER_HOUR/TAX_BLOTTER_MINUTE must be a valid time of day")
+LOT_METHOD: str = env_enum("TAX_LOT_METHOD", FIFO, FILL_METHODS)
+WASH_SALE_BLOCK: bool = env_bool("TAX_WASH_SALE_BLOCK", False)
+BLOTTER_HOUR: int = env_int("TAX_BLOTTER_HOUR", 16, low=0, high=23)
+BLOTTER_MINUTE: int = env_int("TAX_BLOTTER_MINUTE", 30, low=0, high=59)

@@ -1,4 +1,4 @@
-"""Settings, read from the environment (django-environ).
+"""Settings, read from the environment with the one typed reader (``trading_site.lib.env``).
 
 Two runtime modes (docs/ADRs/0001-runtime-modes.md):
 - embedded (default, ``DJANGO_ENV=embedded``): SQLite under ``var/``, Celery over an atomic
@@ -17,22 +17,22 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from trading_site.lib import queues
+from trading_site.lib.env import env_bool, env_float, env_int, env_list, env_str
 from trading_site.secret_store.settings_bridge import load_settings_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
-DJANGO_ENV = env.str("DJANGO_ENV", default="embedded")
+DJANGO_ENV = env_str("DJANGO_ENV", "embedded")
 if DJANGO_ENV not in ("embedded", "production", "test"):
     raise ImproperlyConfigured(f"DJANGO_ENV must be embedded, production or test, not {DJANGO_ENV!r}")
 PRODUCTION = DJANGO_ENV == "production"
 
 _DEV_SECRET_KEY = "embedded-mode-insecure-key-do-not-use-in-production"
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = env_bool("DEBUG", False)
 # Secrets come from the secrets layer (SECRETS_BACKEND=env|file|vault|aws,
 # docs/ADRs/0003-secrets-architecture.md); ordinary configuration stays in the environment.
-_SECRETS = load_settings_secrets(env)
+_SECRETS = load_settings_secrets()
 SECRET_KEY = _SECRETS.get("SECRET_KEY", "")
 if PRODUCTION:
     if DEBUG:
@@ -44,27 +44,27 @@ if PRODUCTION:
 else:
     SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required in production.")
 # A wildcard host lets any Host header through (password-reset-style link poisoning, cache
 # poisoning); production names its hosts unless the operator says otherwise, in so many words.
-if PRODUCTION and any(h == "*" for h in ALLOWED_HOSTS) and not env.bool("ALLOWED_HOSTS_ALLOW_WILDCARD", default=False):
+if PRODUCTION and any(h == "*" for h in ALLOWED_HOSTS) and not env_bool("ALLOWED_HOSTS_ALLOW_WILDCARD", False):
     raise ImproperlyConfigured(
         "ALLOWED_HOSTS=* is refused in production: list the host names "
         "(or set ALLOWED_HOSTS_ALLOW_WILDCARD=true to force it)."
     )
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PORT = env.int("PORT", default=8000)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+PORT = env_int("PORT", 8000)
 if not 0 < PORT < 65536:
     raise ImproperlyConfigured(f"PORT must be between 1 and 65535, not {PORT}")
 # gunicorn layout of `make run` (and the benchmarks): processes × threads. Process-per-request
 # (threads 1) measured best on 2 cores: Python threads in one process contend for the GIL and
 # stretch the latency tail (bench/bench_orders.py).
-WEB_WORKERS = env.int("WEB_WORKERS", default=4)
-WEB_THREADS = env.int("WEB_THREADS", default=1)
+WEB_WORKERS = env_int("WEB_WORKERS", 4)
+WEB_THREADS = env_int("WEB_THREADS", 1)
 if not (1 <= WEB_WORKERS <= 64 and 1 <= WEB_THREADS <= 64):
     raise ImproperlyConfigured("WEB_WORKERS and WEB_THREADS must be between 1 and 64")
 
@@ -138,11 +138,11 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'trading.sqlite3'}")
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'trading.sqlite3'}")
 if PRODUCTION and DATABASE_URL.startswith("sqlite"):
     raise ImproperlyConfigured("Production needs PostgreSQL: set DATABASE_URL=postgres://...")
 try:
-    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}  # django-environ parses the URL
 except Exception as exc:  # django-environ raises several types for malformed URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 if _SECRETS.get("DATABASE_PASSWORD"):
@@ -157,14 +157,14 @@ if _engine.endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 elif "postgresql" in _engine:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", 60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     raise ImproperlyConfigured(f"DATABASE_URL must be PostgreSQL or SQLite, got engine {_engine}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery ---------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 if PRODUCTION and not REDIS_URL:
@@ -175,7 +175,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="trading"),
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "trading"),
         }
     }
 else:
@@ -218,30 +218,30 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Seconds after which /healthz considers a loop (worker, beat, trade stream) dead or stuck. Each
 # writes its heartbeat every 5 s, so a dead loop turns /healthz 503 within this many seconds.
-HEARTBEAT_MAX_AGE = env.int("HEARTBEAT_MAX_AGE", default=15)
+HEARTBEAT_MAX_AGE = env_int("HEARTBEAT_MAX_AGE", 15)
 if not 5 <= HEARTBEAT_MAX_AGE <= 3600:
     raise ImproperlyConfigured("HEARTBEAT_MAX_AGE must be between 5 and 3600 seconds")
 
 # --- Trading configuration (non-secret) -------------------------------------------------------------
-BROKER = env.str("BROKER", default="simulated")
+BROKER = env_str("BROKER", "simulated")
 if BROKER not in ("simulated", "alpaca"):
     raise ImproperlyConfigured(f"BROKER must be simulated or alpaca, not {BROKER!r}")
-ALPACA_PAPER = env.bool("ALPACA_PAPER", default=True)
-SECRETS_BACKEND = env.str("SECRETS_BACKEND", default="env")
+ALPACA_PAPER = env_bool("ALPACA_PAPER", True)
+SECRETS_BACKEND = env_str("SECRETS_BACKEND", "env")
 if SECRETS_BACKEND not in ("env", "file", "vault", "aws"):
     raise ImproperlyConfigured(f"SECRETS_BACKEND must be env, file, vault or aws, not {SECRETS_BACKEND!r}")
-SIM_MARKET_HOURS = env.str("SIM_MARKET_HOURS", default="nyse")
+SIM_MARKET_HOURS = env_str("SIM_MARKET_HOURS", "nyse")
 if SIM_MARKET_HOURS not in ("always", "nyse"):
     raise ImproperlyConfigured(f"SIM_MARKET_HOURS must be always or nyse, not {SIM_MARKET_HOURS!r}")
 # How the simulated exchange's trade updates (fills) reach the ledger: "stream" — the dedicated
 # trade-stream process delivers them, as Alpaca's websocket does, and an order request returns at
 # the exchange's acceptance; "inline" — the submitting request books them before it returns
 # (replay, and the test suite's default). docs/CONCEPTS/execution.md.
-SIM_FILL_DELIVERY = env.str("SIM_FILL_DELIVERY", default="stream")
+SIM_FILL_DELIVERY = env_str("SIM_FILL_DELIVERY", "stream")
 if SIM_FILL_DELIVERY not in ("stream", "inline"):
     raise ImproperlyConfigured(f"SIM_FILL_DELIVERY must be stream or inline, not {SIM_FILL_DELIVERY!r}")
 # Demo fast mode: one demo trading day every N wall-clock minutes (0 = real time; docs/CONCEPTS/demo-market.md).
-DEMO_DAY_MINUTES = env.float("DEMO_DAY_MINUTES", default=0)
+DEMO_DAY_MINUTES = env_float("DEMO_DAY_MINUTES", 0)
 if not (DEMO_DAY_MINUTES == 0 or 0.5 <= DEMO_DAY_MINUTES <= 1440):
     raise ImproperlyConfigured(f"DEMO_DAY_MINUTES must be 0 or between 0.5 and 1440, not {DEMO_DAY_MINUTES}")
 if DEMO_DAY_MINUTES and (DJANGO_ENV != "embedded" or BROKER != "simulated"):
@@ -262,20 +262,20 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_RATE_LIMITS = {
     # Failed logins per IP and per account (allauth keeps the counters in the shared cache).
-    "login_failed": env.str("LOGIN_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+    "login_failed": env_str("LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key"),
 }
 # The real client address (login and token rate limits, audit): the number of reverse proxies under
 # our control in front of the app. 0 (default): the TCP peer (REMOTE_ADDR) is the client and
 # X-Forwarded-For is ignored — a client could otherwise pick its own address per request. Behind one
 # proxy that appends to X-Forwarded-For (nginx, Caddy, a load balancer), 1. docs/RUNBOOKS/production.md.
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 if not 0 <= NUM_PROXIES <= 5:
     raise ImproperlyConfigured(f"NUM_PROXIES must be between 0 and 5, not {NUM_PROXIES}")
 ALLAUTH_TRUSTED_PROXY_COUNT = NUM_PROXIES
 # API tokens (trading_site/tokens.py): lifetime in days by default and at most, tokens per user.
-API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
-API_TOKEN_MAX_TTL_DAYS = env.int("API_TOKEN_MAX_TTL_DAYS", default=365)
-API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
+API_TOKEN_MAX_TTL_DAYS = env_int("API_TOKEN_MAX_TTL_DAYS", 365)
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)
 if not 1 <= API_TOKEN_TTL_DAYS <= API_TOKEN_MAX_TTL_DAYS <= 3650 or not 1 <= API_TOKENS_PER_USER <= 1000:
     raise ImproperlyConfigured(
         "API_TOKEN_TTL_DAYS must be between 1 and API_TOKEN_MAX_TTL_DAYS (at most 3650); "
@@ -283,7 +283,7 @@ if not 1 <= API_TOKEN_TTL_DAYS <= API_TOKEN_MAX_TTL_DAYS <= 3650 or not 1 <= API
     )
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Trading Platform"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the <body> header attribute instead
@@ -341,7 +341,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 # Requests larger than this are refused with 413 before any parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 
 # --- Auditlog --------------------------------------------------------------------------------------
 AUDITLOG_DISABLE_REMOTE_ADDR = False
@@ -395,9 +395,9 @@ CONTENT_SECURITY_POLICY = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
@@ -405,13 +405,13 @@ if PRODUCTION:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Logging ---------------------------------------------------------------------------------------
-LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # Leave Celery's INFO lines about the every-second tasks (TWAP dispatch, sim tick, heartbeat) out of
 # the log. `make run` (run_platform) turns it on for its children, so its terminal stays readable.
-LOG_QUIET_FREQUENT_TASKS = env.bool("LOG_QUIET_FREQUENT_TASKS", default=False)
+LOG_QUIET_FREQUENT_TASKS = env_bool("LOG_QUIET_FREQUENT_TASKS", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -391,8 +391,8 @@ def test_reconciliation_looks_up_recent_not_at_broker_orders(aapl, sim_broker, f
 
 
 def test_demo_step_records_one_snapshot(aapl, sim_broker, frozen):
-    from orders.reconcile import demo_snapshot as _demo_snapshot
     from orders.models import AccountSnapshot
+    from orders.reconcile import demo_snapshot as _demo_snapshot
 
     assert _demo_snapshot().startswith("equity 100000")
     assert _demo_snapshot() == "exists"

@@ -5,14 +5,15 @@ the right type or raises :class:`~django.core.exceptions.ImproperlyConfigured` n
 what it must be and what it got — at import time, so a bad deployment stops at start-up with one
 sentence instead of trading on a surprise. Numbers follow the one grammar of
 :mod:`trading_site.lib.money` (ASCII digits, one sign, one decimal point: no ``1_0``, no exponent,
-no NaN, no other scripts' digits). An empty variable counts as unset.
+no NaN, no other scripts' digits). An empty variable counts as unset. Every reader takes an optional
+``environ`` mapping instead of ``os.environ`` (the secrets layer validates a candidate environment).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
@@ -25,8 +26,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name)
+Environ = Mapping[str, str]
+
+
+def _raw(name: str, environ: Environ | None = None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name)
     if value is None or not value.strip():
         return None
     return value.strip()
@@ -45,13 +49,21 @@ def _check_bounds(name: str, value, raw: str, low, high, *, low_open: bool):
     return value
 
 
-def env_str(name: str, default: str = "") -> str:
-    raw = _raw(name)
+def env_str(name: str, default: str = "", *, environ: Environ | None = None) -> str:
+    raw = _raw(name, environ)
     return default if raw is None else raw
 
 
-def env_bool(name: str, default: bool) -> bool:
-    raw = _raw(name)
+def env_list(name: str, default: Iterable[str] = (), *, environ: Environ | None = None) -> list[str]:
+    """A comma-separated list (items stripped, empty items dropped)."""
+    raw = _raw(name, environ)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_bool(name: str, default: bool, *, environ: Environ | None = None) -> bool:
+    raw = _raw(name, environ)
     if raw is None:
         return default
     if raw.lower() in _TRUE:
@@ -61,9 +73,11 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {raw!r}")
 
 
-def env_int(name: str, default: int, *, low: int | None = None, high: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, low: int | None = None, high: int | None = None, environ: Environ | None = None
+) -> int:
     """An integer in ``[low, high]``."""
-    raw = _raw(name)
+    raw = _raw(name, environ)
     if raw is None:
         return default
     if not _INT_RE.fullmatch(raw):
@@ -72,10 +86,16 @@ def env_int(name: str, default: int, *, low: int | None = None, high: int | None
 
 
 def env_decimal(
-    name: str, default: str | Decimal, *, low: Decimal | None = None, high: Decimal | None = None, low_open: bool = True
+    name: str,
+    default: str | Decimal,
+    *,
+    low: Decimal | None = None,
+    high: Decimal | None = None,
+    low_open: bool = True,
+    environ: Environ | None = None,
 ) -> Decimal:
     """A decimal in ``(low, high]`` (``[low, high]`` with ``low_open=False``)."""
-    raw = _raw(name)
+    raw = _raw(name, environ)
     text = str(default) if raw is None else raw
     if not _NUMBER_RE.fullmatch(text):
         raise ImproperlyConfigured(f"{name} must be a number, not {text!r}")
@@ -83,7 +103,7 @@ def env_decimal(
 
 
 def env_float(name: str, default: float | str, *, low: float | None = None, high: float | None = None,
-              low_open: bool = True) -> float:
+              low_open: bool = True, environ: Environ | None = None) -> float:
     """A float read through the decimal grammar, in ``(low, high]`` (``[low, high]`` with ``low_open=False``)."""
     value = env_decimal(
         name,
@@ -91,25 +111,37 @@ def env_float(name: str, default: float | str, *, low: float | None = None, high
         low=None if low is None else Decimal(str(low)),
         high=None if high is None else Decimal(str(high)),
         low_open=low_open,
+        environ=environ,
     )
     return float(value)
 
 
-def env_duration(name: str, default: float | str, *, low: float = 0.0, high: float | None = None) -> float:
-    """A duration in seconds: ``30``, ``30s``, ``500ms``, ``5m``, ``2h``, ``1d``; in ``(low, high]``."""
-    raw = _raw(name)
+def env_duration(
+    name: str,
+    default: float | str,
+    *,
+    low: float = 0.0,
+    high: float | None = None,
+    low_open: bool = True,
+    environ: Environ | None = None,
+) -> float:
+    """A duration in seconds: ``30``, ``30s``, ``500ms``, ``5m``, ``2h``, ``1d``; in ``(low, high]``
+    (``[low, high]`` with ``low_open=False``)."""
+    raw = _raw(name, environ)
     text = str(default) if raw is None else raw
     match = _DURATION_RE.fullmatch(text)
     if not match:
         raise ImproperlyConfigured(f"{name} must be a duration such as 30, 30s, 500ms, 5m or 2h, not {text!r}")
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    return _check_bounds(name, seconds, text, low, high, low_open=True)
+    return _check_bounds(name, seconds, text, low, high, low_open=low_open)
 
 
-def env_enum(name: str, default: str, choices: Iterable[str], *, lower: bool = True) -> str:
+def env_enum(
+    name: str, default: str, choices: Iterable[str], *, lower: bool = True, environ: Environ | None = None
+) -> str:
     """One of ``choices`` (compared in lower case unless ``lower=False``)."""
     allowed = tuple(choices)
-    raw = _raw(name)
+    raw = _raw(name, environ)
     value = default if raw is None else (raw.lower() if lower else raw)
     if value not in allowed:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(allowed)}, not {value!r}")

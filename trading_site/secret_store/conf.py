@@ -1,4 +1,4 @@
-"""Configuration of the secrets layer, read from the environment and validated loudly.
+"""Configuration of the secrets layer, read with the one typed reader (``trading_site.lib.env``).
 
 The backend itself is ``settings.SECRETS_BACKEND`` (validated in settings.py); when settings are
 still loading (the settings bridge) it is read from ``SECRETS_BACKEND`` directly. Everything else is
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from trading_site.lib.env import env_duration, env_enum, env_str
 
 BACKENDS = ("env", "file", "vault", "aws")
 
@@ -35,44 +36,30 @@ class SecretsConfig:
     aws_prefix: str = "trading/"
 
 
-def _env_for(environ_map: Mapping[str, str] | None) -> environ.Env:
-    env = environ.Env()
-    if environ_map is not None:
-        env.ENVIRON = environ_map
-    return env
-
-
 def secrets_config_from_env(environ_map: Mapping[str, str] | None = None, *, backend: str | None = None) -> SecretsConfig:
-    """Build and validate the configuration (``environ_map`` defaults to ``os.environ``)."""
-    env = _env_for(environ_map)
-    backend = backend or env.str("SECRETS_BACKEND", default="env")
+    """Build and validate the configuration (``environ_map`` defaults to the process environment)."""
+    env = environ_map
+    backend = backend or env_enum("SECRETS_BACKEND", "env", BACKENDS, environ=env)
     if backend not in BACKENDS:
         raise ImproperlyConfigured(f"SECRETS_BACKEND must be env, file, vault or aws, not {backend!r}")
-    try:
-        ttl = env.float("SECRETS_CACHE_TTL", default=300.0)
-        timeout = env.float("VAULT_TIMEOUT", default=5.0)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"SECRETS_CACHE_TTL and VAULT_TIMEOUT must be numbers of seconds: {exc}") from None
-    if ttl < 0:
-        raise ImproperlyConfigured(f"SECRETS_CACHE_TTL must be >= 0 seconds, not {ttl}")
-    if timeout <= 0:
-        raise ImproperlyConfigured(f"VAULT_TIMEOUT must be > 0 seconds, not {timeout}")
+    ttl = env_duration("SECRETS_CACHE_TTL", 300.0, low=0.0, low_open=False, high=7 * 86400, environ=env)
+    timeout = env_duration("VAULT_TIMEOUT", 5.0, low=0.0, high=600, environ=env)
     config = SecretsConfig(
         backend=backend,
         cache_ttl=ttl,
-        file_dir=env.str("SECRETS_FILE_DIR", default=""),
-        vault_addr=env.str("VAULT_ADDR", default=""),
-        vault_token=env.str("VAULT_TOKEN", default=""),
-        vault_role_id=env.str("VAULT_ROLE_ID", default=""),
-        vault_secret_id=env.str("VAULT_SECRET_ID", default=""),
-        vault_approle_mount=env.str("VAULT_APPROLE_MOUNT", default="approle").strip("/"),
-        vault_mount=env.str("VAULT_MOUNT", default="secret").strip("/"),
-        vault_path_prefix=env.str("VAULT_PATH_PREFIX", default="trading").strip("/"),
-        vault_namespace=env.str("VAULT_NAMESPACE", default=""),
+        file_dir=env_str("SECRETS_FILE_DIR", "", environ=env),
+        vault_addr=env_str("VAULT_ADDR", "", environ=env),
+        vault_token=env_str("VAULT_TOKEN", "", environ=env),
+        vault_role_id=env_str("VAULT_ROLE_ID", "", environ=env),
+        vault_secret_id=env_str("VAULT_SECRET_ID", "", environ=env),
+        vault_approle_mount=env_str("VAULT_APPROLE_MOUNT", "approle", environ=env).strip("/"),
+        vault_mount=env_str("VAULT_MOUNT", "secret", environ=env).strip("/"),
+        vault_path_prefix=env_str("VAULT_PATH_PREFIX", "trading", environ=env).strip("/"),
+        vault_namespace=env_str("VAULT_NAMESPACE", "", environ=env),
         vault_timeout=timeout,
-        aws_region=env.str("AWS_REGION", default="") or env.str("AWS_DEFAULT_REGION", default=""),
-        aws_endpoint_url=env.str("AWS_ENDPOINT_URL", default=""),
-        aws_prefix=env.str("SECRETS_AWS_PREFIX", default="trading/"),
+        aws_region=env_str("AWS_REGION", "", environ=env) or env_str("AWS_DEFAULT_REGION", "", environ=env),
+        aws_endpoint_url=env_str("AWS_ENDPOINT_URL", "", environ=env),
+        aws_prefix=env_str("SECRETS_AWS_PREFIX", "trading/", environ=env),
     )
     if backend == "vault":
         if not config.vault_addr.startswith(("http://", "https://")):
@@ -93,8 +80,8 @@ def alpaca_base_url(environ_map: Mapping[str, str] | None = None) -> str:
     """Overrides alpaca-py's trading endpoint for the rotation check (a proxy, or the fake server in
     tests): ``ALPACA_BASE_URL``, else the broker adapter's ``ALPACA_URL_OVERRIDE`` (orders/conf.py),
     so the new keys are verified against the endpoint the broker will use."""
-    env = _env_for(environ_map)
-    url = env.str("ALPACA_BASE_URL", default="") or env.str("ALPACA_URL_OVERRIDE", default="")
+    env = environ_map
+    url = env_str("ALPACA_BASE_URL", "", environ=env) or env_str("ALPACA_URL_OVERRIDE", "", environ=env)
     if url and not url.startswith(("http://", "https://")):
         raise ImproperlyConfigured(f"ALPACA_BASE_URL must be an http(s) URL, not {url!r}")
     return url.rstrip("/")

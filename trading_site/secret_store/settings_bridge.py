@@ -4,7 +4,7 @@ secrets (``SECRET_KEY``, the Alpaca keys, ``DATABASE_PASSWORD``) from the config
 settings.py calls :func:`load_settings_secrets` once::
 
     from trading_site.secret_store.settings_bridge import load_settings_secrets
-    _SECRETS = load_settings_secrets(env)
+    _SECRETS = load_settings_secrets()
     SECRET_KEY = _SECRETS.get("SECRET_KEY", "")
     ...
     if _SECRETS.get("DATABASE_PASSWORD"):
@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from trading_site.lib.env import env_str
 from trading_site.secret_store.base import SecretAccessDenied, SecretError, SecretNotFound
 from trading_site.secret_store.conf import secrets_config_from_env
 from trading_site.secret_store.manager import manager_build, manager_install
@@ -38,19 +39,18 @@ def _secrets_command() -> bool:
     return sys.argv[1:2] == ["secrets"]
 
 
-def load_settings_secrets(env: environ.Env | None = None) -> dict[str, str]:
+def load_settings_secrets(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return ``{name: value}`` for the settings-time secrets that exist in the backend.
 
     Raises ImproperlyConfigured (naming the secrets and the backend, never a value) when a secret the
     configuration requires is missing or the backend cannot be used.
     """
-    env = env or environ.Env()
-    config = secrets_config_from_env(env.ENVIRON)
+    config = secrets_config_from_env(environ)
     manager = manager_build(config)
     manager_install(manager)
     current = {
-        "DJANGO_ENV": env.str("DJANGO_ENV", default="embedded"),
-        "BROKER": env.str("BROKER", default="simulated"),
+        "DJANGO_ENV": env_str("DJANGO_ENV", "embedded", environ=environ),
+        "BROKER": env_str("BROKER", "simulated", environ=environ),
         "SECRETS_BACKEND": config.backend,
     }
     values: dict[str, str] = {}

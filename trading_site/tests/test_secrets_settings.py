@@ -20,10 +20,10 @@ API_KEY, API_SECRET = "PKSETTINGS01", "SKSETTINGS01"
 # settings.py as the lead patches it (see the bridge's docstring): the real module plus the bridge.
 SETTINGS_MODULE = """
 from trading_site.settings_test import *  # noqa: F403
-from trading_site.settings_test import DATABASES, env
+from trading_site.settings_test import DATABASES
 from trading_site.secret_store.settings_bridge import load_settings_secrets
 
-_SECRETS = load_settings_secrets(env)
+_SECRETS = load_settings_secrets()
 SECRET_KEY = _SECRETS.get("SECRET_KEY", "")
 if _SECRETS.get("DATABASE_PASSWORD"):
     DATABASES["default"]["PASSWORD"] = _SECRETS["DATABASE_PASSWORD"]
