@@ -45,6 +45,7 @@ from tax.models import TaxExport
 from tax.selectors import wash_sale_preview
 from trading_site.health import health_report
 from trading_site.lib import clock
+from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import quantize_money
 from trading_site.models import ActionLog, Alert
@@ -181,7 +182,7 @@ def alerts_active(*, limit: int = 10) -> list[Alert]:
     return list(Alert.objects.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[:limit])
 
 
-def performance_latest():
+def performance_latest() -> DailyPerformance | None:
     """The latest market-close report (daily P&L, cumulative return, drawdown), or None."""
 
     return DailyPerformance.objects.order_by("-day").first()
@@ -415,7 +416,7 @@ CHECK_PASSED_DETAIL = {
 
 
 def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit_price: object,
-                  time_in_force: str, actor, slices: int | None = None,
+                  time_in_force: str, actor: Actor, slices: int | None = None,
                   horizon_minutes: Decimal | None = None) -> OrderPreview:
     """Validate like the gateway, then run the one pre-trade pipeline in preview
     (:func:`orders.pretrade.dry_run`: every check, nothing stored, sent or counted) and the wash-sale
@@ -627,5 +628,5 @@ def tax_exports_recent(*, limit: int = 20) -> list[dict]:
     return list(TaxExport.objects.order_by("-created_at").values("id", "kind", "period", "created_at")[:limit])
 
 
-def tax_export_get(*, export_id: int):
+def tax_export_get(*, export_id: int) -> TaxExport | None:
     return TaxExport.objects.filter(pk=export_id).first()

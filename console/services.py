@@ -16,12 +16,13 @@ from orders.gateway import OrderConflict, PlaceResult, order_place
 from orders.models import Order, OrderSource
 from orders.slicing import twap_order_place
 from trading_site.audit import action_record
+from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 
 
 def manual_order_submit(
     *,
-    actor,
+    actor: Actor,
     symbol: str,
     side: str,
     qty: Decimal | str,

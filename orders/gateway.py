@@ -69,6 +69,7 @@ from orders.models import (
 from orders.selectors import last_price
 from trading_site.audit import action_record
 from trading_site.lib import clock, queues
+from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
 from trading_site.lib.sql import fetch_one
@@ -282,7 +283,7 @@ def order_dry_run(
     side: str,
     qty: object,
     source: str,
-    actor=None,
+    actor: Actor = None,
     order_type: str = OrderType.MARKET,
     limit_price: object = None,
     time_in_force: str = TimeInForce.DAY,
@@ -306,7 +307,7 @@ def order_place(
     side: str,
     qty: object,
     source: str,
-    actor=None,
+    actor: Actor = None,
     order_type: str = OrderType.MARKET,
     limit_price: object = None,
     time_in_force: str = TimeInForce.DAY,
@@ -584,7 +585,7 @@ def order_resolve(*, order_id: int) -> Order:
     return Order.objects.get(pk=order_id)
 
 
-def order_cancel(*, order: Order | int, actor=None, reason: str = "") -> Order:
+def order_cancel(*, order: Order | int, actor: Actor = None, reason: str = "") -> Order:
     """Cancel one order. Scheduled (never sent) orders are canceled locally; sent ones at the broker."""
     order_id = order.pk if isinstance(order, Order) else order
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
@@ -622,7 +623,7 @@ def order_cancel(*, order: Order | int, actor=None, reason: str = "") -> Order:
     return Order.objects.get(pk=order_id)
 
 
-def order_cancel_all(*, actor, reason: str, include_scheduled: bool = True) -> int:
+def order_cancel_all(*, actor: Actor, reason: str, include_scheduled: bool = True) -> int:
     """Cancel every open order (and, by default, scheduled TWAP slices). Returns how many were canceled."""
     statuses = set(OPEN_STATUSES) | ({OrderStatus.SCHEDULED} if include_scheduled else set())
     count = 0
@@ -635,7 +636,7 @@ def order_cancel_all(*, actor, reason: str, include_scheduled: bool = True) -> i
     return count
 
 
-def positions_flatten_all(*, actor, reason: str, source: str = OrderSource.KILL_SWITCH) -> list[Order]:
+def positions_flatten_all(*, actor: Actor, reason: str, source: str = OrderSource.KILL_SWITCH) -> list[Order]:
     """Market orders closing every non-zero position. Idempotent while a flatten order is working."""
     orders: list[Order] = []
     for pos in Position.objects.exclude(qty=0).order_by("symbol"):

@@ -70,6 +70,7 @@ from orders.models import TERMINAL_STATUSES, Order, OrderEvent, OrderSource, Ord
 from orders.twap import MAX_SLICES, TWAPPlanError, TWAPSlicer
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.actors import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def twap_order_place(
     qty: object,
     slices: int,
     horizon_minutes: object,
-    actor,
+    actor: Actor,
     source: str,
     reason: str = "",
     start_time: dt.datetime | None = None,
@@ -251,7 +252,7 @@ def twap_dry_run(
     slices: int,
     horizon_minutes: object,
     source: str,
-    actor=None,
+    actor: Actor = None,
     start_time: dt.datetime | None = None,
     order_type: str = "market",
     limit_price: object = None,
@@ -563,7 +564,7 @@ def parents_finalize(*, now: dt.datetime) -> int:
     return finished
 
 
-def twap_parent_cancel(*, parent_id: int, actor, reason: str) -> Order:
+def twap_parent_cancel(*, parent_id: int, actor: Actor, reason: str) -> Order:
     """Cancel a parent: its unsent children locally, its open children at the broker."""
     return order_cancel(order=parent_id, actor=actor, reason=reason)
 

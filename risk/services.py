@@ -39,6 +39,7 @@ from risk.state import limits_row, risk_state, state_invalidate
 from trading_site.alerts import alert_raise
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 from trading_site.lib.roles import ADMIN, OPERATOR, has_role
 from trading_site.models import Alert
@@ -114,7 +115,7 @@ def _kill_switch_write(row: KillSwitch, *, engaged: bool, actor, reason: str, no
 
 
 @transaction.atomic
-def kill_switch_latch(*, actor, reason: str) -> bool:
+def kill_switch_latch(*, actor: Actor, reason: str) -> bool:
     """Engage the durable state. Returns False if it was already engaged (the reason is still logged)."""
     reason = _require_reason(reason)
     _require_role(actor, OPERATOR, "Engaging the kill switch")
@@ -132,7 +133,7 @@ def kill_switch_latch(*, actor, reason: str) -> bool:
     return changed
 
 
-def kill_switch_unwind(*, actor, reason: str, flatten: bool) -> KillSwitchResult:
+def kill_switch_unwind(*, actor: Actor, reason: str, flatten: bool) -> KillSwitchResult:
     """Cancel every open order (scheduled slices included) and, if ``flatten``, flatten positions."""
 
     result = KillSwitchResult(engaged=True, changed=False)
@@ -162,7 +163,7 @@ def kill_switch_unwind(*, actor, reason: str, flatten: bool) -> KillSwitchResult
     return result
 
 
-def kill_switch_engage(*, actor, reason: str, flatten: bool | None = None) -> KillSwitchResult:
+def kill_switch_engage(*, actor: Actor, reason: str, flatten: bool | None = None) -> KillSwitchResult:
     """Latch the switch, then cancel open orders and flatten positions (the ``kill_switch_flatten`` limit)."""
     changed = kill_switch_latch(actor=actor, reason=reason)
     if flatten is None:
@@ -173,7 +174,7 @@ def kill_switch_engage(*, actor, reason: str, flatten: bool | None = None) -> Ki
 
 
 @transaction.atomic
-def kill_switch_reset(*, actor, reason: str) -> KillSwitchResult:
+def kill_switch_reset(*, actor: Actor, reason: str) -> KillSwitchResult:
     reason = _require_reason(reason)
     _require_role(actor, ADMIN, "Resetting the kill switch")
     now = clock.now()
@@ -219,7 +220,7 @@ def breaker_trip(*, name: str, reason: str, data: dict | None = None, now: dt.da
 
 
 @transaction.atomic
-def breaker_reset(*, actor, name: str, reason: str, now: dt.datetime | None = None) -> None:
+def breaker_reset(*, actor: Actor, name: str, reason: str, now: dt.datetime | None = None) -> None:
     """A person (admin) closes a tripped breaker; ``actor=None`` only for the configured daily auto-reset."""
     reason = _require_reason(reason)
     _require_role(actor, ADMIN, "Resetting a circuit breaker")
@@ -400,7 +401,7 @@ LIMIT_FIELDS = (
 
 
 @transaction.atomic
-def limits_update(*, actor, reason: str, changes: dict) -> dict:
+def limits_update(*, actor: Actor, reason: str, changes: dict) -> dict:
     """Change risk limits (admin, with a reason). ``changes`` holds validated values. Returns the diff."""
     reason = _require_reason(reason)
     _require_role(actor, ADMIN, "Changing risk limits")
@@ -429,7 +430,7 @@ def limits_update(*, actor, reason: str, changes: dict) -> dict:
 
 
 @transaction.atomic
-def rollout_phase_set(*, actor, phase: int | None, reason: str, on_paper: bool | None = None) -> None:
+def rollout_phase_set(*, actor: Actor, phase: int | None, reason: str, on_paper: bool | None = None) -> None:
     """Move the graduated rollout to ``phase`` (1-4, or None for no phase). Admin, with a reason."""
     reason = _require_reason(reason)
     _require_role(actor, ADMIN, "Changing the rollout phase")
@@ -450,7 +451,7 @@ def rollout_phase_set(*, actor, phase: int | None, reason: str, on_paper: bool |
 
 
 @transaction.atomic
-def rollout_phase_define(*, actor, number: int, reason: str, capital_cap: Decimal | None = None,
+def rollout_phase_define(*, actor: Actor, number: int, reason: str, capital_cap: Decimal | None = None,
                          symbols: list[str] | None = None) -> RolloutPhase:
     """Adjust a phase's capital cap or allow-list (admin, with a reason); empty symbols: full universe."""
     reason = _require_reason(reason)
@@ -475,7 +476,7 @@ def rollout_phase_define(*, actor, number: int, reason: str, capital_cap: Decima
 
 
 @transaction.atomic
-def position_risk_set(*, actor, symbol: str, reason: str, stop_loss_pct: Decimal | None = None,
+def position_risk_set(*, actor: Actor, symbol: str, reason: str, stop_loss_pct: Decimal | None = None,
                       take_profit_pct: Decimal | None = None, trailing_stop_pct: Decimal | None = None,
                       disabled: bool = False) -> PositionRisk:
     """Per-position overrides of the stop rules (operator, with a reason). ``None`` uses the default."""

@@ -50,6 +50,7 @@ from strategies.library import (
 from strategies.models import Signal, Strategy, StrategySymbol
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 
 WEIGHT_QUANTUM = Decimal("0.000000001")
@@ -117,7 +118,7 @@ def _strategy_locked(strategy_id: int) -> Strategy:
 @transaction.atomic
 def strategy_create(
     *,
-    actor,
+    actor: Actor,
     name: str,
     kind: str,
     parameters: dict,
@@ -152,7 +153,7 @@ def strategy_create(
 @transaction.atomic
 def strategy_update(
     *,
-    actor,
+    actor: Actor,
     strategy_id: int,
     enabled: bool | None = None,
     parameters: dict | None = None,
@@ -187,7 +188,7 @@ def strategy_update(
 
 
 @transaction.atomic
-def strategy_symbol_set(*, actor, strategy_id: int, symbol: str, enabled: bool, reason: str = "") -> StrategySymbol:
+def strategy_symbol_set(*, actor: Actor, strategy_id: int, symbol: str, enabled: bool, reason: str = "") -> StrategySymbol:
     """Turn one symbol of a strategy's universe on or off (audited)."""
     if not isinstance(enabled, bool):
         raise InvalidStrategyInput("enabled must be true or false", fields={"enabled": "must be a boolean"})

@@ -22,6 +22,7 @@ from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef
 
 from marketdata.models import CorporateAction
+from orders.events import FillEvent
 from tax import conf, engine
 from tax.csvio import ImportFileError, SplitRow
 from tax.models import (
@@ -36,6 +37,7 @@ from tax.models import (
 from trading_site.alerts import alert_raise
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.actors import Actor
 from trading_site.lib.money import MONEY_QUANTUM
 from trading_site.models import Alert
 
@@ -92,7 +94,7 @@ def _realized_from_values(v: tuple) -> engine.Realized:
 # batches elsewhere (the embedded SQLite run). Its column lists are the models' own fields
 # (:func:`model_columns`); the ``*_row`` functions give each engine object's value per field, with
 # engine ids as ints (written as UUIDs), and a model field without a value fails loudly.
-def model_columns(model) -> tuple[str, ...]:
+def model_columns(model: type[models.Model]) -> tuple[str, ...]:
     """The columns an insert writes: every concrete field but an auto-increment key (``attname``)."""
     return tuple(f.attname for f in model._meta.concrete_fields if not f.auto_created)
 
@@ -452,7 +454,7 @@ def trade_date_of(executed_at: dt.datetime) -> dt.date:
 
 
 # -- door 1: fills ---------------------------------------------------------------------------------
-def lots_apply_fill(event) -> TaxTrade | None:
+def lots_apply_fill(event: FillEvent) -> TaxTrade | None:
     """Fill listener: apply one fill (``orders.events.FillEvent``) to the ledger, idempotently.
 
     Runs inside the fill's transaction. A fill the ledger cannot apply (a sell larger than the tax
@@ -562,7 +564,7 @@ def trades_import(
     splits: list[SplitRow] | None = None,
     method: str = engine.FIFO,
     account: str = "default",
-    actor=None,
+    actor: Actor = None,
     trades_name: str = "trades",
     splits_name: str = "corporate-actions",
     progress: Callable[[int, int], None] | None = None,

@@ -53,9 +53,9 @@ from marketdata import market_clock
 from marketdata.models import Asset, Bar
 from marketdata.providers import market_data_refresh
 from orders.brokers import get_broker
-from orders.brokers.base import BrokerRejected, BrokerUnavailable, RateLimited
+from orders.brokers.base import Broker, BrokerRejected, BrokerUnavailable, RateLimited
 from orders.fills import updates_pump
-from orders.gateway import OrderNotCancelable, client_order_id_for, order_cancel, order_place
+from orders.gateway import OrderNotCancelable, PlaceResult, client_order_id_for, order_cancel, order_place
 from orders.models import OPEN_STATUSES, Order, OrderStatus, Position
 from orders.pretrade import PreTradeRejection
 from orders.reconcile import account_snapshot_record
@@ -353,7 +353,7 @@ def twap_slices() -> tuple[int, int]:
     return max(min(conf.REBALANCE_TWAP_SLICES, horizon), 1), horizon
 
 
-def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, reason: str):
+def order_route(*, planned: PlannedOrder, client_order_id: str, strategy: str, reason: str) -> PlaceResult:
     """Submit one planned order: a TWAP parent above ``REBALANCE_TWAP_NOTIONAL`` (0 = never), else one
     gateway order. Both are idempotent by the deterministic ``client_order_id``."""
 
@@ -384,7 +384,7 @@ def _next_minute_wait() -> float:
     return max(60.0 - now.second - now.microsecond / 1e6, 1.0)
 
 
-def planned_submit(*, run: RebalanceRun, planned: PlannedOrder, inputs: ChainInputs):
+def planned_submit(*, run: RebalanceRun, planned: PlannedOrder, inputs: ChainInputs) -> PlaceResult:
     """Submit one planned order: wait for room in the per-minute limits (deferred to the next
     minute, never refused for the rate), retry transient broker errors with exponential back-off;
     raise :class:`StepError` when the retries run out. Definite refusals are re-raised."""
@@ -629,7 +629,7 @@ def market_open_check() -> dict:
     return result
 
 
-def fills_confirm(*, broker) -> int:
+def fills_confirm(*, broker: Broker) -> int:
     """Advance a simulated exchange one last time and deliver its pending trade updates."""
 
     if hasattr(broker, "tick"):
@@ -652,7 +652,7 @@ def day_orders_cancel(*, reason: str = "market close: leftover day order") -> in
     return canceled
 
 
-def market_close_run(*, day: dt.date | None = None, broker=None) -> DailyPerformance:
+def market_close_run(*, day: dt.date | None = None, broker: Broker | None = None) -> DailyPerformance:
     """After the close: confirm fills, cancel leftover day orders, snapshot the account, store the report."""
 
     day = day or clock.today_ny()

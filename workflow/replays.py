@@ -29,6 +29,7 @@ from strategies import conf as strategy_conf
 from strategies.allocation import METHODS
 from trading_site.audit import action_record
 from trading_site.lib import clock
+from trading_site.lib.actors import Actor
 from trading_site.lib.money import DecimalInputError, parse_money
 from workflow.models import ReplayRun
 from workflow.replay import ReplayInputError, replay_run, strategy_specs
@@ -86,7 +87,7 @@ def _names(value: object) -> list[str]:
 
 
 def replay_create(
-    *, actor, start: object, end: object, strategies: object = None, symbols: object = None,
+    *, actor: Actor, start: object, end: object, strategies: object = None, symbols: object = None,
     capital: object = "100000", method: str | None = None, reason: str = "",
 ) -> ReplayRun:
     """Validate and store a queued replay. Raises :class:`ReplayInputError` (nothing stored) on bad input."""
