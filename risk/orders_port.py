@@ -1,8 +1,8 @@
-"""The risk app's window on the orders app: its selectors and services, imported lazily.
+"""The risk app's window on the orders app (the layer below it): the few numbers risk needs.
 
-Risk sits on the gateway's path (orders imports risk's checks through the pre-trade registry), so
-importing orders at module level would be circular. Everything here is a thin adapter that turns
-the orders app's return values into the few numbers risk needs.
+A thin adapter that turns the ledger's selectors into risk's own value types (positions, exposure,
+last price, the account — cached briefly for the pre-trade checks, which run on every order) and
+calls the gateway for risk's own orders (kill-switch flattening, protective exits).
 """
 
 from __future__ import annotations
