@@ -19,6 +19,10 @@ from trading_site.lib.progress import terminal_progress
 
 class Command(BaseCommand):
     help = "Realized gains, open lots and wash sales as JSON, CSV or Form 8949 CSV."
+    # No system checks before running: they import every URL conf, hence every view module and the
+    # strategies' pandas stack (~1 s and ~60 MB) that a tax command never uses; ``manage.py check`` and
+    # the server's start-up run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("--year", type=int)
