@@ -99,7 +99,7 @@ def wash_sales_list(*, account: str = "default", year: int | None = None) -> Que
 # -- the report (tax_report, API, exports) ----------------------------------------------------------
 # Reports are streamed: rows come from a server-side cursor (``QuerySet.iterator``) CHUNK at a time
 # and are presented one by one, so memory stays flat however long the history.
-CHUNK = 2000
+CHUNK = 10_000  # rows per round trip: a few MB at most
 REALIZED_FIELDS = (
     "sale_trade_id", "lot_trade_id", "symbol", "qty", "date_acquired", "date_sold", "proceeds", "cost_basis",
     "adjustment_amount", "term",
