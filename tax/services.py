@@ -169,14 +169,15 @@ def _is_uuid(field) -> bool:
 @functools.cache
 def _copy_line_function(model) -> Callable[[dict], str]:
     """A function from a row (dict by ``attname``) to its COPY text line, compiled once per model
-    from its fields: one expression per column, no call per value — formatting value by value
-    through per-column callables costs more than the database's work for 10^5-10^6 rows."""
-    expressions = []
+    from its fields: one ``%`` format of the whole line, no call per value — formatting value by
+    value through per-column callables costs more than the database's work for 10^5-10^6 rows."""
+    specs, expressions = [], []
     for name in model_columns(model):
         field = model._meta.get_field(name)
         value = f"r[{name!r}]"
-        if _is_uuid(field):
-            text = f"format({value}, '032x')"  # engine ids are 128-bit ints
+        spec = "%s"
+        if _is_uuid(field):  # engine ids are 128-bit ints
+            spec, text = ("%s", f"('%032x' % {value})") if field.null else ("%032x", value)
         elif isinstance(field, models.BooleanField):
             text = f"('t' if {value} else 'f')"
         elif isinstance(field, models.DateTimeField):
@@ -185,17 +186,18 @@ def _copy_line_function(model) -> Callable[[dict], str]:
             text = f"_DATES[{value}]"  # a history has a few thousand distinct days: each formatted once
         elif isinstance(field, models.CharField | models.TextField):
             # Almost no value needs escaping: two scans in C instead of a translate() per value.
-            text = f"_esc(_v) if not (_v := {value}).isprintable() or '\\\\' in _v else _v"
-        else:  # numbers, decimals: their str() is PostgreSQL's text form
-            text = f"str({value})"
+            text = f"(_esc(_v) if not (_v := {value}).isprintable() or '\\\\' in _v else _v)"
+        else:  # numbers, decimals: their str() (what %s gives) is PostgreSQL's text form
+            text = value
         if field.null:
-            text = f"(_NULL if {value} is None else {text})"
+            text = f"(_NULL if {value} is None else {text if text != value else f'str({value})'})"
+        specs.append(spec)
         expressions.append(text)
-    source = f"def line(r):\n    return _TAB.join(({', '.join(expressions)},))\n"
+    line_format = "\t".join(specs)
+    source = f"def line(r):\n    return {line_format!r} % ({', '.join(expressions)},)\n"
     namespace = {
         "_esc": lambda text: text.translate(_COPY_ESCAPES),
         "_DATES": _DateTexts(),
-        "_TAB": "\t",
         "_NULL": "\\N",
         "_iso": functools.lru_cache(maxsize=16)(dt.datetime.isoformat),  # created_at: one value per write
     }
