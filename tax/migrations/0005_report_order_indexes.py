@@ -5,39 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tax', '0004_ledger_foreign_keys_checked_by_the_engine'),
+        ("tax", "0004_ledger_foreign_keys_checked_by_the_engine"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='realizedgain',
-            name='tax_realize_account_2a6cbd_idx',
+            model_name="realizedgain",
+            name="tax_realize_account_2a6cbd_idx",
         ),
         migrations.RemoveIndex(
-            model_name='realizedgain',
-            name='tax_realize_sale_ex_f6cb9c_idx',
+            model_name="realizedgain",
+            name="tax_realize_sale_ex_f6cb9c_idx",
         ),
         migrations.RemoveIndex(
-            model_name='washsale',
-            name='tax_washsal_account_923f58_idx',
+            model_name="washsale",
+            name="tax_washsal_account_923f58_idx",
         ),
         migrations.AlterField(
-            model_name='lotadjustment',
-            name='lot',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='adjustments', to='tax.taxlot'),
+            model_name="lotadjustment",
+            name="lot",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="adjustments",
+                to="tax.taxlot",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lotadjustment',
-            index=models.Index(condition=models.Q(('kind', 'split')), fields=['lot'], name='tax_adjustment_split_lot'),
+            model_name="lotadjustment",
+            index=models.Index(condition=models.Q(("kind", "split")), fields=["lot"], name="tax_adjustment_split_lot"),
         ),
         migrations.AddIndex(
-            model_name='realizedgain',
-            index=models.Index(fields=['account', 'date_sold', 'symbol', 'sale_seq', 'lot_seq', 'piece'], name='tax_realized_report'),
+            model_name="realizedgain",
+            index=models.Index(
+                fields=["account", "date_sold", "symbol", "sale_seq", "lot_seq", "piece"], name="tax_realized_report"
+            ),
         ),
         migrations.AddIndex(
-            model_name='washsale',
-            index=models.Index(fields=['account', 'original_sale_date', 'symbol', 'triggering_purchase_date', 'created_at', 'id'], name='tax_wash_report'),
+            model_name="washsale",
+            index=models.Index(
+                fields=["account", "original_sale_date", "symbol", "triggering_purchase_date", "created_at", "id"],
+                name="tax_wash_report",
+            ),
         ),
     ]
