@@ -27,7 +27,6 @@ from trading_site import beat, demo, health
 from trading_site.lib import queues
 from trading_site.secret_store.health import secrets_health
 from workflow import schedules
-from workflow.demo import demo_backfill, demo_data_setup
 
 # Pre-trade checks, run in this order by the one pipeline (orders.pretrade.run_checks); the first
 # refusal stops the run. The kill switch and breakers first; the rate limits last, so an order
@@ -105,13 +104,28 @@ def health_checks() -> tuple[tuple[str, health.CheckFn], ...]:
     return tuple(checks)
 
 
+def _demo_data_setup() -> str:
+    # workflow.demo brings pandas (strategies): loaded only when a demo step runs, so every process
+    # (web, worker, the tax commands) starts without it.
+    from workflow.demo import demo_data_setup
+
+    return demo_data_setup()
+
+
+def _demo_warm_start() -> str:
+    # as above: pandas only when the step runs
+    from workflow.demo import demo_backfill
+
+    return demo_backfill(log=print)
+
+
 # Demo set-up steps of ``manage.py setup_demo`` (after the demo users), each idempotent, in order.
 # The warm start trades, so it runs last, after the risk limits exist.
 DEMO_STEPS: tuple[tuple[str, Callable[[], str | None]], ...] = (
     ("orders: account snapshot", demo_snapshot),
-    ("strategies: bundled market data and demo strategies", demo_data_setup),
+    ("strategies: bundled market data and demo strategies", _demo_data_setup),
     ("risk limits", risk_services.risk_defaults_ensure),
-    ("demo market: warm start", lambda: demo_backfill(log=print)),
+    ("demo market: warm start", _demo_warm_start),
 )
 
 

@@ -90,12 +90,22 @@ def _symbol(value: str, *, name: str, line: int) -> str:
 def parse_trades(text: str, *, name: str = "trades") -> list[tuple[int, Trade]]:
     trades: list[tuple[int, Trade]] = []
     seen: dict[str, int] = {}
+    # A history repeats a few thousand days and a few symbols over many trades: each is parsed once
+    # and shared (the checks behind a date read the clock), which keeps a long file's parse fast
+    # and its hundred thousand trades small in memory.
+    days: dict[str, dt.date] = {}
+    symbols: dict[str, str] = {}
     for line, row in _rows(text, name=name, required=TRADE_REQUIRED, optional=TRADE_OPTIONAL):
-        day = parse_date(row["date"], name=name, line=line)
+        day = days.get(row["date"])
+        if day is None:
+            day = days[row["date"]] = parse_date(row["date"], name=name, line=line)
         side = row["side"].lower()
         if side not in (BUY, SELL):
             raise ImportFileError(name=name, line=line, message=f"side {row['side']!r} must be buy or sell")
-        symbol = _symbol(row["symbol"], name=name, line=line)
+        side = BUY if side == BUY else SELL
+        symbol = symbols.get(row["symbol"])
+        if symbol is None:
+            symbol = symbols[row["symbol"]] = _symbol(row["symbol"], name=name, line=line)
         try:
             qty = parse_qty(row["qty"], field="qty")
             price = parse_price(row["price"], field="price")

@@ -175,8 +175,11 @@ def blotter_csv(*, day: dt.date, account: str = "default") -> str:
     footnotes for corporate actions: splits effective that day and splits behind relieved lots."""
     trades = list(TaxTrade.objects.filter(account=account, trade_date=day).order_by("executed_at", "id"))
     realized = defaultdict(list)
+    # A sale's rows are dated on its trade date: the day's rows, by the (account, date_sold, ...) index.
     for r in RealizedGain.objects.filter(
-        account=account, sale_execution_id__in=[t.execution_id for t in trades if t.side == engine.SELL]
+        account=account,
+        date_sold=day,
+        sale_execution_id__in=[t.execution_id for t in trades if t.side == engine.SELL],
     ).order_by("sale_seq", "lot_seq"):
         realized[r.sale_execution_id].append(r)
     relieved_lot_ids = [r.lot_id for rows in realized.values() for r in rows]

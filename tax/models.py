@@ -194,8 +194,12 @@ class RealizedGain(models.Model):
             models.CheckConstraint(condition=Q(wash_open_qty__gte=0), name="tax_realized_wash_open_nonneg"),
         ]
         indexes = [
-            models.Index(fields=["account", "date_sold"]),
-            models.Index(fields=["sale_execution_id"]),
+            # the reports' order (tax.selectors.realized_list), so a streamed report reads rows in
+            # order instead of sorting the whole history first; also serves date ranges and the
+            # blotter (a day's rows of given sales)
+            models.Index(
+                fields=["account", "date_sold", "symbol", "sale_seq", "lot_seq", "piece"], name="tax_realized_report"
+            ),
             # the open wash-sale losses a purchase may replace: a small partial index
             models.Index(
                 fields=["account", "symbol", "date_sold"],
@@ -242,7 +246,13 @@ class WashSale(models.Model):
             models.CheckConstraint(condition=Q(qty__gt=0), name="tax_wash_qty_positive"),
             models.CheckConstraint(condition=Q(disallowed_loss__gte=0), name="tax_wash_disallowed_nonneg"),
         ]
-        indexes = [models.Index(fields=["account", "original_sale_date"])]
+        # the reports' order (tax.selectors.wash_sales_list): streamed in order, no sort of the history
+        indexes = [
+            models.Index(
+                fields=["account", "original_sale_date", "symbol", "triggering_purchase_date", "created_at", "id"],
+                name="tax_wash_report",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_sale_date} {self.symbol} {self.disallowed_loss}"
@@ -257,8 +267,8 @@ class LotAdjustment(models.Model):
         SPLIT = "split"
 
     lot = models.ForeignKey(
-        TaxLot, on_delete=models.PROTECT, related_name="adjustments", db_constraint=False
-    )  # unchecked by the database, as TaxLot.root
+        TaxLot, on_delete=models.PROTECT, related_name="adjustments", db_index=False, db_constraint=False
+    )  # unchecked by the database, as TaxLot.root; indexed for splits only (Meta)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     day = models.DateField()
     qty_before = qty_field()
@@ -272,6 +282,9 @@ class LotAdjustment(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Only a lot's split adjustments are looked up (the blotter's footnotes); an import writes
+        # two wash-sale adjustments per match, which a full index on lot would pay for.
+        indexes = [models.Index(fields=["lot"], condition=Q(kind="split"), name="tax_adjustment_split_lot")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day} lot={self.lot_id}"

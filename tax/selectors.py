@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps' own
 
 from django.db.models import QuerySet
 
 from tax import conf, engine
 from tax.models import RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
-from tax.services import _book_load
+from tax.services import book_load
 from trading_site.lib import clock
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import CENT
@@ -40,6 +41,38 @@ def qty_text(value: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
+class _Memo(dict):
+    """``value -> format(value)``, each distinct value formatted once; cleared when it grows past
+    ``limit`` so memory stays bounded. Reports repeat a few thousand days and share quantities
+    over hundreds of thousands of rows, and formatting them costs more than the rest of a row."""
+
+    def __init__(self, format, limit: int = 50_000) -> None:
+        super().__init__()
+        self.format, self.limit = format, limit
+
+    def __missing__(self, value):
+        if len(self) >= self.limit:
+            self.clear()
+        text = self[value] = self.format(value)
+        return text
+
+
+# Reports (streamed rows): the same text as ``day.isoformat()`` and :func:`qty_text`.
+_day_texts = _Memo(dt.date.isoformat)
+_qty_texts = _Memo(qty_text)
+
+
+def _json_template(keys: Iterable[str]) -> str:
+    """``template % tuple(encoded values)`` is ``json.dumps`` of a flat dict with these keys (in this
+    order) — without building an encoder per row, which costs more than the rest of the report."""
+    return "{" + ", ".join(json.dumps(key).replace("%", "%%") + ": %s" for key in keys) + "}"
+
+
+def _json_line(template: str, row: dict) -> str:
+    """``json.dumps(row)`` for a flat dict of strings, with :func:`_json_template` of its keys."""
+    return template % tuple(map(_json_string, row.values()))
+
+
 # -- querysets ----------------------------------------------------------------------------------------
 def lots_list(*, account: str = "default", symbol: str | None = None, include_closed: bool = False) -> QuerySet[TaxLot]:
     qs = TaxLot.objects.filter(account=account)
@@ -54,7 +87,7 @@ def realized_list(*, account: str = "default", year: int | None = None) -> Query
     qs = RealizedGain.objects.filter(account=account)
     if year is not None:
         qs = qs.filter(date_sold__year=year)
-    return qs.order_by("date_sold", "symbol", "sale_seq", "lot_seq")
+    return qs.order_by("date_sold", "symbol", "sale_seq", "lot_seq", "piece")  # piece: a total order
 
 
 def wash_sales_list(*, account: str = "default", year: int | None = None) -> QuerySet[WashSale]:
@@ -67,7 +100,7 @@ def wash_sales_list(*, account: str = "default", year: int | None = None) -> Que
 # -- the report (tax_report, API, exports) ----------------------------------------------------------
 # Reports are streamed: rows come from a server-side cursor (``QuerySet.iterator``) CHUNK at a time
 # and are presented one by one, so memory stays flat however long the history.
-CHUNK = 2000
+CHUNK = 10_000  # rows per round trip: a few MB at most
 REALIZED_FIELDS = (
     "sale_trade_id", "lot_trade_id", "symbol", "qty", "date_acquired", "date_sold", "proceeds", "cost_basis",
     "adjustment_amount", "term",
@@ -82,9 +115,9 @@ def _realized_presented(
         "sale_trade_id": sale_trade_id,
         "lot_trade_id": lot_trade_id,
         "symbol": symbol,
-        "qty": qty_text(qty),
-        "date_acquired": date_acquired.isoformat(),
-        "date_sold": date_sold.isoformat(),
+        "qty": _qty_texts[qty],
+        "date_acquired": _day_texts[date_acquired],
+        "date_sold": _day_texts[date_sold],
         "proceeds": str(proceeds),
         "cost_basis": str(basis),
         "adjustment_code": "W" if adjustment > 0 else "",
@@ -109,9 +142,9 @@ def _open_lot_presented(trade_id, symbol, open_qty, cost_basis_total, holding_pe
     return {
         "lot_trade_id": trade_id,
         "symbol": symbol,
-        "qty": qty_text(open_qty),
+        "qty": _qty_texts[open_qty],
         "cost_basis_total": str(cents(cost_basis_total)),
-        "holding_period_start": holding_period_start.isoformat(),
+        "holding_period_start": _day_texts[holding_period_start],
     }
 
 
@@ -126,12 +159,12 @@ def _wash_presented(
         "sale_trade_id": sale_trade_id,
         "lot_trade_id": lot_trade_id,
         "symbol": symbol,
-        "qty": qty_text(qty),
-        "date_sold": sold.isoformat(),
+        "qty": _qty_texts[qty],
+        "date_sold": _day_texts[sold],
         "disallowed_loss": str(cents(disallowed)),
         "replacement_trade_id": replacement_trade_id,
-        "replacement_date_acquired": replacement_acquired.isoformat(),
-        "holding_period_start": start.isoformat(),
+        "replacement_date_acquired": _day_texts[replacement_acquired],
+        "holding_period_start": _day_texts[start],
     }
 
 
@@ -217,8 +250,11 @@ def tax_report_json(*, year: int | None = None, account: str = "default") -> Ite
     for key, rows in sections:
         yield f'  "{key}": ['
         sep = "\n    "
+        template = None
         for row in rows:
-            yield sep + json.dumps(row)
+            if template is None:  # every row of a section has the same keys
+                template = _json_template(row)
+            yield sep + _json_line(template, row)
             sep = ",\n    "
         yield "],\n" if sep == "\n    " else "\n  ],\n"
     yield f'  "totals": {json.dumps(totals.as_dict())}\n}}\n'
@@ -248,7 +284,7 @@ def _book_snapshot(*, account: str, symbol: str, on: dt.date) -> engine.SymbolBo
     row = SymbolBook.objects.filter(account=account, symbol=symbol).first() or SymbolBook(
         account=account, symbol=symbol
     )
-    return _book_load(account=account, row=row, on=on)
+    return book_load(account=account, row=row, on=on)
 
 
 def wash_sale_preview(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import queue
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -155,6 +157,15 @@ def _trade_row(trade: engine.Trade, account: str, method: str) -> dict:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+class _DateTexts(dict):
+    """``date`` -> its ISO text, each formatted once (``str(date)`` costs as much as the rest of a row's
+    formatting); bounded by the number of distinct days written."""
+
+    def __missing__(self, day: dt.date) -> str:
+        text = self[day] = day.isoformat()
+        return text
+
+
 def _is_uuid(field) -> bool:
     return isinstance(field, models.UUIDField) or (
         field.is_relation and isinstance(field.target_field, models.UUIDField)
@@ -164,29 +175,35 @@ def _is_uuid(field) -> bool:
 @functools.cache
 def _copy_line_function(model) -> Callable[[dict], str]:
     """A function from a row (dict by ``attname``) to its COPY text line, compiled once per model
-    from its fields: one expression per column, no call per value — formatting value by value
-    through per-column callables costs more than the database's work for 10^5-10^6 rows."""
-    expressions = []
+    from its fields: one ``%`` format of the whole line, no call per value — formatting value by
+    value through per-column callables costs more than the database's work for 10^5-10^6 rows."""
+    specs, expressions = [], []
     for name in model_columns(model):
         field = model._meta.get_field(name)
         value = f"r[{name!r}]"
-        if _is_uuid(field):
-            text = f"format({value}, '032x')"  # engine ids are 128-bit ints
+        spec = "%s"
+        if _is_uuid(field):  # engine ids are 128-bit ints
+            spec, text = ("%s", f"('%032x' % {value})") if field.null else ("%032x", value)
         elif isinstance(field, models.BooleanField):
             text = f"('t' if {value} else 'f')"
         elif isinstance(field, models.DateTimeField):
             text = f"_iso({value})"
+        elif isinstance(field, models.DateField):
+            text = f"_DATES[{value}]"  # a history has a few thousand distinct days: each formatted once
         elif isinstance(field, models.CharField | models.TextField):
-            text = f"{value}.translate(_ESC)"
-        else:  # numbers, decimals, dates: their str() is PostgreSQL's text form
-            text = f"str({value})"
+            # Almost no value needs escaping: two scans in C instead of a translate() per value.
+            text = f"(_esc(_v) if not (_v := {value}).isprintable() or '\\\\' in _v else _v)"
+        else:  # numbers, decimals: their str() (what %s gives) is PostgreSQL's text form
+            text = value
         if field.null:
-            text = f"(_NULL if {value} is None else {text})"
+            text = f"(_NULL if {value} is None else {text if text != value else f'str({value})'})"
+        specs.append(spec)
         expressions.append(text)
-    source = f"def line(r):\n    return _TAB.join(({', '.join(expressions)},))\n"
+    line_format = "\t".join(specs)
+    source = f"def line(r):\n    return {line_format!r} % ({', '.join(expressions)},)\n"
     namespace = {
-        "_ESC": _COPY_ESCAPES,
-        "_TAB": "\t",
+        "_esc": lambda text: text.translate(_COPY_ESCAPES),
+        "_DATES": _DateTexts(),
         "_NULL": "\\N",
         "_iso": functools.lru_cache(maxsize=16)(dt.datetime.isoformat),  # created_at: one value per write
     }
@@ -201,21 +218,26 @@ def _python_value(field):
     return lambda v: v
 
 
-def _rows_insert(model, rows: Iterable[dict]) -> int:
-    """Insert rows (dicts by field ``attname``) into ``model``'s table; returns how many."""
+def _rows_insert(model, rows: Iterable[dict], *, raw: psycopg.Connection | None = None) -> int:
+    """Insert rows (dicts by field ``attname``) into ``model``'s table; returns how many.
+
+    ``raw``: the PostgreSQL connection to COPY on, for a caller in another thread than the one
+    owning Django's connection (:class:`_BackgroundInserts`); by default Django's connection."""
     columns = model_columns(model)
     fields = [model._meta.get_field(c) for c in columns]
     count = 0
-    if connection.vendor == "postgresql":
+    if raw is not None or connection.vendor == "postgresql":
         line = _copy_line_function(model)
         quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+        if raw is None:
+            connection.ensure_connection()
+            raw = connection.connection
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
             lines = []
             for row in rows:
                 lines.append(line(row))
-                if len(lines) == 5000:
+                if len(lines) == 500:
                     copy.write("\n".join(lines) + "\n")
                     count += len(lines)
                     lines.clear()
@@ -249,11 +271,30 @@ def _changes_write(
 
     ``wash_adjusted``: ids of lots loaded from the database whose holding period or basis a wash
     sale changed (the import writes its changes in several parts; by default, this part's)."""
-    # New rows first: lots updated below may be referenced by new realized rows (FKs are deferred anyway).
-    _rows_insert(TaxLot, (_lot_row(lot, account, now) for lot in changes.lots if lot.new))
-    _rows_insert(RealizedGain, (_realized_row(r, account, now) for r in changes.realized if r.new))
-    _rows_insert(WashSale, (_wash_row(w, account, now) for w in changes.washes))
-    _rows_insert(LotAdjustment, (_adjustment_row(a, now) for a in changes.adjustments))
+    # New rows first: lots updated below may be referenced by new realized rows (FKs are not checked anyway).
+    _changes_insert(account=account, changes=changes, now=now)
+    _changes_update(account=account, changes=changes, now=now, wash_adjusted=wash_adjusted)
+
+
+def _changes_insert(
+    *, account: str, changes: engine.Changes, now: dt.datetime, raw: psycopg.Connection | None = None
+) -> None:
+    """The new rows of :func:`_changes_write` (``raw``: as :func:`_rows_insert`)."""
+    _rows_insert(TaxLot, (_lot_row(lot, account, now) for lot in changes.lots if lot.new), raw=raw)
+    _rows_insert(RealizedGain, (_realized_row(r, account, now) for r in changes.realized if r.new), raw=raw)
+    _rows_insert(WashSale, (_wash_row(w, account, now) for w in changes.washes), raw=raw)
+    _rows_insert(LotAdjustment, (_adjustment_row(a, now) for a in changes.adjustments), raw=raw)
+
+
+def _has_updates(changes: engine.Changes) -> bool:
+    """Whether :func:`_changes_update` has anything to write (rows loaded from the database changed)."""
+    return any(lot.dirty for lot in changes.lots) or any(r.dirty for r in changes.realized)
+
+
+def _changes_update(
+    *, account: str, changes: engine.Changes, now: dt.datetime, wash_adjusted: set[int] | None = None
+) -> None:
+    """The modified rows of :func:`_changes_write`: rows loaded from the database that changed."""
     if wash_adjusted is None:
         wash_adjusted = {a.lot_id for a in changes.adjustments if a.kind != "split"}
     closed_plain = [
@@ -290,15 +331,70 @@ def _changes_write(
         )
 
 
+class _BackgroundInserts:
+    """An import's bulk inserts (COPY), run one after another by a worker thread on the import's own
+    PostgreSQL connection (inside its transaction) while the engine goes on with the next events:
+    the database's share of an import — parsing, indexing and logging a million rows, as long as the
+    engine's — then runs beside the engine instead of after it.
+
+    Rules: between :meth:`submit` and :meth:`wait` the worker is the connection's only user (the
+    caller waits before any statement of its own, and :meth:`close` before leaving the
+    transaction); a job only reads objects the engine no longer changes (what ``_ImportWriter``
+    settled); an error in the worker is raised in the caller at its next :meth:`submit` or
+    :meth:`wait`, and the transaction rolls back. At most one job waits behind the running one, so
+    memory stays bounded."""
+
+    def __init__(self, raw: psycopg.Connection) -> None:
+        self.raw = raw
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="tax-import-inserts", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                if self.error is None:  # after an error the transaction is lost: skip the rest
+                    job()
+            except BaseException as exc:  # handed to the caller, which rolls back
+                self.error = exc
+            finally:
+                self.jobs.task_done()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._raise()
+        self.jobs.put(job)
+
+    def wait(self) -> None:
+        """Until every job submitted is done; raises the worker's error."""
+        self.jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Stop the worker (after the job it is running); idempotent."""
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+
+
 class _ImportWriter:
     """Writes an import's changes while the engine runs, so memory stays flat in the history.
 
     A row is written once it can no longer change: a lot once closed, a realized row once its loss
     is fully matched or 30 days old (no later purchase can replace it), wash sales and adjustments
-    at once. The rest (open lots, recent open losses) is written at the end."""
+    at once. The rest (open lots, recent open losses) is written at the end. On PostgreSQL the
+    inserts run in the background (:class:`_BackgroundInserts`); :meth:`close` ends them."""
 
     def __init__(self, *, account: str, now: dt.datetime, existing_lots: set[int]) -> None:
         self.account, self.now = account, now
+        self.background: _BackgroundInserts | None = None
+        if connection.vendor == "postgresql":
+            connection.ensure_connection()
+            self.background = _BackgroundInserts(connection.connection)
         self.existing_lots = existing_lots
         self.wash_adjusted: set[int] = set()  # of the existing lots
         self.lots: dict[int, engine.Lot] = {}
@@ -337,7 +433,27 @@ class _ImportWriter:
         self.wash_sales += len(changes.washes)
         self.disallowed += sum((w.disallowed_loss for w in changes.washes), Decimal(0))
         part = engine.Changes(lots=lots, realized=realized, washes=changes.washes, adjustments=changes.adjustments)
-        _changes_write(account=self.account, changes=part, now=self.now, wash_adjusted=self.wash_adjusted)
+        if self.background is None:
+            _changes_write(account=self.account, changes=part, now=self.now, wash_adjusted=self.wash_adjusted)
+            return
+        raw = self.background.raw
+        self.background.submit(lambda: _changes_insert(account=self.account, changes=part, now=self.now, raw=raw))
+        if _has_updates(part) or day is None:
+            self.background.wait()  # the connection is this thread's again
+            _changes_update(account=self.account, changes=part, now=self.now, wash_adjusted=self.wash_adjusted)
+
+    def insert(self, model, rows: Callable[[], Iterable[dict]]) -> None:
+        """:func:`_rows_insert` of ``rows()``, in the background when there is one."""
+        if self.background is None:
+            _rows_insert(model, rows())
+            return
+        raw = self.background.raw
+        self.background.submit(lambda: _rows_insert(model, rows(), raw=raw))
+
+    def close(self) -> None:
+        """End the background inserts (every one done or abandoned): before leaving the transaction."""
+        if self.background is not None:
+            self.background.close()
 
 
 def _book_lock(*, account: str, symbol: str) -> SymbolBook:
@@ -349,7 +465,7 @@ def _book_lock(*, account: str, symbol: str) -> SymbolBook:
     return row
 
 
-def _book_load(*, account: str, row: SymbolBook, on: dt.date, with_pending: bool = True) -> engine.SymbolBook:
+def book_load(*, account: str, row: SymbolBook, on: dt.date, with_pending: bool = True) -> engine.SymbolBook:
     lots = [
         _lot_from_values(v)
         for v in TaxLot.objects.filter(account=account, symbol=row.symbol, status=TaxLot.Status.OPEN)
@@ -379,7 +495,7 @@ def _book_load(*, account: str, row: SymbolBook, on: dt.date, with_pending: bool
 def _books_load_many(
     *, account: str, rows: dict[str, SymbolBook], first_day: dict[str, dt.date]
 ) -> dict[str, engine.SymbolBook]:
-    """:func:`_book_load` for many symbols with one query per table (imports)."""
+    """:func:`book_load` for many symbols with one query per table (imports)."""
     symbols = list(rows)
     if not symbols:
         return {}
@@ -479,7 +595,7 @@ def lots_apply_fill(event: FillEvent) -> TaxTrade | None:
         due_splits = _market_splits(account=account, symbol=symbol, upto=day)
         # A sale only adds open losses; a buy (or a split, which rescales them) needs the existing ones.
         # the open losses a due split rescales reach back 30 days before its ex-date
-        book = _book_load(
+        book = book_load(
             account=account,
             row=book_row,
             on=min([day, *(split.date for split in due_splits)]),
@@ -644,35 +760,38 @@ def trades_import(
         last_day: dict[str, dt.date] = {}
         buys = sells = 0
         total = len(events)
-        for done, event in enumerate(events, start=1):
-            try:
-                result = ledger.apply(event)
-            except engine.LotError as exc:
-                line = next(line for line, trade in trades if trade is event)
-                raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
-            if isinstance(event, engine.Split):
-                applied_splits.append(
-                    AppliedSplit(
-                        account=account, symbol=event.symbol, ex_date=event.date, ratio_from=event.ratio_from,
-                        ratio_to=event.ratio_to, lots_adjusted=len(result), source="import", created_at=now,
-                    )
-                )  # fmt: skip
-            else:
-                last_day[event.symbol] = event.date
-                if event.side == engine.BUY:
-                    buys += 1
+        try:
+            for done, event in enumerate(events, start=1):
+                try:
+                    result = ledger.apply(event)
+                except engine.LotError as exc:
+                    line = next(line for line, trade in trades if trade is event)
+                    raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
+                if isinstance(event, engine.Split):
+                    applied_splits.append(
+                        AppliedSplit(
+                            account=account, symbol=event.symbol, ex_date=event.date, ratio_from=event.ratio_from,
+                            ratio_to=event.ratio_to, lots_adjusted=len(result), source="import", created_at=now,
+                        )
+                    )  # fmt: skip
                 else:
-                    sells += 1
-            if done % FLUSH_EVERY == 0:
-                writer.write(ledger.take_changes(), day=event.date)
-            if progress is not None and (done % 1000 == 0 or done == total):
-                progress(done, total)
-        writer.write(ledger.take_changes(), day=None)
+                    last_day[event.symbol] = event.date
+                    if event.side == engine.BUY:
+                        buys += 1
+                    else:
+                        sells += 1
+                if done % FLUSH_EVERY == 0:
+                    writer.write(ledger.take_changes(), day=event.date)
+                if progress is not None and (done % 1000 == 0 or done == total):
+                    progress(done, total)
+            writer.insert(TaxTrade, lambda: (_trade_row(trade, account, method) for _, trade in trades))
+            writer.write(ledger.take_changes(), day=None)
+        finally:
+            writer.close()  # before any other statement, and before leaving the transaction
         for symbol, row in book_rows.items():
             row.next_seq = ledger.book(symbol).next_seq
             row.last_trade_date = last_day.get(symbol, row.last_trade_date)
         SymbolBook.objects.bulk_update(list(book_rows.values()), ["next_seq", "last_trade_date"], batch_size=500)
-        _rows_insert(TaxTrade, (_trade_row(trade, account, method) for _, trade in trades))
         AppliedSplit.objects.bulk_create(applied_splits)
         result = ImportResult(
             trades=len(trades),
@@ -729,7 +848,7 @@ def splits_sync(*, account: str = "default", upto: dt.date) -> int:
             pending = _market_splits(account=account, symbol=symbol, upto=upto)
             if not pending:
                 continue
-            book = _book_load(account=account, row=book_row, on=min(split.date for split in pending))
+            book = book_load(account=account, row=book_row, on=min(split.date for split in pending))
             rows = [_split_apply(book=book, split=s, account=account, source="market_data", now=now) for s in pending]
             _changes_write(account=account, changes=book.take_changes(), now=now)
             AppliedSplit.objects.bulk_create(rows)
