@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import forms, selectors
+from console import attribution, forms, selectors
 from console.services import manual_order_submit
 from console.templatetags.console_tags import qty
 from orders.brokers.base import BrokerError
@@ -320,8 +320,8 @@ def strategies(request):
     method = data.get("method") or ALLOCATION_METHOD
     allocation = selectors.allocation_for_page(method=method, as_of=data.get("as_of"))
     return render(request, "console/strategies.html", {
-        "strategies": selectors.strategies_detail(), "allocation": allocation, "alloc_form": form,
-        "method": method, "query": request.GET.urlencode(),
+        "cards": selectors.strategy_cards(), "allocation": allocation, "alloc_form": form,
+        "method": method, "query": request.GET.urlencode(), "sharpe_sessions": attribution.SHARPE_SESSIONS,
     })
 
 
