@@ -15,7 +15,7 @@ from decimal import Decimal
 import pandas as pd
 from auditlog.models import LogEntry
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from console import attribution, charts
 from orders.brokers.base import BrokerError
@@ -24,7 +24,8 @@ from orders.pretrade import OrderIntent, PreTradeRejection
 from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list, positions_list
 from risk.selectors import breakers_status, kill_switch_status, limits_usage, rollout_status
 from risk.state import risk_state
-from strategies.models import Strategy
+from strategies.marketdata import close_panel
+from strategies.models import Signal, Strategy
 from strategies.selectors import signal_latest_run_id, signals_for_run, strategy_list
 from trading_site.api.errors import DomainError
 from trading_site.health import health_report
@@ -508,8 +509,6 @@ SIGNAL_WINDOW_DAYS = attribution.SHARPE_SESSIONS * 7 // 5 + 10  # calendar days 
 def _signal_rows_recent(last: dict[int, dt.date]) -> list[tuple]:
     """Each strategy's signal rows of the ``SIGNAL_WINDOW_DAYS`` up to its last signal (one query):
     ``(strategy_id, run_id, session, symbol, target_weight, created_at)``."""
-    from strategies.models import Signal
-
     if not last:
         return []
     wanted = Q()
@@ -538,11 +537,6 @@ def strategy_cards() -> StrategyCards:
     exposure (its share of the ledger's, ``console.attribution``), the Sharpe of its own signals and
     its last signal with the session date. Nine queries, plus the quotes of the open positions
     (cached for a second)."""
-    from django.db.models import Max
-
-    from strategies.marketdata import close_panel
-    from strategies.models import Signal
-
     rows = strategy_list()  # two queries
     latest_rows: dict[str, list[dict]] = {}
     latest = signal_latest_run_id()
