@@ -345,6 +345,8 @@ def strategies(request):
     data = form.cleaned_data if form.is_valid() else {}
     method = data.get("method") or ALLOCATION_METHOD
     allocation = selectors.allocation_for_page(method=method, as_of=data.get("as_of"))
+    if not form.is_bound:  # shown without asking: say which session it is for in the form too
+        form = forms.AllocationForm(initial={"method": method, "as_of": allocation.get("session")})
     return render(request, "console/strategies.html", {
         "cards": selectors.strategy_cards(), "allocation": allocation, "alloc_form": form,
         "method": method, "query": request.GET.urlencode(), "sharpe_sessions": attribution.SHARPE_SESSIONS,

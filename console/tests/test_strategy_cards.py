@@ -159,6 +159,7 @@ def test_page_shows_the_table_to_a_viewer_without_toggles(client, viewer, book):
     assert "Toggle…" not in html and 'name="reason"' not in html  # a viewer sees, cannot toggle
     # the allocation preview is there without asking: the latest session's
     assert 'id="allocation"' in html and "latest session" in html
+    assert '<input type="date" name="as_of" value="2026-03-05"' in html  # D4, the latest bar's session
 
 
 def test_operator_toggles_a_symbol_from_the_table(client, operator, book):
