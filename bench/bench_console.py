@@ -8,7 +8,8 @@ A real gunicorn (``WEB_WORKERS`` × ``WEB_THREADS``, as ``make run``) serves the
 40 requests per page. Budget: server p95 < 100 ms per page — the time gunicorn reports for each
 request (``%(D)s`` in its access log: from the request read to the response written); the latency the
 clients observe, which adds queueing for the web workers, is reported beside it. The dashboard
-fragments and the orders table are shared between users for 1-5 s (see ``console.views``); the orders
+fragments and the orders table are shared between users for 1-5 s and re-rendered by one request when
+they expire, the others getting the previous copy meanwhile (see ``console.views``); the orders
 list is also measured with every request a different URL (nothing shared) and reported. The query count of each page is measured
 in-process (Django test client, warm caches) and must equal the count the tests pin.
 """

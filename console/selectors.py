@@ -12,20 +12,30 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import pandas as pd
 from auditlog.models import LogEntry
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
-from console import charts
+from console import attribution, charts
 from marketdata.bundled import BENCHMARK_SYMBOL
 from marketdata.models import Asset, Bar
+from marketdata.panels import close_panel
 from marketdata.selectors import asset_get, latest_daily_bar
 from orders.brokers import get_broker
 from orders.brokers.base import BrokerError
 from orders.gateway import OrderInputError, intent_build, order_validate
 from orders.models import TERMINAL_STATUSES, AccountSnapshot, Fill, Order, OrderEvent, OrderSource, OrderStatus
 from orders.pretrade import dry_run
-from orders.selectors import PositionData, account_live, last_price, ledger_pnl, orders_list, position_get
+from orders.selectors import (
+    PositionData,
+    account_live,
+    last_price,
+    ledger_pnl,
+    orders_list,
+    position_get,
+    positions_list,
+)
 from orders.slicing import twap_parent_intent
 from orders.tca import parent_tca, symbol_adv
 from orders.twap import TWAPPlanError, TWAPSlicer
@@ -38,7 +48,7 @@ from risk.selectors import (
     rollout_status,
 )
 from risk.state import risk_state
-from strategies.models import Strategy
+from strategies.models import Signal, Strategy
 from strategies.selectors import signal_latest_run_id, signals_for_run, strategy_list
 from strategies.services import allocation_preview
 from tax.models import TaxExport
@@ -492,15 +502,95 @@ def order_preview(*, symbol: str, side: str, qty: object, order_type: str, limit
 # --- strategies -----------------------------------------------------------------------------------
 
 
-def strategies_detail() -> list[dict]:
-    """Strategies with their symbols and the latest signal run's rows (four queries)."""
-    rows = strategy_list()
-    signals: dict[str, list[dict]] = {}
+@dataclass(frozen=True)
+class StrategyCards:
+    """The strategies page's table: one row per strategy (its toggles, signals and figures) and the
+    part of the book no strategy's latest signals claim (see ``console.attribution``)."""
+
+    rows: list[dict]
+    unattributed_pnl: Decimal
+    unattributed_exposure: Decimal
+    total_pnl: Decimal
+    gross_exposure: Decimal
+    latest_run: str | None
+    unpriced: int  # open positions without a quote (their unrealized P&L is not in the figures)
+
+
+SIGNAL_WINDOW_DAYS = attribution.SHARPE_SESSIONS * 7 // 5 + 10  # calendar days holding the Sharpe's sessions
+
+
+def _signal_rows_recent(last: dict[int, dt.date]) -> list[tuple]:
+    """Each strategy's signal rows of the ``SIGNAL_WINDOW_DAYS`` up to its last signal (one query):
+    ``(strategy_id, run_id, session, symbol, target_weight, created_at)``."""
+    if not last:
+        return []
+    wanted = Q()
+    for strategy_id, day in last.items():
+        wanted |= Q(strategy_id=strategy_id, session__gte=day - dt.timedelta(days=SIGNAL_WINDOW_DAYS))
+    return list(Signal.objects.filter(wanted).order_by("strategy_id", "session", "created_at", "run_id")
+                .values_list("strategy_id", "run_id", "session", "asset__symbol", "target_weight", "created_at"))
+
+
+def _runs_by_session(rows: list[tuple]) -> dict[int, dict[dt.date, list[tuple[str, Decimal]]]]:
+    """``{strategy_id: {session: [(symbol, weight)...]}}`` keeping, per session, the latest run only."""
+    chosen: dict[tuple[int, dt.date], tuple[dt.datetime, str]] = {}
+    for strategy_id, run_id, session, _, _, created_at in rows:
+        key = (strategy_id, session)
+        if key not in chosen or (created_at, run_id) > chosen[key]:
+            chosen[key] = (created_at, run_id)
+    out: dict[int, dict[dt.date, list[tuple[str, Decimal]]]] = {}
+    for strategy_id, run_id, session, symbol, weight, _ in rows:
+        if chosen[(strategy_id, session)][1] == run_id:
+            out.setdefault(strategy_id, {}).setdefault(session, []).append((symbol, weight))
+    return out
+
+
+def strategy_cards() -> StrategyCards:
+    """Strategies with their symbols, the latest signal run's rows, and per strategy its P&L and
+    exposure (its share of the ledger's, ``console.attribution``), the Sharpe of its own signals and
+    its last signal with the session date. Nine queries, plus the quotes of the open positions
+    (cached for a second)."""
+    rows = strategy_list()  # two queries
+    latest_rows: dict[str, list[dict]] = {}
     latest = signal_latest_run_id()
     if latest:
         for s in signals_for_run(run_id=latest):
-            signals.setdefault(s["strategy_name"], []).append(s)
-    return [r | {"signals": signals.get(r["name"], [])} for r in rows]
+            latest_rows.setdefault(s["strategy_name"], []).append(s)
+    shares = attribution.symbol_shares({name: {s["symbol"]: s["target_weight"] for s in signals}
+                                        for name, signals in latest_rows.items()})
+    pnl = ledger_pnl()
+    every = positions_list(include_flat=True)  # the realized P&L of closed positions too
+    symbol_pnl = {p.symbol: p.realized_pnl + (p.unrealized_pnl or ZERO) for p in every}
+    symbol_exposure = {p.symbol: p.market_value if p.market_value is not None else p.qty * p.avg_cost
+                       for p in pnl.positions}
+    split = attribution.attribute(shares=shares, symbol_pnl=symbol_pnl, symbol_exposure=symbol_exposure,
+                                  total_pnl=pnl.total_pnl)
+    last = dict(Signal.objects.values("strategy_id").annotate(last=Max("session")).values_list("strategy_id", "last"))
+    runs = _runs_by_session(_signal_rows_recent(last))
+    symbols = sorted({sym for by_day in runs.values() for day_rows in by_day.values() for sym, _ in day_rows})
+    start = min((min(by_day) for by_day in runs.values()), default=None)
+    prices = close_panel(symbols=symbols, start=start, adjusted=True) if symbols else pd.DataFrame()
+    cards = []
+    for r in rows:
+        by_day = runs.get(r["id"], {})
+        recent = [(day, sym, w) for day, day_rows in sorted(by_day.items()) for sym, w in day_rows]
+        sharpe, sharpe_days = attribution.signal_sharpe(signals=recent, prices=prices)
+        last_day = last.get(r["id"])
+        targets = sorted(((w, sym) for sym, w in by_day.get(last_day, []) if w > 0), key=lambda t: (-t[0], t[1]))
+        cards.append(r | {
+            "signals": latest_rows.get(r["name"], []),
+            "pnl": split.pnl.get(r["name"], ZERO),
+            "exposure": split.exposure.get(r["name"], ZERO),
+            "exposure_share": split.exposure[r["name"]] / split.gross_exposure * 100
+            if split.gross_exposure and r["name"] in split.exposure else None,
+            "sharpe": sharpe,
+            "sharpe_days": sharpe_days,
+            "last_signal_session": last_day,
+            "last_signal_targets": [(sym, w) for w, sym in targets],
+        })
+    return StrategyCards(rows=cards, unattributed_pnl=split.unattributed_pnl,
+                         unattributed_exposure=split.unattributed_exposure, total_pnl=split.total_pnl,
+                         gross_exposure=split.gross_exposure, latest_run=latest, unpriced=pnl.unpriced)
 
 
 def allocation_for_page(*, method: str, as_of: dt.date | None) -> dict:

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import forms, selectors
+from console import attribution, forms, selectors
 from console.services import manual_order_submit
 from console.templatetags.console_tags import qty
 from orders.brokers.base import BrokerError
@@ -55,12 +55,37 @@ STATUS_CACHE_KEY = "console:status:v1"
 STATUS_CACHE_SECONDS = 5
 
 
-def _shared_fragment(key: str, seconds: int, template: str, context) -> str:
+# When a shared copy expires, ONE request renders the next one (it takes a short lock in the cache)
+# while the others keep getting the copy that just expired: consoles whose copy expires together
+# would otherwise all render it at once on two cores (what kept the dashboard's p95 over its budget).
+# The older copy is served only while the new one is being rendered (at most REFRESH_LOCK_SECONDS,
+# should its renderer die); without an older copy every request renders, as before.
+STALE_KEEP_SECONDS = 30
+REFRESH_LOCK_SECONDS = 5
+
+
+def _cached_html(key: str, seconds: int, render) -> str:
     html = cache.get(key)
-    if html is None:
-        html = render_to_string(template, context())
+    if html is not None:
+        return mark_safe(html)  # our own template's output, escaped when it was rendered
+    lock = f"{key}:refreshing"
+    refresher = cache.add(lock, 1, REFRESH_LOCK_SECONDS)
+    if not refresher:
+        stale = cache.get(f"{key}:stale")
+        if stale is not None:
+            return mark_safe(stale)
+    try:
+        html = render()
         cache.set(key, html, seconds)
-    return mark_safe(html)  # our own template's output, escaped when it was rendered
+        cache.set(f"{key}:stale", html, seconds + STALE_KEEP_SECONDS)
+    finally:
+        if refresher:
+            cache.delete(lock)
+    return mark_safe(html)
+
+
+def _shared_fragment(key: str, seconds: int, template: str, context) -> str:
+    return _cached_html(key, seconds, lambda: render_to_string(template, context()))
 
 
 def _figures_html(can_trade: bool) -> str:
@@ -114,8 +139,8 @@ def _orders_table(request, form, can_trade: bool) -> str:
     query.pop("page", None)
     digest = hashlib.sha256("&".join(sorted(request.GET.urlencode().split("&"))).encode()).hexdigest()[:32]
     key = f"console:orders:{_orders_version()}:{int(can_trade)}:{digest}"
-    html = cache.get(key)
-    if html is None:
+
+    def render() -> str:
         filters = form.cleaned_data if form.is_valid() else {}
         page = selectors.orders_page(
             status=filters.get("status") or None,
@@ -126,10 +151,11 @@ def _orders_table(request, form, can_trade: bool) -> str:
             end=filters.get("end"),
             page_number=request.GET.get("page", 1),
         )
-        html = render_to_string("console/_orders_table.html",
+        return render_to_string("console/_orders_table.html",
                                 {"page": page, "query": query.urlencode(), "can_trade": can_trade})
-        cache.set(key, html, ORDERS_CACHE_SECONDS)
-    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+    # the version is in the key: after a console write nobody is served a copy from before it
+    return _cached_html(key, ORDERS_CACHE_SECONDS, render)
 
 
 @require_GET
@@ -320,9 +346,11 @@ def strategies(request):
     data = form.cleaned_data if form.is_valid() else {}
     method = data.get("method") or ALLOCATION_METHOD
     allocation = selectors.allocation_for_page(method=method, as_of=data.get("as_of"))
+    if not form.is_bound:  # shown without asking: say which session it is for in the form too
+        form = forms.AllocationForm(initial={"method": method, "as_of": allocation.get("session")})
     return render(request, "console/strategies.html", {
-        "strategies": selectors.strategies_detail(), "allocation": allocation, "alloc_form": form,
-        "method": method, "query": request.GET.urlencode(),
+        "cards": selectors.strategy_cards(), "allocation": allocation, "alloc_form": form,
+        "method": method, "query": request.GET.urlencode(), "sharpe_sessions": attribution.SHARPE_SESSIONS,
     })
 
 

@@ -187,3 +187,24 @@ def test_close_position_link_is_for_operators_only(client, viewer, operator, mar
     client.force_login(viewer)
     assert "/orders/new/" not in client.get("/").content.decode()
     assert "/orders/new/" not in client.get("/partials/figures/").content.decode()
+
+
+def test_an_expired_fragment_is_rendered_once_while_others_get_the_previous_copy(
+    client, viewer, market, warm_quotes, django_assert_num_queries
+):
+    from django.core.cache import cache
+
+    from console.views import FIGURES_CACHE_KEY, STATUS_CACHE_KEY
+
+    client.force_login(viewer)
+    first = client.get("/").content.decode()
+    cache.delete_many([STATUS_CACHE_KEY, FIGURES_CACHE_KEY])  # the shared copies expire ...
+    cache.add(f"{STATUS_CACHE_KEY}:refreshing", 1, 5)  # ... while another request is rendering the next one
+    alert_raise(source="reconciliation", message="fresh alert", severity="warning", metric="recon")
+    # session, user, groups and the live figures (no snapshot yet: snapshot, positions); no status render
+    with django_assert_num_queries(5):
+        html = client.get("/").content.decode()
+    assert "fresh alert" not in html and 'id="platform-health"' in html
+    assert html.split('id="platform-health"')[1] == first.split('id="platform-health"')[1]
+    cache.delete(f"{STATUS_CACHE_KEY}:refreshing")  # that renderer is done (or its lock timed out)
+    assert "fresh alert" in client.get("/").content.decode()

@@ -93,9 +93,9 @@ def test_latest_signals_are_listed(client, viewer, strategies):
     signals_record(as_of=dt.date(2010, 6, 30), run_id="run-1")
     client.force_login(viewer)
     html = client.get("/strategies/").content.decode()
-    assert "Latest signals (2010-06-30)" in html
     for strategy in strategies.values():  # each strategy lists its own rows of the run, by symbol
-        section = html.split(f'id="strategy-{strategy.pk}"')[1].split("</section>")[0]
+        assert f'<details id="signals-{strategy.pk}"><summary>{strategy.name} (2010-06-30)</summary>' in html
+        section = html.split(f'id="signals-{strategy.pk}"')[1].split("</details>")[0]
         rows = re.findall(r'<tr><td>([A-Z]+)</td><td class="num">([^<]+)</td>', section)
         expected = Signal.objects.filter(strategy=strategy, run_id="run-1").order_by("asset__symbol")
         assert rows == [(s.asset.symbol, f"{s.score:.4f}") for s in expected] and len(rows) == len(SYMBOLS)
