@@ -1,7 +1,8 @@
 """Non-secret settings of the daily workflow, performance and the demo set-up (``trading_site.lib.env``).
 
 - ``DEMO_DATA``: load the bundled demo dataset in ``setup_demo`` (default true).
-- ``DEMO_BACKFILL_SESSIONS``: sessions the demo account back-fills on first start (default 60; 0 = none).
+- ``DEMO_BACKFILL_SESSIONS``: sessions the demo account back-fills on first start (default 60; 0 = no trading back-filled,
+  the stored history is still re-dated up to the last finished session).
 - ``REBALANCE_*``: the rebalance chain (docs/CONCEPTS/daily-workflow.md), below.
 - ``RISK_FREE_RATE``: annual risk-free rate for Sharpe/Sortino (docs/CONCEPTS/performance-metrics.md).
 """

@@ -84,8 +84,14 @@ def demo_backfill(
     sessions = conf.DEMO_BACKFILL_SESSIONS if sessions is None else sessions
     if not demo_market.enabled():
         return "demo market off"
-    if sessions <= 0 or not demo_loaded():
+    if not demo_loaded():
         return "no back-fill"
+    if sessions <= 0:
+        # No trading back-filled, but the stored history still reaches the last finished session, as
+        # the data step would have left it: charts start at today, and the stale-data breaker (which
+        # refuses new buys during the session when bars lag) does not trip on a fresh platform.
+        stored = demo_market.demo_bars_refresh(end=clock.today_ny())
+        return f"no back-fill; history re-dated up to the last finished session ({stored} bars stored)"
     now = clock.now()
     finished = [d for d in demo_market.demo_sessions(end=clock.today_ny()) if demo_market.session_finished(d, now=now)]
     days = [d for d in finished[-sessions:] if since is None or d >= since]

@@ -150,3 +150,22 @@ def test_rebalance_command_succeeds_on_the_demo_market(demo_on, demo_data, momen
     assert run.steps.get(name="data").detail["provider"] == "demo-market"
     original = demo_market.original_for(day)
     assert f"prices: demo market — real prices of {original.isoformat()}" in out.getvalue()
+
+
+def test_a_platform_started_without_back_fill_still_has_its_history_up_to_yesterday(demo_on, demo_data):
+    """DEMO_BACKFILL_SESSIONS=0 trades nothing back, but the stored bars reach the last finished demo
+    session: during the session the stale-data breaker stays closed, so buys are not refused."""
+    from marketdata.bundled import BENCHMARK_SYMBOL
+    from risk.services import risk_defaults_ensure, stale_data_check
+    from workflow.demo import demo_backfill
+
+    risk_defaults_ensure()
+    during = ny(2026, 12, 3, 10, 30)  # a Thursday session, before its close
+    with time_machine.travel(during, tick=False):
+        assert Bar.objects.order_by("-session").first().session == dt.date(2022, 12, 28)  # the bundled file
+        summary = demo_backfill(sessions=0)
+        assert summary.startswith("no back-fill; history re-dated up to the last finished session")
+        latest = Bar.objects.filter(asset__symbol=BENCHMARK_SYMBOL).order_by("-session").first()
+        assert latest.session == dt.date(2026, 12, 2) and latest.original_session is not None
+        assert stale_data_check(now=during) is False
+        assert demo_backfill(sessions=0).endswith("(0 bars stored)")  # idempotent
