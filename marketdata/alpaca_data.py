@@ -162,7 +162,6 @@ def bars_refresh_alpaca(
     """
     from django.db.models import Max
 
-
     if symbols is None:
         symbols = list(Asset.objects.filter(tradable=True).order_by("symbol").values_list("symbol", flat=True))
     symbols = sorted({s.upper() for s in symbols})

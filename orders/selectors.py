@@ -184,7 +184,6 @@ def twap_parents() -> QuerySet[Order]:
     from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
     from django.db.models.functions import Coalesce, NullIf
 
-
     zero = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=9))
     not_sent = [OrderStatus.SCHEDULED, OrderStatus.SUBMITTING, OrderStatus.CANCELED, OrderStatus.REJECTED,
                 OrderStatus.FAILED]
@@ -299,7 +298,6 @@ def account_live(*, now: dt.datetime) -> LiveAccount | None:
     """The live account (four queries: snapshot, fills since it, positions, day reference); None before
     the first snapshot (nothing anchors cash yet)."""
     from django.db.models import F, Sum
-
 
     snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
     if snap is None:

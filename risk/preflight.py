@@ -76,7 +76,6 @@ def keys_rotated(now: dt.datetime) -> tuple[str, str]:
 def dashboard_credentials(now: dt.datetime) -> tuple[str, str]:
     from django.contrib.auth import get_user_model
 
-
     viewers = get_user_model().objects.filter(is_active=True, is_superuser=False, groups__name=VIEWER).count()
     if viewers:
         return PASS, f"{viewers} read-only (viewer) account(s) exist for dashboards"
@@ -85,7 +84,6 @@ def dashboard_credentials(now: dt.datetime) -> tuple[str, str]:
 
 def audit_logging(now: dt.datetime) -> tuple[str, str]:
     from auditlog.registry import auditlog
-
 
     middleware = "auditlog.middleware.AuditlogMiddleware" in settings.MIDDLEWARE
     registered = auditlog.contains(RiskLimits) and auditlog.contains(KillSwitch)

@@ -372,7 +372,6 @@ def stale_data_check(*, now: dt.datetime | None = None) -> bool:
     """During a session, trip ``stale_data`` when the newest daily bar lags by more than the allowed sessions."""
     from django.db.models import Max
 
-
     now = now or clock.now()
     if not market_clock.is_open(now):
         return False

@@ -305,7 +305,6 @@ def _ledger_live(symbols: list[str]):
     from django.db.models import Sum
     from django.db.models.functions import Coalesce
 
-
     equity = get_broker().get_account().equity
     positions = dict(Position.objects.exclude(qty=0).values_list("symbol", "qty"))
     pending: dict[str, Decimal] = {}

@@ -138,7 +138,6 @@ def demo_day_advance() -> dict:
     """
     from django.core.cache import cache
 
-
     if not cache.add("demo-day-advance", 1, timeout=300):
         return {"skipped": "another tick is running"}
     try:

@@ -176,7 +176,6 @@ def performance_summary(*, start: dt.date | None = None, end: dt.date | None = N
     """What the API, the console and the CLI monitor show: metrics and the per-day curve."""
     from django.db.models import Count, DecimalField, F, Sum
 
-
     equity = equity_curve(start=start, end=end)
     fills = Fill.objects.all()
     if len(equity):

@@ -497,7 +497,6 @@ def _realized_total() -> Decimal:
     """The sum of the tax lots' realized gains in the store (what the report calls realized P&L)."""
     from django.db.models import Sum
 
-
     return RealizedGain.objects.aggregate(total=Sum("gain_loss"))["total"] or Decimal(0)
 
 

@@ -7,7 +7,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """State only: the models moved from the strategies app keep their tables (ADR 0029); no data is copied."""
 
-
     initial = True
 
     dependencies = [

@@ -6,7 +6,6 @@ from django.db import migrations
 class Migration(migrations.Migration):
     """The day-trade counter reads the ledger's fills (orders.selectors.fills_between): its copy goes (ADR 0029)."""
 
-
     dependencies = [
         ('risk', '0003_admin_verbose_names'),
     ]

@@ -24,7 +24,6 @@ def content_types_back(apps, schema_editor):
 class Migration(migrations.Migration):
     """Market data went to ``marketdata``, the workflow's records to ``workflow``: state only, tables kept (ADR 0029)."""
 
-
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
         ('workflow', '0001_initial'),
