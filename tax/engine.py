@@ -298,7 +298,8 @@ class SymbolBook:
         if method == LIFO:
             return (-lot.seq, lot.sub, next(self._tick), lot)
         lot.version += 1  # HIFO keys move with the basis; older entries of this lot are stale
-        return (-(lot.basis / lot.qty), lot.seq, lot.sub, lot.version, lot)
+        # the tick breaks ties (a split-off lot can share seq, sub and version with another): never compare lots
+        return (-(lot.basis / lot.qty), lot.seq, lot.sub, lot.version, next(self._tick), lot)
 
     def _rekeyed(self, lot: Lot) -> None:
         """The lot's basis per share changed: re-enter it in the HIFO order."""
