@@ -75,6 +75,38 @@ def api_as():
     return factory
 
 
+# pytest-xdist (``make test`` runs ``--dist loadgroup``): tests in one group run on one worker, one after
+# the other. Each worker has its own database, Redis database and VAR_DIR (trading_site/settings_test.py),
+# so only what cannot be separated by those is grouped:
+# - "browser": Playwright keeps an event loop in the worker from its first use (see below) and one
+#   Chromium at a time is what two cores carry; the group comes last in the queue, so its worker gets
+#   no other test after it.
+# - "processes": tests that start platform processes (``worker``) — a Celery worker and beat, the
+#   embedded platform, private Redis servers. Isolated per worker, but two such scenarios at once on
+#   two cores starve each other's timing windows; one after another on one worker they keep the
+#   margins they were written with, while the other worker runs everything else.
+XDIST_GROUPS = (("browser", lambda item: _is_browser(item)), ("processes", lambda item: _is_process(item)))
+
+
+def _is_browser(item) -> bool:
+    return item.get_closest_marker("browser") is not None or "page" in getattr(item, "fixturenames", ())
+
+
+def _is_process(item) -> bool:
+    return item.get_closest_marker("worker") is not None
+
+
+def pytest_itemcollected(item):
+    """Browser and process tests are ``slow`` by definition (``make test-fast`` leaves them out) and
+    get their xdist group. Added at collection, before xdist reads the groups."""
+    for name, belongs in XDIST_GROUPS:
+        if belongs(item):
+            item.add_marker(pytest.mark.slow)
+            if not any(m.args[:1] == (name,) for m in item.iter_markers("xdist_group")):
+                item.add_marker(pytest.mark.xdist_group(name))
+            break
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last.
 

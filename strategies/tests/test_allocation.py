@@ -206,6 +206,10 @@ def _messages(pubsub, wait: float = 1.5) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
+# Redis pub/sub channels are server-wide (not per Redis database): under xdist the two tests listening on
+# "alerts" run on one worker, one after the other, so neither hears the other's alert.
+@pytest.mark.redis
+@pytest.mark.xdist_group("alerts-channel")
 def test_correlation_above_070_warns_publishes_on_redis_and_stores_an_alert(alerts_subscription, caplog):
     allocator = MultiAlphaAllocator(correlation_threshold=0.70)
 
@@ -223,6 +227,8 @@ def test_correlation_above_070_warns_publishes_on_redis_and_stores_an_alert(aler
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
+@pytest.mark.xdist_group("alerts-channel")
 def test_correlation_of_069_raises_nothing(alerts_subscription, caplog):
     allocator = MultiAlphaAllocator(correlation_threshold=0.70)
 
