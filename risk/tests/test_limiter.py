@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from risk import limiter
 
 T = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
@@ -40,6 +42,7 @@ print(sum(limiter.hit(name="procs", now=t + dt.timedelta(milliseconds=i), window
 """
 
 
+@pytest.mark.slow
 def test_limit_holds_across_two_os_processes():
     # given two separate processes each trying 40 events in the same minute
     env = os.environ | {"DJANGO_SETTINGS_MODULE": "trading_site.settings_test"}

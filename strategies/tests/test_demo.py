@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from strategies.bundled import BENCHMARK_SYMBOL
 from strategies.demo import demo_data_setup
 from strategies.marketdata import benchmark_close_series
 from strategies.models import Asset, Bar, Strategy, StrategySymbol
 from strategies.quality import quality_gaps, quality_large_moves
 from strategies.services import allocation_preview
+
+pytestmark = pytest.mark.slow  # loads the bundled demo dataset: over ~2 s
 
 
 def test_demo_step_loads_the_demo_dataset_and_seeds_strategies_once(db, django_assert_num_queries):

@@ -19,6 +19,8 @@ from strategies.models import Bar, RebalanceRun
 from strategies.selectors import session_bar
 from trading_site.lib.clock import NEW_YORK
 
+pytestmark = pytest.mark.slow  # the demo market's dataset and rebalances: over ~2 s
+
 
 def ny(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=NEW_YORK)
