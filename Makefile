@@ -78,10 +78,12 @@ format: $(VENV)/.dev-installed
 test: $(VENV)/.dev-installed chromium check-services
 	$(BIN)/ruff check .
 	DJANGO_SETTINGS_MODULE=trading_site.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
+	@rm -f coverage.json
+	@# The per-group gate prints its figures even when pytest failed (tests or the overall floor).
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered --cov-report=json:coverage.json \
-		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
-	$(BIN)/python tools/coverage_gate.py coverage.json
+		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python tools/coverage_gate.py coverage.json || status=1; exit $$status
 
 # The services-free lane (SQLite, local-memory cache): no PostgreSQL, Redis or Chromium; under a minute.
 test-fast: $(VENV)/.dev-installed

@@ -46,6 +46,9 @@ def percent(executed: int, statements: int) -> float:
 
 def main(argv: list[str]) -> int:
     report = Path(argv[1]) if len(argv) > 1 else ROOT / "coverage.json"
+    if not report.exists():
+        print(f"coverage gate: {report} is missing (the test run stopped before writing its report)")
+        return 1
     data = json.loads(report.read_text())
     files = {Path(name).as_posix(): entry for name, entry in data["files"].items()}
     totals = data["totals"]
