@@ -75,17 +75,14 @@ def api_as():
     return factory
 
 
-# pytest-xdist (``make test`` runs ``--dist loadgroup``): tests in one group run on one worker, one after
-# the other. Each worker has its own database, Redis database and VAR_DIR (trading_site/settings_test.py),
-# so only what cannot be separated by those is grouped:
-# - "browser": Playwright keeps an event loop in the worker from its first use (see below) and one
-#   Chromium at a time is what two cores carry; the group comes last in the queue, so its worker gets
-#   no other test after it.
-# - "processes": tests that start platform processes (``worker``) — a Celery worker and beat, the
-#   embedded platform, private Redis servers. Isolated per worker, but two such scenarios at once on
-#   two cores starve each other's timing windows; one after another on one worker they keep the
-#   margins they were written with, while the other worker runs everything else.
-XDIST_GROUPS = (("browser", lambda item: _is_browser(item)), ("processes", lambda item: _is_process(item)))
+# pytest-xdist (``make test`` runs ``--dist loadgroup --no-loadscope-reorder``): work is handed out in
+# collection order; tests in one xdist group run on one worker, one after the other. Each worker has its
+# own database, Redis database and VAR_DIR (trading_site/settings_test.py), and process tests take free
+# ports, tmp_path folders and private Redis databases (tests/processes.py), so process tests share the
+# run like any other. Grouped is only what cannot be separated that way:
+# - "browser": Playwright keeps an event loop in the worker from its first use (see below); the group
+#   is collected last, so its worker gets no other test after it.
+# - "alerts-channel" (strategies/tests/test_allocation.py): Redis pub/sub channels are server-wide.
 
 
 def _is_browser(item) -> bool:
@@ -96,26 +93,42 @@ def _is_process(item) -> bool:
     return item.get_closest_marker("worker") is not None
 
 
+def _uses_test_database(item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(fixtures)
+    )
+
+
 def pytest_itemcollected(item):
-    """Browser and process tests are ``slow`` by definition (``make test-fast`` leaves them out) and
-    get their xdist group. Added at collection, before xdist reads the groups."""
-    for name, belongs in XDIST_GROUPS:
-        if belongs(item):
-            item.add_marker(pytest.mark.slow)
-            if not any(m.args[:1] == (name,) for m in item.iter_markers("xdist_group")):
-                item.add_marker(pytest.mark.xdist_group(name))
-            break
+    """Browser and process tests are ``slow`` by definition (``make test-fast`` leaves them out); browser
+    tests form the xdist group "browser". Added at collection, before xdist reads the groups."""
+    if _is_browser(item) or _is_process(item):
+        item.add_marker(pytest.mark.slow)
+    if _is_browser(item) and not any(m.args[:1] == ("browser",) for m in item.iter_markers("xdist_group")):
+        item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests run last.
+    """Process tests that do not use the test database first, browser tests last.
 
     Playwright's sync API keeps an event loop running in this thread from its first use until the
     end of the session; Django refuses synchronous database work while a loop runs. Running every
-    Playwright test after all other tests keeps that loop away from them. (Stable sort: the order
-    within each group is unchanged.)
+    Playwright test after all other tests keeps that loop away from them.
+
+    The process tests without the test database (the embedded platform's: minutes each, mostly
+    waiting on wall-clock time) go first, so xdist workers start on them and the short tests fill in
+    around them, instead of one long test starting last. Tests that use the database keep
+    pytest-django's order (transactional ones after the others). Stable sort: the order within each
+    class is unchanged.
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None or "page" in item.fixturenames)
+
+    def rank(item) -> int:
+        if _is_browser(item):
+            return 2
+        return 0 if _is_process(item) and not _uses_test_database(item) else 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture
