@@ -12,7 +12,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 # Coverage floor of the whole code base; per-group floors: [tool.coverage_gate] in pyproject.toml.
 COVERAGE_FLOOR ?= 80
-XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder,)
+XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load,)
 
 .PHONY: run run-check soak test test-fast lint format check-services chromium migrate demo bench clean help venv
 

@@ -75,14 +75,13 @@ def api_as():
     return factory
 
 
-# pytest-xdist (``make test`` runs ``--dist loadgroup --no-loadscope-reorder``): work is handed out in
-# collection order; tests in one xdist group run on one worker, one after the other. Each worker has its
-# own database, Redis database and VAR_DIR (trading_site/settings_test.py), and process tests take free
-# ports, tmp_path folders and private Redis databases (tests/processes.py), so process tests share the
-# run like any other. Grouped is only what cannot be separated that way:
-# - "browser": Playwright keeps an event loop in the worker from its first use (see below); the group
-#   is collected last, so its worker gets no other test after it.
-# - "alerts-channel" (strategies/tests/test_allocation.py): Redis pub/sub channels are server-wide.
+# pytest-xdist (``make test`` runs ``--dist load``): tests are handed out in collection order. Each
+# worker has its own database, Redis database and VAR_DIR (trading_site/settings_test.py), and process
+# tests take free ports, tmp_path folders and private Redis databases (tests/processes.py), so they
+# share the run like any other test. Browser tests are collected last (below), so a worker that gets
+# one gets nothing but browser tests after it. (Not --dist loadgroup: xdist 3.8 marks a group by
+# rewriting ``item._nodeid``, which pytest 9 no longer reads, and both loadgroup and loadscope hand out
+# work by node id, so schemathesis's items, which share one node id, would run once.)
 
 
 def _is_browser(item) -> bool:
@@ -101,12 +100,9 @@ def _uses_test_database(item) -> bool:
 
 
 def pytest_itemcollected(item):
-    """Browser and process tests are ``slow`` by definition (``make test-fast`` leaves them out); browser
-    tests form the xdist group "browser". Added at collection, before xdist reads the groups."""
+    """Browser and process tests are ``slow`` by definition (``make test-fast`` leaves them out)."""
     if _is_browser(item) or _is_process(item):
         item.add_marker(pytest.mark.slow)
-    if _is_browser(item) and not any(m.args[:1] == ("browser",) for m in item.iter_markers("xdist_group")):
-        item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def pytest_collection_modifyitems(config, items):
