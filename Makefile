@@ -1,4 +1,5 @@
 # Two commands matter: `make run` (embedded platform) and `make test` (the whole suite).
+# `make test-fast` is the services-free lane for the edit-test loop (docs/testing.md).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -6,12 +7,20 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/trading
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
+# pytest-xdist workers: one per CPU, at most 4 (each takes a Redis database: REDIS_URL's and the next
+# ones; trading_site/settings_test.py). TEST_WORKERS=0 runs in one process, as before xdist.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
+# Coverage floor of the whole code base; per-group floors: [tool.coverage_gate] in pyproject.toml.
+COVERAGE_FLOOR ?= 80
+XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load,)
 
-.PHONY: run run-check soak test lint format check-services chromium migrate demo bench clean help venv
+.PHONY: run run-check soak test test-fast lint format check-services chromium migrate demo bench clean help venv
 
 help:
 	@echo "make run    - install, set up and start the platform (embedded: SQLite, simulated broker)"
 	@echo "make test   - install dev deps and run ruff, the migrations check and the whole pytest suite"
+	@echo "              (xdist workers: TEST_WORKERS=$(TEST_WORKERS)), with the coverage floors"
+	@echo "make test-fast - the suite without PostgreSQL, Redis or Chromium (SQLite; not slow/postgres/redis)"
 	@echo "make lint   - ruff, the layers contract (lint-imports) and the function-level import rule"
 	@echo "make bench  - run the benchmarks in bench/ and write bench/results.json"
 	@echo "make soak   - 10 minutes of the embedded platform under load (bench/soak.py, into bench/results.json)"
@@ -71,8 +80,17 @@ format: $(VENV)/.dev-installed
 
 test: $(VENV)/.dev-installed chromium check-services lint
 	DJANGO_SETTINGS_MODULE=trading_site.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
+	@rm -f coverage.json
+	@# The per-group gate prints its figures even when pytest failed (tests or the overall floor).
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered --cov-report=json:coverage.json \
+		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python tools/coverage_gate.py coverage.json || status=1; exit $$status
+
+# The services-free lane (SQLite, local-memory cache): no PostgreSQL, Redis or Chromium; under a minute.
+test-fast: $(VENV)/.dev-installed
+	DJANGO_SETTINGS_MODULE=trading_site.settings_test_fast $(BIN)/pytest $(XDIST) -p no:cacheprovider \
+		-m "not slow and not postgres and not redis" $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed check-services
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
@@ -84,4 +102,4 @@ soak: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf var/celery var/cache var/test bench/results.json
+	rm -rf var/celery var/cache var/test bench/results.json .coverage .coverage.* coverage.json

@@ -78,15 +78,56 @@ def api_as():
     return factory
 
 
+# pytest-xdist (``make test`` runs ``--dist load``): tests are handed out in collection order. Each
+# worker has its own database, Redis database and VAR_DIR (trading_site/settings_test.py), and process
+# tests take free ports, tmp_path folders and private Redis databases (tests/processes.py), so they
+# share the run like any other test. Browser tests are collected last (below), so a worker that gets
+# one gets nothing but browser tests after it. (Not --dist loadgroup: xdist 3.8 marks a group by
+# rewriting ``item._nodeid``, which pytest 9 no longer reads, and both loadgroup and loadscope hand out
+# work by node id, so schemathesis's items, which share one node id, would run once.)
+
+
+def _is_browser(item) -> bool:
+    return item.get_closest_marker("browser") is not None or "page" in getattr(item, "fixturenames", ())
+
+
+def _is_process(item) -> bool:
+    return item.get_closest_marker("worker") is not None
+
+
+def _uses_test_database(item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(fixtures)
+    )
+
+
+def pytest_itemcollected(item):
+    """Browser and process tests are ``slow`` by definition (``make test-fast`` leaves them out)."""
+    if _is_browser(item) or _is_process(item):
+        item.add_marker(pytest.mark.slow)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Browser tests run last.
+    """Process tests that do not use the test database first, browser tests last.
 
     Playwright's sync API keeps an event loop running in this thread from its first use until the
     end of the session; Django refuses synchronous database work while a loop runs. Running every
-    Playwright test after all other tests keeps that loop away from them. (Stable sort: the order
-    within each group is unchanged.)
+    Playwright test after all other tests keeps that loop away from them.
+
+    The process tests without the test database (the embedded platform's: minutes each, mostly
+    waiting on wall-clock time) go first, so xdist workers start on them and the short tests fill in
+    around them, instead of one long test starting last. Tests that use the database keep
+    pytest-django's order (transactional ones after the others). Stable sort: the order within each
+    class is unchanged.
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None or "page" in item.fixturenames)
+
+    def rank(item) -> int:
+        if _is_browser(item):
+            return 2
+        return 0 if _is_process(item) and not _uses_test_database(item) else 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 Used by tests that need the real thing end to end. The children get the test database's URL and a
 Redis database of their own, and are always stopped (SIGTERM, then SIGKILL) when the block ends.
+
+Under pytest-xdist every worker has its own test database, Redis database and ``VAR_DIR``
+(trading_site/settings_test.py); the children get the worker's, and :func:`private_redis_db` hands
+out Redis databases no other worker uses.
 """
 
 from __future__ import annotations
@@ -30,8 +34,30 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
+# Redis databases a test may give its children instead of the worker's own (a Celery broker no other
+# process of this run consumes from): counted down from 15, PRIVATE_REDIS_SLOTS per xdist worker.
+PRIVATE_REDIS_SLOTS = 2
+
+
+def private_redis_db(slot: int) -> int:
+    """Redis database ``slot`` (0 or 1) of this xdist worker's private ones: 15 and 14 for a serial run
+    or gw0, 13 and 12 for gw1, ... Never one of the run's own databases (REDIS_URL's, plus the worker index)."""
+    if not 0 <= slot < PRIVATE_REDIS_SLOTS:
+        raise ValueError(f"slot must be below {PRIVATE_REDIS_SLOTS}")
+    number = 15 - PRIVATE_REDIS_SLOTS * settings.XDIST_INDEX - slot
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    base = int(settings.REDIS_URL.rsplit("/", 1)[1] or 0) - settings.XDIST_INDEX  # REDIS_URL's own database
+    if base + workers > 16 - PRIVATE_REDIS_SLOTS * workers:
+        raise RuntimeError(
+            f"the run's Redis databases {base}..{base + workers - 1} overlap the private ones "
+            f"(from {16 - PRIVATE_REDIS_SLOTS * workers}): lower REDIS_URL's database or the workers"
+        )
+    return number
+
+
 def child_env(*, redis_db: int | None = None, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
+    # Not the xdist worker's identity: the child takes the worker's database and Redis URLs as given.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
     env["DJANGO_SETTINGS_MODULE"] = "trading_site.settings_test"
     env["DATABASE_URL"] = test_database_url()
     redis_url = settings.REDIS_URL
@@ -47,7 +73,9 @@ def celery_command(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running(commands: dict[str, list[str]], env: dict[str, str], log_dir: Path) -> Iterator[dict[str, subprocess.Popen]]:
+def running(
+    commands: dict[str, list[str]], env: dict[str, str], log_dir: Path
+) -> Iterator[dict[str, subprocess.Popen]]:
     procs: dict[str, subprocess.Popen] = {}
     logs = {}
     try:

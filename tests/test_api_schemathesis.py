@@ -36,6 +36,8 @@ from trading_site.lib.roles import ROLES
 from trading_site.tokens import token_issue
 from trading_site.wsgi import application
 
+pytestmark = pytest.mark.slow  # fuzzes every endpoint for every role: over ~2 s
+
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

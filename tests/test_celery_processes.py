@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
-from tests.processes import celery_command, child_env, log_tail, running, wait_for
+from tests.processes import celery_command, child_env, log_tail, private_redis_db, running, wait_for
 from trading_site.models import Heartbeat
 from trading_site.tasks import heartbeat
 
@@ -29,7 +29,7 @@ def test_worker_runs_a_task_end_to_end_through_redis(tmp_path):
 
 def test_beat_schedule_reaches_the_database_scheduler_and_healthz_turns_green(tmp_path):
     # Its own Redis database: the beat publishes on the shared "default" queue name.
-    env = child_env(redis_db=15, HEARTBEAT_MAX_AGE="60")
+    env = child_env(redis_db=private_redis_db(1), HEARTBEAT_MAX_AGE="60")
     commands = {
         "beat": celery_command("beat", "-l", "INFO"),
         "worker": celery_command("worker", "-Q", "default", "-c", "1", "--pool", "solo", "-l", "INFO"),

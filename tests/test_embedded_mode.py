@@ -14,6 +14,10 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.worker  # starts the embedded platform's processes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -11,12 +11,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.worker  # starts replay and platform processes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 LIVE_ORDERS = """
 import json, time, django
 django.setup()
 from orders.gateway import order_place
+
 out = []
 for k in range(3):
     started = time.monotonic()

@@ -24,12 +24,11 @@ from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.models import Order, OrderEvent, SimOrder
 from orders.slicing import twap_order_place
-from tests.processes import celery_command, child_env, log_tail, running, wait_for
+from tests.processes import celery_command, child_env, log_tail, private_redis_db, running, wait_for
 from trading_site.lib import clock
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-REDIS_DB = 10
 TIMEOUT = 90
 
 
@@ -42,7 +41,7 @@ def always_open(settings):
 
 
 def _redis_url() -> str:
-    return settings.REDIS_URL.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    return settings.REDIS_URL.rsplit("/", 1)[0] + f"/{private_redis_db(0)}"
 
 
 def _asset(symbol: str, *, price: str, volume: str) -> None:
@@ -59,7 +58,7 @@ def _env(**extra: str) -> dict[str, str]:
             # lives on the same REDIS_URL, so the test's invalidation of the risk state cannot reach
             # the children's cache: keep their copy short-lived instead.
             "RISK_STATE_CACHE_SECONDS": "0.2"}
-    return child_env(redis_db=REDIS_DB, **(base | extra))
+    return child_env(redis_db=private_redis_db(0), **(base | extra))
 
 
 def _worker(name: str) -> list[str]:

@@ -35,6 +35,7 @@ def demo_day(db, monkeypatch, settings):
 
 
 @pytest.mark.parametrize("path", PAGES)
+@pytest.mark.slow
 def test_every_console_page_with_prices_names_the_real_day(client, viewer, demo_day, path):
     moment, original = demo_day
     client.force_login(viewer)

@@ -20,6 +20,8 @@ from trading_site.lib.clock import NEW_YORK
 from workflow.demo import demo_data_setup
 from workflow.models import RebalanceRun
 
+pytestmark = pytest.mark.slow  # the demo market's dataset and rebalances: over ~2 s
+
 
 def ny(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=NEW_YORK)

@@ -268,6 +268,7 @@ def _assert_task_series(samples: dict[str, float]) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.redis
 def test_task_counters_in_redis(config, settings):
     assert settings.REDIS_URL
     metrics.task_counters_clear()

@@ -55,6 +55,7 @@ def _wait(predicate, runner: TradeStreamRunner, seconds: float = 10.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+@pytest.mark.slow
 def test_submit_sets_client_order_id_and_stream_fills_become_fills(aapl, fake, alpaca):
     runner = TradeStreamRunner(alpaca)
     runner.start()

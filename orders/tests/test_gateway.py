@@ -68,6 +68,7 @@ def test_same_client_order_id_with_different_order_conflicts(aapl, counting_brok
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
 def test_concurrent_same_client_order_id_is_one_order_one_broker_call(sim_broker):
     make_asset("AAPL", price="100")
     broker = CountingBroker(sim_broker, delay=0.2)

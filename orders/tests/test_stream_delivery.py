@@ -80,6 +80,7 @@ def test_gateway_acknowledgement_never_moves_an_order_back(aapl, frozen):
     assert _kinds(order) == ["created", "fill"]  # the late acknowledgement records nothing
 
 
+@pytest.mark.postgres
 def test_acknowledgement_is_one_compare_and_set(aapl, stream_broker, frozen, django_assert_num_queries):
     # Idempotency look-up, asset, [order, created event], [exchange order, execution], and the
     # acknowledgement: compare-and-set with its event in one statement (brackets: one transaction,
@@ -139,6 +140,7 @@ def test_the_sim_tick_and_reconciliation_deliver_too(aapl, stream_broker, frozen
 
 
 @pytest.mark.django_db(transaction=True)  # the runner recycles its connection like the real process
+@pytest.mark.postgres
 def test_runner_writes_the_heartbeat_and_stops_on_request(aapl, stream_broker, frozen):
     order_place(symbol="AAPL", side="buy", qty="1", source="api", client_order_id="hb-1")
     stop = threading.Event()

@@ -48,6 +48,7 @@ def test_back_off_doubles_to_its_ceiling_and_logs_one_line_per_outage(caplog):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
 def test_outbox_runner_survives_failing_passes_and_writes_its_heartbeat_after(caplog):
     runner = OutboxStreamRunner(SimulatedBroker(market_hours="always", fill_delivery="stream"), poll_seconds=0.1,
                                 heartbeat_seconds=5.0)

@@ -110,6 +110,7 @@ def test_price_band(aapl, broker, frozen):
     rejected("PRICE_BAND", broker, order_type="limit", limit_price="106")  # 6% over 100
 
 
+@pytest.mark.redis
 def test_order_rate(aapl, broker, frozen):
     limits(orders_per_minute=3)
     for _ in range(3):
@@ -118,6 +119,7 @@ def test_order_rate(aapl, broker, frozen):
     rejected("ORDER_RATE", broker, qty="1")
 
 
+@pytest.mark.redis
 def test_broker_rate(aapl, broker, frozen):
     limits(broker_requests_per_minute=2)
     services.broker_request_allow()  # a cancel or poll used one request

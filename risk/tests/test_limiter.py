@@ -6,12 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from risk import limiter
 
 T = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.redis  # the Redis path; the file fallback has its own tests on a tmp_path
 def test_sixty_per_minute_then_refused_until_the_window_slides():
     results = [limiter.hit(name="t", now=T + dt.timedelta(milliseconds=i), window=60, limit=60) for i in range(61)]
     assert all(r.allowed for r in results[:60])
@@ -40,6 +43,7 @@ print(sum(limiter.hit(name="procs", now=t + dt.timedelta(milliseconds=i), window
 """
 
 
+@pytest.mark.slow
 def test_limit_holds_across_two_os_processes():
     # given two separate processes each trying 40 events in the same minute
     env = os.environ | {"DJANGO_SETTINGS_MODULE": "trading_site.settings_test"}
@@ -51,6 +55,7 @@ def test_limit_holds_across_two_os_processes():
     assert not limiter.hit(name="procs", now=T + dt.timedelta(seconds=1), window=60, limit=60).allowed
 
 
+@pytest.mark.redis  # the Redis path; the file fallback has its own tests on a tmp_path
 def test_hit_all_counts_both_windows_or_neither():
     # broker window already holds 2 of 2: the order is refused and the order window stays empty
     limiter.hit(name="b", now=T, window=60, limit=-1)

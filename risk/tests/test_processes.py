@@ -18,7 +18,7 @@ from risk.models import RiskEvent
 from tests.delivery import stream_deliver
 from tests.processes import ROOT, celery_command, child_env, log_tail, running, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]  # both tests start platform processes
 
 _PLACER = """
 import json, django

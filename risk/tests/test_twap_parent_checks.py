@@ -126,6 +126,7 @@ def test_limits_measure_the_whole_parent(aapl, broker, frozen):
     assert broker.submit_calls == 0
 
 
+@pytest.mark.redis
 def test_the_order_notional_cap_measures_the_largest_slice(aapl, broker, frozen):
     # 300 shares = 30,000 whole, over the 25,000 order cap: as one slice it is refused...
     with pytest.raises(PreTradeRejection) as info:

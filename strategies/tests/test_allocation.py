@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -188,12 +191,17 @@ def test_correlation_measure_is_exact_on_constructed_series():
 
 @pytest.fixture
 def alerts_subscription():
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(ALERTS_CHANNEL)
-    yield pubsub
-    pubsub.close()
-    client.close()
+    """A subscription to the ``alerts`` channel, held by one test at a time on this machine: Redis pub/sub
+    channels are server-wide (not per Redis database), so a test in another xdist worker (or another run
+    on the same Redis) would otherwise hear, or publish into, this one's window."""
+    with open(Path(tempfile.gettempdir()) / "trading-tests-alerts-channel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(ALERTS_CHANNEL)
+        yield pubsub
+        pubsub.close()
+        client.close()
 
 
 def _messages(pubsub, wait: float = 1.5) -> list[dict]:
@@ -206,6 +214,7 @@ def _messages(pubsub, wait: float = 1.5) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
 def test_correlation_above_070_warns_publishes_on_redis_and_stores_an_alert(alerts_subscription, caplog):
     allocator = MultiAlphaAllocator(correlation_threshold=0.70)
 
@@ -223,6 +232,7 @@ def test_correlation_above_070_warns_publishes_on_redis_and_stores_an_alert(aler
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
 def test_correlation_of_069_raises_nothing(alerts_subscription, caplog):
     allocator = MultiAlphaAllocator(correlation_threshold=0.70)
 

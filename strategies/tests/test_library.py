@@ -26,6 +26,7 @@ def prices() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(("kind", "raw_params"), CASES, ids=[f"{k}-{i}" for i, (k, _) in enumerate(CASES)])
+@pytest.mark.slow
 def test_no_look_ahead_weights_for_day_d_equal_the_full_history_computation(prices, kind, raw_params):
     # given the full-history computation (what replay does in one pass)
     params = parameters_validate(kind=kind, parameters=raw_params)

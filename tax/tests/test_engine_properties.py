@@ -6,6 +6,7 @@ import datetime as dt
 from collections import Counter
 from decimal import Decimal as D
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,6 +126,7 @@ def _reference_view(rows, books):
     reload_every=st.sampled_from([0, 1, 3]),
     rnd=st.randoms(use_true_random=False),
 )
+@pytest.mark.slow
 def test_indexed_engine_matches_the_simple_reference(history, method, reload_every, rnd):
     """Random histories over two symbols — buys, sells by every lot method (and named lots), splits,
     wash sales — give the same rows, matches and open lots in the engine as in the reference. With

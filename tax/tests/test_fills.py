@@ -251,6 +251,7 @@ def test_lots_follow_fills_through_the_orders_fill_service():
     assert (lot.trade_id, lot.cost_basis_total, lot.holding_period_start) == ("cid-rebuy", D(510), dt.date(2026, 3, 13))
 
 
+@pytest.mark.postgres
 def test_fill_path_query_count_is_constant(django_assert_num_queries):
     # Given a book with 50 open lots
     for i in range(50):
@@ -263,6 +264,7 @@ def test_fill_path_query_count_is_constant(django_assert_num_queries):
     assert RealizedGain.objects.filter(symbol="QC").count() == 50
 
 
+@pytest.mark.postgres
 def test_fill_path_buy_statement_count(django_assert_num_queries):
     # Given a book that already exists
     lots_apply_fill(fill("b1", day="2024-01-02", side="buy", symbol="QB", qty="1", price="10"))
@@ -294,6 +296,7 @@ def test_splits_sync_applies_due_market_splits_once(django_assert_num_queries):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
 def test_concurrent_sales_of_one_symbol_are_serialised():
     import threading
 

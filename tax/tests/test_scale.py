@@ -13,7 +13,7 @@ from django.core.management import call_command
 from tax import services
 from tax.models import LotAdjustment, RealizedGain, TaxLot, WashSale
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]  # imports at scale: over ~2 s
 
 
 def _history(seed: int, start: dt.date, n: int, prefix: str) -> str:

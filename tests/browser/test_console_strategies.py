@@ -46,7 +46,7 @@ def _book(admin):
     """Given the history, trend targeting AAPL alone and blend AAPL and MSFT half each in the signal runs
     of the last 30 sessions, and 6 AAPL and 2 MSFT held. Returns trend, blend and the last session."""
     from marketdata.models import Asset
-    from orders.gateway import order_submit
+    from orders.gateway import order_place
     from strategies.models import Signal
     from strategies.services import strategy_create
     from trading_site.lib import clock
@@ -85,8 +85,8 @@ def _book(admin):
         ]
     )
     wait_filled(
-        order_submit(symbol="AAPL", side="buy", qty="6", source="manual", actor=admin, reason="seed"),
-        order_submit(symbol="MSFT", side="buy", qty="2", source="manual", actor=admin, reason="seed"),
+        order_place(symbol="AAPL", side="buy", qty="6", source="manual", actor=admin, reason="seed").order,
+        order_place(symbol="MSFT", side="buy", qty="2", source="manual", actor=admin, reason="seed").order,
     )
     return trend, blend, sessions[-1]
 

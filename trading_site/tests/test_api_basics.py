@@ -96,6 +96,7 @@ def test_schema_and_docs_need_login(api_as, viewer):
     ("roles_held", "expected"),
     [([], None), (["viewer"], "viewer"), (["viewer", "operator"], "operator"), (["admin", "viewer"], "admin")],
 )
+@pytest.mark.postgres
 def test_token_authentication_loads_user_and_highest_role_in_one_query(db, roles_held, expected,
                                                                          django_assert_num_queries):
     from django.contrib.auth import get_user_model

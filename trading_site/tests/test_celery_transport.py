@@ -42,6 +42,7 @@ def _publish(root: str, writer: int, count: int) -> None:
                              routing_key="q", declare=[queue], serializer="json")
 
 
+@pytest.mark.slow
 def test_concurrent_writers_never_hand_out_a_torn_message(tmp_path):
     folders_prepare(tmp_path)
     ctx = multiprocessing.get_context("spawn")

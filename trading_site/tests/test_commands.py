@@ -59,6 +59,7 @@ def test_create_user_refuses_duplicates(db, monkeypatch):
     assert user_role(get_user_model().objects.get(username="hana")) == "viewer"
 
 
+@pytest.mark.slow
 def test_setup_demo_is_idempotent(db, monkeypatch, capsys):
     monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
     call_command("setup_demo")
@@ -73,6 +74,7 @@ def test_setup_demo_is_idempotent(db, monkeypatch, capsys):
     assert "demo-pass-123" not in out
 
 
+@pytest.mark.slow
 def test_run_platform_prints_the_demo_logins_only_when_it_knows_them(db, monkeypatch, settings, tmp_path):
     from ops.management.commands.run_platform import demo_logins_line
 

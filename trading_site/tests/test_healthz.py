@@ -21,6 +21,7 @@ def alive(db):
     heartbeat_record(name="trade_stream")  # the production delivery runs a trade-stream process
 
 
+@pytest.mark.postgres
 def test_ok_when_everything_answers(alive):
     response = Client().get("/healthz")
     assert response.status_code == 200
@@ -55,6 +56,7 @@ def test_503_when_celery_broker_is_down(alive, settings):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
 def test_503_when_database_is_down():
     heartbeat_record(name="worker")
     heartbeat_record(name="beat")

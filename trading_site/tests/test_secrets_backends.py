@@ -186,6 +186,7 @@ def _aws(env: dict) -> AwsSecretManager:
     return AwsSecretManager(secrets_config_from_env(env, backend="aws"))
 
 
+@pytest.mark.slow
 def test_aws_put_creates_then_versions_with_current_and_previous_stages(aws_env, moto_server, unique_prefix):
     backend = _aws(aws_env)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / ".env.template"
 SKIP_DIRS = {".venv", "var", "node_modules", "migrations", "tests", "bench", ".git"}
@@ -15,7 +17,8 @@ READ = re.compile(
     r"""\benviron\.get\(\s*|os\.environ\[\s*|getenv\(\s*)["']([A-Z][A-Z0-9_]+)["']"""
 )
 # Read by the code but deliberately not configuration: set by manage.py/wsgi/celery or by tools.
-NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE"}
+# PYTEST_XDIST_WORKER: set by pytest-xdist in its workers, read by the test settings.
+NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"}
 SECRETS = ("SECRET_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY", "DATABASE_PASSWORD", "VAULT_TOKEN", "VAULT_SECRET_ID")
 
 
@@ -37,6 +40,7 @@ def _variables_read_by_the_code() -> set[str]:
     return found - NOT_CONFIGURATION
 
 
+@pytest.mark.slow
 def test_every_variable_the_code_reads_is_in_the_template():
     listed = set(_template())
 

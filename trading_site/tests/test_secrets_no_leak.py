@@ -20,6 +20,8 @@ from trading_site.models import ActionLog
 from trading_site.secret_store import SecretError, get_secret
 from trading_site.secret_store.settings_bridge import load_settings_secrets
 
+pytestmark = pytest.mark.slow  # over ~2 s
+
 VALUES = {
     "ALPACA_API_KEY": "PKLEAKCANARY01",
     "ALPACA_SECRET_KEY": "SKLEAKCANARY01",

@@ -13,6 +13,8 @@ import pytest
 
 from trading_site.tests.conftest import SECRETS_ENV_VARS
 
+pytestmark = pytest.mark.slow  # each case starts an interpreter and secret servers: over ~2 s
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "k" * 64
 API_KEY, API_SECRET = "PKSETTINGS01", "SKSETTINGS01"
@@ -36,6 +38,7 @@ import django
 django.setup()
 from django.conf import settings
 from orders.brokers.alpaca import AlpacaBroker
+
 account = AlpacaBroker.from_settings().get_account()
 print(json.dumps({
     "backend": settings.SECRETS_BACKEND,

@@ -279,6 +279,7 @@ def test_healthz_details_for_staff_and_allowed_networks(admin_user):
     assert "checks" in client.get("/healthz").json()
 
 
+@pytest.mark.slow
 def test_production_refuses_a_wildcard_allowed_host():
     env = {"DJANGO_ENV": "production", "SECRET_KEY": PROD_KEY, "ALLOWED_HOSTS": "*",
            "DATABASE_URL": "postgres://u@db/x", "REDIS_URL": "redis://r:6379/0"}

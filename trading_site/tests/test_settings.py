@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each case loads the settings in a fresh interpreter: over ~2 s
+
 ROOT = Path(__file__).resolve().parents[2]
 PROD_KEY = "k" * 20 + "-production-secret-key-0123456789abcdef"
 
 PROBE = """
 import json, django
 from django.conf import settings
+
 django.setup()
 print(json.dumps({
     "engine": settings.DATABASES["default"]["ENGINE"],

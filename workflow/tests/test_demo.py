@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from marketdata.bundled import BENCHMARK_SYMBOL
 from marketdata.models import Asset, Bar
 from marketdata.panels import benchmark_close_series
@@ -11,6 +13,8 @@ from marketdata.quality import quality_gaps, quality_large_moves
 from strategies.models import Strategy, StrategySymbol
 from strategies.services import allocation_preview
 from workflow.demo import demo_data_setup
+
+pytestmark = pytest.mark.slow  # loads the bundled demo dataset: over ~2 s
 
 
 def test_demo_step_loads_the_demo_dataset_and_seeds_strategies_once(db, django_assert_num_queries):

@@ -70,6 +70,7 @@ def long_curve() -> pd.Series:
     return curve(equity)
 
 
+@pytest.mark.slow
 def test_cross_check_against_empyrical(long_curve):
     empyrical = pytest.importorskip("empyrical")
     returns = long_curve.pct_change().iloc[1:]

@@ -78,6 +78,7 @@ def test_replay_signals_and_orders_equal_the_live_workflow_for_the_same_day(mark
     )
 
 
+@pytest.mark.slow
 def test_replay_is_isolated_from_the_live_ledger(market):
     # given a live position bought through the gateway
     with time_machine.travel(dt.datetime(2010, 12, 1, 11, 0, tzinfo=NEW_YORK), tick=False):
@@ -108,6 +109,7 @@ def test_replay_rejects_bad_input_and_changes_nothing(market):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_replay_json_2011_2012_on_an_empty_database_is_consistent_with_its_fills():
     # given an empty database: the command loads the bundled data and the default strategy it is told to use
     cache.delete(CACHE_KEY)
@@ -165,6 +167,7 @@ def test_replay_create_refuses_bad_input_and_stores_nothing(market, field, value
     assert ReplayRun.objects.count() == 0
 
 
+@pytest.mark.slow
 def test_replay_command_writes_an_html_report_and_reports_progress(market, tmp_path, capsys):
     report = tmp_path / "report.html"
     call_command("replay", "--start", "2010-12-01", "--end", "2010-12-31", "--capital", "50000",

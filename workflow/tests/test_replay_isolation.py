@@ -51,6 +51,7 @@ def _live_rows() -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
 def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path, settings):
     # given the live book (committed: the replay threads have connections of their own), and a live
     # market open around the clock (the test runs at any hour)
