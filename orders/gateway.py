@@ -66,7 +66,7 @@ from orders.models import (
 from strategies.selectors import asset_get
 from trading_site.api.errors import DomainError
 from trading_site.audit import action_record
-from trading_site.lib import clock
+from trading_site.lib import broker_budget, clock
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
 from trading_site.lib.sql import fetch_one
 
@@ -225,6 +225,7 @@ def _reference_price(symbol: str) -> Decimal | None:
         return None
 
 
+@broker_budget.placing()  # its quote lookups have the submission's priority in the request budget
 def order_place(
     *,
     symbol: str,
@@ -642,6 +643,7 @@ def order_claim_scheduled(*, order_id: int, now: dt.datetime | None = None) -> b
     return claimed == 1
 
 
+@broker_budget.placing()
 def order_send_claimed(*, order_id: int) -> Order:
     """Send an order this caller claimed (status ``submitting``): pre-trade checks, then the broker.
 

@@ -15,12 +15,17 @@ class RiskConfig(AppConfig):
         from risk.models import CircuitBreaker, KillSwitch, PositionRisk, RiskLimits, RolloutPhase
         from trading_site import beat
         from trading_site.demo import register_demo_step
-        from trading_site.lib import queues
+        from trading_site.lib import broker_budget, queues
 
         # Kill switch first; the rate limits last, so an order refused by any check uses no budget.
         register_check("risk.controls", checks.pretrade_controls, order=10)
         register_check("risk.rate_limits", checks.pretrade_rate_limits, order=1000)
         register_fill_listener("risk.trade_fills", services.trade_fill_record)
+        # Every broker REST request of every process takes from one budget; 429s feed the breaker.
+        broker_budget.register(
+            take=lambda kind: services.broker_request_take(kind=kind),
+            rate_limited=services.broker_rate_limited_record,
+        )
 
         for model in (RiskLimits, RolloutPhase, PositionRisk, KillSwitch, CircuitBreaker):
             auditlog.register(model)
