@@ -179,7 +179,7 @@ class AlpacaBroker:
         timeout: float = 10.0,
         retry_attempts: int = 2,
         retry_wait_seconds: int = 1,
-        credentials: Callable[[], tuple[str, str]] | None = None,
+        credentials: Callable[[bool], tuple[str, str]] | None = None,
     ) -> None:
         self.paper = paper
         self.stream_url_override = stream_url_override
@@ -205,13 +205,15 @@ class AlpacaBroker:
         self.client, self.data, self._keys = client, data, keys
 
     def credentials_refresh(self) -> bool:
-        """Rebuild the REST clients if the secrets layer now returns another key pair. True if rebuilt."""
-        if self._credentials is None:
-            return False
-        keys = self._credentials()
-        if keys == self._keys:
+        """Rebuild the REST clients if the secrets layer now returns another key pair. True if rebuilt.
+
+        The check reads the cached values (cheap, every call); on a change both halves are read again
+        past the cache, so the two cache entries expiring a moment apart never produce a mixed pair.
+        """
+        if self._credentials is None or self._credentials(False) == self._keys:
             return False
         with self._keys_lock:
+            keys = self._credentials(True)
             if keys == self._keys:
                 return False
             self._clients_build(keys)
@@ -225,12 +227,14 @@ class AlpacaBroker:
 
     @classmethod
     def from_settings(cls) -> AlpacaBroker:
-        from trading_site.secret_store import get_secret
+        from trading_site.secret_store import secret_manager
 
-        def credentials() -> tuple[str, str]:
-            return get_secret("ALPACA_API_KEY"), get_secret("ALPACA_SECRET_KEY")
+        def credentials(fresh: bool) -> tuple[str, str]:
+            manager = secret_manager()
+            return (manager.get_secret("ALPACA_API_KEY", fresh=fresh),
+                    manager.get_secret("ALPACA_SECRET_KEY", fresh=fresh))
 
-        api_key, secret_key = credentials()
+        api_key, secret_key = credentials(False)
         return cls(
             api_key=api_key,
             secret_key=secret_key,

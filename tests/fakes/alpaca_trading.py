@@ -136,6 +136,7 @@ class FakeAlpaca:
         self.subscribers: list = []
         self.subscribed = threading.Event()
         self.stream_auths: list[tuple[str | None, bool]] = []  # (key id, authorized) per websocket login
+        self._conn_keys: dict[int, str | None] = {}  # id(websocket) → the key id it logged in with
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._http.daemon_threads = True
         self._ws = ws_serve(self._ws_handler, "127.0.0.1", 0)
@@ -196,6 +197,14 @@ class FakeAlpaca:
         with self.lock:
             delay = default if seconds is None else seconds
             self.scripted.append(_Scripted(method, path, 0, None, delay=delay, mode=mode, times=times))
+
+    def revoke(self, key_id: str) -> None:
+        """Alpaca regenerated the key: the pair stops working and its open websockets are closed."""
+        with self.lock:
+            self.keys = {pair for pair in self.keys if pair[0] != key_id}
+            doomed = [c for c in self.subscribers if self._conn_keys.get(id(c)) == key_id]
+        for conn in doomed:
+            conn.close()
 
     def faults_clear(self) -> None:
         with self.lock:
@@ -263,6 +272,7 @@ class FakeAlpaca:
         ok = auth.get("action") == "authenticate" and pair in self.keys
         with self.lock:
             self.stream_auths.append((pair[0], ok))
+            self._conn_keys[id(conn)] = pair[0]
         conn.send(json.dumps({"stream": "authorization",
                               "data": {"action": "authenticate", "status": "authorized" if ok else "unauthorized"}}))
         if not ok:
