@@ -59,16 +59,22 @@ def fake():
 
 
 def vault_env(bao, prefix: str) -> dict[str, str]:
-    return {"SECRETS_BACKEND": "vault", "VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token,
-            "VAULT_PATH_PREFIX": f"trading/{prefix}", "SECRETS_CACHE_TTL": str(TTL)}
+    return {
+        "SECRETS_BACKEND": "vault",
+        "VAULT_ADDR": bao.addr,
+        "VAULT_TOKEN": bao.root_token,
+        "VAULT_PATH_PREFIX": f"trading/{prefix}",
+        "SECRETS_CACHE_TTL": str(TTL),
+    }
 
 
 def bao_write(bao, prefix: str, pair: tuple[str, str]) -> None:
     """Another client (an operator's ``bao kv put``) writes the pair: this process's cache is not told."""
     client = bao.client()
     for name, value in zip(("ALPACA_API_KEY", "ALPACA_SECRET_KEY"), pair, strict=True):
-        client.secrets.kv.v2.create_or_update_secret(path=f"trading/{prefix}/{name}", secret={"value": value},
-                                                     mount_point="secret")
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"trading/{prefix}/{name}", secret={"value": value}, mount_point="secret"
+        )
 
 
 def keys_used(fake: FakeAlpaca, method: str, path: str) -> list[str | None]:
@@ -87,8 +93,12 @@ def test_adapter_and_stream_runner_follow_a_pair_rotated_in_openbao(bao, fake, m
     settings.SECRETS_BACKEND = "vault"
     bao_write(bao, prefix, OLD)
     manager_install(manager_build(secrets_config_from_env(backend="vault")))
-    for name, value in (("alpaca_url_override", fake.base_url), ("alpaca_stream_url_override", fake.stream_url),
-                        ("alpaca_data_url_override", fake.base_url), ("alpaca_retry_attempts", 0)):
+    for name, value in (
+        ("alpaca_url_override", fake.base_url),
+        ("alpaca_stream_url_override", fake.stream_url),
+        ("alpaca_data_url_override", fake.base_url),
+        ("alpaca_retry_attempts", 0),
+    ):
         monkeypatch.setattr(orders_conf, name, value)
     try:
         broker = AlpacaBroker.from_settings()
@@ -137,51 +147,78 @@ def test_secrets_rotate_reaches_the_running_web_and_trade_stream_processes(bao, 
     prefix = f"proc{int(time.time() * 1000)}"
     bao_write(bao, prefix, OLD)
     env = child_env(
-        BROKER="alpaca", ALPACA_PAPER="true", ALPACA_URL_OVERRIDE=fake.base_url,
-        ALPACA_STREAM_URL_OVERRIDE=fake.stream_url, ALPACA_DATA_URL_OVERRIDE=fake.base_url,
-        ALPACA_RETRY_ATTEMPTS="0", SIM_MARKET_HOURS="always", TRADE_STREAM_POLL_SECONDS="300",
+        BROKER="alpaca",
+        ALPACA_PAPER="true",
+        ALPACA_URL_OVERRIDE=fake.base_url,
+        ALPACA_STREAM_URL_OVERRIDE=fake.stream_url,
+        ALPACA_DATA_URL_OVERRIDE=fake.base_url,
+        ALPACA_RETRY_ATTEMPTS="0",
+        SIM_MARKET_HOURS="always",
+        TRADE_STREAM_POLL_SECONDS="300",
         **vault_env(bao, prefix),
     )
     env.pop("ALPACA_API_KEY", None)
     env.pop("ALPACA_SECRET_KEY", None)
     auth = {"Authorization": f"Token {token}"}
     order = {"symbol": "AAPL", "side": "buy", "qty": "1", "type": "market", "reason": "rotation test"}
-    with running({"trade_stream": [sys.executable, "manage.py", "run_trade_stream"]}, env, tmp_path), \
-            web(env, tmp_path / "web.log") as base:
+    with (
+        running({"trade_stream": [sys.executable, "manage.py", "run_trade_stream"]}, env, tmp_path),
+        web(env, tmp_path / "web.log") as base,
+    ):
         try:
             wait_for(lambda: (OLD[0], True) in fake.stream_auths, timeout=60, what="stream login with the old pair")
-            status, _, body = call(f"{base}/api/v1/orders/", method="POST", body=order | {"client_order_id": "p-1"},
-                                   headers=auth)
+            status, _, body = call(
+                f"{base}/api/v1/orders/", method="POST", body=order | {"client_order_id": "p-1"}, headers=auth
+            )
             assert status == 201, body
             assert keys_used(fake, "POST", "/v2/orders") == [OLD[0]]
 
             # when an operator rotates the pair (verified against Alpaca first) and Alpaca revokes the old one
             fake.keys.add(NEW)
             rotate = subprocess.run(
-                [sys.executable, "manage.py", "secrets", "rotate", "ALPACA_API_KEY", "ALPACA_SECRET_KEY",
-                 "--from-env", "NEW_ALPACA_KEY", "NEW_ALPACA_SECRET", "--reason", "rotation test"],
-                cwd=ROOT, env=env | {"NEW_ALPACA_KEY": NEW[0], "NEW_ALPACA_SECRET": NEW[1]},
-                capture_output=True, text=True, timeout=120,
+                [
+                    sys.executable,
+                    "manage.py",
+                    "secrets",
+                    "rotate",
+                    "ALPACA_API_KEY",
+                    "ALPACA_SECRET_KEY",
+                    "--from-env",
+                    "NEW_ALPACA_KEY",
+                    "NEW_ALPACA_SECRET",
+                    "--reason",
+                    "rotation test",
+                ],
+                cwd=ROOT,
+                env=env | {"NEW_ALPACA_KEY": NEW[0], "NEW_ALPACA_SECRET": NEW[1]},
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             assert rotate.returncode == 0, rotate.stderr[-2000:]
             fake.revoke(OLD[0])
             rotated = time.monotonic()
 
             # then within the TTL the stream logs in with the new pair ...
-            wait_for(lambda: (NEW[0], True) in fake.stream_auths, timeout=TTL + 10,
-                     what="stream login with the new pair")
+            wait_for(
+                lambda: (NEW[0], True) in fake.stream_auths, timeout=TTL + 10, what="stream login with the new pair"
+            )
             assert time.monotonic() - rotated <= TTL + 10  # TTL, the loop's 1 s pass, the websocket login
             # ... and a new order goes out with it
             time.sleep(max(0.0, TTL - (time.monotonic() - rotated)) + 0.2)
-            status, _, body = call(f"{base}/api/v1/orders/", method="POST", body=order | {"client_order_id": "p-2"},
-                                   headers=auth)
+            status, _, body = call(
+                f"{base}/api/v1/orders/", method="POST", body=order | {"client_order_id": "p-2"}, headers=auth
+            )
             assert status == 201, body
             assert json.loads(body)["status"] == "accepted"
             assert keys_used(fake, "POST", "/v2/orders") == [OLD[0], NEW[0]]
             # the fill of the new order reaches the ledger over the reconnected stream (polling is off)
             fake.fill("p-2", "1", "100.01")
-            wait_for(lambda: Order.objects.get(client_order_id="p-2").status == "filled", timeout=30,
-                     what="the fill booked by the trade stream")
+            wait_for(
+                lambda: Order.objects.get(client_order_id="p-2").status == "filled",
+                timeout=30,
+                what="the fill booked by the trade stream",
+            )
         except AssertionError as exc:
             pytest.fail(f"{exc}\n{log_tail(tmp_path, 'trade_stream')}")
     assert len(fake.orders) == 2

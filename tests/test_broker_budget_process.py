@@ -34,16 +34,32 @@ LOOKUP = "/v2/orders:by_client_order_id"
 def alpaca_env(fake: FakeAlpaca, **extra: str) -> dict[str, str]:
     """A child process on Alpaca (the fake), keys from the environment backend, this test's Redis."""
     return child_env(
-        BROKER="alpaca", SECRETS_BACKEND="env", ALPACA_API_KEY=KEY, ALPACA_SECRET_KEY=SECRET, ALPACA_PAPER="true",
-        ALPACA_URL_OVERRIDE=fake.base_url, ALPACA_STREAM_URL_OVERRIDE=fake.stream_url,
-        ALPACA_DATA_URL_OVERRIDE=fake.base_url, ALPACA_RETRY_ATTEMPTS="0", SIM_MARKET_HOURS="always", **extra,
+        BROKER="alpaca",
+        SECRETS_BACKEND="env",
+        ALPACA_API_KEY=KEY,
+        ALPACA_SECRET_KEY=SECRET,
+        ALPACA_PAPER="true",
+        ALPACA_URL_OVERRIDE=fake.base_url,
+        ALPACA_STREAM_URL_OVERRIDE=fake.stream_url,
+        ALPACA_DATA_URL_OVERRIDE=fake.base_url,
+        ALPACA_RETRY_ATTEMPTS="0",
+        SIM_MARKET_HOURS="always",
+        **extra,
     )
 
 
 def alpaca_broker(fake: FakeAlpaca) -> AlpacaBroker:
-    return AlpacaBroker(api_key=KEY, secret_key=SECRET, paper=True, url_override=fake.base_url,
-                        stream_url_override=fake.stream_url, data_url_override=fake.base_url, timeout=5.0,
-                        retry_attempts=0, retry_wait_seconds=0)
+    return AlpacaBroker(
+        api_key=KEY,
+        secret_key=SECRET,
+        paper=True,
+        url_override=fake.base_url,
+        stream_url_override=fake.stream_url,
+        data_url_override=fake.base_url,
+        timeout=5.0,
+        retry_attempts=0,
+        retry_wait_seconds=0,
+    )
 
 
 def most_in_any_window(times: list[float], window: float) -> int:
@@ -66,8 +82,15 @@ def test_thirty_polled_orders_stay_within_the_budget_and_a_new_order_goes_out_at
         broker = alpaca_broker(fake)
         with use_broker(broker):
             for i in range(30):  # resting limit orders: open at the broker until canceled
-                order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="97", source="api",
-                             client_order_id=f"rest-{i}")
+                order_submit(
+                    symbol="AAPL",
+                    side="buy",
+                    qty="1",
+                    order_type="limit",
+                    limit_price="97",
+                    source="api",
+                    client_order_id=f"rest-{i}",
+                )
         assert len(fake.orders) == 30
         limiter.clear(name=BROKER_RATE_KEY)  # the measured minute starts with the trade stream
         start = time.monotonic()
@@ -76,17 +99,22 @@ def test_thirty_polled_orders_stay_within_the_budget_and_a_new_order_goes_out_at
             try:
                 assert fake.subscribed.wait(60), "the trade stream never subscribed"
                 # the stream is quiet: every second the fallback would look up all 30 orders
-                wait_for(lambda: sum(1 for r in fake.request_log if r.path == LOOKUP and r.at > start) >= 140,
-                         timeout=60, what="the poll using up the reads")
+                wait_for(
+                    lambda: sum(1 for r in fake.request_log if r.path == LOOKUP and r.at > start) >= 140,
+                    timeout=60,
+                    what="the poll using up the reads",
+                )
                 time.sleep(2)  # the stream keeps trying (and is refused) meanwhile
                 latencies = []
                 with use_broker(broker):
                     for i in range(3):
                         sent = time.monotonic()
-                        order = order_submit(symbol="AAPL", side="buy", qty="1", source="api",
-                                             client_order_id=f"new-{i}")
-                        arrived = next(r.at for r in fake.request_log if r.client_order_id == f"new-{i}"
-                                       and r.method == "POST")
+                        order = order_submit(
+                            symbol="AAPL", side="buy", qty="1", source="api", client_order_id=f"new-{i}"
+                        )
+                        arrived = next(
+                            r.at for r in fake.request_log if r.client_order_id == f"new-{i}" and r.method == "POST"
+                        )
                         latencies.append(arrived - sent)
                         assert order.status == "accepted"
                         time.sleep(1)

@@ -37,9 +37,17 @@ def fake(settings):
 
 @pytest.fixture
 def alpaca(fake):
-    broker = AlpacaBroker(api_key=KEY, secret_key=SECRET, paper=True, url_override=fake.base_url,
-                          stream_url_override=fake.stream_url, data_url_override=fake.base_url, timeout=2.0,
-                          retry_attempts=0, retry_wait_seconds=0)
+    broker = AlpacaBroker(
+        api_key=KEY,
+        secret_key=SECRET,
+        paper=True,
+        url_override=fake.base_url,
+        stream_url_override=fake.stream_url,
+        data_url_override=fake.base_url,
+        timeout=2.0,
+        retry_attempts=0,
+        retry_wait_seconds=0,
+    )
     with use_broker(broker):
         yield broker
 
@@ -67,8 +75,15 @@ def test_reads_stop_at_their_ceiling_unsent_while_orders_and_cancels_go_out(aapl
     # a submission still goes out — with the quote its price-band check reads, which has the order's
     # priority (request 7 of 10), the submission itself (8, counted once: by the pre-trade rate check) —
     # and a cancel (9)
-    order = order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="97", source="api",
-                         client_order_id="budget-1")
+    order = order_submit(
+        symbol="AAPL",
+        side="buy",
+        qty="1",
+        order_type="limit",
+        limit_price="97",
+        source="api",
+        client_order_id="budget-1",
+    )
     assert order.status == "accepted" and fake.calls("POST", "/v2/orders") == 1
     order_cancel(order=order, reason="test")
     assert fake.calls("DELETE", f"/v2/orders/{order.broker_order_id}") == 1
@@ -90,8 +105,9 @@ def test_a_429_on_a_read_pauses_reads_but_not_submissions(aapl, fake, alpaca):
 
 
 def test_read_429s_trip_the_broker_errors_breaker(aapl, fake, alpaca):
-    fake.fail_next("GET", "/v2/account", 429, {"code": 42910000, "message": "rate limit exceeded"},
-                   times=conf.BROKER_ERROR_BURST)
+    fake.fail_next(
+        "GET", "/v2/account", 429, {"code": 42910000, "message": "rate limit exceeded"}, times=conf.BROKER_ERROR_BURST
+    )
     for _ in range(conf.BROKER_ERROR_BURST):
         with pytest.raises(RateLimited) as info:
             alpaca.get_account()
@@ -103,8 +119,18 @@ def test_read_429s_trip_the_broker_errors_breaker(aapl, fake, alpaca):
 
 
 def test_poll_backs_off_when_the_budget_is_tight_and_resumes_where_it_stopped(aapl, fake, alpaca):
-    orders = [order_submit(symbol="AAPL", side="buy", qty="1", order_type="limit", limit_price="97", source="api",
-                           client_order_id=f"poll-{i}") for i in range(12)]
+    orders = [
+        order_submit(
+            symbol="AAPL",
+            side="buy",
+            qty="1",
+            order_type="limit",
+            limit_price="97",
+            source="api",
+            client_order_id=f"poll-{i}",
+        )
+        for i in range(12)
+    ]
     limiter.clear(name=BROKER_RATE_KEY)
     limits(broker_requests_per_minute=8, orders_per_minute=4)  # reads: 8 − 4 = 4
     runner = TradeStreamRunner(alpaca, poll_seconds=5)

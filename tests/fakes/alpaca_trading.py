@@ -19,6 +19,10 @@ Behaviour:
   (500, nothing registered), ``500_after`` (registers, then answers 500), ``drop_after`` (registers,
   then closes the connection without an answer), ``429`` (refuses; ``429_twice`` = ``fault("429",
   times=2)``, ``429_always`` = ``fault("429", times=None)``).
+- ``fault_cycle(modes, every=n)``: every n-th ``POST /v2/orders`` gets the next fault of ``modes``
+  in turn (``429_twice`` and ``429_always`` expand to 2 and ``retries + 1`` consecutive 429s).
+- ``autofill(after=...)``: a background thread executes every open market order in two parts (half,
+  then the rest), ``after`` seconds apart, at the ask, pushing the trade updates like ``fill``.
 - ``request_log`` holds every request with its arrival time (``time.monotonic()``), query and answer.
 - ``fill(client_order_id, qty, price)`` executes part or all of an order and pushes a
   ``partial_fill``/``fill`` trade update to every subscribed websocket.
@@ -137,6 +141,10 @@ class FakeAlpaca:
         self.subscribed = threading.Event()
         self.stream_auths: list[tuple[str | None, bool]] = []  # (key id, authorized) per websocket login
         self._conn_keys: dict[int, str | None] = {}  # id(websocket) → the key id it logged in with
+        self._cycle: tuple[tuple[str, ...], int, int] | None = None  # (modes, every, retries)
+        self._cycle_count = 0
+        self.faults_applied: list[tuple[str, str | None]] = []  # (mode, client_order_id)
+        self._autofill_stop = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._http.daemon_threads = True
         self._ws = ws_serve(self._ws_handler, "127.0.0.1", 0)
@@ -159,6 +167,7 @@ class FakeAlpaca:
         return self
 
     def stop(self) -> None:
+        self._autofill_stop.set()
         self._http.shutdown()
         self._http.server_close()
         self._ws.shutdown()
@@ -209,6 +218,47 @@ class FakeAlpaca:
     def faults_clear(self) -> None:
         with self.lock:
             self.scripted.clear()
+            self._cycle = None
+
+    def fault_cycle(self, modes: tuple[str, ...], *, every: int = 3, retries: int = 2) -> None:
+        for mode in modes:
+            if mode not in (*FAULT_MODES, "429_twice", "429_always"):
+                raise ValueError(f"unknown fault {mode!r}")
+        with self.lock:
+            self._cycle, self._cycle_count = (tuple(modes), every, retries), 0
+
+    def _cycle_next(self, method: str, path: str, cid: str | None) -> None:
+        """Count a submission; on every n-th, script the next fault of the cycle for it."""
+        if self._cycle is None or method != "POST" or path != "/v2/orders":
+            return
+        modes, every, retries = self._cycle
+        self._cycle_count += 1
+        if self._cycle_count % every:
+            return
+        mode = modes[(self._cycle_count // every - 1) % len(modes)]
+        self.faults_applied.append((mode, cid))
+        if mode in ("429_twice", "429_always"):
+            times = 2 if mode == "429_twice" else retries + 1
+            self.scripted.insert(0, _Scripted(method, path, 0, None, mode="429", times=times))
+        else:
+            delay = {"slow": 7.0, "hang": 15.0}.get(mode, 0.0)
+            self.scripted.insert(0, _Scripted(method, path, 0, None, delay=delay, mode=mode, times=1))
+
+    def autofill(self, *, after: float = 0.5) -> None:
+        def run() -> None:
+            while not self._autofill_stop.wait(after):
+                with self.lock:
+                    due = [o for o in self.orders.values() if o.status in OPEN and o.type == "market"]
+                for o in due:
+                    qty = o.qty - o.filled_qty
+                    if o.filled_qty == 0 and qty > 1:
+                        qty = (qty / 2).to_integral_value()
+                    price = self.quotes.get(o.symbol, (Decimal("100"), Decimal("100")))[1]
+                    self.fill(o.client_order_id, qty, price)
+
+        t = threading.Thread(target=run, name="fake-alpaca-autofill", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def _take_script(self, method: str, path: str) -> _Scripted | None:
         with self.lock:
@@ -323,6 +373,8 @@ class FakeAlpaca:
                 if pair not in fake.keys:
                     entry.outcome = "401"
                     return self._reply(401, {"code": 40110000, "message": "request is not authorized"})
+                with fake.lock:
+                    fake._cycle_next(method, url.path, cid)
                 script = fake._take_script(method, url.path)
                 mode = script.mode if script is not None else ""
                 if mode == "429":
