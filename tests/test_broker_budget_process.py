@@ -33,22 +33,24 @@ LOOKUP = "/v2/orders:by_client_order_id"
 
 def alpaca_env(fake: FakeAlpaca, **extra: str) -> dict[str, str]:
     """A child process on Alpaca (the fake), keys from the environment backend, this test's Redis."""
-    return child_env(
-        BROKER="alpaca",
-        SECRETS_BACKEND="env",
-        ALPACA_API_KEY=KEY,
-        ALPACA_SECRET_KEY=SECRET,
-        ALPACA_PAPER="true",
-        ALPACA_URL_OVERRIDE=fake.base_url,
-        ALPACA_STREAM_URL_OVERRIDE=fake.stream_url,
-        ALPACA_DATA_URL_OVERRIDE=fake.base_url,
-        ALPACA_RETRY_ATTEMPTS="0",
-        SIM_MARKET_HOURS="always",
-        **extra,
-    )
+    base = {
+        "BROKER": "alpaca",
+        "SECRETS_BACKEND": "env",
+        "ALPACA_API_KEY": KEY,
+        "ALPACA_SECRET_KEY": SECRET,
+        "ALPACA_PAPER": "true",
+        "ALPACA_URL_OVERRIDE": fake.base_url,
+        "ALPACA_STREAM_URL_OVERRIDE": fake.stream_url,
+        "ALPACA_DATA_URL_OVERRIDE": fake.base_url,
+        "ALPACA_RETRY_ATTEMPTS": "0",
+        "SIM_MARKET_HOURS": "always",
+    }
+    return child_env(**(base | extra))
 
 
-def alpaca_broker(fake: FakeAlpaca) -> AlpacaBroker:
+def alpaca_broker(fake: FakeAlpaca, **options) -> AlpacaBroker:
+    """This process's adapter on the fake (the test places orders through the real gateway with it)."""
+    params = {"timeout": 5.0, "retry_attempts": 0, "retry_wait_seconds": 0} | options
     return AlpacaBroker(
         api_key=KEY,
         secret_key=SECRET,
@@ -56,9 +58,7 @@ def alpaca_broker(fake: FakeAlpaca) -> AlpacaBroker:
         url_override=fake.base_url,
         stream_url_override=fake.stream_url,
         data_url_override=fake.base_url,
-        timeout=5.0,
-        retry_attempts=0,
-        retry_wait_seconds=0,
+        **params,
     )
 
 
