@@ -35,7 +35,7 @@ from marketdata.data_import import (
     splits_from_adjusted,
 )
 from marketdata.models import Asset, Bar
-from trading_site.lib import clock
+from trading_site.lib import broker_budget, clock
 from trading_site.lib.clock import NEW_YORK
 from trading_site.lib.money import DecimalInputError, parse_price, quantize_price, quantize_qty, to_decimal
 from trading_site.secret_store import get_secret
@@ -43,12 +43,18 @@ from trading_site.secret_store import get_secret
 SOURCE = "alpaca"
 
 
+DATA_TIMEOUT_SECONDS = 30.0  # a bars page of 500 symbols is large; alpaca-py itself sets no timeout
+
+
 def alpaca_data_client(*, url_override: str | None = None) -> StockHistoricalDataClient:
-    return StockHistoricalDataClient(
+    """A data client whose every request takes from the deployment's shared broker-request budget."""
+    client = StockHistoricalDataClient(
         api_key=get_secret("ALPACA_API_KEY"),
         secret_key=get_secret("ALPACA_SECRET_KEY"),
         url_override=url_override or conf.ALPACA_DATA_URL,
     )
+    broker_budget.session_install(client._session, timeout=DATA_TIMEOUT_SECONDS)
+    return client
 
 
 def _request(symbols: list[str], start: dt.date, end: dt.date, feed: str, adjustment: Adjustment) -> StockBarsRequest:

@@ -1,4 +1,5 @@
-"""Wiring: every pre-trade check, fill listener, beat entry, health check and demo step, in order.
+"""Wiring: every pre-trade check, fill listener, the broker-request budget, beat entry, health check and
+demo step, in order.
 
 The lower layers own the mechanisms (``orders.pretrade``, ``orders.events``, ``trading_site.beat``,
 ``trading_site.health``, ``trading_site.demo``) and know nothing of who plugs into them; this module,
@@ -24,7 +25,7 @@ from tax import conf as tax_conf
 from tax.pretrade import wash_sale_check
 from tax.services import lots_apply_fill
 from trading_site import beat, demo, health
-from trading_site.lib import queues
+from trading_site.lib import broker_budget, queues
 from trading_site.secret_store.health import secrets_health
 from workflow import schedules
 
@@ -43,6 +44,12 @@ PRE_TRADE_CHECKS: tuple[tuple[str, pretrade.Check, int], ...] = (
 FILL_LISTENERS: tuple[tuple[str, events.Listener], ...] = (
     ("tax_lots", lots_apply_fill),
 )
+
+
+# The broker-request budget: every Alpaca REST request of every process takes one request from the
+# deployment's shared window first (reads yield to submissions), and every 429 pauses reads and counts
+# toward the broker-errors breaker (risk/services.py, docs/CONCEPTS/risk-controls.md).
+BROKER_BUDGET = (risk_services.broker_request_take, risk_services.broker_rate_limited_record)
 
 
 def beat_entries() -> dict[str, dict]:
@@ -135,6 +142,8 @@ def wire() -> None:
         pretrade.register_check(name, check, order=order)
     for name, listener in FILL_LISTENERS:
         events.register_fill_listener(name, listener)
+    take, rate_limited = BROKER_BUDGET
+    broker_budget.register(take=lambda kind: take(kind=kind), rate_limited=rate_limited)
     for name, entry in beat_entries().items():
         beat.register(name, entry)
     for name, check in health_checks():

@@ -41,6 +41,9 @@ class OrdersConf:
     # TWAP: the per-second dispatcher also takes slices due within this many seconds and sends each
     # at its time (sleeping inside the task), so lateness is processing time, not the beat period.
     twap_lookahead_seconds: float
+    # TWAP: a failed child is sent again under its own client_order_id at most this many times
+    # (backing off 2, 4, … 60 s) before the parent finishes short of it (orders/slicing.py).
+    twap_resend_max: int
     # Simulated fill model.
     sim_seed: int
     sim_slippage_bps: Decimal
@@ -77,6 +80,7 @@ def load() -> OrdersConf:
         sim_tick_every_seconds=env_int("SIM_TICK_EVERY_SECONDS", 5, low=1, high=600),
         twap_sweep_grace_seconds=env_int("TWAP_SWEEP_GRACE_SECONDS", 10, low=1, high=3600),
         twap_lookahead_seconds=env_float("TWAP_LOOKAHEAD_SECONDS", 0.9, low_open=False, low=0.0, high=5.0),
+        twap_resend_max=env_int("TWAP_RESEND_MAX", 8, low=0, high=50),
         sim_seed=env_int("SIM_SEED", 42, low=0, high=2**31),
         sim_slippage_bps=env_decimal("SIM_SLIPPAGE_BPS", "2", low_open=False, low=Decimal(0), high=Decimal(500)),
         sim_impact_coef_bps=env_decimal("SIM_IMPACT_COEF_BPS", "10", low_open=False, low=Decimal(0), high=Decimal(10000)),

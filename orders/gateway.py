@@ -68,7 +68,7 @@ from orders.models import (
 )
 from orders.selectors import last_price
 from trading_site.audit import action_record
-from trading_site.lib import clock, queues
+from trading_site.lib import broker_budget, clock, queues
 from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 from trading_site.lib.money import DecimalInputError, parse_price, parse_qty, whole_shares
@@ -301,6 +301,7 @@ def order_dry_run(
     return DryRun(order=v, intent=intent, checks=pretrade.dry_run(intent))
 
 
+@broker_budget.placing()  # its quote lookups have the submission's priority in the request budget
 def order_place(
     *,
     symbol: str,
@@ -710,6 +711,7 @@ def order_claim_scheduled(*, order_id: int, now: dt.datetime | None = None) -> b
     return claimed == 1
 
 
+@broker_budget.placing()
 def order_send_claimed(*, order_id: int) -> Order:
     """Send an order this caller claimed (status ``submitting``): pre-trade checks, then the broker.
 

@@ -15,6 +15,11 @@
    invent fills);
 5. an :class:`AccountSnapshot` is stored;
 6. day orders open longer than ``ORDERS_STALE_MINUTES`` (15) are canceled.
+
+Every broker call here is a read (or a cancel) in the deployment's shared broker-request budget.
+When the budget refuses one, or the broker answers 429, the run stops the broker part it is in and
+says so in ``report.deferred`` (the next run, a minute later, starts again); the snapshot and the
+stale-order cleanup still run.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from orders.brokers import get_broker
-from orders.brokers.base import BrokerError
+from orders.brokers.base import BrokerError, RateLimited
 from orders.conf import conf
 from orders.fills import updates_pump
 from orders.gateway import NOT_AT_BROKER, OrderNotCancelable, order_cancel, order_resolve
@@ -47,6 +52,7 @@ class ReconcileReport:
     discrepancies: list[str] = field(default_factory=list)
     stale_canceled: int = 0
     snapshot_id: int | None = None
+    deferred: str = ""  # why a part was cut short (request budget used up, or a 429)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -82,6 +88,8 @@ def orders_reconcile(*, report: ReconcileReport, now: dt.datetime) -> None:
         fills_before = order.fills.count()
         try:
             after = order_resolve(order_id=order.pk)
+        except RateLimited:
+            raise
         except BrokerError as exc:
             logger.warning("reconcile: broker error for %s: %s", order.client_order_id, exc)
             continue
@@ -108,6 +116,8 @@ def orders_reconcile(*, report: ReconcileReport, now: dt.datetime) -> None:
     for pk, cid in provisional.order_by("pk").values_list("pk", "client_order_id"):
         try:
             after = order_resolve(order_id=pk)
+        except RateLimited:
+            raise
         except BrokerError as exc:
             logger.warning("reconcile: broker error for %s: %s", cid, exc)
             continue
@@ -188,8 +198,13 @@ def reconcile_run(*, snapshot: bool = True) -> ReconcileReport:
         broker.tick()
     # Whatever the exchange's outbox still holds (simulated; Alpaca has none) is booked first.
     updates_pump(broker=broker)
-    orders_reconcile(report=report, now=now)
-    positions_reconcile(report=report)
+    for part in (lambda: orders_reconcile(report=report, now=now), lambda: positions_reconcile(report=report)):
+        try:
+            part()
+        except RateLimited as exc:
+            report.deferred = f"{exc.code}: {exc.detail}"
+            logger.warning("reconcile: cut short, %s; the next run continues", report.deferred)
+            break
     if snapshot:
         try:
             report.snapshot_id = account_snapshot_record(broker=broker).pk

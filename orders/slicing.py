@@ -18,16 +18,24 @@ Design (docs/CONCEPTS/order-slicing.md, ADR 0015):
   broker call (``orders.gateway.order_send_claimed``). Only the claim winner sends a slice, so a
   duplicated task or a restarted beat cannot double it.
 - Catch-up: before a slice goes out, earlier children still open at the broker are canceled and
-  the quantity not filled (or not sent: blocked, failed) rolls forward: this slice = remaining ÷
+  the quantity not filled (or not sent: blocked) rolls forward: this slice = remaining ÷
   slices left (whole shares spread like the plan), the last slice takes everything that remains.
   A remainder rolls forward only once the broker has confirmed it will not fill (the child is
-  final: cancel acknowledged, filled, expired): until then the child counts at its full quantity,
-  so the parent can never over-fill — every child's quantity is fixed before it is sent and the
-  sum of (final children's fills + working children's quantities + this slice) never exceeds the
-  parent's quantity (computed under the parent's row lock).
+  *released*: cancel acknowledged, filled, expired, rejected): until then the child counts at its
+  full quantity, so the parent can never over-fill — every child's quantity is fixed before it is
+  sent and the sum of (released children's fills + other children's quantities + this slice) never
+  exceeds the parent's quantity (computed under the parent's row lock).
+- A ``failed`` child is never released: "not at the broker" is provisional (a late acknowledgement
+  revives it) and a 429 after a timed-out attempt may hide a placed order. It keeps its quantity and,
+  once no slice is scheduled any more, is sent again under its OWN ``client_order_id``
+  (event ``resent``; backing off 2, 4, … 60 s, at most ``TWAP_RESEND_MAX`` times, 8 by default; then
+  the parent finishes short of it rather than risk a second placement): the broker refuses a
+  duplicate id, so whatever happened to the first attempt the child is placed at most once — if
+  the broker had it after all, the duplicate answer is resolved by lookup. Over-fill is therefore
+  impossible by construction, also for a revived ``NOT_AT_BROKER`` child (ADR 0022).
 - Remainder after the last slice: cancel confirmations arrive after later slices were sized (Alpaca,
-  the simulated stream), so :func:`parents_finalize` gives a parent with no scheduled child left
-  and quantity still uncommitted a *catch-up* child (``slice_num`` ≥ ``total_slices``, id suffix
+  the simulated stream), so :func:`parents_finalize` first resends failed children (above), then
+  gives a parent with no scheduled child left and quantity still uncommitted a *catch-up* child (``slice_num`` ≥ ``total_slices``, id suffix
   ``-c<k>``) for exactly that remainder, while it has time left (before its session's close),
   was not canceled, and none of its children was refused (rejected by a check or the broker: the
   refusal stands). Catch-ups after a failed one back off (2, 4, … 60 s); at most
@@ -81,6 +89,8 @@ START_TOLERANCE = dt.timedelta(seconds=60)
 START_AHEAD_MAX = dt.timedelta(days=7)
 SLICE_SUFFIX_MAX = len(f"-s{MAX_SLICES - 1}")
 CATCHUP_MAX = 50  # catch-up children per parent; "-c49" fits within SLICE_SUFFIX_MAX
+# Children whose unfilled quantity the broker confirmed will not fill: it may roll forward.
+RELEASED_STATUSES = TERMINAL_STATUSES - {OrderStatus.FAILED}
 DISPATCH_BATCH = 200
 _AUDITED_SOURCES = {OrderSource.MANUAL, OrderSource.API}
 
@@ -398,7 +408,7 @@ def _slice_qty(*, child: Order) -> Decimal:
         if status == OrderStatus.SCHEDULED:
             later_scheduled += num > child.slice_num
             continue
-        committed += filled if status in TERMINAL_STATUSES else qty
+        committed += filled if status in RELEASED_STATUSES else qty
     remaining = parent.qty - committed
     left = 1 + later_scheduled
     if remaining <= 0 or left == 1:
@@ -500,20 +510,53 @@ def _parent_deadline(parent: Order) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=clock.NEW_YORK)
 
 
-def _catch_up(*, parent: Order, now: dt.datetime) -> bool:
-    """Under the parent's row lock: give a parent with no scheduled child left a catch-up child for
-    the quantity no child will fill any more. True when it did (the parent keeps working)."""
+def _failed_resend(*, parent: Order, now: dt.datetime, resend: list[int]) -> bool:
+    """Under the parent's row lock: claim the first failed child that is due to be sent again under
+    its own id (``failed`` → ``submitting``; the caller sends it after commit). True while a failed
+    child is still to be resent (now or after its back-off)."""
+    waiting = False
+    failed = Order.objects.filter(parent_order_id=parent.pk, status=OrderStatus.FAILED).order_by("slice_num", "pk")
+    for child in failed:
+        tries = OrderEvent.objects.filter(order=child, kind="resent").count()
+        if tries >= conf.twap_resend_max:
+            continue  # given up: the parent finishes short of its quantity
+        if now < child.updated_at + dt.timedelta(seconds=min(2 ** (tries + 1), 60)):
+            waiting = True
+            continue
+        claimed = Order.objects.filter(pk=child.pk, status=OrderStatus.FAILED).update(
+            status=OrderStatus.SUBMITTING, reject_code="", reject_detail="", updated_at=now
+        )
+        if claimed:
+            OrderEvent.objects.create(
+                order=child, created_at=now, kind="resent", from_status=OrderStatus.FAILED,
+                to_status=OrderStatus.SUBMITTING,
+                data={"why": f"failed ({child.reject_code}): sent again under its own client_order_id",
+                      "try": tries + 1},
+            )
+            resend.append(child.pk)
+            return True
+    return waiting
+
+
+def _catch_up(*, parent: Order, now: dt.datetime, resend: list[int]) -> bool:
+    """Under the parent's row lock: resend a failed child under its own id, or give a parent with no
+    scheduled child left a catch-up child for the quantity no child will fill any more. True when
+    it did either (the parent keeps working)."""
     children = list(
         Order.objects.filter(parent_order_id=parent.pk).order_by("slice_num")
         .values_list("status", "qty", "filled_qty", "slice_num", "updated_at")
     )
-    committed = sum((filled if status in TERMINAL_STATUSES else qty for status, qty, filled, _, _ in children),
-                    Decimal(0))
-    remaining = parent.qty - committed
-    if remaining <= 0 or now >= _parent_deadline(parent):
+    if now >= _parent_deadline(parent):
         return False
     if any(c[0] == OrderStatus.REJECTED for c in children):
         return False  # refused (kill switch, breaker, limits, the broker): the refusal stands
+    if _failed_resend(parent=parent, now=now, resend=resend):
+        return True
+    committed = sum((filled if status in RELEASED_STATUSES else qty for status, qty, filled, _, _ in children),
+                    Decimal(0))
+    remaining = parent.qty - committed
+    if remaining <= 0:
+        return False
     finished = sorted((c for c in children if c[0] in TERMINAL_STATUSES), key=lambda c: c[4])
     k = sum(1 for c in children if c[3] >= parent.total_slices)
     if k >= CATCHUP_MAX:
@@ -545,10 +588,11 @@ def parents_finalize(*, now: dt.datetime) -> int:
         .values_list("pk", flat=True)[:DISPATCH_BATCH]
     )
     finished = 0
+    resend: list[int] = []
     for pk in candidates:
         with transaction.atomic():
             parent = Order.objects.select_for_update().get(pk=pk)
-            if parent.status != OrderStatus.SCHEDULED or _catch_up(parent=parent, now=now):
+            if parent.status != OrderStatus.SCHEDULED or _catch_up(parent=parent, now=now, resend=resend):
                 continue
             if Order.objects.filter(parent_order_id=pk).exclude(status__in=TERMINAL_STATUSES).exists():
                 continue  # children still working (their remainder is counted as committed)
@@ -561,6 +605,11 @@ def parents_finalize(*, now: dt.datetime) -> int:
                 status=status, updated_at=now,
                 **({"filled_at": now} if status == OrderStatus.FILLED else {"canceled_at": now}),
             )
+    for pk in resend:  # claimed above; sent after commit, outside the parent's lock
+        try:
+            order_send_claimed(order_id=pk)
+        except Exception:  # still ``submitting``: the sweep resolves it (and resends under the same id)
+            logger.exception("TWAP: resend of failed child %s failed", pk)
     return finished
 
 

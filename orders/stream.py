@@ -11,7 +11,15 @@ and only *queues* raw messages; the main thread applies them with the ordinary s
 :func:`orders.fills.trade_update_apply` — the same path as the simulated exchange. Polling
 fallback: every ``TRADE_STREAM_POLL_SECONDS`` without stream traffic (disconnected, or simply
 quiet), open orders are resolved over REST, which books any missed fills by the broker's
-cumulative quantities. The process writes a ``trade_stream`` heartbeat.
+cumulative quantities. Those lookups are reads in the deployment's shared broker-request budget
+(``trading_site.lib.broker_budget``): when the budget refuses one (reads used up, or paused after
+a 429) the pass stops there, the next pass starts with the order after the last one looked up (so
+no order starves), and the wait before it doubles up to ``POLL_BACKOFF_MOST`` seconds; a complete
+pass restores the normal interval. The process writes a ``trade_stream`` heartbeat.
+
+Key rotation: every loop compares the adapter's :meth:`credentials_id` (the secrets layer's current
+pair, cached for ``SECRETS_CACHE_TTL``) with the pair the websocket was opened with; on a change the
+websocket is closed and opened again with the new pair (no process restart).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import time
 from django.db import close_old_connections, connections
 
 from orders.brokers.alpaca import trade_update_from_alpaca
+from orders.brokers.base import RateLimited
 from orders.fills import trade_update_apply, updates_pump
 from orders.gateway import order_resolve
 from orders.models import OPEN_STATUSES, Order
@@ -32,17 +41,38 @@ from trading_site.health import heartbeat_record
 logger = logging.getLogger(__name__)
 
 
+POLL_BACKOFF_MOST = 60.0
+
+
 class TradeStreamRunner:
     def __init__(self, broker, *, poll_seconds: float = 5.0) -> None:
         self.broker = broker
         self.poll_seconds = poll_seconds
+        self.poll_wait = poll_seconds  # grows while the request budget refuses polls
         self.messages: queue.Queue[dict] = queue.Queue()
-        self.stream = broker.trading_stream()
-        self.stream.subscribe_trade_updates(self._on_message)
         self._thread: threading.Thread | None = None
+        self._stream_build()
         self._last_message = time.monotonic()
         self._last_poll = time.monotonic()
+        self._poll_after_pk = 0
         self.applied = 0
+        self.reconnects = 0
+
+    def _stream_build(self) -> None:
+        self.stream_credentials = self.broker.credentials_id()
+        self.stream = self.broker.trading_stream()
+        self.stream.subscribe_trade_updates(self._on_message)
+
+    def credentials_follow(self) -> bool:
+        """Reconnect the websocket if the secret store now holds another key pair. True if it did."""
+        if self.broker.credentials_id() == self.stream_credentials:
+            return False
+        logger.warning("alpaca trade stream: the key pair changed; reconnecting with the new pair")
+        self.stop()
+        self._stream_build()
+        self.start()
+        self.reconnects += 1
+        return True
 
     async def _on_message(self, message: dict) -> None:
         self.messages.put(message)
@@ -84,15 +114,29 @@ class TradeStreamRunner:
         return count
 
     def poll(self) -> int:
-        """Polling fallback: resolve every open order against the broker's REST API."""
+        """Polling fallback: resolve open orders against the broker's REST API, within the budget.
+
+        Starts after the order the last (possibly cut-short) pass ended on. Returns how many were
+        looked up.
+        """
         self._last_poll = time.monotonic()
+        open_pks = list(Order.objects.filter(status__in=OPEN_STATUSES).order_by("pk").values_list("pk", flat=True))
+        after = self._poll_after_pk
+        turn = [pk for pk in open_pks if pk > after] + [pk for pk in open_pks if pk <= after]
         resolved = 0
-        for pk in Order.objects.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True):
+        for pk in turn:
             try:
                 order_resolve(order_id=pk)
-                resolved += 1
+            except RateLimited as exc:  # our budget refused the read, or the broker answered 429
+                wait = self.poll_wait = min(self.poll_wait * 2, max(POLL_BACKOFF_MOST, self.poll_seconds))
+                logger.info("poll: stopped after %d of %d (%s); next in %.0f s", resolved, len(turn), exc.code, wait)
+                return resolved
             except Exception:
                 logger.exception("poll: could not resolve order %s", pk)
+            self._poll_after_pk = pk
+            resolved += 1
+        self.poll_wait = self.poll_seconds
+        self._poll_after_pk = 0
         return resolved
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -106,9 +150,10 @@ class TradeStreamRunner:
                         # The websocket's own loop reconnects; this is for its thread having died.
                         logger.warning("alpaca trade stream: websocket thread ended; starting it again")
                         self.start()
+                    self.credentials_follow()
                     self.process(timeout=1.0)
                     now = time.monotonic()
-                    if now - max(self._last_message, self._last_poll) >= self.poll_seconds:
+                    if now - max(self._last_message, self._last_poll) >= self.poll_wait:
                         self.poll()
                     heartbeat_record(name="trade_stream", detail={"applied": self.applied})
                 except Exception as exc:  # database, cache or broker API away: back off, never exit

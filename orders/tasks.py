@@ -6,18 +6,26 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from orders.brokers import get_broker
+from orders.conf import resolve_grace_seconds
 from orders.fills import updates_pump
 from orders.gateway import order_resolve
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from orders.reconcile import reconcile_run
 from orders.slicing import slices_dispatch_due
-from trading_site.lib import queues
+from trading_site.lib import clock, queues
 
 
 @shared_task(name="orders.resolve_order", ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
 def resolve_order(*, order_id: int) -> None:
-    if Order.objects.filter(pk=order_id).exists():
-        order_resolve(order_id=order_id)
+    """Resolve an order whose outcome is unknown; while its answer may still be in flight (younger
+    than the grace period) ask again when the grace period has passed, instead of waiting for the
+    next reconciliation."""
+    if not Order.objects.filter(pk=order_id).exists():
+        return
+    order = order_resolve(order_id=order_id)
+    if order.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
+        left = resolve_grace_seconds() - (clock.now() - order.updated_at).total_seconds()
+        resolve_order.apply_async(kwargs={"order_id": order_id}, countdown=max(left, 0) + 1, queue=queues.ORDERS)
 
 
 @shared_task(name="orders.reconcile", ignore_result=True, acks_late=True, time_limit=300, soft_time_limit=270)

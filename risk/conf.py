@@ -19,6 +19,9 @@ RATE_WINDOW_SECONDS = env_float("RISK_RATE_WINDOW_SECONDS", 60.0, low=0)
 # Broker error burst breaker: this many errors within the window trips it.
 BROKER_ERROR_BURST = env_int("RISK_BROKER_ERROR_BURST", 5, low=1)
 BROKER_ERROR_WINDOW_SECONDS = env_float("RISK_BROKER_ERROR_WINDOW_SECONDS", 60.0, low=0)
+# After a 429 from the broker no read (poll, lookup, account...) is sent for this many seconds (or the
+# answer's Retry-After, if longer); submissions and cancels are not paused.
+BROKER_429_PAUSE_SECONDS = env_float("RISK_BROKER_429_PAUSE_SECONDS", 5.0, low=0)
 # Preflight: the kill switch must have been engaged and reset within this many days.
 KILL_SWITCH_TEST_MAX_AGE_DAYS = env_int("RISK_KILL_SWITCH_TEST_MAX_AGE_DAYS", 30, low=1)
 # Preflight: API keys must have been rotated within this many days.

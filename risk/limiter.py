@@ -1,4 +1,5 @@
-"""Sliding-window counters shared by every process: order rate, broker request rate, error bursts.
+"""Sliding-window counters shared by every process: order rate, broker request rate, error bursts;
+and pauses (the broker-read back-off after a 429).
 
 With ``REDIS_URL`` the window is a Redis sorted set updated by one Lua script (atomic across web,
 workers and machines). Without Redis (the embedded run: web, worker and beat on one machine) the
@@ -166,6 +167,49 @@ def count(*, name: str, now: dt.datetime, window: float) -> int:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return sum(1 for t in (json.loads(raw) if raw else []) if t > ts - window)
+
+
+def pause(*, name: str, now: dt.datetime, seconds: float) -> None:
+    """Mark ``name`` paused until ``now + seconds`` (a later end wins; an earlier one never shortens it)."""
+    until = _ts(now) + seconds
+    if settings.REDIS_URL:
+        client, _ = _redis()
+        key = KEY_PREFIX + "pause:" + name
+        current = client.get(key)
+        if current is None or float(current) < until:
+            client.set(key, repr(until), px=max(int(seconds * 1000), 1))
+        return
+    path = _file("pause:" + name)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            raw = handle.read()
+            if not raw or float(raw) < until:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(repr(until))
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def paused(*, name: str, now: dt.datetime) -> bool:
+    """Whether ``name`` is paused at ``now`` (see :func:`pause`)."""
+    ts = _ts(now)
+    if settings.REDIS_URL:
+        client, _ = _redis()
+        current = client.get(KEY_PREFIX + "pause:" + name)
+        return current is not None and float(current) > ts
+    path = _file("pause:" + name)
+    if not path.exists():
+        return False
+    raw = path.read_text()
+    return bool(raw) and float(raw) > ts
+
+
+def pause_clear(*, name: str) -> None:
+    """End a pause now (tests, and an admin who knows the broker is back)."""
+    clear(name="pause:" + name)
 
 
 def clear(*, name: str) -> None:

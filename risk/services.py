@@ -38,7 +38,7 @@ from risk.models import (
 from risk.state import limits_row, risk_state, state_invalidate
 from trading_site.alerts import alert_raise
 from trading_site.audit import action_record
-from trading_site.lib import clock
+from trading_site.lib import broker_budget, clock
 from trading_site.lib.actors import Actor
 from trading_site.lib.errors import DomainError
 from trading_site.lib.roles import ADMIN, OPERATOR, has_role
@@ -360,12 +360,48 @@ def broker_errors_scan(*, now: dt.datetime | None = None) -> bool:
     return False
 
 
-def broker_request_allow(*, now: dt.datetime | None = None) -> bool:
-    """Count a broker request made outside order submission (cancel, status poll); False if over budget."""
+BROKER_READS_PAUSE_KEY = "broker_reads_paused"
 
-    hit = limiter.hit(name=BROKER_RATE_KEY, now=now or clock.now(), window=conf.RATE_WINDOW_SECONDS,
-                      limit=risk_state().limits.broker_requests_per_minute)
-    return hit.allowed
+
+def broker_read_ceiling(*, limit: int, orders_per_minute: int) -> int:
+    """How many of the window's ``limit`` broker requests reads (lookups, polls, account...) may use.
+
+    The rest is kept for submissions and cancels: as many as the order-rate limit allows, but never
+    more than half the budget — with the defaults (200 requests, 60 orders a minute) reads get 140.
+    """
+    return max(limit - min(orders_per_minute, limit // 2), 1)
+
+
+def broker_request_take(*, kind: str, now: dt.datetime | None = None) -> None:
+    """Take one broker REST request from the deployment's shared budget (every process counts here).
+
+    Registered with ``trading_site.lib.broker_budget``: the Alpaca adapter calls it before every HTTP
+    request. Submissions and cancels may use the whole ``broker_requests_per_minute`` window; reads
+    only up to :func:`broker_read_ceiling`, and none while a 429 back-off is in force
+    (:func:`broker_rate_limited_record`). Raises ``BudgetExhausted`` (nothing is sent).
+    """
+
+    now = now or clock.now()
+    limits = risk_state().limits
+    limit = limits.broker_requests_per_minute
+    if kind == broker_budget.READ:
+        if limiter.paused(name=BROKER_READS_PAUSE_KEY, now=now):
+            raise broker_budget.BudgetExhausted(kind, "broker reads paused after a 429 from the broker")
+        limit = broker_read_ceiling(limit=limit, orders_per_minute=limits.orders_per_minute)
+    hit = limiter.hit(name=BROKER_RATE_KEY, now=now, window=conf.RATE_WINDOW_SECONDS, limit=limit)
+    if not hit.allowed:
+        raise broker_budget.BudgetExhausted(
+            kind, f"broker request budget used up ({limit} {kind} requests in {conf.RATE_WINDOW_SECONDS:g} s)"
+        )
+
+
+def broker_rate_limited_record(detail: str, retry_after: float | None, *, now: dt.datetime | None = None) -> None:
+    """The broker answered 429: pause reads (``Retry-After``, at least ``RISK_BROKER_429_PAUSE_SECONDS``)
+    and count it toward the ``broker_errors`` burst breaker."""
+    now = now or clock.now()
+    pause = max(retry_after or 0.0, conf.BROKER_429_PAUSE_SECONDS)
+    limiter.pause(name=BROKER_READS_PAUSE_KEY, now=now, seconds=pause)
+    broker_error_record(detail=detail, now=now)
 
 
 def stale_data_check(*, now: dt.datetime | None = None) -> bool:

@@ -167,10 +167,10 @@ def test_kill_switch_engaged_mid_way_blocks_the_remaining_slices(tmp_path):
 
 def test_failed_slice_does_not_stop_the_rest_and_partial_fills_roll_forward(tmp_path):
     # ADV 39,000: 10 shares per evaluation, so slices of 10 at most fill at once and 15s partially;
-    # slice 1's broker call raises (the connection "drops"): unknown → resolver → failed.
+    # slice 1's broker call always raises (the connection "drops"): unknown → resolver → failed.
     _asset("THIN", price="20", volume="39000")
     commands = {"beat": _beat(), "worker": _worker("w")}
-    env = _env(SIM_FAIL_SUBMIT_MATCH=r"-s1$")
+    env = _env(SIM_FAIL_SUBMIT_MATCH=r"-s1$", TWAP_RESEND_MAX="1")
     with running(commands, env, tmp_path):
         try:
             _ready(tmp_path, "worker")
@@ -182,11 +182,14 @@ def test_failed_slice_does_not_stop_the_rest_and_partial_fills_roll_forward(tmp_
     assert (kids[1].status, kids[1].reject_code) == ("failed", "NOT_AT_BROKER")
     assert not SimOrder.objects.filter(client_order_id=kids[1].client_order_id).exists()
     assert all(kids[i].filled_qty > 0 for i in (0, 2, 3, 4, 5))
-    assert sum(c.filled_qty for c in kids.values()) == D(90)
-    assert parent.status == "filled"
-    # the remainders rolled forward (ADR 0022): into a later slice once the broker had confirmed the
-    # earlier slice's cancel, or — confirmations arriving over the stream after the last slice — into
-    # catch-up children of the parent
+    # a failed slice is never released (it might still reach the broker: ADR 0022): it was sent again
+    # under its own id (TWAP_RESEND_MAX=1), failed again, and the parent finished short of its 15
+    assert OrderEvent.objects.filter(order=kids[1], kind="resent").count() == 1
+    assert sum(c.filled_qty for c in kids.values()) == D(75)
+    assert parent.status == "canceled"
+    # the other remainders rolled forward (ADR 0022): into a later slice once the broker had confirmed
+    # the earlier slice's cancel, or — confirmations arriving over the stream after the last slice —
+    # into catch-up children of the parent
     assert (OrderEvent.objects.filter(order__parent_order=parent, kind="rolled_forward").exists()
             or OrderEvent.objects.filter(order=parent, kind="catch_up").exists())
 

@@ -24,6 +24,15 @@ def test_fill_listeners_in_order():
     assert events.registered_fill_listeners() == ["tax_lots"]
 
 
+def test_the_broker_request_budget_is_risks():
+    from risk import services as risk_services
+    from trading_site.lib import broker_budget
+
+    assert (risk_services.broker_request_take, risk_services.broker_rate_limited_record) == wiring.BROKER_BUDGET
+    take, rate_limited = broker_budget.registration()
+    assert take is not None and rate_limited is risk_services.broker_rate_limited_record
+
+
 def test_every_beat_entry_is_listed_and_registered(settings):
     settings.BROKER = "simulated"
     settings.DEMO_DAY_MINUTES = 0

@@ -1,10 +1,17 @@
 """Alpaca adapter on alpaca-py (``BROKER=alpaca``; paper or live by ``ALPACA_PAPER``).
 
 - Keys come from the secrets layer (``ALPACA_API_KEY``, ``ALPACA_SECRET_KEY``), never settings.
+- Keys are read again through the secrets layer (cached for ``SECRETS_CACHE_TTL``) before every
+  call: when the store returns a different pair (a rotation), the REST clients are rebuilt with it
+  before the call goes out, and :meth:`AlpacaBroker.credentials_id` changes so the trade stream
+  reconnects with the new pair (``orders.stream``). No restart is needed.
 - Explicit HTTP timeouts: alpaca-py sets none, so every request of its ``requests.Session`` gets
   ``ALPACA_TIMEOUT_SECONDS``. alpaca-py silently retries 429 and 504 (also for POST): safe here only
   because every order carries our ``client_order_id``; the retry count is ours
   (``ALPACA_RETRY_ATTEMPTS``).
+- Every HTTP request (retries included) takes one request from the deployment's shared broker
+  budget first (``trading_site.lib.broker_budget``): a request the budget refuses is not sent and
+  raises :class:`RequestBudgetExhausted`; every 429 is reported to the budget (back-off, breaker).
 - Errors → domain errors: 422 code 40010001 duplicate ``client_order_id``; 403 insufficient buying
   power; 429 rate limit; 422 with a sub-penny message (code 42210000) → :class:`SubPennyPrice`;
   404 → not found; 5xx, timeouts and connection errors → :class:`BrokerUnavailable` (outcome unknown).
@@ -16,8 +23,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -37,13 +46,14 @@ from orders.brokers.base import (
     InsufficientBuyingPower,
     Quote,
     RateLimited,
+    RequestBudgetExhausted,
     SubmitRequest,
     SubPennyPrice,
     TradeUpdate,
 )
 from orders.conf import conf
-from trading_site.lib import clock
-from trading_site.secret_store import get_secret
+from trading_site.lib import broker_budget, clock
+from trading_site.secret_store import secret_manager
 
 logger = logging.getLogger(__name__)
 
@@ -121,21 +131,13 @@ def trade_update_from_alpaca(data: dict) -> TradeUpdate:
     )
 
 
-def _install_timeout(session: requests.Session, timeout: float) -> None:
-    original = session.request
-
-    def request(method, url, **kwargs):
-        kwargs.setdefault("timeout", timeout)
-        return original(method, url, **kwargs)
-
-    session.request = request
-
-
 def map_error(exc: Exception) -> BrokerError:
     from alpaca.common.exceptions import APIError
 
     if isinstance(exc, BrokerError):
         return exc
+    if isinstance(exc, broker_budget.BudgetExhausted):
+        return RequestBudgetExhausted(exc.detail)
     if isinstance(exc, requests.Timeout | requests.ConnectionError):
         return BrokerUnavailable(f"Alpaca did not answer: {type(exc).__name__}")
     if not isinstance(exc, APIError):
@@ -178,25 +180,64 @@ class AlpacaBroker:
         timeout: float = 10.0,
         retry_attempts: int = 2,
         retry_wait_seconds: int = 1,
+        credentials: Callable[[bool], tuple[str, str]] | None = None,
     ) -> None:
+        self.paper = paper
+        self.stream_url_override = stream_url_override
+        self._urls = (url_override, data_url_override)
+        self._http = (timeout, retry_attempts, retry_wait_seconds)
+        self._credentials = credentials
+        self._keys_lock = threading.Lock()
+        self._clients_build((api_key, secret_key))
+
+    def _clients_build(self, keys: tuple[str, str]) -> None:
         from alpaca.data.historical import StockHistoricalDataClient
         from alpaca.trading.client import TradingClient
 
-        self._keys = (api_key, secret_key)
-        self.paper = paper
-        self.stream_url_override = stream_url_override
-        self.client = TradingClient(api_key, secret_key, paper=paper, url_override=url_override or None)
-        self.data = StockHistoricalDataClient(api_key, secret_key, url_override=data_url_override or None)
-        for rest in (self.client, self.data):
+        url_override, data_url_override = self._urls
+        timeout, retry_attempts, retry_wait_seconds = self._http
+        client = TradingClient(keys[0], keys[1], paper=self.paper, url_override=url_override or None)
+        data = StockHistoricalDataClient(keys[0], keys[1], url_override=data_url_override or None)
+        for rest in (client, data):
             rest._retry = retry_attempts  # alpaca-py ignores 0 in its constructor; set it directly
             rest._retry_wait = retry_wait_seconds
-            _install_timeout(rest._session, timeout)
+            broker_budget.session_install(rest._session, timeout=timeout)
+        # A call reads ``self.client`` once, so one running in another thread uses one pair or the other.
+        self.client, self.data, self._keys = client, data, keys
+
+    def credentials_refresh(self) -> bool:
+        """Rebuild the REST clients if the secrets layer now returns another key pair. True if rebuilt.
+
+        The check reads the cached values (cheap, every call); on a change both halves are read again
+        past the cache, so the two cache entries expiring a moment apart never produce a mixed pair.
+        """
+        if self._credentials is None or self._credentials(False) == self._keys:
+            return False
+        with self._keys_lock:
+            keys = self._credentials(True)
+            if keys == self._keys:
+                return False
+            self._clients_build(keys)
+        logger.warning("alpaca: the key pair in the secret store changed; REST clients rebuilt with it")
+        return True
+
+    def credentials_id(self) -> str:
+        """A fingerprint of the key pair in use (after a refresh); never the keys themselves."""
+        self.credentials_refresh()
+        return hashlib.sha256("\0".join(self._keys).encode()).hexdigest()[:12]
 
     @classmethod
     def from_settings(cls) -> AlpacaBroker:
+        def credentials(fresh: bool) -> tuple[str, str]:
+            manager = secret_manager()
+            return (manager.get_secret("ALPACA_API_KEY", fresh=fresh),
+                    manager.get_secret("ALPACA_SECRET_KEY", fresh=fresh))
+
+        api_key, secret_key = credentials(False)
         return cls(
-            api_key=get_secret("ALPACA_API_KEY"),
-            secret_key=get_secret("ALPACA_SECRET_KEY"),
+            api_key=api_key,
+            secret_key=secret_key,
+            credentials=credentials,
             paper=settings.ALPACA_PAPER,
             url_override=conf.alpaca_url_override,
             stream_url_override=conf.alpaca_stream_url_override,
@@ -208,6 +249,7 @@ class AlpacaBroker:
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         try:
+            self.credentials_refresh()
             return fn()
         except Exception as exc:
             raise map_error(exc) from exc
@@ -229,7 +271,9 @@ class AlpacaBroker:
             order_request = LimitOrderRequest(limit_price=float(request.limit_price), **common)
         else:
             order_request = MarketOrderRequest(**common)
-        return order_from_alpaca(self._call(lambda: self.client.submit_order(order_request)))
+        # The gateway's pre-trade rate check counted this submission in the shared budget already.
+        with broker_budget.prepaid():
+            return order_from_alpaca(self._call(lambda: self.client.submit_order(order_request)))
 
     def cancel_order(self, *, broker_order_id: str | None, client_order_id: str) -> None:
         if not broker_order_id:
@@ -243,7 +287,7 @@ class AlpacaBroker:
             logger.info("cancel of %s refused by Alpaca: %s", client_order_id, exc.detail)
 
     def cancel_all_orders(self) -> int:
-        return len(self._call(self.client.cancel_orders) or [])
+        return len(self._call(lambda: self.client.cancel_orders()) or [])
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         try:
@@ -261,7 +305,7 @@ class AlpacaBroker:
     # --- account ----------------------------------------------------------------------------------
     def list_positions(self) -> list[BrokerPosition]:
         result = []
-        for p in self._call(self.client.get_all_positions):
+        for p in self._call(lambda: self.client.get_all_positions()):
             qty = Decimal(str(p.qty))
             if _enum(p.side) == "short" and qty > 0:
                 qty = -qty
@@ -269,7 +313,7 @@ class AlpacaBroker:
         return result
 
     def get_account(self) -> BrokerAccount:
-        a = self._call(self.client.get_account)
+        a = self._call(lambda: self.client.get_account())
         return BrokerAccount(
             cash=_dec(a.cash) or Decimal(0),
             equity=_dec(a.equity) or Decimal(0),
@@ -308,7 +352,7 @@ class AlpacaBroker:
 
     def health(self) -> dict:
         try:
-            market = self._call(self.client.get_clock)
+            market = self._call(lambda: self.client.get_clock())
         except BrokerError as exc:
             return {"ok": False, "name": self.name, "error": exc.code}
         return {"ok": True, "name": self.name, "paper": self.paper, "market_open": bool(market.is_open)}

@@ -10,6 +10,8 @@ Errors split into three kinds the gateway treats differently:
 - :class:`BrokerUnavailable`: timeout, connection error or 5xx — the outcome is *unknown*; the order
   becomes ``unknown`` and the resolver asks the broker by ``client_order_id``.
 - :class:`RateLimited`: the broker refused to look at the request (429); nothing was placed.
+  :class:`RequestBudgetExhausted` (a ``RateLimited``): the deployment's shared request budget
+  refused it before it was sent.
 """
 
 from __future__ import annotations
@@ -104,6 +106,12 @@ class BrokerUnavailable(BrokerError):
 class RateLimited(BrokerError):
     code = "RATE_LIMITED"
     kind = "rate_limited"
+
+
+class RequestBudgetExhausted(RateLimited):
+    """Our own shared broker-request budget refused the request; it was never sent."""
+
+    code = "BROKER_BUDGET_EXHAUSTED"
 
 
 class BrokerRejected(BrokerError):

@@ -15,6 +15,7 @@ from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf
 from orders.selectors import price_cache_clear
+from trading_site.lib import broker_budget
 
 # Tuesday 10 March 2026, 15:00 UTC = 11:00 in New York (EDT): inside the NYSE session.
 T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
@@ -24,10 +25,13 @@ T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 def isolated_hooks():
     """Other apps' pre-trade checks and fill listeners are tested by those apps; start empty here."""
     saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
+    saved_budget = broker_budget.registration()
     pretrade._checks.clear()
     events._listeners.clear()
+    broker_budget.register(take=None, rate_limited=None)  # the risk app's budget: risk/tests
     price_cache_clear()
     yield
+    broker_budget.register(take=saved_budget[0], rate_limited=saved_budget[1])
     pretrade._checks.clear()
     pretrade._checks.update(saved_checks)
     events._listeners.clear()

@@ -208,8 +208,75 @@ def test_a_broker_error_fails_the_slice_and_the_next_one_still_goes_out(aapl, si
     first.refresh_from_db()
     second = parent.children.get(slice_num=1)
     assert (first.status, first.reject_code) == ("failed", "NOT_AT_BROKER")
-    # slice 0's 17 shares roll forward: (100 - 0) over 5 slices left = 20
-    assert (second.status, second.qty, second.filled_qty) == ("filled", D(20), D(20))
+    # slice 0 keeps its 17 shares (failed is not released: it may still reach the broker), so the
+    # rest is planned as before: (100 − 17) over 5 slices left = 17, 17, 17, 16, 16
+    assert (second.status, second.qty, second.filled_qty) == ("filled", D(17), D(17))
+
+
+def test_a_failed_slice_is_resent_under_its_own_id_so_a_revival_cannot_over_fill(aapl, sim_broker, deliver):
+    from orders.brokers.base import SubmitRequest
+    from orders.gateway import order_resolve
+    from orders.models import SimTradeUpdate
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create(qty="60", slices=3, horizon_minutes=3)  # 20, 20, 20
+        lost = CountingBroker(sim_broker, submit_error=BrokerUnavailable("timeout"), error_after_send=False)
+        with use_broker(lost):
+            slices_dispatch_due()  # slice 0 never reaches the exchange (so far)
+        first = parent.children.get(slice_num=0)
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))
+        assert order_resolve(order_id=first.pk).status == "failed"  # provisional NOT_AT_BROKER
+        # the slow first submission lands at the exchange after the verdict (the double fault of
+        # ADR 0022); its updates are lost, so the ledger still says failed
+        sim_broker.submit_order(SubmitRequest(first.client_order_id, "AAPL", "buy", D(20), "market", "day"))
+        SimTradeUpdate.objects.update(delivered=True)
+        for _ in range(2):  # slices 1 and 2: sized with slice 0 still counted at its 20
+            traveller.shift(dt.timedelta(seconds=60))
+            slices_dispatch_due()
+            deliver()
+        assert list(parent.children.order_by("slice_num").values_list("qty", flat=True)) == [D(20), D(20), D(20)]
+        # no slice is scheduled any more: the failed child is sent again under its own id (after its
+        # back-off) — the exchange answers "duplicate", the lookup finds the late order and books it
+        traveller.shift(dt.timedelta(seconds=5))
+        slices_dispatch_due()
+        sim_broker.tick()
+        deliver()
+        traveller.shift(dt.timedelta(seconds=5))
+        slices_dispatch_due()
+    parent.refresh_from_db()
+    first.refresh_from_db()
+    assert (first.status, first.filled_qty) == ("filled", D(20))
+    assert first.events.filter(kind="resent").count() == 1
+    assert parent.children.count() == 3  # no catch-up child: nothing was released
+    assert SimOrder.objects.filter(client_order_id=first.client_order_id).count() == 1
+    assert sum(parent.children.values_list("filled_qty", flat=True)) == D(60)
+    assert parent.status == "filled"
+
+
+def test_a_failed_slice_the_broker_never_got_is_resent_and_completes_the_parent(aapl, sim_broker, deliver):
+    from orders.gateway import order_resolve
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        parent = _create(qty="60", slices=3, horizon_minutes=3)
+        with use_broker(CountingBroker(sim_broker, submit_error=BrokerUnavailable("reset"), error_after_send=False)):
+            slices_dispatch_due()
+        first = parent.children.get(slice_num=0)
+        traveller.shift(dt.timedelta(seconds=resolve_grace_seconds()))
+        order_resolve(order_id=first.pk)
+        for _ in range(2):
+            traveller.shift(dt.timedelta(seconds=60))
+            slices_dispatch_due()
+            deliver()
+        traveller.shift(dt.timedelta(seconds=5))
+        slices_dispatch_due()  # resent under its own id: the exchange takes it this time
+        deliver()
+        traveller.shift(dt.timedelta(seconds=5))
+        slices_dispatch_due()
+    parent.refresh_from_db()
+    first.refresh_from_db()
+    assert (first.status, first.filled_qty, first.reject_code) == ("filled", D(20), "")
+    assert SimOrder.objects.filter(client_order_id=first.client_order_id).count() == 1
+    assert (parent.status, sum(parent.children.values_list("filled_qty", flat=True))) == ("filled", D(60))
 
 
 def test_cancel_parent_cancels_unsent_and_open_children(db, sim_broker, deliver):

@@ -122,7 +122,7 @@ def test_order_rate(aapl, broker, frozen):
 @pytest.mark.redis
 def test_broker_rate(aapl, broker, frozen):
     limits(broker_requests_per_minute=2)
-    services.broker_request_allow()  # a cancel or poll used one request
+    services.broker_request_take(kind="cancel")  # a cancel used one request
     order_place(symbol="AAPL", side="buy", qty="1", source="api")
     stream_deliver()  # fills arrive over the trade stream
     rejected("BROKER_RATE", broker, qty="1")

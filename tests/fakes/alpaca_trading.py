@@ -12,6 +12,18 @@ Behaviour:
   power → 403 code 40310000; sub-penny limit → 422 code 42210000; otherwise ``accepted``.
 - ``fail_next(method, path, status, body)`` scripts failures (e.g. 429, 500) for the next matching
   requests; ``delay_next(...)`` processes a request and then sleeps (an answer lost to a timeout).
+- ``fault(mode, method=..., path=..., times=...)`` injects one of the faults a real broker shows, for
+  the next ``times`` matching requests (``times=None``: until ``faults_clear()``):
+  ``slow`` (registers and answers after ``seconds``, 7 by default), ``hang`` (holds the request
+  ``seconds`` — past the client's timeout — then drops it; nothing is registered), ``500_before``
+  (500, nothing registered), ``500_after`` (registers, then answers 500), ``drop_after`` (registers,
+  then closes the connection without an answer), ``429`` (refuses; ``429_twice`` = ``fault("429",
+  times=2)``, ``429_always`` = ``fault("429", times=None)``).
+- ``fault_cycle(modes, every=n)``: every n-th ``POST /v2/orders`` gets the next fault of ``modes``
+  in turn (``429_twice`` and ``429_always`` expand to 2 and ``retries + 1`` consecutive 429s).
+- ``autofill(after=...)``: a background thread executes every open market order in two parts (half,
+  then the rest), ``after`` seconds apart, at the ask, pushing the trade updates like ``fill``.
+- ``request_log`` holds every request with its arrival time (``time.monotonic()``), query and answer.
 - ``fill(client_order_id, qty, price)`` executes part or all of an order and pushes a
   ``partial_fill``/``fill`` trade update to every subscribed websocket.
 """
@@ -93,6 +105,22 @@ class _Scripted:
     status: int
     body: dict | None
     delay: float = 0.0
+    mode: str = ""  # a fault() mode; "" for fail_next/delay_next
+    times: int | None = 1  # None: until faults_clear()
+
+
+FAULT_MODES = ("slow", "hang", "500_before", "500_after", "drop_after", "429")
+
+
+@dataclass
+class LoggedRequest:
+    at: float  # time.monotonic() on arrival
+    method: str
+    path: str
+    query: dict
+    client_order_id: str | None
+    key_id: str | None
+    outcome: str = ""  # "200", "429", "dropped"...
 
 
 class FakeAlpaca:
@@ -106,9 +134,17 @@ class FakeAlpaca:
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol → (signed qty, avg price)
         self.quotes: dict[str, tuple[Decimal, Decimal]] = {}
         self.requests: list[tuple[str, str, dict | None]] = []
+        self.request_log: list[LoggedRequest] = []
+        self.keys: set[tuple[str, str]] = {(KEY, SECRET)}  # accepted key pairs (a rotation swaps them)
         self.scripted: list[_Scripted] = []
         self.subscribers: list = []
         self.subscribed = threading.Event()
+        self.stream_auths: list[tuple[str | None, bool]] = []  # (key id, authorized) per websocket login
+        self._conn_keys: dict[int, str | None] = {}  # id(websocket) → the key id it logged in with
+        self._cycle: tuple[tuple[str, ...], int, int] | None = None  # (modes, every, retries)
+        self._cycle_count = 0
+        self.faults_applied: list[tuple[str, str | None]] = []  # (mode, client_order_id)
+        self._autofill_stop = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._http.daemon_threads = True
         self._ws = ws_serve(self._ws_handler, "127.0.0.1", 0)
@@ -131,6 +167,7 @@ class FakeAlpaca:
         return self
 
     def stop(self) -> None:
+        self._autofill_stop.set()
         self._http.shutdown()
         self._http.server_close()
         self._ws.shutdown()
@@ -153,11 +190,86 @@ class FakeAlpaca:
         with self.lock:
             self.scripted.append(_Scripted(method, path, 0, None, delay=seconds))
 
+    def fault(
+        self,
+        mode: str,
+        *,
+        method: str = "POST",
+        path: str = "/v2/orders",
+        times: int | None = 1,
+        seconds: float | None = None,
+    ) -> None:
+        """Inject ``mode`` (see the module docstring) into the next ``times`` matching requests."""
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault {mode!r}; one of {FAULT_MODES}")
+        default = {"slow": 7.0, "hang": 15.0}.get(mode, 0.0)
+        with self.lock:
+            delay = default if seconds is None else seconds
+            self.scripted.append(_Scripted(method, path, 0, None, delay=delay, mode=mode, times=times))
+
+    def revoke(self, key_id: str) -> None:
+        """Alpaca regenerated the key: the pair stops working and its open websockets are closed."""
+        with self.lock:
+            self.keys = {pair for pair in self.keys if pair[0] != key_id}
+            doomed = [c for c in self.subscribers if self._conn_keys.get(id(c)) == key_id]
+        for conn in doomed:
+            conn.close()
+
+    def faults_clear(self) -> None:
+        with self.lock:
+            self.scripted.clear()
+            self._cycle = None
+
+    def fault_cycle(self, modes: tuple[str, ...], *, every: int = 3, retries: int = 2) -> None:
+        for mode in modes:
+            if mode not in (*FAULT_MODES, "429_twice", "429_always"):
+                raise ValueError(f"unknown fault {mode!r}")
+        with self.lock:
+            self._cycle, self._cycle_count = (tuple(modes), every, retries), 0
+
+    def _cycle_next(self, method: str, path: str, cid: str | None) -> None:
+        """Count a submission; on every n-th, script the next fault of the cycle for it."""
+        if self._cycle is None or method != "POST" or path != "/v2/orders":
+            return
+        modes, every, retries = self._cycle
+        self._cycle_count += 1
+        if self._cycle_count % every:
+            return
+        mode = modes[(self._cycle_count // every - 1) % len(modes)]
+        self.faults_applied.append((mode, cid))
+        if mode in ("429_twice", "429_always"):
+            times = 2 if mode == "429_twice" else retries + 1
+            self.scripted.insert(0, _Scripted(method, path, 0, None, mode="429", times=times))
+        else:
+            delay = {"slow": 7.0, "hang": 15.0}.get(mode, 0.0)
+            self.scripted.insert(0, _Scripted(method, path, 0, None, delay=delay, mode=mode, times=1))
+
+    def autofill(self, *, after: float = 0.5) -> None:
+        def run() -> None:
+            while not self._autofill_stop.wait(after):
+                with self.lock:
+                    due = [o for o in self.orders.values() if o.status in OPEN and o.type == "market"]
+                for o in due:
+                    qty = o.qty - o.filled_qty
+                    if o.filled_qty == 0 and qty > 1:
+                        qty = (qty / 2).to_integral_value()
+                    price = self.quotes.get(o.symbol, (Decimal("100"), Decimal("100")))[1]
+                    self.fill(o.client_order_id, qty, price)
+
+        t = threading.Thread(target=run, name="fake-alpaca-autofill", daemon=True)
+        t.start()
+        self._threads.append(t)
+
     def _take_script(self, method: str, path: str) -> _Scripted | None:
         with self.lock:
             for i, s in enumerate(self.scripted):
-                if s.method == method and path.startswith(s.path):
-                    return self.scripted.pop(i)
+                if s.method == method and (path == s.path if s.mode else path.startswith(s.path)):
+                    if s.times is None:
+                        return s
+                    s.times -= 1
+                    if s.times <= 0:
+                        self.scripted.pop(i)
+                    return s
         return None
 
     def calls(self, method: str, path: str) -> int:
@@ -206,8 +318,11 @@ class FakeAlpaca:
     # --- websocket --------------------------------------------------------------------------------
     def _ws_handler(self, conn) -> None:
         auth = json.loads(conn.recv())
-        ok = auth.get("action") == "authenticate" and auth.get("data", {}).get("key_id") == KEY and (
-            auth.get("data", {}).get("secret_key") == SECRET)
+        pair = (auth.get("data", {}).get("key_id"), auth.get("data", {}).get("secret_key"))
+        ok = auth.get("action") == "authenticate" and pair in self.keys
+        with self.lock:
+            self.stream_auths.append((pair[0], ok))
+            self._conn_keys[id(conn)] = pair[0]
         conn.send(json.dumps({"stream": "authorization",
                               "data": {"action": "authenticate", "status": "authorized" if ok else "unauthorized"}}))
         if not ok:
@@ -239,19 +354,51 @@ class FakeAlpaca:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _drop(self, entry: LoggedRequest) -> None:
+                entry.outcome = "dropped"
+                self.close_connection = True  # no answer: the client sees the connection end
+
             def _handle(self, method: str) -> None:
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
+                query = parse_qs(url.query)
                 fake.requests.append((method, url.path, body))
-                if self.headers.get("APCA-API-KEY-ID") != KEY or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
+                cid = (body or {}).get("client_order_id") or (query.get("client_order_id") or [None])[0]
+                key_id = self.headers.get("APCA-API-KEY-ID")
+                entry = LoggedRequest(time.monotonic(), method, url.path, query, cid, key_id)
+                with fake.lock:
+                    fake.request_log.append(entry)
+                pair = (self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY"))
+                if pair not in fake.keys:
+                    entry.outcome = "401"
                     return self._reply(401, {"code": 40110000, "message": "request is not authorized"})
+                with fake.lock:
+                    fake._cycle_next(method, url.path, cid)
                 script = fake._take_script(method, url.path)
-                if script is not None and not script.delay:
+                mode = script.mode if script is not None else ""
+                if mode == "429":
+                    entry.outcome = "429"
+                    return self._reply(429, {"code": 42910000, "message": "rate limit exceeded"})
+                if script is not None and not mode and not script.delay:
+                    entry.outcome = str(script.status)
                     return self._reply(script.status, script.body or {"code": script.status, "message": "scripted"})
-                status, payload = fake.route(method, url.path, parse_qs(url.query), body)
-                if script is not None and script.delay:
+                if mode == "500_before":
+                    entry.outcome = "500"
+                    return self._reply(500, {"code": 50010000, "message": "internal server error"})
+                if mode in ("slow", "hang"):
                     time.sleep(script.delay)
+                    if mode == "hang":
+                        return self._drop(entry)
+                status, payload = fake.route(method, url.path, query, body)
+                if mode == "500_after":
+                    entry.outcome = "500"
+                    return self._reply(500, {"code": 50010000, "message": "internal server error"})
+                if mode == "drop_after":
+                    return self._drop(entry)
+                if script is not None and script.delay and not mode:
+                    time.sleep(script.delay)
+                entry.outcome = str(status)
                 try:
                     self._reply(status, payload)
                 except (BrokenPipeError, ConnectionResetError):
