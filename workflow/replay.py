@@ -48,6 +48,7 @@ from marketdata.selectors import BarData
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf as orders_conf
+from orders.events import FillEvent, listeners_replaced
 from orders.models import Order, Position
 from orders.selectors import price_cache_clear
 from orders.slicing import slices_dispatch_due
@@ -61,6 +62,7 @@ from strategies.allocation import METHODS
 from strategies.models import Signal, Strategy, StrategySymbol
 from strategies.services import StrategySpec, signal_rows, signals_history
 from tax.models import RealizedGain
+from tax.services import lots_apply_fill, lots_apply_fills
 from trading_site.lib.clock import NEW_YORK, SimulatedClock, use_clock
 from trading_site.lib.errors import DomainError
 from workflow import conf
@@ -337,18 +339,22 @@ def replay_run(
     live = _live_read(specs=specs, start=sessions[0], end=sessions[-1])
     path = store or replay_dir() / f"replay-{uuid.uuid4().hex}.sqlite3"
     state = RiskState(kill_switch_engaged=False, open_breakers=(), limits=live.limits, phase=None)
+    # The tax lots follow the fills through the same engine, applied in bulk when the run ends
+    # (tax.services.lots_apply_fills) instead of one load-apply-write per fill.
+    fills: list[FillEvent] = []
     # The field history (django-auditlog) records people's changes to live rows; the store has none.
     with (replay_store(path=path), disable_auditlog(), controls_override(state=state, rate_limits=False),
-          _quiet("strategies.allocation")):
+          listeners_replaced({lots_apply_fill: fills.append}), _quiet("strategies.allocation")):
         _store_seed(live)
-        result = _replay_loop(sessions=sessions, live=live, capital=capital, method=method, progress=progress)
+        result = _replay_loop(sessions=sessions, live=live, capital=capital, method=method, progress=progress,
+                              fills=fills)
     result.store_path = str(path)
     return result
 
 
 def _replay_loop(
     *, sessions: list[dt.date], live: _LiveInputs, capital: Decimal, method: str,
-    progress: Callable[[int, int], None] | None,
+    progress: Callable[[int, int], None] | None, fills: list[FillEvent],
 ) -> ReplayResult:
 
     start, end = sessions[0], sessions[-1]
@@ -449,6 +455,7 @@ def _replay_loop(
             if progress is not None:
                 progress(i + 1, len(sessions))
         consistency = _consistency(broker=broker, cash=cash, positions=positions, last_day=end)
+        lots_apply_fills(events=fills)
         realized = _realized_total()
         trade_rows, tca = _trades_and_tca()
 
