@@ -10,7 +10,10 @@ close the leftovers are handled by the same :func:`~workflow.daily.fills_confirm
 Fast path: signals and weights of every day come from one vectorised
 :func:`~strategies.services.signals_history` pass; raw bars are loaded once for the exchange; the
 day's allocation is computed once and handed to the chain; an in-memory mirror of cash and
-positions decides whether a day trades, so the ledger is only touched on days with orders. The
+positions decides whether a day trades, so the ledger is only touched on days with orders. Tax
+lots follow the fills through the same engine, applied in bulk when the run ends
+(:func:`tax.services.lots_apply_fills`, the tax-lot listener replaced for this thread by
+:func:`orders.events.listeners_replaced`) rather than loaded, applied and written per fill. The
 equity curve is ``cash + Σ qty × close`` of each day from the mirror, reconciled with the ledger at
 the end (``consistency``).
 
