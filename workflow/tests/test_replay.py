@@ -42,12 +42,20 @@ def market(small_market):
     cache.delete(CACHE_KEY)
     price_cache_clear()
     strategy_create(
-        actor=None, name="sma", kind="sma_crossover", parameters={"fast": 5, "slow": 20},
-        symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test",
+        actor=None,
+        name="sma",
+        kind="sma_crossover",
+        parameters={"fast": 5, "slow": 20},
+        symbols=["AAPL", "IBM", "MSFT", "GOOG"],
+        reason="test",
     )
     strategy_create(
-        actor=None, name="revert", kind="mean_reversion", parameters={"window": 10, "entry_z": 0.5},
-        symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test",
+        actor=None,
+        name="revert",
+        kind="mean_reversion",
+        parameters={"window": 10, "entry_z": 0.5},
+        symbols=["AAPL", "IBM", "MSFT", "GOOG"],
+        reason="test",
     )
     with use_broker(SimulatedBroker(market_hours="nyse")):
         yield
@@ -71,7 +79,8 @@ def test_replay_signals_and_orders_equal_the_live_workflow_for_the_same_day(mark
         live_signals.setdefault(name, {})[symbol] = str(weight)
     replay_day = replayed.days[DAY]
     replay_signals = {
-        name: {s: str(_weight_decimal(w)) for s, w in weights.items()} for name, weights in replay_day["signals"].items()
+        name: {s: str(_weight_decimal(w)) for s, w in weights.items()}
+        for name, weights in replay_day["signals"].items()
     }
     assert replay_signals == live_signals and set(live_signals) == {"sma", "revert"}
     assert live.status == "completed" and replay_day["status"] == "completed"
@@ -117,8 +126,17 @@ def test_replay_json_2011_2012_on_an_empty_database_is_consistent_with_its_fills
     price_cache_clear()
     out = io.StringIO()
     call_command(
-        "replay", "--start", "2011-01-01", "--end", "2012-12-31", "--strategies", "sma-crossover",
-        "--symbols", "AAPL,JNJ,KO,XOM,WMT", "--json", stdout=out,
+        "replay",
+        "--start",
+        "2011-01-01",
+        "--end",
+        "2012-12-31",
+        "--strategies",
+        "sma-crossover",
+        "--symbols",
+        "AAPL,JNJ,KO,XOM,WMT",
+        "--json",
+        stdout=out,
     )
     data = json.loads(out.getvalue())
     # then: one equity point per session, a benchmark curve, metrics, and trades
@@ -158,9 +176,18 @@ def test_replay_refuses_symbols_outside_the_universes(market):
     assert Order.objects.count() == 0 and RebalanceRun.objects.count() == 0
 
 
-@pytest.mark.parametrize("field,value", [("start", "2003-13-01"), ("start", "1989-12-29"), ("capital", "1_0"),
-                                         ("capital", "-5"), ("capital", "NaN"), ("capital", "١٠٠"),
-                                         ("strategies", "astrology")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("start", "2003-13-01"),
+        ("start", "1989-12-29"),
+        ("capital", "1_0"),
+        ("capital", "-5"),
+        ("capital", "NaN"),
+        ("capital", "١٠٠"),
+        ("strategies", "astrology"),
+    ],
+)
 def test_replay_create_refuses_bad_input_and_stores_nothing(market, field, value):
     request = {"start": "2010-12-01", "end": "2010-12-31", "capital": "50000", "strategies": None, field: value}
     with pytest.raises(ReplayInputError):
@@ -170,8 +197,9 @@ def test_replay_create_refuses_bad_input_and_stores_nothing(market, field, value
 
 def test_replay_command_writes_an_html_report_and_reports_progress(market, tmp_path, capsys):
     report = tmp_path / "report.html"
-    call_command("replay", "--start", "2010-12-01", "--end", "2010-12-31", "--capital", "50000",
-                 "--report", str(report))
+    call_command(
+        "replay", "--start", "2010-12-01", "--end", "2010-12-31", "--capital", "50000", "--report", str(report)
+    )
     captured = capsys.readouterr()
     assert "100.0% · 0:00 left" in captured.err and "report written to" in captured.out
     html = report.read_text()
