@@ -14,8 +14,10 @@ trade update or reconciliation, so listeners must be deterministic and idempoten
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,6 +40,10 @@ class FillEvent:
 
 Listener = Callable[[FillEvent], None]
 _listeners: dict[str, Listener] = {}
+# Replacements for registered listeners in this thread/task only (see listeners_replaced).
+_replaced: contextvars.ContextVar[dict[Listener, Listener] | None] = contextvars.ContextVar(
+    "fill_listeners", default=None
+)
 
 
 def register_fill_listener(name: str, fn: Listener) -> None:
@@ -52,7 +58,28 @@ def registered_fill_listeners() -> list[str]:
     return list(_listeners)
 
 
+@contextlib.contextmanager
+def listeners_replaced(replacements: dict[Listener, Listener]) -> Iterator[None]:
+    """Inside the block, in this thread (or task) only, each registered listener that is a key is
+    replaced by its value.
+
+    A replay uses it to hand the tax-lot listener's work to a collector that applies the run's fills
+    in bulk when it ends (``tax.services.lots_apply_fills``): the same lot engine, one write instead
+    of one per fill. Fills booked meanwhile by other threads (live trading) still call the registered
+    listeners. A listener that is not registered is refused: its replacement would silently never run.
+    """
+    unknown = [fn for fn in replacements if fn not in _listeners.values()]
+    if unknown:
+        raise KeyError(f"not a registered fill listener: {unknown[0]!r}")
+    token = _replaced.set(replacements)
+    try:
+        yield
+    finally:
+        _replaced.reset(token)
+
+
 def fill_notify(event: FillEvent) -> None:
     """Call every listener, in the order they were registered (ops/wiring.py lists them)."""
+    replaced = _replaced.get() or {}
     for listener in list(_listeners.values()):
-        listener(event)
+        replaced.get(listener, listener)(event)

@@ -696,112 +696,16 @@ def trades_import(
 
     if method not in engine.METHODS:
         raise TaxImportError(f"method must be one of {', '.join(engine.METHODS)}")
-    splits = splits or []
-    now = clock.now()
-    first_day: dict[str, dt.date] = {}
-    first_line: dict[str, tuple[dt.date, int]] = {}
-    for line, trade in trades:
-        if trade.symbol not in first_line or (trade.date, line) < first_line[trade.symbol]:
-            first_line[trade.symbol] = (trade.date, line)
-    for item in [*(t for _, t in trades), *splits]:
-        first_day[item.symbol] = min(item.date, first_day.get(item.symbol, item.date))
-    symbols = sorted(first_day)
-
     with transaction.atomic():
-        existing = set(
-            TaxTrade.objects.filter(account=account, origin=TaxTrade.Origin.IMPORT, symbol__in=symbols).values_list(
-                "execution_id", flat=True
-            )
-        )
-        for line, trade in trades:
-            if trade.execution_id in existing:
-                raise ImportFileError(
-                    name=trades_name, line=line, message=f"trade_id {trade.trade_id!r} is already in the ledger"
-                )
-        # One query per table for all symbols (an import may touch hundreds), rows locked by symbol order.
-        SymbolBook.objects.bulk_create(
-            [SymbolBook(account=account, symbol=symbol) for symbol in symbols], ignore_conflicts=True
-        )
-        book_rows = {
-            row.symbol: row
-            for row in SymbolBook.objects.select_for_update()
-            .filter(account=account, symbol__in=symbols)
-            .order_by("symbol")
-        }
-        for symbol, (day, line) in sorted(first_line.items()):
-            last = book_rows[symbol].last_trade_date
-            if last and day < last:
-                raise ImportFileError(
-                    name=trades_name,
-                    line=line,
-                    message=f"{symbol} trades in the ledger run to {last}; an import must not go back before them",
-                )
-        books = _books_load_many(account=account, rows=book_rows, first_day=first_day)
-        already: set[tuple[str, dt.date]] = set(
-            AppliedSplit.objects.filter(account=account, symbol__in=symbols).values_list("symbol", "ex_date")
-        )
-        new_splits = []
-        for split in splits:
-            if (split.symbol, split.date) not in already:
-                already.add((split.symbol, split.date))
-                new_splits.append(split)
-        events = engine.events_ordered(
-            (trade for _, trade in trades),
-            (
-                engine.Split(symbol=s.symbol, date=s.date, ratio_from=s.ratio_from, ratio_to=s.ratio_to)
-                for s in new_splits
-            ),
-        )
-        ledger = engine.Ledger(method=method, books=books)
-        writer = _ImportWriter(
-            account=account, now=now, existing_lots={lot.id for book in books.values() for lot in book.lots}
-        )
-        applied_splits: list[AppliedSplit] = []
-        last_day: dict[str, dt.date] = {}
-        buys = sells = 0
-        total = len(events)
-        try:
-            for done, event in enumerate(events, start=1):
-                try:
-                    result = ledger.apply(event)
-                except engine.LotError as exc:
-                    line = next(line for line, trade in trades if trade is event)
-                    raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
-                if isinstance(event, engine.Split):
-                    applied_splits.append(
-                        AppliedSplit(
-                            account=account, symbol=event.symbol, ex_date=event.date, ratio_from=event.ratio_from,
-                            ratio_to=event.ratio_to, lots_adjusted=len(result), source="import", created_at=now,
-                        )
-                    )  # fmt: skip
-                else:
-                    last_day[event.symbol] = event.date
-                    if event.side == engine.BUY:
-                        buys += 1
-                    else:
-                        sells += 1
-                if done % FLUSH_EVERY == 0:
-                    writer.write(ledger.take_changes(), day=event.date)
-                if progress is not None and (done % 1000 == 0 or done == total):
-                    progress(done, total)
-            writer.insert(TaxTrade, lambda: (_trade_row(trade, account, method) for _, trade in trades))
-            writer.write(ledger.take_changes(), day=None)
-        finally:
-            writer.close()  # before any other statement, and before leaving the transaction
-        for symbol, row in book_rows.items():
-            row.next_seq = ledger.book(symbol).next_seq
-            row.last_trade_date = last_day.get(symbol, row.last_trade_date)
-        SymbolBook.objects.bulk_update(list(book_rows.values()), ["next_seq", "last_trade_date"], batch_size=500)
-        AppliedSplit.objects.bulk_create(applied_splits)
-        result = ImportResult(
-            trades=len(trades),
-            buys=buys,
-            sells=sells,
-            splits=len(applied_splits),
-            lots_created=writer.lots_created,
-            realized_rows=writer.realized_rows,
-            wash_sales=writer.wash_sales,
-            disallowed_loss=writer.disallowed.quantize(MONEY_QUANTUM),
+        result = _ledger_apply_bulk(
+            trades=trades,
+            splits=splits or [],
+            method=method,
+            account=account,
+            origin=TaxTrade.Origin.IMPORT,
+            trades_name=trades_name,
+            progress=progress,
+            trade_row=lambda trade: _trade_row(trade, account, method),
         )
         action_record(
             actor=actor,
@@ -816,6 +720,190 @@ def trades_import(
             },
         )
     return result
+
+
+def lots_apply_fills(*, events: list[FillEvent], account: str = "default") -> ImportResult:
+    """Door 1 in bulk: many fills (``orders.events.FillEvent``, in execution order) applied to the ledger
+    at once — a replay's fills, written into its own store when it ends (ADR 0019).
+
+    The same engine pass as :func:`trades_import` (one :class:`tax.engine.Ledger` in memory, the market's
+    splits due in the window applied in date order, bulk writes), and the same rows as
+    :func:`lots_apply_fill` would have written one fill at a time: ``origin=fill`` trades carrying the
+    order, source and strategy, relieved by ``TAX_LOT_METHOD``. All or nothing.
+    """
+
+    if not events:
+        return ImportResult(0, 0, 0, 0, 0, 0, 0, Decimal(0))
+    by_execution = {event.execution_id: event for event in events}
+    trades = [
+        (
+            line,
+            engine.Trade(
+                trade_id=event.client_order_id,
+                date=trade_date_of(event.executed_at),
+                side=event.side,
+                symbol=event.symbol.upper(),
+                qty=event.qty,
+                price=event.price,
+                commission=event.commission or Decimal(0),
+                execution_id=event.execution_id,
+            ),
+        )
+        for line, event in enumerate(events, start=1)
+    ]
+    upto = max(trade.date for _, trade in trades)
+    splits = [
+        SplitRow(line=0, date=d, symbol=symbol, ratio_from=f, ratio_to=t)
+        for symbol, d, f, t in CorporateAction.objects.filter(
+            asset__symbol__in=sorted({t.symbol for _, t in trades}), kind=CorporateAction.Kind.SPLIT, ex_date__lte=upto
+        )
+        .order_by("ex_date")
+        .values_list("asset__symbol", "ex_date", "ratio_from", "ratio_to")
+    ]
+
+    def fill_row(trade: engine.Trade) -> dict:
+        event = by_execution[trade.execution_id]
+        return {
+            "account": account, "execution_id": trade.execution_id, "trade_id": trade.trade_id,
+            "origin": TaxTrade.Origin.FILL.value, "symbol": trade.symbol, "side": trade.side, "qty": trade.qty,
+            "price": trade.price, "commission": trade.commission, "trade_date": trade.date,
+            "executed_at": event.executed_at, "order_id": event.order_id, "source": event.source,
+            "strategy": event.strategy, "lot_ids": "", "method": conf.LOT_METHOD if trade.side == engine.SELL else "",
+            "error": "",
+        }  # fmt: skip
+
+    with transaction.atomic():
+        return _ledger_apply_bulk(
+            trades=trades,
+            splits=splits,
+            method=conf.LOT_METHOD,
+            account=account,
+            origin=TaxTrade.Origin.FILL,
+            trades_name="fills",
+            progress=None,
+            trade_row=fill_row,
+            split_source="market_data",
+        )
+
+
+def _ledger_apply_bulk(
+    *,
+    trades: list[tuple[int, engine.Trade]],
+    splits: list[SplitRow],
+    method: str,
+    account: str,
+    origin: str,
+    trades_name: str,
+    progress: Callable[[int, int], None] | None,
+    trade_row: Callable[[engine.Trade], dict],
+    split_source: str = "import",
+) -> ImportResult:
+    """The engine pass shared by the import and the bulk fill door (the caller holds the transaction)."""
+    now = clock.now()
+    first_day: dict[str, dt.date] = {}
+    first_line: dict[str, tuple[dt.date, int]] = {}
+    for line, trade in trades:
+        if trade.symbol not in first_line or (trade.date, line) < first_line[trade.symbol]:
+            first_line[trade.symbol] = (trade.date, line)
+    for item in [*(t for _, t in trades), *splits]:
+        first_day[item.symbol] = min(item.date, first_day.get(item.symbol, item.date))
+    symbols = sorted(first_day)
+
+    existing = set(
+        TaxTrade.objects.filter(account=account, origin=origin, symbol__in=symbols).values_list(
+            "execution_id", flat=True
+        )
+    )
+    for line, trade in trades:
+        if trade.execution_id in existing:
+            raise ImportFileError(
+                name=trades_name, line=line, message=f"trade_id {trade.trade_id!r} is already in the ledger"
+            )
+    # One query per table for all symbols (an import may touch hundreds), rows locked by symbol order.
+    SymbolBook.objects.bulk_create(
+        [SymbolBook(account=account, symbol=symbol) for symbol in symbols], ignore_conflicts=True
+    )
+    book_rows = {
+        row.symbol: row
+        for row in SymbolBook.objects.select_for_update()
+        .filter(account=account, symbol__in=symbols)
+        .order_by("symbol")
+    }
+    for symbol, (day, line) in sorted(first_line.items()):
+        last = book_rows[symbol].last_trade_date
+        if last and day < last:
+            raise ImportFileError(
+                name=trades_name,
+                line=line,
+                message=f"{symbol} trades in the ledger run to {last}; an import must not go back before them",
+            )
+    books = _books_load_many(account=account, rows=book_rows, first_day=first_day)
+    already: set[tuple[str, dt.date]] = set(
+        AppliedSplit.objects.filter(account=account, symbol__in=symbols).values_list("symbol", "ex_date")
+    )
+    new_splits = []
+    for split in splits:
+        if (split.symbol, split.date) not in already:
+            already.add((split.symbol, split.date))
+            new_splits.append(split)
+    events = engine.events_ordered(
+        (trade for _, trade in trades),
+        (
+            engine.Split(symbol=s.symbol, date=s.date, ratio_from=s.ratio_from, ratio_to=s.ratio_to)
+            for s in new_splits
+        ),
+    )
+    ledger = engine.Ledger(method=method, books=books)
+    writer = _ImportWriter(
+        account=account, now=now, existing_lots={lot.id for book in books.values() for lot in book.lots}
+    )
+    applied_splits: list[AppliedSplit] = []
+    last_day: dict[str, dt.date] = {}
+    buys = sells = 0
+    total = len(events)
+    try:
+        for done, event in enumerate(events, start=1):
+            try:
+                result = ledger.apply(event)
+            except engine.LotError as exc:
+                line = next(line for line, trade in trades if trade is event)
+                raise ImportFileError(name=trades_name, line=line, message=str(exc)) from None
+            if isinstance(event, engine.Split):
+                applied_splits.append(
+                    AppliedSplit(
+                        account=account, symbol=event.symbol, ex_date=event.date, ratio_from=event.ratio_from,
+                        ratio_to=event.ratio_to, lots_adjusted=len(result), source=split_source, created_at=now,
+                    )
+                )  # fmt: skip
+            else:
+                last_day[event.symbol] = event.date
+                if event.side == engine.BUY:
+                    buys += 1
+                else:
+                    sells += 1
+            if done % FLUSH_EVERY == 0:
+                writer.write(ledger.take_changes(), day=event.date)
+            if progress is not None and (done % 1000 == 0 or done == total):
+                progress(done, total)
+        writer.insert(TaxTrade, lambda: (trade_row(trade) for _, trade in trades))
+        writer.write(ledger.take_changes(), day=None)
+    finally:
+        writer.close()  # before any other statement, and before leaving the transaction
+    for symbol, row in book_rows.items():
+        row.next_seq = ledger.book(symbol).next_seq
+        row.last_trade_date = last_day.get(symbol, row.last_trade_date)
+    SymbolBook.objects.bulk_update(list(book_rows.values()), ["next_seq", "last_trade_date"], batch_size=500)
+    AppliedSplit.objects.bulk_create(applied_splits)
+    return ImportResult(
+        trades=len(trades),
+        buys=buys,
+        sells=sells,
+        splits=len(applied_splits),
+        lots_created=writer.lots_created,
+        realized_rows=writer.realized_rows,
+        wash_sales=writer.wash_sales,
+        disallowed_loss=writer.disallowed.quantize(MONEY_QUANTUM),
+    )
 
 
 def splits_sync(*, account: str = "default", upto: dt.date) -> int:

@@ -10,7 +10,10 @@ close the leftovers are handled by the same :func:`~workflow.daily.fills_confirm
 Fast path: signals and weights of every day come from one vectorised
 :func:`~strategies.services.signals_history` pass; raw bars are loaded once for the exchange; the
 day's allocation is computed once and handed to the chain; an in-memory mirror of cash and
-positions decides whether a day trades, so the ledger is only touched on days with orders. The
+positions decides whether a day trades, so the ledger is only touched on days with orders. Tax
+lots follow the fills through the same engine, applied in bulk when the run ends
+(:func:`tax.services.lots_apply_fills`, the tax-lot listener replaced for this thread by
+:func:`orders.events.listeners_replaced`) rather than loaded, applied and written per fill. The
 equity curve is ``cash + Σ qty × close`` of each day from the mirror, reconciled with the ledger at
 the end (``consistency``).
 
@@ -48,6 +51,7 @@ from marketdata.selectors import BarData
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf as orders_conf
+from orders.events import FillEvent, listeners_replaced
 from orders.models import Order, Position
 from orders.selectors import price_cache_clear
 from orders.slicing import slices_dispatch_due
@@ -61,6 +65,7 @@ from strategies.allocation import METHODS
 from strategies.models import Signal, Strategy, StrategySymbol
 from strategies.services import StrategySpec, signal_rows, signals_history
 from tax.models import RealizedGain
+from tax.services import lots_apply_fill, lots_apply_fills
 from trading_site.lib.clock import NEW_YORK, SimulatedClock, use_clock
 from trading_site.lib.errors import DomainError
 from workflow import conf
@@ -171,8 +176,9 @@ class ReplayResult:
             equity=self.equity, traded_notional=self.traded_notional, commissions=self.commissions, trades=self.trades
         )
         bench = metrics_compute(equity=self.benchmark) if len(self.benchmark) else {}
-        metrics["benchmark"] = {k: bench.get(k) for k in ("total_return", "cagr", "volatility", "sharpe", "sortino",
-                                                          "max_drawdown")}
+        metrics["benchmark"] = {
+            k: bench.get(k) for k in ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
+        }
         return {
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
@@ -182,7 +188,9 @@ class ReplayResult:
             "final_equity": str(self.final_equity.quantize(Decimal("0.01"))),
             "final_cash": str(self.final_cash.quantize(Decimal("0.01"))),
             "realized_pnl": str(self.realized_pnl.quantize(Decimal("0.01"))),
-            "equity_curve": [{"date": d.date().isoformat(), "equity": round(float(v), 2)} for d, v in self.equity.items()],
+            "equity_curve": [
+                {"date": d.date().isoformat(), "equity": round(float(v), 2)} for d, v in self.equity.items()
+            ],
             "benchmark_curve": [
                 {"date": d.date().isoformat(), "equity": round(float(v), 2)} for d, v in self.benchmark.items()
             ],
@@ -217,7 +225,8 @@ def strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[S
     universes: dict[str, list[str]] = {name: [] for name in rows}
     for name, symbol in (
         StrategySymbol.objects.filter(strategy__name__in=list(rows), enabled=True)
-        .order_by("asset__symbol").values_list("strategy__name", "asset__symbol")
+        .order_by("asset__symbol")
+        .values_list("strategy__name", "asset__symbol")
     ):
         universes[name].append(symbol)
     missing = [name for name in wanted if name not in rows]
@@ -230,8 +239,11 @@ def strategy_specs(names: list[str] | None, symbols: list[str] | None) -> list[S
         else:
             kind, params = defaults[name]
             # an id no live row has: the store's row gets it, so the signals' strategy ids match
-            specs.append(StrategySpec(name, kind, params, strategy_conf.ALLOCATION_STRATEGY_CAP, tuple(demo),
-                                      pk=10**9 + len(specs)))
+            specs.append(
+                StrategySpec(
+                    name, kind, params, strategy_conf.ALLOCATION_STRATEGY_CAP, tuple(demo), pk=10**9 + len(specs)
+                )
+            )
     if symbols:
         keep = {s.strip().upper() for s in symbols}
         known = {s for spec in specs for s in spec.symbols}
@@ -282,27 +294,45 @@ class _LiveInputs:
 def _live_read(*, specs: list[StrategySpec], start: dt.date, end: dt.date) -> _LiveInputs:
     history = signals_history(start=start, end=end, specs=specs)
     universe = sorted({s for syms in history.universes.values() for s in syms})
-    assets = list(Asset.objects.order_by("pk").values_list("pk", "symbol", "name", "tradable", "fractionable", "min_lot"))
+    assets = list(
+        Asset.objects.order_by("pk").values_list("pk", "symbol", "name", "tradable", "fractionable", "min_lot")
+    )
     row = RiskLimits.objects.filter(pk=1).first()  # read only: no get_or_create on the live database
     limits = LimitsData.from_row(row) if row is not None else LimitsData.defaults()
     bench = benchmark_close_series(start=start, end=end).astype(float)
-    return _LiveInputs(specs=specs, assets=assets, limits=limits, history=history,
-                       bars=_bars_preload(symbols=universe, start=start, end=end), benchmark=bench)
+    return _LiveInputs(
+        specs=specs,
+        assets=assets,
+        limits=limits,
+        history=history,
+        bars=_bars_preload(symbols=universe, start=start, end=end),
+        benchmark=bench,
+    )
 
 
 def _store_seed(live: _LiveInputs) -> None:
     """The store's reference rows: assets (same ids), the strategies and their universes."""
     from django.utils import timezone
 
-    Asset.objects.bulk_create([
-        Asset(pk=pk, symbol=symbol, name=name, tradable=tradable, fractionable=fractionable, min_lot=min_lot)
-        for pk, symbol, name, tradable, fractionable, min_lot in live.assets
-    ])
+    Asset.objects.bulk_create(
+        [
+            Asset(pk=pk, symbol=symbol, name=name, tradable=tradable, fractionable=fractionable, min_lot=min_lot)
+            for pk, symbol, name, tradable, fractionable, min_lot in live.assets
+        ]
+    )
     ids = {symbol: pk for pk, symbol, *_ in live.assets}
     now = timezone.now()
     for spec in live.specs:
-        row = Strategy.objects.create(pk=spec.pk, name=spec.name, kind=spec.kind, parameters=spec.parameters, enabled=True,
-                                      capital_cap=spec.capital_cap, created_at=now, updated_at=now)
+        row = Strategy.objects.create(
+            pk=spec.pk,
+            name=spec.name,
+            kind=spec.kind,
+            parameters=spec.parameters,
+            enabled=True,
+            capital_cap=spec.capital_cap,
+            created_at=now,
+            updated_at=now,
+        )
         StrategySymbol.objects.bulk_create(
             [StrategySymbol(strategy=row, asset_id=ids[s], enabled=True) for s in spec.symbols if s in ids]
         )
@@ -337,18 +367,33 @@ def replay_run(
     live = _live_read(specs=specs, start=sessions[0], end=sessions[-1])
     path = store or replay_dir() / f"replay-{uuid.uuid4().hex}.sqlite3"
     state = RiskState(kill_switch_engaged=False, open_breakers=(), limits=live.limits, phase=None)
+    # The tax lots follow the fills through the same engine, applied in bulk when the run ends
+    # (tax.services.lots_apply_fills) instead of one load-apply-write per fill.
+    fills: list[FillEvent] = []
     # The field history (django-auditlog) records people's changes to live rows; the store has none.
-    with (replay_store(path=path), disable_auditlog(), controls_override(state=state, rate_limits=False),
-          _quiet("strategies.allocation")):
+    with (
+        replay_store(path=path),
+        disable_auditlog(),
+        controls_override(state=state, rate_limits=False),
+        listeners_replaced({lots_apply_fill: fills.append}),
+        _quiet("strategies.allocation"),
+    ):
         _store_seed(live)
-        result = _replay_loop(sessions=sessions, live=live, capital=capital, method=method, progress=progress)
+        result = _replay_loop(
+            sessions=sessions, live=live, capital=capital, method=method, progress=progress, fills=fills
+        )
     result.store_path = str(path)
     return result
 
 
 def _replay_loop(
-    *, sessions: list[dt.date], live: _LiveInputs, capital: Decimal, method: str,
+    *,
+    sessions: list[dt.date],
+    live: _LiveInputs,
+    capital: Decimal,
+    method: str,
     progress: Callable[[int, int], None] | None,
+    fills: list[FillEvent],
 ) -> ReplayResult:
 
     start, end = sessions[0], sessions[-1]
@@ -358,7 +403,9 @@ def _replay_loop(
     universe = sorted(live.bars)
     fractionable: frozenset[str] = frozenset()
     if conf.REBALANCE_FRACTIONAL:
-        fractionable = frozenset(Asset.objects.filter(fractionable=True, symbol__in=universe).values_list("symbol", flat=True))
+        fractionable = frozenset(
+            Asset.objects.filter(fractionable=True, symbol__in=universe).values_list("symbol", flat=True)
+        )
     broker = ReplayBroker(capital=capital, bars=live.bars)
     sim = SimulatedClock(dt.datetime.combine(start, dt.time(9, 30), tzinfo=NEW_YORK))
     gross = float(strategy_conf.ALLOCATION_GROSS)
@@ -390,8 +437,13 @@ def _replay_loop(
             prices = {s: p for s in symbols_now if (p := broker.price_at(s, moment)) is not None}
             equity = cash + sum((q * prices.get(s, Decimal(0)) for s, q in positions.items()), Decimal(0))
             planned = orders_plan(
-                targets=weights, equity=equity, prices=prices, positions=dict(positions), pending={},
-                fractionable=fractionable, min_notional=min_trade_notional(equity=equity),
+                targets=weights,
+                equity=equity,
+                prices=prices,
+                positions=dict(positions),
+                pending={},
+                fractionable=fractionable,
+                min_notional=min_trade_notional(equity=equity),
             )
             if planned:
                 price_cache_clear()
@@ -429,26 +481,34 @@ def _replay_loop(
                     trades += 1
                 positions = {s: q for s, q in positions.items() if q != 0}
                 days[day] = {
-                    "signals": {name: dict(zip(frame["symbol"], frame["weight"].astype(float), strict=True))
-                                for name, frame in signal_set.signals.items()},
+                    "signals": {
+                        name: dict(zip(frame["symbol"], frame["weight"].astype(float), strict=True))
+                        for name, frame in signal_set.signals.items()
+                    },
                     "weights": weights,
                     "orders": [p.as_dict() for p in getattr(run, "planned", [])],
                     "status": run.status,
                 }
-            today = float(cash + sum((q * (broker.price_at(s, close) or Decimal(0)) for s, q in positions.items()),
-                                     Decimal(0)))
+            today = float(
+                cash + sum((q * (broker.price_at(s, close) or Decimal(0)) for s, q in positions.items()), Decimal(0))
+            )
             equity_by_day[pd.Timestamp(day)] = today
             # Attribution: the day's P&L split by each strategy's share of the book it held overnight.
             held = sum(strategy_weights.values())
             for name, w in strategy_weights.items():
                 attribution[name] += (today - previous_equity) * w / held if held else 0.0
             if allocation is not None and not allocation.by_strategy.empty:
-                strategy_weights = {str(s): float(w) for s, w in zip(
-                    allocation.by_strategy["strategy"], allocation.by_strategy["strategy_weight"], strict=True)}
+                strategy_weights = {
+                    str(s): float(w)
+                    for s, w in zip(
+                        allocation.by_strategy["strategy"], allocation.by_strategy["strategy_weight"], strict=True
+                    )
+                }
             previous_equity = today
             if progress is not None:
                 progress(i + 1, len(sessions))
         consistency = _consistency(broker=broker, cash=cash, positions=positions, last_day=end)
+        lots_apply_fills(events=fills)
         realized = _realized_total()
         trade_rows, tca = _trades_and_tca()
 
@@ -458,15 +518,30 @@ def _replay_loop(
     standalone = history.returns
     window = standalone[standalone.index >= pd.Timestamp(start)] if len(standalone) else standalone
     return ReplayResult(
-        start=start, end=end, capital=capital, strategies=names, equity=equity, benchmark=benchmark,
-        trades=trades, traded_notional=traded, commissions=commissions, runs=runs, days=days,
-        consistency=consistency, data_fingerprint=data_fingerprint(live.bars),
-        final_cash=Decimal(consistency["ledger_cash"]), realized_pnl=realized, trade_rows=trade_rows,
+        start=start,
+        end=end,
+        capital=capital,
+        strategies=names,
+        equity=equity,
+        benchmark=benchmark,
+        trades=trades,
+        traded_notional=traded,
+        commissions=commissions,
+        runs=runs,
+        days=days,
+        consistency=consistency,
+        data_fingerprint=data_fingerprint(live.bars),
+        final_cash=Decimal(consistency["ledger_cash"]),
+        realized_pnl=realized,
+        trade_rows=trade_rows,
         attribution={
             name: {
                 "pnl": round(attribution[name], 2),
-                "standalone_return": (round(float((1 + window[name].fillna(0)).prod() - 1), 6)
-                                      if name in getattr(window, "columns", ()) else None),
+                "standalone_return": (
+                    round(float((1 + window[name].fillna(0)).prod() - 1), 6)
+                    if name in getattr(window, "columns", ())
+                    else None
+                ),
             }
             for name in names
         },
@@ -507,17 +582,29 @@ def _trades_and_tca() -> tuple[list[dict], dict]:
     cost = notional_total = Decimal(0)
     parents = {
         pk: (filled, notional)
-        for pk, filled, notional in Order.objects.filter(parent_order__isnull=False, filled_qty__gt=0)
-        .values_list("parent_order_id", "filled_qty", "filled_notional")
+        for pk, filled, notional in Order.objects.filter(parent_order__isnull=False, filled_qty__gt=0).values_list(
+            "parent_order_id", "filled_qty", "filled_notional"
+        )
     }
     totals: dict[int, tuple[Decimal, Decimal]] = {}
     for pk, (filled, notional) in parents.items():
         q, n = totals.get(pk, (Decimal(0), Decimal(0)))
         totals[pk] = (q + filled, n + notional)
     for pk, created, symbol, side, filled, notional, commission, arrival, strategy, slices in (
-        Order.objects.filter(parent_order__isnull=True).order_by("created_at", "pk").values_list(
-            "pk", "created_at", "symbol", "side", "filled_qty", "filled_notional", "commission", "reference_price",
-            "strategy", "total_slices")
+        Order.objects.filter(parent_order__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list(
+            "pk",
+            "created_at",
+            "symbol",
+            "side",
+            "filled_qty",
+            "filled_notional",
+            "commission",
+            "reference_price",
+            "strategy",
+            "total_slices",
+        )
     ):
         if slices is not None:
             filled, notional = totals.get(pk, (Decimal(0), Decimal(0)))
@@ -528,12 +615,20 @@ def _trades_and_tca() -> tuple[list[dict], dict]:
         if arrival:
             cost += (avg - arrival) * filled * (1 if side == "buy" else -1)
             notional_total += notional
-        rows.append({
-            "date": created.astimezone(NEW_YORK).date().isoformat(), "symbol": symbol, "side": side,
-            "qty": str(filled), "avg_price": str(avg.quantize(Decimal("0.0001"))),
-            "notional": str(notional.quantize(Decimal("0.01"))), "commission": str(commission),
-            "twap": slices is not None, "shortfall_bps": None if bps is None else str(bps), "strategy": strategy,
-        })
+        rows.append(
+            {
+                "date": created.astimezone(NEW_YORK).date().isoformat(),
+                "symbol": symbol,
+                "side": side,
+                "qty": str(filled),
+                "avg_price": str(avg.quantize(Decimal("0.0001"))),
+                "notional": str(notional.quantize(Decimal("0.01"))),
+                "commission": str(commission),
+                "twap": slices is not None,
+                "shortfall_bps": None if bps is None else str(bps),
+                "strategy": strategy,
+            }
+        )
     tca = {
         "orders": len(rows),
         "shortfall_cost": str(cost.quantize(Decimal("0.01"))),

@@ -10,7 +10,7 @@ import pytest
 from marketdata.models import Asset, CorporateAction
 from orders import events
 from tax.models import AppliedSplit, RealizedGain, SymbolBook, TaxLot, TaxTrade, WashSale
-from tax.services import lots_apply_fill
+from tax.services import lots_apply_fill, lots_apply_fills
 from tax.tests.conftest import fill
 from trading_site.models import Alert
 
@@ -94,6 +94,53 @@ def _washes(account: str) -> list[tuple]:
         )
         for w in WashSale.objects.filter(account=account)
     )
+
+
+def _trades(account: str) -> list[tuple]:
+    return [
+        (t.execution_id, t.trade_id, t.origin, t.symbol, t.side, t.qty, t.price, t.trade_date, t.executed_at,
+         t.order_id, t.source, t.strategy, t.method, t.error)
+        for t in TaxTrade.objects.filter(account=account).order_by("execution_id")
+    ]  # fmt: skip
+
+
+def test_fills_applied_in_bulk_equal_the_same_fills_applied_one_by_one():
+    # Given the market's 2-for-1 split of SPX between a loss sale and its repurchase
+    CorporateAction.objects.create(
+        asset=Asset.objects.create(symbol="SPX"), ex_date=dt.date(2024, 5, 15), kind="split", ratio_from=1, ratio_to=2
+    )
+    events_of = [
+        [
+            fill(
+                f"exec-{i}",
+                day=day,
+                side=side,
+                symbol=symbol,
+                qty=qty,
+                price=price,
+                trade_id=trade_id,
+                account=account,
+                order_id=i + 1,
+            )
+            for i, (day, side, symbol, qty, price, trade_id) in enumerate(HISTORY)
+        ]  # fmt: skip
+        for account in ("one", "bulk")
+    ]
+    # When one account gets them one fill at a time (the listener) and the other all at once (a replay's end)
+    for event in events_of[0]:
+        lots_apply_fill(event)
+    result = lots_apply_fills(events=events_of[1], account="bulk")
+    # Then lots, realized rows, wash sales and the trades recorded are identical, the split included
+    assert _lots("bulk") == _lots("one") != []
+    assert _realized("bulk") == _realized("one") != []
+    assert _washes("bulk") == _washes("one") != []
+    assert [t[1:] for t in _trades("bulk")] == [t[1:] for t in _trades("one")]
+    assert {t[2] for t in _trades("bulk")} == {"fill"}
+    assert result.trades == len(HISTORY) and result.splits == 1
+    assert AppliedSplit.objects.filter(account="bulk").values_list("source", flat=True).get() == "market_data"
+    # and an empty batch writes nothing
+    assert lots_apply_fills(events=[], account="empty").trades == 0
+    assert not TaxTrade.objects.filter(account="empty").exists()
 
 
 def test_fills_yield_the_same_lots_as_importing_the_same_trades(run_import):

@@ -18,14 +18,17 @@ from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf as orders_conf
 from orders.gateway import order_place
-from orders.models import Order, Position
+from orders.models import Fill, Order, Position
 from orders.selectors import price_cache_clear
+from orders.slicing import slices_dispatch_due
 from risk.state import CACHE_KEY
 from strategies.models import Signal
 from strategies.services import _weight_decimal, strategy_create
+from tax.models import RealizedGain, TaxLot
 from tests.delivery import stream_deliver
 from trading_site.lib.clock import NEW_YORK
-from workflow.daily import rebalance_run
+from workflow import conf as workflow_conf
+from workflow.daily import day_orders_cancel, fills_confirm, rebalance_run
 from workflow.models import RebalanceRun, ReplayRun
 from workflow.replay import ReplayInputError, replay_run
 from workflow.replays import replay_create
@@ -39,12 +42,20 @@ def market(small_market):
     cache.delete(CACHE_KEY)
     price_cache_clear()
     strategy_create(
-        actor=None, name="sma", kind="sma_crossover", parameters={"fast": 5, "slow": 20},
-        symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test",
+        actor=None,
+        name="sma",
+        kind="sma_crossover",
+        parameters={"fast": 5, "slow": 20},
+        symbols=["AAPL", "IBM", "MSFT", "GOOG"],
+        reason="test",
     )
     strategy_create(
-        actor=None, name="revert", kind="mean_reversion", parameters={"window": 10, "entry_z": 0.5},
-        symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test",
+        actor=None,
+        name="revert",
+        kind="mean_reversion",
+        parameters={"window": 10, "entry_z": 0.5},
+        symbols=["AAPL", "IBM", "MSFT", "GOOG"],
+        reason="test",
     )
     with use_broker(SimulatedBroker(market_hours="nyse")):
         yield
@@ -68,7 +79,8 @@ def test_replay_signals_and_orders_equal_the_live_workflow_for_the_same_day(mark
         live_signals.setdefault(name, {})[symbol] = str(weight)
     replay_day = replayed.days[DAY]
     replay_signals = {
-        name: {s: str(_weight_decimal(w)) for s, w in weights.items()} for name, weights in replay_day["signals"].items()
+        name: {s: str(_weight_decimal(w)) for s, w in weights.items()}
+        for name, weights in replay_day["signals"].items()
     }
     assert replay_signals == live_signals and set(live_signals) == {"sma", "revert"}
     assert live.status == "completed" and replay_day["status"] == "completed"
@@ -116,8 +128,17 @@ def test_replay_json_2011_2012_on_an_empty_database_is_consistent_with_its_fills
     price_cache_clear()
     out = io.StringIO()
     call_command(
-        "replay", "--start", "2011-01-01", "--end", "2012-12-31", "--strategies", "sma-crossover",
-        "--symbols", "AAPL,JNJ,KO,XOM,WMT", "--json", stdout=out,
+        "replay",
+        "--start",
+        "2011-01-01",
+        "--end",
+        "2012-12-31",
+        "--strategies",
+        "sma-crossover",
+        "--symbols",
+        "AAPL,JNJ,KO,XOM,WMT",
+        "--json",
+        stdout=out,
     )
     data = json.loads(out.getvalue())
     # then: one equity point per session, a benchmark curve, metrics, and trades
@@ -157,9 +178,18 @@ def test_replay_refuses_symbols_outside_the_universes(market):
     assert Order.objects.count() == 0 and RebalanceRun.objects.count() == 0
 
 
-@pytest.mark.parametrize("field,value", [("start", "2003-13-01"), ("start", "1989-12-29"), ("capital", "1_0"),
-                                         ("capital", "-5"), ("capital", "NaN"), ("capital", "١٠٠"),
-                                         ("strategies", "astrology")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("start", "2003-13-01"),
+        ("start", "1989-12-29"),
+        ("capital", "1_0"),
+        ("capital", "-5"),
+        ("capital", "NaN"),
+        ("capital", "١٠٠"),
+        ("strategies", "astrology"),
+    ],
+)
 def test_replay_create_refuses_bad_input_and_stores_nothing(market, field, value):
     request = {"start": "2010-12-01", "end": "2010-12-31", "capital": "50000", "strategies": None, field: value}
     with pytest.raises(ReplayInputError):
@@ -170,11 +200,106 @@ def test_replay_create_refuses_bad_input_and_stores_nothing(market, field, value
 @pytest.mark.slow
 def test_replay_command_writes_an_html_report_and_reports_progress(market, tmp_path, capsys):
     report = tmp_path / "report.html"
-    call_command("replay", "--start", "2010-12-01", "--end", "2010-12-31", "--capital", "50000",
-                 "--report", str(report))
+    call_command(
+        "replay", "--start", "2010-12-01", "--end", "2010-12-31", "--capital", "50000", "--report", str(report)
+    )
     captured = capsys.readouterr()
     assert "100.0% · 0:00 left" in captured.err and "report written to" in captured.out
     html = report.read_text()
     assert "<polyline" in html and "Monthly returns" in html and "2010-12" in html and "Trades" in html
     run = ReplayRun.objects.get()
     assert run.status == "completed" and run.progress_done == run.progress_total == 22
+
+
+PARITY_DAYS = (dt.date(2010, 12, 13), dt.date(2010, 12, 14), dt.date(2010, 12, 15))
+
+
+def _live_day(day: dt.date, broker) -> None:
+    """One trading day as the running platform lives it: the rebalance at 15:45, fills from the trade
+    stream, the TWAP dispatcher minute by minute, the close's confirmation and leftover cancels."""
+    close = dt.datetime.combine(day, dt.time(16, 0), tzinfo=NEW_YORK)
+    moment = close - dt.timedelta(minutes=15)
+    with time_machine.travel(moment, tick=False):
+        price_cache_clear()
+        rebalance_run(day=day)
+        stream_deliver(broker)
+    t = moment
+    while t < close:
+        with time_machine.travel(t, tick=False):
+            price_cache_clear()
+            slices_dispatch_due(now=t)
+            stream_deliver(broker)
+        t += dt.timedelta(minutes=1)
+    with time_machine.travel(close - dt.timedelta(seconds=1), tick=False):
+        fills_confirm(broker=broker)
+        stream_deliver(broker)
+    with time_machine.travel(close + dt.timedelta(minutes=5), tick=False):
+        day_orders_cancel()
+        stream_deliver(broker)
+
+
+def _q(value) -> str:
+    return str(Decimal(str(value)).normalize())
+
+
+def test_three_days_of_replay_equal_the_live_workflow_with_stream_delivery(market, monkeypatch):
+    # given orders above 10,000 going out as TWAP parents
+    monkeypatch.setattr(workflow_conf, "REBALANCE_TWAP_NOTIONAL", Decimal("10000"))
+    # when the three days are replayed, and then run live through the gateway (fills from the stream)
+    replayed = replay_run(start=PARITY_DAYS[0], end=PARITY_DAYS[-1], capital=Decimal("50000"))
+    broker = SimulatedBroker(market_hours="nyse")
+    assert broker.fill_delivery == "stream"
+    with use_broker(broker):
+        for day in PARITY_DAYS:
+            _live_day(day, broker)
+    # then orders, fills, positions and tax lots are the same
+    live = {
+        "orders": sorted(
+            (o.created_at.isoformat(), o.symbol, o.side, _q(o.qty), o.status, _q(o.filled_qty), _q(o.filled_notional),
+             o.total_slices or 0, o.slice_num or 0, o.parent_order_id is not None)
+            for o in Order.objects.all()
+        ),
+        "fills": sorted(
+            (f.executed_at.isoformat(), f.symbol, f.side, _q(f.qty), _q(f.price), _q(f.commission))
+            for f in Fill.objects.all()
+        ),
+        "positions": sorted(
+            (p.symbol, _q(p.qty), _q(p.avg_cost), _q(p.realized_pnl)) for p in Position.objects.exclude(qty=0)
+        ),
+        "lots": sorted(
+            (lot.symbol, lot.acquired_date.isoformat(), _q(lot.qty_original), _q(lot.open_qty),
+             _q(lot.cost_basis_total), lot.status)
+            for lot in TaxLot.objects.all()
+        ),
+        "realized": sorted((r.symbol, _q(r.qty), _q(r.gain_loss)) for r in RealizedGain.objects.all()),
+    }  # fmt: skip
+    with sqlite3.connect(replayed.store_path) as db:
+        rows = {
+            "orders": sorted(
+                (dt.datetime.fromisoformat(c).replace(tzinfo=dt.UTC).isoformat(), s, side, _q(q), st, _q(fq), _q(fn),
+                 ts or 0, sn or 0, parent is not None)
+                for c, s, side, q, st, fq, fn, ts, sn, parent in db.execute(
+                    "SELECT created_at, symbol, side, qty, status, filled_qty, filled_notional, total_slices, "
+                    "slice_num, parent_order_id FROM orders_order")
+            ),
+            "fills": sorted(
+                (dt.datetime.fromisoformat(e).replace(tzinfo=dt.UTC).isoformat(), s, side, _q(q), _q(p), _q(c))
+                for e, s, side, q, p, c in db.execute(
+                    "SELECT executed_at, symbol, side, qty, price, commission FROM orders_fill")
+            ),
+            "positions": sorted(
+                (s, _q(q), _q(a), _q(r)) for s, q, a, r in db.execute(
+                    "SELECT symbol, qty, avg_cost, realized_pnl FROM orders_position WHERE qty != 0")
+            ),
+            "lots": sorted(
+                (s, a, _q(qo), _q(oq), _q(b), st) for s, a, qo, oq, b, st in db.execute(
+                    "SELECT symbol, acquired_date, qty_original, open_qty, cost_basis_total, status FROM tax_taxlot")
+            ),
+            "realized": sorted(
+                (s, _q(q), _q(g)) for s, q, g in db.execute("SELECT symbol, qty, gain_loss FROM tax_realizedgain")
+            ),
+        }  # fmt: skip
+    assert rows["orders"] and rows["fills"] and rows["positions"] and rows["lots"]
+    assert any(o[7] for o in rows["orders"]), "a TWAP parent is among the orders"
+    for key in ("orders", "fills", "positions", "lots", "realized"):
+        assert rows[key] == live[key], key

@@ -21,6 +21,7 @@ from orders.selectors import price_cache_clear
 from risk.state import CACHE_KEY
 from strategies.models import Signal, Strategy, StrategySymbol
 from strategies.services import strategy_create
+from tax.models import TaxLot
 from trading_site.lib.clock import NEW_YORK
 from workflow.models import RebalanceRun
 from workflow.replay import replay_run
@@ -30,10 +31,13 @@ from workflow.replay import replay_run
 def strategies(small_market):
     cache.delete(CACHE_KEY)
     price_cache_clear()
-    for name, kind, params in (("sma", "sma_crossover", {"fast": 5, "slow": 20}),
-                               ("revert", "mean_reversion", {"window": 10, "entry_z": 0.5})):
-        strategy_create(actor=None, name=name, kind=kind, parameters=params,
-                        symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test")
+    for name, kind, params in (
+        ("sma", "sma_crossover", {"fast": 5, "slow": 20}),
+        ("revert", "mean_reversion", {"window": 10, "entry_z": 0.5}),
+    ):
+        strategy_create(
+            actor=None, name=name, kind=kind, parameters=params, symbols=["AAPL", "IBM", "MSFT", "GOOG"], reason="test"
+        )
     yield
     cache.delete(CACHE_KEY)
     price_cache_clear()
@@ -62,8 +66,12 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
 
     def replay(name: str) -> None:
         try:
-            results[name] = replay_run(start=dt.date(2010, 6, 1), end=dt.date(2010, 12, 31), capital=Decimal("50000"),
-                                       store=tmp_path / f"{name}.sqlite3")
+            results[name] = replay_run(
+                start=dt.date(2010, 6, 1),
+                end=dt.date(2010, 12, 31),
+                capital=Decimal("50000"),
+                store=tmp_path / f"{name}.sqlite3",
+            )
         except Exception as exc:  # reported by the assertion below
             results[name] = exc
         finally:
@@ -101,7 +109,8 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
     assert len(after["orders"]) == len(before["orders"]) + 5
     assert after["positions"] == [("IBM", Decimal("5"))]
     assert {k: after[k] for k in ("strategies", "symbols", "runs", "signals")} == {
-        k: before[k] for k in ("strategies", "symbols", "runs", "signals")}
+        k: before[k] for k in ("strategies", "symbols", "runs", "signals")
+    }
     # while each replay's own database holds its ledger
     with sqlite3.connect(tmp_path / "a.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM orders_fill").fetchone()[0] >= a.trades
@@ -114,3 +123,50 @@ def test_the_exchange_calendar_covers_windows_before_2006():
     assert (is_open, session) == (True, dt.date(2003, 1, 2))
     assert frac == Decimal(150 * 60) / Decimal(390 * 60)
     assert session_position(dt.datetime(1995, 12, 25, 12, 0, tzinfo=NEW_YORK), mode="nyse")[0] is False
+
+
+@pytest.mark.django_db
+def test_ten_replays_back_to_back_leave_nothing_behind(strategies, tmp_path, settings):
+    # given the live book before any replay, and a live market open around the clock (any hour)
+    settings.SIM_MARKET_HOURS = "always"
+    before = _live_rows()
+    # when the same window is replayed ten times in a row in this process
+    runs = [
+        replay_run(
+            start=dt.date(2010, 10, 1),
+            end=dt.date(2010, 12, 31),
+            capital=Decimal("50000"),
+            store=tmp_path / f"run-{k}.sqlite3",
+        )
+        for k in range(10)
+    ]
+    # then every run is the first one again: no state of an earlier run (positions, lots, caches,
+    # the replaced tax-lot listener) leaks into a later one
+    first = runs[0]
+    assert first.trades > 0 and first.realized_pnl != 0
+    for run in runs[1:]:
+        assert (run.trades, run.final_equity, run.final_cash, run.realized_pnl) == (
+            first.trades,
+            first.final_equity,
+            first.final_cash,
+            first.realized_pnl,
+        )
+        assert run.trade_rows == first.trade_rows and list(run.equity) == list(first.equity)
+        assert run.consistency["positions_match"] and run.consistency["cash_match"]
+    # each store holds exactly its own run's ledger and lots
+    counts = set()
+    for k in range(10):
+        with sqlite3.connect(tmp_path / f"run-{k}.sqlite3") as db:
+            counts.add(
+                tuple(
+                    db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    for table in ("orders_order", "orders_fill", "tax_taxtrade", "tax_taxlot")
+                )
+            )
+    assert len(counts) == 1 and next(iter(counts))[2] == next(iter(counts))[1] > 0
+    # and the live database is untouched, its fills still followed by the live tax-lot listener
+    assert _live_rows() == before
+    with use_broker(SimulatedBroker(market_hours="always", fill_delivery="inline")):
+        order = order_place(symbol="IBM", side="buy", qty="2", source="manual", reason="after the replays").order
+    assert order.status == "filled"
+    assert list(TaxLot.objects.values_list("symbol", "qty_original")) == [("IBM", Decimal("2"))]
