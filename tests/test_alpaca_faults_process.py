@@ -35,7 +35,7 @@ from orders.brokers import use_broker
 from orders.brokers.alpaca import order_from_alpaca
 from orders.gateway import order_place
 from orders.models import Fill, Order
-from orders.slicing import twap_order_create
+from orders.slicing import twap_order_place
 from orders.tests.conftest import make_asset
 from risk import conf as risk_conf
 from risk.services import risk_defaults_ensure
@@ -131,7 +131,7 @@ def test_orders_and_twap_parents_through_the_fault_cycle_end_where_the_broker_is
                 assert fake.subscribed.wait(60), "the trade stream never subscribed"
                 with use_broker(broker):
                     parents = [
-                        twap_order_create(
+                        twap_order_place(
                             symbol="AAPL",
                             side="buy",
                             qty="24",
@@ -141,7 +141,7 @@ def test_orders_and_twap_parents_through_the_fault_cycle_end_where_the_broker_is
                             source="api",
                             start_time=clock.now() + dt.timedelta(seconds=2),
                             client_order_id=f"twap-{run}-{k}",
-                        )
+                        ).order
                         for k in range(3)
                     ]
                 with ThreadPoolExecutor(max_workers=6) as pool:

@@ -22,7 +22,8 @@ from risk.tests.test_gateway_integration import limits
 from tests.fakes.alpaca_trading import KEY, SECRET, FakeAlpaca
 from trading_site.lib import clock
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_risk_checks")]
+# The shared request window lives in Redis as in production (the file fallback is per process).
+pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.usefixtures("only_risk_checks")]
 
 LOOKUP = "/v2/orders:by_client_order_id"
 

@@ -83,6 +83,7 @@ def test_command_json_and_exit_status(capsys):
     assert {i["status"] for i in payload["items"]} == {PASS, FAIL, MANUAL}
 
 
+@pytest.mark.redis  # the rate-usage figures are the shared Redis windows
 def test_status_api(api_as, viewer, api_client):
     services.risk_defaults_ensure()
     assert api_client.get("/api/v1/risk/status/").status_code in (401, 403)
