@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import test_database_url
 from trading_site.tests.conftest import SECRETS_ENV_VARS
 
-pytestmark = pytest.mark.slow  # each case starts an interpreter and secret servers: over ~2 s
+# The probe's broker calls take from the broker-request budget, which reads the risk limits: the child
+# uses this run's test database, as a worker uses the deployment's.
+
+pytestmark = [
+    pytest.mark.slow,  # each case starts an interpreter and secret servers: over ~2 s
+    pytest.mark.django_db,  # the test database exists and is named (the child reads its migrated rows)
+]
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "k" * 64
@@ -57,6 +64,7 @@ def _run(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
         "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}",
         "DJANGO_SETTINGS_MODULE": "bridged_settings",
         "BROKER": "alpaca",
+        "DATABASE_URL": test_database_url(),
         "EXPECTED_SECRET_KEY": SECRET_KEY,
         "ALPACA_URL_OVERRIDE": env.get("ALPACA_BASE_URL", ""),
         **env,
