@@ -10,11 +10,10 @@ from decimal import Decimal as D
 import pytest
 
 from orders.brokers import use_broker
-from orders.brokers.alpaca import AlpacaBroker
 from orders.brokers.base import RateLimited
 from orders.gateway import order_place, order_resolve
 from orders.models import Order
-from tests.fakes.alpaca_trading import KEY, SECRET, FakeAlpaca
+from tests.fakes.alpaca_trading import FakeAlpaca, adapter_for
 from trading_site.lib import clock
 
 pytestmark = pytest.mark.django_db
@@ -29,17 +28,7 @@ def fake():
 
 @pytest.fixture
 def alpaca(fake):
-    broker = AlpacaBroker(
-        api_key=KEY,
-        secret_key=SECRET,
-        paper=True,
-        url_override=fake.base_url,
-        stream_url_override=fake.stream_url,
-        data_url_override=fake.base_url,
-        timeout=2.0,
-        retry_attempts=2,
-        retry_wait_seconds=0,
-    )
+    broker = adapter_for(fake, retry_attempts=2)
     with use_broker(broker):
         yield broker
 

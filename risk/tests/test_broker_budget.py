@@ -10,7 +10,6 @@ from decimal import Decimal as D
 import pytest
 
 from orders.brokers import use_broker
-from orders.brokers.alpaca import AlpacaBroker
 from orders.brokers.base import RateLimited, RequestBudgetExhausted
 from orders.gateway import order_cancel, order_place
 from orders.models import Order
@@ -19,7 +18,7 @@ from risk import conf, limiter, services
 from risk.checks import BROKER_RATE_KEY
 from risk.models import CircuitBreaker
 from risk.tests.test_gateway_integration import limits
-from tests.fakes.alpaca_trading import KEY, SECRET, FakeAlpaca
+from tests.fakes.alpaca_trading import FakeAlpaca, adapter_for
 from trading_site.lib import clock
 
 # The shared request window lives in Redis as in production (the file fallback is per process).
@@ -38,17 +37,7 @@ def fake(settings):
 
 @pytest.fixture
 def alpaca(fake):
-    broker = AlpacaBroker(
-        api_key=KEY,
-        secret_key=SECRET,
-        paper=True,
-        url_override=fake.base_url,
-        stream_url_override=fake.stream_url,
-        data_url_override=fake.base_url,
-        timeout=2.0,
-        retry_attempts=0,
-        retry_wait_seconds=0,
-    )
+    broker = adapter_for(fake, retry_attempts=0)
     with use_broker(broker):
         yield broker
 

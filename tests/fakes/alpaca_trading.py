@@ -515,3 +515,21 @@ class FakeAlpaca:
             "side": "long" if qty > 0 else "short", "market_value": _s(qty * avg), "cost_basis": _s(qty * avg),
             "qty_available": _s(qty),
         }
+
+
+def adapter_for(fake: FakeAlpaca, *, retry_attempts: int = 2, timeout: float = 2.0):
+    """The platform's Alpaca adapter pointed at ``fake`` (trading, stream and data URLs), as a worker
+    builds it, with the test's keys; ``retry_attempts`` as ALPACA_RETRY_ATTEMPTS, no wait between."""
+    from orders.brokers.alpaca import AlpacaBroker  # the adapter loads alpaca-py: only for tests that use it
+
+    return AlpacaBroker(
+        api_key=KEY,
+        secret_key=SECRET,
+        paper=True,
+        url_override=fake.base_url,
+        stream_url_override=fake.stream_url,
+        data_url_override=fake.base_url,
+        timeout=timeout,
+        retry_attempts=retry_attempts,
+        retry_wait_seconds=0,
+    )
