@@ -84,6 +84,7 @@ def keys_used(fake: FakeAlpaca, method: str, path: str) -> list[str | None]:
     return [r.key_id for r in fake.request_log if r.method == method and r.path == path]
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 @pytest.mark.django_db
 def test_adapter_and_stream_runner_follow_a_pair_rotated_in_openbao(bao, fake, monkeypatch, settings):
     settings.SIM_MARKET_HOURS = "always"

@@ -38,6 +38,7 @@ def test_bad_start_input_is_a_400_and_stores_nothing(client, operator, replay_ma
     assert ReplayRun.objects.count() == 0
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_an_operator_starts_a_replay_and_opens_its_report(client, operator, replay_market,
                                                            django_capture_on_commit_callbacks):
     client.force_login(operator)

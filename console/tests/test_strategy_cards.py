@@ -163,6 +163,7 @@ def test_page_shows_the_table_to_a_viewer_without_toggles(client, viewer, book):
     assert '<input type="date" name="as_of" value="2026-03-05"' in html  # D4, the latest bar's session
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_operator_toggles_a_symbol_from_the_table(client, operator, book):
     from strategies.models import StrategySymbol
     from trading_site.models import ActionLog

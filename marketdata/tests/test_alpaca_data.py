@@ -41,6 +41,7 @@ def client_for(fake) -> StockHistoricalDataClient:
     return StockHistoricalDataClient(api_key="key-id", secret_key="secret", url_override=fake.url)
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_raw_bars_are_imported_with_the_split_derived_and_iex_by_default(db, fake):
     summary = bars_import_alpaca(symbols=["nvda", "SPY"], start=SESSIONS[0], end=SESSIONS[-1], client=client_for(fake))
 

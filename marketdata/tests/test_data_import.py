@@ -111,6 +111,7 @@ def test_wide_close_is_stored_as_flat_bars_without_volume(db, write_csv):
     assert not CorporateAction.objects.exists()
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_a_symbol_never_mixes_two_sources(db):
     # given the demo dataset's AAPL (adjusted closes) is loaded
     bars_import_file(path=_wide_aapl(), fmt="wide-close", source="bundled-adj")

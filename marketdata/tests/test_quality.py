@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 import time_machine
 
 from marketdata.models import Asset, Bar
@@ -18,6 +19,7 @@ def _by_check(findings, check):
     return {(f.symbol, f.session) for f in findings if f.check == check}
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_the_three_real_splits_are_derived_and_recognised_not_flagged(ohlcv_data):
     # given the raw OHLCV file loaded with splits derived from Close / Adj Close
     assert ohlcv_data[0].splits == 3
@@ -55,6 +57,7 @@ def test_backward_adjusted_close_divides_history_by_both_aapl_splits(ohlcv_data)
     assert panel.loc["2013-03-01", "AAPL"] == raw.loc["2013-03-01", "AAPL"]
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_the_bundled_ohlcv_series_have_no_gaps_against_the_nyse_calendar(ohlcv_data):
     assert quality_gaps() == []
 
@@ -71,6 +74,7 @@ def test_a_missing_session_and_an_off_calendar_bar_are_flagged(db):
     assert _by_check(findings, "off_calendar") == {("GAP", dt.date(2024, 7, 6))}
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_staleness_uses_the_previous_nyse_session(ohlcv_data):
     # the dataset ends on Friday 2013-03-01
     assert previous_session(today=dt.date(2013, 3, 4)) == dt.date(2013, 3, 1)

@@ -43,6 +43,7 @@ def submit(cid: str) -> Order:
     return order_place(symbol="AAPL", side="buy", qty="2", source="api", client_order_id=cid).order
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_slow_registration_within_the_timeout_is_accepted(aapl, fake, alpaca):
     fake.fault("slow", seconds=1.5)
     order = submit("f-slow")

@@ -242,6 +242,7 @@ def _q(value) -> str:
     return str(Decimal(str(value)).normalize())
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 def test_three_days_of_replay_equal_the_live_workflow_with_stream_delivery(market, monkeypatch):
     # given orders above 10,000 going out as TWAP parents
     monkeypatch.setattr(workflow_conf, "REBALANCE_TWAP_NOTIONAL", Decimal("10000"))

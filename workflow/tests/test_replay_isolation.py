@@ -125,6 +125,7 @@ def test_the_exchange_calendar_covers_windows_before_2006():
     assert session_position(dt.datetime(1995, 12, 25, 12, 0, tzinfo=NEW_YORK), mode="nyse")[0] is False
 
 
+@pytest.mark.slow  # over 1.5 s here: kept out of make test-fast
 @pytest.mark.django_db
 def test_ten_replays_back_to_back_leave_nothing_behind(strategies, tmp_path, settings):
     # given the live book before any replay, and a live market open around the clock (any hour)
