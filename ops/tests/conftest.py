@@ -7,45 +7,22 @@ figures are hand-checkable.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
 
-from orders import events, pretrade
 from orders.conf import conf as orders_conf
-from orders.selectors import price_cache_clear
 from risk.services import risk_defaults_ensure
+from tests.hooks import hooks_narrowed
 
 # --- ledger readers: gateway hooks and the simulated fill model ---------------------------------------
-
-
-@contextlib.contextmanager
-def _hooks_narrowed(*, keep_checks: str | None) -> Iterator[None]:
-    """Only the pre-trade checks named ``<keep_checks>...`` (none when ``None``) and no fill
-    listeners while inside; the registries are restored exactly afterwards."""
-    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
-    for name in list(pretrade._checks):
-        if keep_checks is None or not name.startswith(keep_checks):
-            pretrade._checks.pop(name)
-    events._listeners.clear()
-    price_cache_clear()
-    try:
-        yield
-    finally:
-        pretrade._checks.clear()
-        pretrade._checks.update(saved_checks)
-        events._listeners.clear()
-        events._listeners.update(saved_listeners)
-        price_cache_clear()
 
 
 @pytest.fixture
 def no_hooks():
     """No pre-trade checks and no fill listeners: the monitor only reads the ledger."""
-    with _hooks_narrowed(keep_checks=None):
+    with hooks_narrowed(keep_checks=None):
         yield
 
 
@@ -67,7 +44,7 @@ def risk_only(settings, exact_fills):
     """The gateway runs exactly the risk app's checks (with its default limits) and exact fills."""
     settings.BROKER, settings.SIM_MARKET_HOURS, settings.ALPACA_PAPER = "simulated", "nyse", True
     cache.clear()
-    with _hooks_narrowed(keep_checks="risk."):
+    with hooks_narrowed(keep_checks="risk."):
         risk_defaults_ensure()
         yield
     cache.clear()

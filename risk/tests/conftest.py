@@ -11,12 +11,11 @@ import time_machine
 from django.core.cache import cache
 
 from marketdata.models import Asset, Bar
-from orders import events, pretrade
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.pretrade import OrderIntent
-from orders.selectors import price_cache_clear
 from risk.state import LimitsData, RiskState
+from tests.hooks import hooks_narrowed
 
 D = Decimal
 
@@ -100,18 +99,8 @@ class CountingBroker:
 def only_risk_checks(settings):
     """The gateway runs exactly the risk app's checks (other apps test theirs)."""
     settings.BROKER, settings.SIM_MARKET_HOURS, settings.ALPACA_PAPER = "simulated", "nyse", True
-    saved_checks, saved_listeners = dict(pretrade._checks), dict(events._listeners)
-    for name in list(pretrade._checks):
-        if not name.startswith("risk."):
-            pretrade._checks.pop(name)
-    events._listeners.clear()
-    price_cache_clear()
-    yield
-    pretrade._checks.clear()
-    pretrade._checks.update(saved_checks)
-    events._listeners.clear()
-    events._listeners.update(saved_listeners)
-    price_cache_clear()
+    with hooks_narrowed(keep_checks="risk."):
+        yield
 
 
 @pytest.fixture
