@@ -23,8 +23,7 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db import transaction
-
+from orders.book import atomic, book_active, persist, saved
 from orders.brokers.base import TradeUpdate
 from orders.events import FillEvent, fill_notify
 from orders.models import TERMINAL_STATUSES, Fill, Order, OrderEvent, OrderStatus, Position
@@ -53,18 +52,18 @@ def order_transition(
     """Set ``order.status`` (caller saves) and append an :class:`OrderEvent`. No-op when unchanged."""
     if order.status == to:
         return False
-    OrderEvent.objects.create(
+    persist(OrderEvent(
         order=order, created_at=now, kind=kind, from_status=order.status, to_status=to, actor=actor, data=data or {}
-    )
+    ))
     order.status = to
     order.updated_at = now
     return True
 
 
 def order_event_record(*, order: Order, kind: str, now: dt.datetime, actor=None, data: dict | None = None) -> None:
-    OrderEvent.objects.create(
+    persist(OrderEvent(
         order=order, created_at=now, kind=kind, from_status=order.status, to_status=order.status, actor=actor, data=data or {}
-    )
+    ))
 
 
 NOT_AT_BROKER = "NOT_AT_BROKER"
@@ -78,7 +77,7 @@ def order_revive(*, order: Order, broker_order_id: str, origin: str) -> None:
     order.reject_code, order.reject_detail = "", ""
     order_transition(order=order, to=OrderStatus.SUBMITTED, kind="revived", now=now,
                      data={"broker_order_id": broker_order_id, "was": "failed/NOT_AT_BROKER", "origin": origin})
-    order.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+    saved(order, fields=["status", "reject_code", "reject_detail", "updated_at"])
     alert_raise(source="orders", metric="order_revived",
                 message=f"{order.client_order_id} was judged not at the broker but the broker has it; revived",
                 data={"order_id": order.pk, "broker_order_id": broker_order_id, "origin": origin})
@@ -95,10 +94,16 @@ def _moves_forward(current: str, target: str) -> bool:
 def position_apply_fill(
     *, symbol: str, side: str, qty: Decimal, price: Decimal, commission: Decimal, now: dt.datetime
 ) -> Position:
-    pos = Position.objects.select_for_update().filter(symbol=symbol).first()
-    if pos is None:
-        Position.objects.bulk_create([Position(symbol=symbol, updated_at=now)], ignore_conflicts=True)
-        pos = Position.objects.select_for_update().get(symbol=symbol)
+    book = book_active()
+    if book is not None:  # a replay: the book's position is the row (written at the flush)
+        pos = book.positions.get(symbol)
+        if pos is None:
+            pos = book.positions[symbol] = Position(symbol=symbol, updated_at=now)
+    else:
+        pos = Position.objects.select_for_update().filter(symbol=symbol).first()
+        if pos is None:
+            Position.objects.bulk_create([Position(symbol=symbol, updated_at=now)], ignore_conflicts=True)
+            pos = Position.objects.select_for_update().get(symbol=symbol)
     state = apply_fill(
         PositionState(qty=pos.qty, avg_cost=pos.avg_cost, realized=pos.realized_pnl),
         side=side,
@@ -107,7 +112,7 @@ def position_apply_fill(
         commission=commission,
     )
     pos.qty, pos.avg_cost, pos.realized_pnl, pos.updated_at = state.qty, state.avg_cost, state.realized, now
-    pos.save(update_fields=["qty", "avg_cost", "realized_pnl", "updated_at"])
+    saved(pos, fields=["qty", "avg_cost", "realized_pnl", "updated_at"])
     return pos
 
 
@@ -122,7 +127,7 @@ def _fill_book(
     origin: str,
     now: dt.datetime,
 ) -> Fill:
-    fill = Fill.objects.create(
+    fill = Fill(
         order=order,
         execution_id=execution_id,
         symbol=order.symbol,
@@ -134,6 +139,11 @@ def _fill_book(
         recorded_at=now,
         origin=origin,
     )
+    book = book_active()
+    if book is None:
+        fill.save(force_insert=True)
+    else:
+        book.fill_add(fill)
     order.filled_qty += qty
     order.filled_notional = quantize_money(order.filled_notional + qty * price)
     order.avg_fill_price = quantize_price(order.filled_notional / order.filled_qty)
@@ -168,13 +178,20 @@ def _fill_book(
     return fill
 
 
+def _execution_booked(execution_id: str) -> bool:
+    book = book_active()
+    if book is not None:
+        return execution_id in book.execution_ids
+    return Fill.objects.filter(execution_id=execution_id).exists()
+
+
 def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list[Fill]:
     fills: list[Fill] = []
     cum = update.order.filled_qty or Decimal(0)
     avg = update.order.filled_avg_price
     if update.event in _FILL_EVENTS and update.execution_id and update.qty and update.price:
         # A cumulative quantity above the ledger's proves the execution new; otherwise look it up.
-        if (not cum or cum <= order.filled_qty) and Fill.objects.filter(execution_id=update.execution_id).exists():
+        if (not cum or cum <= order.filled_qty) and _execution_booked(update.execution_id):
             return fills  # duplicate delivery: already booked (we hold the order's lock)
         expected = order.filled_qty + update.qty
         if cum and cum <= order.filled_qty:
@@ -211,9 +228,9 @@ def _fills_apply(*, order: Order, update: TradeUpdate, now: dt.datetime) -> list
         if price <= 0:
             price = quantize_price(avg)
         execution_id = update.execution_id if update.event in _FILL_EVENTS and update.execution_id else None
-        if execution_id is None or Fill.objects.filter(execution_id=execution_id).exists():
+        if execution_id is None or _execution_booked(execution_id):
             execution_id = f"cum:{update.order.broker_order_id}:{cum.normalize()}"
-            if Fill.objects.filter(execution_id=execution_id).exists():
+            if _execution_booked(execution_id):
                 return fills
         fills.append(
             _fill_book(
@@ -272,8 +289,12 @@ def trade_updates_apply(
         raise ValueError("trade_updates_apply takes the updates of one order")
     now = clock.now()
     fills: list[Fill] = []
-    with transaction.atomic():
-        order = Order.objects.select_for_update().filter(client_order_id=next(iter(cids))).first()
+    book = book_active()
+    with atomic():
+        if book is not None:
+            order = book.orders.get(next(iter(cids)))
+        else:
+            order = Order.objects.select_for_update().filter(client_order_id=next(iter(cids))).first()
         if order is None:
             logger.warning("trade update for an order unknown to the ledger: %s (%s)", next(iter(cids)), updates[0].event)
             if on_applied is not None:
@@ -282,7 +303,7 @@ def trade_updates_apply(
         fields: set[str] = set()
         for update in updates:
             fills += _update_apply(order=order, update=update, now=now, fields=fields)
-        order.save(update_fields=sorted(fields))
+        saved(order, fields=fields)
         if on_applied is not None:
             on_applied()
     return fills, order

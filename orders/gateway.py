@@ -32,6 +32,7 @@ from django.db import IntegrityError, connection, transaction
 
 from marketdata.selectors import asset_get
 from orders import pretrade
+from orders.book import atomic, book_active, persist, saved
 from orders.brokers import get_broker
 from orders.brokers.base import (
     BrokerError,
@@ -205,6 +206,26 @@ def _existing(order: Order, v: Validated) -> PlaceResult:
     return PlaceResult(order=order, created=False)
 
 
+def _order_insert(order: Order) -> None:
+    """Insert a new order row now (live; the unique client_order_id decides races) or keep it in the
+    replay's book (``orders.book``), indexed as the look-ups below read it."""
+    book = book_active()
+    if book is None:
+        order.save(force_insert=True)
+        return
+    book.add(order)
+    book.orders[order.client_order_id] = order
+    book.orders_by_pk[order.pk] = order
+
+
+def _order_get(pk: int, *, lock: bool = False) -> Order:
+    """The order row (locked for the transaction when ``lock``), or the replay book's instance."""
+    book = book_active()
+    if book is not None:
+        return book.orders_by_pk[pk]
+    return (Order.objects.select_for_update() if lock else Order.objects).get(pk=pk)
+
+
 def _order_copy(order: Order, source: Order) -> None:
     """Give the caller's instance the row state another instance (the locked one) just wrote."""
     for f in Order._meta.concrete_fields:
@@ -216,6 +237,10 @@ _ORDER_ID_SQL = f"SELECT id FROM {Order._meta.db_table} WHERE client_order_id = 
 
 def _order_id_by_client_id(client_order_id: str) -> int | None:
     """The idempotency look-up every placement makes (plain SQL: see ``trading_site.lib.sql``)."""
+    book = book_active()
+    if book is not None:
+        order = book.orders.get(client_order_id)
+        return None if order is None else order.pk
     row = fetch_one(_ORDER_ID_SQL, [client_order_id])
     return None if row is None else row[0]
 
@@ -334,7 +359,7 @@ def order_place(
         client_order_id_check(client_order_id)
         existing_id = _order_id_by_client_id(client_order_id)
         if existing_id is not None:  # the unique constraint below decides races
-            return _existing(Order.objects.get(pk=existing_id), v)
+            return _existing(_order_get(existing_id), v)
     else:
         client_order_id = client_order_id_new(source, now)
 
@@ -361,9 +386,9 @@ def order_place(
         rejection = exc
 
     try:
-        with transaction.atomic():
+        with atomic():
             status = OrderStatus.REJECTED if rejection is not None else OrderStatus.SUBMITTING
-            order = Order.objects.create(
+            order = Order(
                 client_order_id=client_order_id,
                 symbol=v.symbol,
                 side=v.side,
@@ -386,8 +411,9 @@ def order_place(
                 created_at=now,
                 updated_at=now,
             )
+            _order_insert(order)
             # The row is inserted with its first status; the event records the step from "new".
-            OrderEvent.objects.create(
+            persist(OrderEvent(
                 order=order,
                 created_at=now,
                 kind="pretrade_rejected" if rejection is not None else "created",
@@ -395,7 +421,7 @@ def order_place(
                 to_status=status,
                 actor=actor_obj,
                 data={"code": rejection.code, "detail": rejection.detail, **rejection.data} if rejection else {},
-            )
+            ))
             if v.source in _AUDITED_SOURCES:
                 action_record(
                     actor=actor_obj,
@@ -505,12 +531,12 @@ def _ack_apply(order: Order, result: BrokerOrder) -> bool:
 def _order_finish(order: Order, status: str, *, kind: str, code: str, detail: str) -> None:
     now = clock.now()
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = _order_get(order.pk, lock=True)
         if locked.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
             if code:
                 locked.reject_code, locked.reject_detail = code, detail
             order_transition(order=locked, to=status, kind=kind, now=now, data={"code": code, "detail": detail})
-            locked.save(update_fields=["status", "reject_code", "reject_detail", "updated_at"])
+            saved(locked, fields=["status", "reject_code", "reject_detail", "updated_at"])
     # The locked row is the current state (also when another caller moved it first): no re-read.
     _order_copy(order, locked)
 
@@ -592,7 +618,7 @@ def order_cancel(*, order: Order | int, actor: Actor = None, reason: str = "") -
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     now = clock.now()
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order_id)
+        locked = _order_get(order_id, lock=True)
         if locked.is_terminal:
             raise OrderNotCancelable(f"order {locked.client_order_id} is already {locked.status}")
         action_record(actor=actor_obj, action="order.cancel", target=locked, reason=reason,
@@ -601,7 +627,7 @@ def order_cancel(*, order: Order | int, actor: Actor = None, reason: str = "") -
             locked.canceled_at = now
             order_transition(order=locked, to=OrderStatus.CANCELED, kind="canceled", now=now, actor=actor_obj,
                              data={"reason": reason})
-            locked.save(update_fields=["status", "canceled_at", "updated_at"])
+            saved(locked, fields=["status", "canceled_at", "updated_at"])
             is_parent = locked.parent_order_id is None and locked.total_slices is not None
             if not is_parent:
                 return locked
@@ -611,7 +637,7 @@ def order_cancel(*, order: Order | int, actor: Actor = None, reason: str = "") -
                                data={"reason": reason})
     if is_parent:
         _children_cancel(parent_id=order_id, actor=actor, reason=reason)
-        return Order.objects.get(pk=order_id)
+        return _order_get(order_id)
     broker = get_broker()
     try:
         broker.cancel_order(broker_order_id=locked.broker_order_id, client_order_id=locked.client_order_id)
@@ -621,7 +647,7 @@ def order_cancel(*, order: Order | int, actor: Actor = None, reason: str = "") -
         logger.warning("cancel of %s: broker unavailable; reconciliation will retry", locked.client_order_id)
     if broker.synchronous_updates:
         updates_pump(broker=broker, client_order_id=locked.client_order_id)
-    return Order.objects.get(pk=order_id)
+    return _order_get(order_id)
 
 
 def order_cancel_all(*, actor: Actor, reason: str, include_scheduled: bool = True) -> int:

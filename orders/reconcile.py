@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from orders.book import book_active
 from orders.brokers import get_broker
 from orders.brokers.base import BrokerError, RateLimited
 from orders.conf import conf
@@ -66,6 +67,9 @@ def _discrepancy(report: ReconcileReport, *, metric: str, message: str, data: di
 def account_snapshot_record(*, broker=None) -> AccountSnapshot:
     broker = broker or get_broker()
     account = broker.get_account()
+    book = book_active()
+    if book is not None:  # the replay book's copy of the latest snapshot is out of date now
+        book.account_read = False
     return AccountSnapshot.objects.create(
         time=clock.now(),
         cash=account.cash,

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from orders.book import book_active
 from orders.brokers import get_broker
 from orders.models import OPEN_STATUSES, TERMINAL_STATUSES, AccountSnapshot, Fill, Order, OrderStatus, Position
 from orders.pnl import unrealized_pnl
@@ -86,11 +87,19 @@ def _position_data(pos: Position, *, with_price: bool = True) -> PositionData:
 
 
 def position_get(*, symbol: str) -> PositionData | None:
-    pos = Position.objects.filter(symbol=symbol.upper()).first()
+    book = book_active()
+    if book is not None:  # a replay's ledger in memory (orders.book)
+        pos = book.positions.get(symbol.upper())
+    else:
+        pos = Position.objects.filter(symbol=symbol.upper()).first()
     return None if pos is None else _position_data(pos)
 
 
 def positions_list(*, include_flat: bool = False) -> list[PositionData]:
+    book = book_active()
+    if book is not None:  # a replay's ledger in memory (orders.book)
+        rows = [p for _, p in sorted(book.positions.items()) if include_flat or p.qty != 0]
+        return [_position_data(p) for p in rows]
     qs = Position.objects.all() if include_flat else Position.objects.exclude(qty=0)
     return [_position_data(p) for p in qs.order_by("symbol")]
 
@@ -140,10 +149,24 @@ def fills_between(*, start: dt.datetime, end: dt.datetime) -> list[FillData]:
         .order_by("executed_at", "id")
         .values_list("symbol", "side", "qty", "executed_at")
     )
-    return [FillData(symbol=s, side=side, qty=q, executed_at=at) for s, side, q, at in rows]
+    fills = [FillData(symbol=s, side=side, qty=q, executed_at=at) for s, side, q, at in rows]
+    book = book_active()
+    if book is not None:  # a replay: the fills since its last flush are in memory (orders.book)
+        fills += [FillData(symbol=f.symbol, side=f.side, qty=f.qty, executed_at=f.executed_at)
+                  for f in book.fills_between(start, end)]
+    return fills
 
 
 def account_latest() -> AccountData | None:
+    book = book_active()
+    if book is not None:  # a replay: read once per book (orders.reconcile resets it on a new snapshot)
+        if not book.account_read:
+            book.account, book.account_read = _account_latest_read(), True
+        return book.account
+    return _account_latest_read()
+
+
+def _account_latest_read() -> AccountData | None:
     snap = AccountSnapshot.objects.order_by("-time", "-pk").first()
     if snap is None:
         return None

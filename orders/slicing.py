@@ -58,6 +58,7 @@ from django.db.models import Exists, OuterRef, Sum
 from marketdata import market_clock
 from marketdata.selectors import asset_get
 from orders import pretrade
+from orders.book import book_active
 from orders.conf import conf
 from orders.gateway import (
     DryRun,
@@ -153,6 +154,10 @@ def twap_order_place(
     nothing. A pre-trade refusal of the whole parent stores it ``rejected`` with no children and
     raises :class:`~orders.pretrade.PreTradeRejection` (422 with the code).
     """
+    if book_active() is not None:
+        # A parent and its children live on the database rows the dispatcher claims: a replay runs a
+        # TWAP day on its store, never in its book (workflow.replay).
+        raise RuntimeError("TWAP parents are not kept in a replay's book (orders.book)")
     v, planned, start, horizon, now = _twap_validate(
         symbol=symbol, side=side, qty=qty, slices=slices, horizon_minutes=horizon_minutes, source=source,
         start_time=start_time, order_type=order_type, limit_price=limit_price, clip_to_close=clip_to_close,
@@ -581,6 +586,9 @@ def parents_finalize(*, now: dt.datetime) -> int:
     """Parents with no scheduled child left: a catch-up child for a remainder no child will fill
     (see the module docstring), else — every child final — their terminal status: filled or canceled.
     Returns how many parents finished."""
+    book = book_active()
+    if book is not None and not book.parents_open:
+        return 0  # a replay day in memory: no TWAP parent there, none left open in its store (orders.book)
     scheduled = Order.objects.filter(parent_order_id=OuterRef("pk"), status=OrderStatus.SCHEDULED)
     candidates = list(
         Order.objects.filter(status=OrderStatus.SCHEDULED, parent_order__isnull=True, total_slices__isnull=False)

@@ -41,6 +41,7 @@ from trading_site.audit import action_record
 from trading_site.lib import clock
 from trading_site.lib.actors import Actor
 from trading_site.lib.money import MONEY_QUANTUM
+from trading_site.lib.sql import sqlite_rows_insert
 from trading_site.models import Alert
 
 BATCH = 5000
@@ -246,6 +247,10 @@ def _rows_insert(model, rows: Iterable[dict], *, raw: psycopg.Connection | None 
                 count += len(lines)
         return count
     converters = [_python_value(f) for f in fields]
+    if connection.vendor == "sqlite":  # one executemany (a replay's store, the embedded default)
+        return sqlite_rows_insert(
+            model, columns, ([conv(row[c]) for c, conv in zip(columns, converters, strict=True)] for row in rows)
+        )
     batch = []
     for row in rows:
         batch.append(model(**{c: conv(row[c]) for c, conv in zip(columns, converters, strict=True)}))

@@ -52,6 +52,7 @@ from django.db.models import Max
 from marketdata import market_clock
 from marketdata.models import Asset, Bar
 from marketdata.providers import market_data_refresh
+from orders.book import book_active, persist
 from orders.brokers import get_broker
 from orders.brokers.base import Broker, BrokerRejected, BrokerUnavailable, RateLimited
 from orders.fills import updates_pump
@@ -173,7 +174,13 @@ def run_order_id(*, run: RebalanceRun, planned: PlannedOrder) -> str:
 
     for attempt in range(MAX_ATTEMPT_IDS):
         cid = client_order_id_for_run(run=run, symbol=planned.symbol, side=planned.side, attempt=attempt)
-        row = Order.objects.filter(client_order_id=cid).values("status", "qty", "symbol", "side").first()
+        book = book_active()
+        if book is not None:  # a replay's ledger in memory (orders.book)
+            order = book.orders.get(cid)
+            row = None if order is None else {"status": order.status, "qty": order.qty, "symbol": order.symbol,
+                                              "side": order.side}
+        else:
+            row = Order.objects.filter(client_order_id=cid).values("status", "qty", "symbol", "side").first()
         if row is None:
             return cid
         working = row["status"] not in _NOTHING_PLACED and row["status"] != "filled"
@@ -441,6 +448,8 @@ class ChainState:
 def _run_claim(*, day: dt.date, mode: str, method: str) -> tuple[RebalanceRun, bool]:
     """The run row of the day; True when this call should execute the chain."""
     now = clock.now()
+    if book_active() is not None:  # a replay: its own store, one run a day, kept in its book
+        return persist(RebalanceRun(day=day, mode=mode, method=method, started_at=now)), True
     try:
         with transaction.atomic():
             return RebalanceRun.objects.create(day=day, mode=mode, method=method, started_at=now), True
@@ -468,15 +477,31 @@ def _step(run: RebalanceRun, name: str, fn: Callable[[], tuple[int, dict]]) -> N
         count, detail = fn()
     except Exception as exc:  # any failure of a step is recorded on it and stops the chain (not retried)
         message = str(exc) if isinstance(exc, StepError | DomainError) else f"{type(exc).__name__}: {exc}"
-        RebalanceStep.objects.create(
+        persist(RebalanceStep(
             run=run, name=name, position=STEPS.index(name), status=RunStatus.FAILED, started_at=started,
             finished_at=clock.now(), duration_ms=(time.perf_counter() - t0) * 1000, error=message[:2000],
-        )
+        ))
         raise StepError(message) from exc
-    RebalanceStep.objects.create(
+    persist(RebalanceStep(
         run=run, name=name, position=STEPS.index(name), status=RunStatus.COMPLETED, started_at=started,
         finished_at=clock.now(), duration_ms=(time.perf_counter() - t0) * 1000, count=count, detail=detail,
-    )
+    ))
+
+
+def _run_update(run: RebalanceRun, **fields) -> None:
+    """Set fields of the run row (live: one UPDATE; a replay: on the instance its book keeps)."""
+    if book_active() is not None:
+        for name, value in fields.items():
+            setattr(run, name, value)
+        return
+    RebalanceRun.objects.filter(pk=run.pk).update(**fields)
+
+
+def _failed_step(run: RebalanceRun) -> str:
+    book = book_active()
+    if book is not None:
+        return next((s.name for s in book.of(RebalanceStep) if s.run_id == run.pk and s.status == RunStatus.FAILED), "")
+    return run.steps.filter(status=RunStatus.FAILED).values_list("name", flat=True).first() or ""
 
 
 def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState) -> None:
@@ -546,8 +571,8 @@ def rebalance_chain(*, run: RebalanceRun, inputs: ChainInputs, state: ChainState
         return len(state.submitted), {"rejected": state.rejected}
 
     def record():
-        RebalanceRun.objects.filter(pk=run.pk).update(
-            orders_planned=len(state.planned), orders_submitted=len(state.submitted),
+        _run_update(
+            run, orders_planned=len(state.planned), orders_submitted=len(state.submitted),
             orders_rejected=len(state.rejected),
         )
         return len(state.submitted), {}
@@ -573,9 +598,9 @@ def rebalance_run(
     try:
         rebalance_chain(run=run, inputs=inputs or live_inputs(), state=state)
     except StepError as exc:
-        failed = run.steps.filter(status=RunStatus.FAILED).values_list("name", flat=True).first() or ""
-        RebalanceRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, finished_at=clock.now(), failed_step=failed, error=str(exc)[:2000],
+        failed = _failed_step(run)
+        _run_update(
+            run, status=RunStatus.FAILED, finished_at=clock.now(), failed_step=failed, error=str(exc)[:2000],
             orders_planned=len(state.planned), orders_submitted=len(state.submitted),
             orders_rejected=len(state.rejected),
         )
@@ -585,14 +610,15 @@ def rebalance_run(
             data={"run_id": run.pk, "day": day.isoformat(), "step": failed},
         )
     else:
-        RebalanceRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED, finished_at=clock.now())
+        _run_update(run, status=RunStatus.COMPLETED, finished_at=clock.now())
         if state.rejected:
             alert_raise(
                 source="rebalance", metric="rebalance_rejected",
                 message=f"rebalance {day.isoformat()}: {len(state.rejected)} order(s) rejected by pre-trade checks",
                 data={"run_id": run.pk, "rejected": state.rejected},
             )
-    run.refresh_from_db()
+    if book_active() is None:
+        run.refresh_from_db()
     run.planned = state.planned  # for callers (replay parity, the command's summary)
     return run
 
@@ -640,7 +666,12 @@ def day_orders_cancel(*, reason: str = "market close: leftover day order") -> in
     """Cancel every open day order (they would expire anyway); returns how many were canceled."""
 
     canceled = 0
-    for pk in Order.objects.filter(status__in=OPEN_STATUSES, time_in_force="day").order_by("pk").values_list("pk", flat=True):
+    book = book_active()
+    if book is not None:  # a replay's ledger in memory (orders.book)
+        ids = sorted(o.pk for o in book.orders_by_pk.values() if o.status in OPEN_STATUSES and o.time_in_force == "day")
+    else:
+        ids = Order.objects.filter(status__in=OPEN_STATUSES, time_in_force="day").order_by("pk").values_list("pk", flat=True)
+    for pk in ids:
         try:
             result = order_cancel(order=pk, reason=reason)
         except OrderNotCancelable:

@@ -48,6 +48,7 @@ from marketdata.bundled import bundled_load, demo_symbols
 from marketdata.models import Asset, Bar
 from marketdata.panels import benchmark_close_series
 from marketdata.selectors import BarData
+from orders.book import Book, book_open, persist_all
 from orders.brokers import use_broker
 from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf as orders_conf
@@ -62,7 +63,7 @@ from risk.models import RiskLimits
 from risk.state import LimitsData, RiskState
 from strategies import conf as strategy_conf
 from strategies.allocation import METHODS
-from strategies.models import Signal, Strategy, StrategySymbol
+from strategies.models import Strategy, StrategySymbol
 from strategies.services import StrategySpec, signal_rows, signals_history
 from tax.models import RealizedGain
 from tax.services import lots_apply_fill, lots_apply_fills
@@ -407,6 +408,7 @@ def _replay_loop(
             Asset.objects.filter(fractionable=True, symbol__in=universe).values_list("symbol", flat=True)
         )
     broker = ReplayBroker(capital=capital, bars=live.bars)
+    asset_ids = {symbol: pk for pk, symbol, *_ in live.assets}
     sim = SimulatedClock(dt.datetime.combine(start, dt.time(9, 30), tzinfo=NEW_YORK))
     gross = float(strategy_conf.ALLOCATION_GROSS)
 
@@ -420,7 +422,8 @@ def _replay_loop(
     trades = runs = 0
     previous_equity = float(capital)
 
-    with use_clock(sim), use_broker(broker, this_thread_only=True):
+    ledger = _Ledger()
+    with use_clock(sim), use_broker(broker, this_thread_only=True), ledger:
         for i, day in enumerate(sessions):
             close = market_clock.session_close(day)
             moment = close - dt.timedelta(minutes=conf.REBALANCE_MINUTES_BEFORE_CLOSE)
@@ -448,31 +451,37 @@ def _replay_loop(
             if planned:
                 price_cache_clear()
                 orders_port.account_cache_clear()
+                # A day of plain orders keeps its ledger in memory (orders.book, written in bulk); a day
+                # with a TWAP parent runs on the store itself (the dispatcher works on its rows).
+                twap_day = conf.REBALANCE_TWAP_NOTIONAL > 0 and any(
+                    p.notional > conf.REBALANCE_TWAP_NOTIONAL for p in planned
+                )
+                ledger.use(memory=not twap_day)
                 frozen = (equity, dict(positions), prices)
                 inputs = ChainInputs(
                     check_data=lambda d: {"source": "replay"},
                     signals=lambda d, s=signal_set: s,
-                    record_signals=lambda d, run_id, s=signal_set: _signals_store(signal_set=s, run_id=run_id),
+                    record_signals=lambda d, run_id, s=signal_set: _signals_store(
+                        signal_set=s, run_id=run_id, asset_ids=asset_ids
+                    ),
                     caps=lambda: caps,
                     ledger=lambda _symbols, f=frozen: (f[0], f[1], {}, f[2]),
                     fractionable=lambda: fractionable,
                     risk_blocked=lambda: "",
+                    phase=lambda: None,  # as the risk controls here (controls_override): no rollout phase
                     rate_full=lambda: False,  # replay runs without the live order-rate windows
                     alert_correlation=False,
                     allocation=allocation,
                 )
                 run = rebalance_run(day=day, method=method, gross=gross, mode=RebalanceRun.Mode.REPLAY, inputs=inputs)
                 runs += 1
-                if conf.REBALANCE_TWAP_NOTIONAL > 0 and any(p.notional > conf.REBALANCE_TWAP_NOTIONAL for p in planned):
+                if twap_day:
                     _slices_run(sim=sim, start=moment, close=close)
                 sim.set(close - dt.timedelta(seconds=1))
                 fills_confirm(broker=broker)
                 sim.set(close + dt.timedelta(minutes=5))
                 day_orders_cancel()
-                start_ny = dt.datetime.combine(day, dt.time(0), tzinfo=NEW_YORK)
-                for symbol, side, filled, notional, commission in Order.objects.filter(
-                    created_at__gte=start_ny, created_at__lt=start_ny + dt.timedelta(days=1), filled_qty__gt=0
-                ).values_list("symbol", "side", "filled_qty", "filled_notional", "commission"):
+                for symbol, side, filled, notional, commission in ledger.day_orders(day):
                     sign = 1 if side == "buy" else -1
                     positions[symbol] = positions.get(symbol, Decimal(0)) + sign * filled
                     cash -= sign * notional + commission
@@ -507,6 +516,7 @@ def _replay_loop(
             previous_equity = today
             if progress is not None:
                 progress(i + 1, len(sessions))
+        ledger.use(memory=False)  # everything kept in memory is written to the store here
         consistency = _consistency(broker=broker, cash=cash, positions=positions, last_day=end)
         lots_apply_fills(events=fills)
         realized = _realized_total()
@@ -549,6 +559,47 @@ def _replay_loop(
     )
 
 
+class _Ledger:
+    """Where the replay's ledger lives day by day: in memory (:mod:`orders.book`, written to the store
+    in bulk when a TWAP day or the end comes) or in the store itself."""
+
+    def __init__(self) -> None:
+        self._stack: contextlib.ExitStack | None = None
+        self.book: Book | None = None
+
+    def use(self, *, memory: bool) -> None:
+        if memory and self.book is None:
+            self._stack = contextlib.ExitStack()
+            self.book = self._stack.enter_context(book_open())
+        elif not memory and self.book is not None:
+            self.book.flush()
+            self._stack.close()
+            self._stack = self.book = None
+
+    def day_orders(self, day: dt.date) -> list[tuple]:
+        """(symbol, side, filled qty, filled notional, commission) of the day's orders that filled."""
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=NEW_YORK)
+        end = start + dt.timedelta(days=1)
+        if self.book is not None:  # kept in creation order: the day's are at the end
+            rows = []
+            for o in reversed(self.book.of(Order)):
+                if o.created_at < start:
+                    break
+                if o.created_at < end and o.filled_qty > 0:
+                    rows.append((o.symbol, o.side, o.filled_qty, o.filled_notional, o.commission))
+            return rows
+        return list(Order.objects.filter(created_at__gte=start, created_at__lt=end, filled_qty__gt=0)
+                    .values_list("symbol", "side", "filled_qty", "filled_notional", "commission"))
+
+    def __enter__(self) -> _Ledger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._stack is not None:  # an error: nothing more is written, the book is dropped
+            self._stack.close()
+            self._stack = self.book = None
+
+
 def _slices_run(*, sim: SimulatedClock, start: dt.datetime, close: dt.datetime) -> None:
     """What the once-a-second dispatch task does live, minute by minute until the close."""
 
@@ -560,11 +611,11 @@ def _slices_run(*, sim: SimulatedClock, start: dt.datetime, close: dt.datetime) 
         t += dt.timedelta(minutes=1)
 
 
-def _signals_store(*, signal_set, run_id: str) -> int:
+def _signals_store(*, signal_set, run_id: str, asset_ids: dict[str, int]) -> int:
     """Store a day's signal rows (the replay's record of what it traded on)."""
 
-    rows = signal_rows(signal_set=signal_set, run_id=run_id)
-    Signal.objects.bulk_create(rows)
+    rows = signal_rows(signal_set=signal_set, run_id=run_id, asset_ids=asset_ids)
+    persist_all(rows)
     return len(rows)
 
 

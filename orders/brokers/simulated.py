@@ -46,6 +46,7 @@ left in either mode.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import re
 import time
@@ -58,6 +59,7 @@ from django.db.models import Sum
 
 from marketdata import market_clock
 from marketdata import selectors as market
+from orders.book import book_active, persist, saved
 from orders.brokers.base import (
     BrokerAccount,
     BrokerOrder,
@@ -97,14 +99,21 @@ def session_position(now: dt.datetime, *, mode: str) -> tuple[bool, dt.date, Dec
     return True, ny.date(), frac
 
 
-def path_price(bar: market.BarData, frac: Decimal, *, seed: int) -> Decimal:
-    """Deterministic intraday price at ``frac`` of the session, within [low, high]."""
-    rng = random.Random(f"{seed}:{bar.symbol}:{bar.session.isoformat()}")
+@functools.lru_cache(maxsize=8192)
+def _path_points(seed: int, symbol: str, session: dt.date, o: Decimal, h: Decimal, lo: Decimal, c: Decimal) -> tuple:
+    """The session's path ``open → first extreme → second extreme → close`` as (fraction, price)
+    knots; drawn from the seeded RNG once per bar (a replay asks for thousands of prices a bar)."""
+    rng = random.Random(f"{seed}:{symbol}:{session.isoformat()}")
     high_first = rng.random() < 0.5
     t1 = Decimal("0.05") + Decimal(str(round(rng.random(), 6))) * Decimal("0.40")
     t2 = t1 + Decimal("0.05") + Decimal(str(round(rng.random(), 6))) * (Decimal("0.90") - t1)
-    first, second = (bar.high, bar.low) if high_first else (bar.low, bar.high)
-    points = [(Decimal(0), bar.open), (t1, first), (t2, second), (Decimal(1), bar.close)]
+    first, second = (h, lo) if high_first else (lo, h)
+    return ((Decimal(0), o), (t1, first), (t2, second), (Decimal(1), c))
+
+
+def path_price(bar: market.BarData, frac: Decimal, *, seed: int) -> Decimal:
+    """Deterministic intraday price at ``frac`` of the session, within [low, high]."""
+    points = _path_points(seed, bar.symbol, bar.session, bar.open, bar.high, bar.low, bar.close)
     frac = min(max(frac, Decimal(0)), Decimal(1))
     for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
         if frac <= x1:
@@ -148,6 +157,7 @@ class SimulatedBroker:
         # Alpaca's websocket; the gateway applies only the submit acknowledgement.
         self.synchronous_updates = self.fill_delivery == "inline"
         self._cache: dict[tuple, tuple[float, object]] = {}
+        self._position_last: tuple | None = None
 
     # --- market data (cached: daily bars and ADV do not change within a minute) -----------------------
     _CACHE_SECONDS = 60.0
@@ -174,8 +184,18 @@ class SimulatedBroker:
         asset = self._cached(("asset", symbol), lambda: market.asset_get(symbol=symbol))
         return bool(asset and asset.fractionable)
 
+    def _session_position(self, now: dt.datetime) -> tuple[bool, dt.date, Decimal]:
+        """:func:`session_position` of ``now``, kept for the next call at the same moment (one price
+        per symbol of a portfolio at one time)."""
+        last = self._position_last
+        if last is not None and last[0] == now and last[1] == self.market_hours:
+            return last[2]
+        position = session_position(now, mode=self.market_hours)
+        self._position_last = (now, self.market_hours, position)
+        return position
+
     def _price_now(self, symbol: str, now: dt.datetime) -> tuple[bool, Decimal | None, market.BarData | None]:
-        is_open, session, frac = session_position(now, mode=self.market_hours)
+        is_open, session, frac = self._session_position(now)
         bar = self._bar(symbol, session)
         if bar is None:
             return is_open, None, None
@@ -230,6 +250,18 @@ class SimulatedBroker:
         # Evaluated before the insert so the row is written once. No "new" update: the submit
         # answer itself tells the gateway the order is accepted.
         outcome = self._evaluate(row, now)
+        book = book_active()
+        if book is not None:  # a replay's exchange: its book keeps the order (orders.book)
+            if request.client_order_id in book.sim_orders:
+                raise DuplicateClientOrderId(
+                    f"client_order_id {request.client_order_id!r} was already used", code="DUPLICATE_CLIENT_ORDER_ID"
+                )
+            book.add(row)
+            book.sim_orders[row.client_order_id] = row
+            self._book_index(book, row)
+            if outcome is not None:
+                self._emit(row, event=outcome[0], now=now, execution=outcome[1])
+            return self._to_broker_order(row)
         try:
             with transaction.atomic():
                 row.save(force_insert=True)
@@ -241,6 +273,13 @@ class SimulatedBroker:
             ) from exc
         return self._to_broker_order(row)
 
+    @staticmethod
+    def _book_index(book, row: SimOrder) -> None:
+        if row.status in OPEN_SIM_STATUSES:
+            book.sim_open[row.client_order_id] = row
+        else:
+            book.sim_open.pop(row.client_order_id, None)
+
     def _emit(self, row: SimOrder, *, event: str, now: dt.datetime, execution: tuple | None = None) -> None:
         qty = price = None
         commission = Decimal(0)
@@ -248,7 +287,7 @@ class SimulatedBroker:
         if execution is not None:
             qty, price, commission = execution
             execution_id = str(uuid.uuid4())
-        SimTradeUpdate.objects.create(
+        update = persist(SimTradeUpdate(
             sim_order=row,
             event=event,
             execution_id=execution_id,
@@ -259,7 +298,10 @@ class SimulatedBroker:
             cum_notional=row.filled_notional,
             status=row.status,
             timestamp=now,
-        )
+        ))
+        book = book_active()
+        if book is not None:
+            book.outbox.append(update)
 
     def _evaluate(self, row: SimOrder, now: dt.datetime) -> tuple[str, tuple | None] | None:
         """Fill what the model allows now. Mutates ``row`` (the caller saves it) and returns the
@@ -303,6 +345,15 @@ class SimulatedBroker:
         """Evaluate every open simulated order (partial remainders, resting limits, expiry)."""
         now = clock.now()
         count = 0
+        book = book_active()
+        if book is not None:
+            for row in sorted(book.sim_open.values(), key=lambda r: r.pk):
+                outcome = self._evaluate(row, now)
+                self._book_index(book, row)
+                if outcome is not None:
+                    self._emit(row, event=outcome[0], now=now, execution=outcome[1])
+                    count += 1
+            return count
         ids = list(SimOrder.objects.filter(status__in=OPEN_SIM_STATUSES).order_by("pk").values_list("pk", flat=True))
         for pk in ids:
             with transaction.atomic():
@@ -317,14 +368,20 @@ class SimulatedBroker:
 
     def cancel_order(self, *, broker_order_id: str | None, client_order_id: str) -> None:
         now = clock.now()
+        book = book_active()
         with transaction.atomic():
-            row = SimOrder.objects.select_for_update().filter(client_order_id=client_order_id).first()
+            if book is not None:
+                row = book.sim_orders.get(client_order_id)
+            else:
+                row = SimOrder.objects.select_for_update().filter(client_order_id=client_order_id).first()
             if row is None:
                 raise BrokerOrderNotFound(f"order {client_order_id} not found at the simulated exchange")
             if row.status not in OPEN_SIM_STATUSES:
                 return
             row.status, row.updated_at = "canceled", now
-            row.save(update_fields=["status", "updated_at"])
+            saved(row, fields=["status", "updated_at"])
+            if book is not None:
+                self._book_index(book, row)
             self._emit(row, event="canceled", now=now)
 
     def cancel_all_orders(self) -> int:
@@ -353,7 +410,11 @@ class SimulatedBroker:
         )
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        row = SimOrder.objects.filter(client_order_id=client_order_id).first()
+        book = book_active()
+        if book is not None:
+            row = book.sim_orders.get(client_order_id)
+        else:
+            row = SimOrder.objects.filter(client_order_id=client_order_id).first()
         return None if row is None else self._to_broker_order(row)
 
     def list_open_orders(self) -> list[BrokerOrder]:
@@ -361,10 +422,15 @@ class SimulatedBroker:
 
     # --- trade updates ----------------------------------------------------------------------------
     def pending_updates(self, *, client_order_id: str | None = None, limit: int = 500) -> list[TradeUpdate]:
-        rows = SimTradeUpdate.objects.filter(delivered=False)
-        if client_order_id is not None:
-            rows = rows.filter(sim_order__client_order_id=client_order_id)
-        rows = rows.select_related("sim_order").order_by("pk")[:limit]
+        book = book_active()
+        if book is not None:
+            rows = [u for u in book.outbox if client_order_id is None or u.sim_order.client_order_id == client_order_id]
+            rows = rows[:limit]
+        else:
+            rows = SimTradeUpdate.objects.filter(delivered=False)
+            if client_order_id is not None:
+                rows = rows.filter(sim_order__client_order_id=client_order_id)
+            rows = rows.select_related("sim_order").order_by("pk")[:limit]
         updates = []
         for u in rows:
             order = self._to_broker_order(
@@ -387,6 +453,14 @@ class SimulatedBroker:
 
     def mark_delivered(self, updates: list[TradeUpdate]) -> None:
         refs = [u.ref for u in updates if u.ref is not None]
+        book = book_active()
+        if book is not None:
+            done = set(refs)
+            for u in book.outbox:
+                if u.pk in done:
+                    u.delivered = True
+            book.outbox = [u for u in book.outbox if not u.delivered]
+            return
         if refs:
             SimTradeUpdate.objects.filter(pk__in=refs).update(delivered=True)
 
