@@ -350,10 +350,13 @@ def _weight_decimal(value: float) -> Decimal:
     return Decimal(repr(clipped)).quantize(WEIGHT_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def signal_rows(*, signal_set: SignalSet, run_id: str) -> list[Signal]:
-    """Unsaved :class:`Signal` rows of a signal set under ``run_id`` (one per strategy and symbol)."""
+def signal_rows(*, signal_set: SignalSet, run_id: str, asset_ids: dict[str, int] | None = None) -> list[Signal]:
+    """Unsaved :class:`Signal` rows of a signal set under ``run_id`` (one per strategy and symbol);
+    ``asset_ids`` (symbol -> asset id) spares the look-up when the caller holds them (replay)."""
     symbols = {s for frame in signal_set.signals.values() for s in frame["symbol"]}
-    assets = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
+    assets = asset_ids if asset_ids is not None else dict(
+        Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id")
+    )
     now = clock.now()
     return [
         Signal(
@@ -366,7 +369,10 @@ def signal_rows(*, signal_set: SignalSet, run_id: str) -> list[Signal]:
             created_at=now,
         )
         for name, frame in signal_set.signals.items()
-        for symbol, score, weight in frame[["symbol", "score", "weight"]].itertuples(index=False)
+        # columns as lists: a row-wise pandas iteration costs more than the rows themselves
+        for symbol, score, weight in zip(
+            frame["symbol"].tolist(), frame["score"].tolist(), frame["weight"].tolist(), strict=True
+        )
     ]
 
 

@@ -63,6 +63,15 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
     settings.SIM_MARKET_HOURS = "always"
     before = _live_rows()
     results: dict[str, object] = {}
+    # A replay of these seven months takes about a second: each holds halfway through its sessions
+    # until the live orders are in, so the live ledger is written while both are mid-run.
+    live_done = threading.Event()
+    halfway: list[str] = []
+
+    def hold(name: str, done: int, total: int) -> None:
+        if done == total // 2:
+            halfway.append(name)
+            live_done.wait(timeout=120)
 
     def replay(name: str) -> None:
         try:
@@ -71,6 +80,7 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
                 end=dt.date(2010, 12, 31),
                 capital=Decimal("50000"),
                 store=tmp_path / f"{name}.sqlite3",
+                progress=lambda done, total: hold(name, done, total),
             )
         except Exception as exc:  # reported by the assertion below
             results[name] = exc
@@ -83,6 +93,10 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
     # when live orders are placed while both replays run (always-open market, fills booked by the
     # submitting call: what is measured here is whether the live ledger is blocked, not fill delivery)
     latencies = []
+    deadline = time.monotonic() + 120
+    while len(halfway) < 2 and time.monotonic() < deadline and all(t.is_alive() for t in threads):
+        time.sleep(0.05)
+    assert sorted(halfway) == ["a", "b"], results  # both replays are mid-run, their stores open
     with use_broker(SimulatedBroker(market_hours="always", fill_delivery="inline")):
         for k in range(5):
             started = time.monotonic()
@@ -91,6 +105,7 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
             assert order.status == "filled"
             time.sleep(0.5)
     live_running = [t.is_alive() for t in threads]
+    live_done.set()
     for t in threads:
         t.join(timeout=900)
     # then both replays finished, with the same result (the same inputs), from empty books of their own
@@ -99,7 +114,7 @@ def test_two_replays_and_live_orders_at_once_on_postgresql(strategies, tmp_path,
     assert not isinstance(b, Exception), b
     assert a.trades > 0 and a.trades == b.trades and a.final_equity == b.final_equity
     assert a.consistency["positions_match"] and a.consistency["cash_match"]
-    assert any(live_running), "the live orders were placed while a replay was running"
+    assert all(live_running), "the live orders were placed while the replays were running"
     # the live orders filled within seconds
     assert max(latencies) < 5, latencies
     assert Fill.objects.filter(order__reason__startswith="live").count() == 5
