@@ -16,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import csrf_post, login
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Ten months of the 2010 panel: about 210 sessions, a few seconds of replay. The worker writes the
 # progress to the run's row once a second and the page polls it once a second, so the run has to last
@@ -145,6 +145,7 @@ def _assert_report(page, run) -> None:
     assert page.locator("#trades tbody tr").count() == len(run.trades) > 0  # a TWAP is one row, many orders
 
 
+@pytest.mark.worker  # a Celery worker process
 def test_an_operator_starts_a_replay_a_worker_runs_it_and_the_page_opens_its_report(
         page, live_server, make_user, replay_market, tmp_path, guide_img):
     from workflow.models import ReplayRun
