@@ -94,6 +94,12 @@ def allocation(rows: list[tuple[str, Decimal]], *, label: str, y_label: str = "%
     return bar_spec([name for name, _ in rows], [series(label, (_f(v, 4) for _, v in rows))], y_label=y_label)
 
 
+def monthly_returns(monthly: list[dict]) -> dict | None:
+    """A replay's monthly returns (``{"month": "2010-03", "return": 0.0123}`` rows) as bars, in percent."""
+    return bar_spec([m["month"] for m in monthly], [series("Return %", (_f(m["return"] * 100, 3) for m in monthly))],
+                    y_label="%")
+
+
 def exposure_vs_limits(rows: list[tuple[str, Decimal, Decimal]]) -> dict | None:
     """``(name, used, limit)`` bars side by side: position notional per symbol and gross exposure."""
     return bar_spec([name for name, _, _ in rows],

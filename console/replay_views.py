@@ -12,6 +12,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from console import charts as chart_specs
 from trading_site.lib import clock, queues
 from trading_site.lib.roles import OPERATOR, VIEWER, has_role, role_required
 from workflow.models import ReplayRun
@@ -85,8 +86,11 @@ def replay_report(request, run_id: int):
     run = _run(run_id)
     extra = report_data(run)
     charts = {"equity": run.equity_curve, "benchmark": run.benchmark_curve, "drawdown": extra["drawdown"]}
+    attribution = [(name, a["pnl"]) for name, a in (run.attribution or {}).items() if a.get("pnl") is not None]
     return render(request, "console/replays/report.html", {
         "run": run, "progress": _progress(run), "monthly": extra["monthly"], "charts": charts,
+        "monthly_chart": chart_specs.monthly_returns(extra["monthly"]),
+        "attribution_chart": chart_specs.allocation(attribution, label="P&L", y_label="USD"),
         "finished": run.status == ReplayRun.Status.COMPLETED})
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from console import charts
 from strategies.services import strategy_create
 from workflow.models import ReplayRun
 from workflow.replays import replay_execute, run_json
@@ -63,9 +64,18 @@ def test_an_operator_starts_a_replay_and_opens_its_report(client, operator, repl
     assert 'id="chart-equity"' in html and 'id="replay-charts"' in html and "replay-report.js" in html
     assert html.count("<tr><td>2010-") >= run.orders  # one trades-table row per order (plus months)
     assert "2010-11" in html and "2010-12" in html
+    # monthly returns and the per-strategy attribution are charts too (static/js/charts.js draws them)
+    assert 'data-chart="chart-monthly"' in html and 'data-chart="chart-attribution"' in html
     # the JSON download is the stored run; comparing it with itself lists both columns
     data = json.loads(client.get(f"/replays/{run.pk}/json/").content)
     assert data == json.loads(json.dumps(run_json(run)))
     assert client.get(f"/replays/compare/?a={run.pk}&b={run.pk}").status_code == 200
     assert client.get("/replays/compare/?a=x&b=1").status_code == 400
     assert client.get("/replays/999999/").status_code == 404
+
+
+def test_monthly_returns_chart_is_one_bar_per_month_in_percent():
+    spec = charts.monthly_returns([{"month": "2010-11", "return": 0.01234}, {"month": "2010-12", "return": -0.005}])
+    assert spec["kind"] == "bar" and spec["labels"] == ["2010-11", "2010-12"] and spec["y_label"] == "%"
+    assert spec["series"][0]["values"] == [1.234, -0.5]
+    assert charts.monthly_returns([]) is None

@@ -20,7 +20,10 @@
   function plot(el, title, labels, colors, data) {
     if (!el || !window.uPlot || !data[0].length) { return; }
     var series = [{}].concat(labels.map(function (label, i) { return {label: label, stroke: colors[i], width: 1.5}; }));
-    new window.uPlot({title: title, width: width(el), height: 260, series: series}, data, el);
+    // a y axis wide enough for 100,000-dollar labels; the box grows to the plot, its title and legend
+    var axes = [{}, {size: 70}];
+    el.style.height = "auto";
+    el.uplot = new window.uPlot({title: title, width: width(el), height: 260, series: series, axes: axes}, data, el);  // for the browser tests
   }
 
   function charts() {
