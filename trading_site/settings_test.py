@@ -63,6 +63,9 @@ if REDIS_URL:
 # SimulatedBroker(fill_delivery="inline") itself and says why.
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Each test client builds the middleware again, and WhiteNoise's listed every static file of every app
+# (~220, 50 ms) each time; autorefresh finds a static file when it is requested (as under DEBUG).
+WHITENOISE_AUTOREFRESH = True
 # One cache namespace per test database: the test process and the worker/beat processes it starts
 # (which connect to "test_<name>", or "test_<name>_gwN" under xdist) share it, as production
 # processes do, while test sessions on other databases do not collide on the same Redis.
