@@ -88,9 +88,18 @@ test: $(VENV)/.dev-installed chromium check-services lint
 	$(BIN)/python tools/coverage_gate.py coverage.json || status=1; exit $$status
 
 # The services-free lane (SQLite, local-memory cache): no PostgreSQL, Redis or Chromium; under a minute.
+# Startup is a large share of it, in each xdist worker (docs/testing.md, "make test-fast"):
+# - the test database is built from the models (--no-migrations; tests/fresh_database.py adds the
+#   migrations' triggers and seeded rows);
+# - bytecode, and pytest's rewritten test modules, are cached in var/pycache, also where
+#   PYTHONDONTWRITEBYTECODE is set: compiling them at each run took ~7 s per worker;
+# - the browser tests and schemathesis's (all slow) are not even collected, nor their plugins loaded:
+#   schemathesis builds its cases at collection, ~3 s per worker.
+TEST_FAST_SKIP = -p no:playwright -p no:schemathesis --ignore=tests/browser --ignore=tests/test_api_schemathesis.py
 test-fast: $(VENV)/.dev-installed
-	DJANGO_SETTINGS_MODULE=trading_site.settings_test_fast $(BIN)/pytest $(XDIST) -p no:cacheprovider \
-		-m "not slow and not postgres and not redis" $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=trading_site.settings_test_fast PYTHONDONTWRITEBYTECODE= \
+		PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(BIN)/pytest $(XDIST) -p no:cacheprovider --no-migrations \
+		$(TEST_FAST_SKIP) -m "not slow and not postgres and not redis" $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed check-services
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
@@ -102,4 +111,4 @@ soak: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf var/celery var/cache var/test bench/results.json .coverage .coverage.* coverage.json
+	rm -rf var/celery var/cache var/test var/pycache bench/results.json .coverage .coverage.* coverage.json

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from tests.fresh_database import database_steps_run
 from trading_site.accounts import roles_ensure
 from trading_site.lib import roles
 
@@ -22,6 +23,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_use_migrations, django_db_blocker):
+    """A test database built from the models (``--no-migrations``: ``make test-fast``) gets the
+    migrations' database work its schema lacks: triggers, seeded rows (tests/fresh_database.py)."""
+    if not django_db_use_migrations:
+        with django_db_blocker.unblock():
+            database_steps_run()
 
 
 @pytest.fixture(scope="session")

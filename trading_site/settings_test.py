@@ -25,7 +25,12 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 XDIST_INDEX = int(XDIST_WORKER.removeprefix("gw")) if re.fullmatch(r"gw\d+", XDIST_WORKER) else 0
 
 _var_test = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test")
-os.environ.setdefault("VAR_DIR", os.path.join(_var_test, XDIST_WORKER) if XDIST_WORKER else _var_test)
+# A worker's VAR_DIR is its parent's plus gwN: the xdist controller reads these settings too and
+# exports VAR_DIR=var/test, which its workers inherit (a plain setdefault left both workers on it).
+_var_dir = os.environ.get("VAR_DIR", _var_test)
+if XDIST_WORKER and os.path.basename(os.path.normpath(_var_dir)) != XDIST_WORKER:
+    _var_dir = os.path.join(_var_dir, XDIST_WORKER)
+os.environ["VAR_DIR"] = _var_dir
 
 
 def _redis_url_for_worker(url: str, index: int) -> str:
@@ -58,6 +63,9 @@ if REDIS_URL:
 # SimulatedBroker(fill_delivery="inline") itself and says why.
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Each test client builds the middleware again, and WhiteNoise's listed every static file of every app
+# (~220, 50 ms) each time; autorefresh finds a static file when it is requested (as under DEBUG).
+WHITENOISE_AUTOREFRESH = True
 # One cache namespace per test database: the test process and the worker/beat processes it starts
 # (which connect to "test_<name>", or "test_<name>_gwN" under xdist) share it, as production
 # processes do, while test sessions on other databases do not collide on the same Redis.

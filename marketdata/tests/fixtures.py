@@ -10,7 +10,6 @@ import pytest
 
 from marketdata.bundled import bundled_load
 from marketdata.data_import import BarRow, ParsedBars, bars_import
-from marketdata.quality import nyse_calendar
 
 
 @pytest.fixture
@@ -32,6 +31,10 @@ def write_csv(tmp_path):
 @pytest.fixture
 def small_market(db):
     """Deterministic closes for AAPL, IBM, MSFT, GOOG on the NYSE sessions of 2010 (fast to load)."""
+    # Here, not at the top: this plugin loads in every pytest process, the xdist controller included,
+    # and the calendar brings exchange_calendars and pandas (~0.7 s).
+    from marketdata.quality import nyse_calendar
+
     sessions = nyse_calendar().sessions_in_range("2010-01-04", "2010-12-31")
     parsed = ParsedBars()
     for k, symbol in enumerate(["AAPL", "IBM", "MSFT", "GOOG"]):

@@ -50,7 +50,10 @@ def test_slow_registration_within_the_timeout_is_accepted(aapl, fake, alpaca):
     assert order.status == "accepted" and order.broker_order_id == fake.by_client_id["f-slow"].id
 
 
-@pytest.mark.parametrize("mode", ["hang", "500_before"])
+@pytest.mark.parametrize("mode", [
+    pytest.param("hang", marks=pytest.mark.slow),  # waits out the 2 s client timeout: kept out of make test-fast
+    "500_before",
+])
 def test_nothing_registered_is_unknown_then_failed_not_at_broker(aapl, fake, alpaca, mode):
     fake.fault(mode, seconds=3.0)  # hang: past the 2 s client timeout
     order = submit(f"f-{mode}")

@@ -139,7 +139,8 @@ class FakeAlpacaData:
     def __init__(self, data: FakeMarketData | None = None) -> None:
         self.data = data or FakeMarketData()
         self._server = _Server(self.data)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the loop to look at its flag: every poll_interval (0.5 s by default).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:

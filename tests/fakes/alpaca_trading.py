@@ -37,6 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -160,7 +161,9 @@ class FakeAlpaca:
         return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/stream"
 
     def start(self) -> FakeAlpaca:
-        for target in (self._http.serve_forever, self._ws.serve_forever):
+        # The HTTP server's shutdown() waits for its loop to look at the flag: every poll_interval (0.5 s
+        # by default); the websocket server's shutdown() closes its socket.
+        for target in (partial(self._http.serve_forever, poll_interval=0.02), self._ws.serve_forever):
             t = threading.Thread(target=target, daemon=True)
             t.start()
             self._threads.append(t)

@@ -71,7 +71,8 @@ def fake_alpaca_start() -> FakeAlpaca:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-alpaca", daemon=True)
+    # shutdown() waits for the loop to look at its flag: every poll_interval (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-alpaca", daemon=True)
     fake = FakeAlpaca(server=server, thread=thread)
     state["fake"] = fake
     thread.start()

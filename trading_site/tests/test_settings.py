@@ -39,7 +39,7 @@ print(json.dumps({
 def load(env: dict[str, str], code: str = PROBE) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {
         "DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "LOG_FORMAT", "PORT",
-        "BROKER", "VAR_DIR",
+        "BROKER", "VAR_DIR", "PYTEST_XDIST_WORKER",  # the last: a process as started, not an xdist worker
     }}
     clean["DJANGO_SETTINGS_MODULE"] = "trading_site.settings"
     clean.update(env)
@@ -55,6 +55,29 @@ def test_embedded_default_needs_no_servers(tmp_path):
     assert cfg["broker"] == "filesystem://"
     assert cfg["cache"].endswith("FileBasedCache")
     assert cfg == cfg | {"debug": False, "production": False, "trading_broker": "simulated"}
+
+
+VAR_DIR_PROBE = """
+import os, django
+from django.conf import settings
+
+django.setup()
+print(settings.VAR_DIR, os.environ["VAR_DIR"])
+"""
+
+
+@pytest.mark.parametrize(("given", "worker", "expected"), [
+    ("test", "gw1", "test/gw1"),  # what the xdist controller exported: each worker its own folder
+    ("test/gw1", "gw1", "test/gw1"),  # already the worker's
+    ("test/gw1", "", "test/gw1"),  # a process a worker's test started: the worker's folder
+])
+def test_an_xdist_worker_gets_a_var_dir_of_its_own(tmp_path, given, worker, expected):
+    env = {"DJANGO_SETTINGS_MODULE": "trading_site.settings_test", "VAR_DIR": str(tmp_path / given)}
+    if worker:
+        env["PYTEST_XDIST_WORKER"] = worker
+    result = load(env, VAR_DIR_PROBE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / expected)] * 2
 
 
 def test_production_uses_postgres_and_redis():
