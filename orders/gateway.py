@@ -153,19 +153,27 @@ class Validated:
     source: str
 
 
+# The choices as sets, built once (``Choices.values`` builds a new list on every access); input that
+# is not text (a list from JSON) is refused before the look-up, which would raise on it.
+_SIDES = frozenset(Side.values)
+_ORDER_TYPES = frozenset(OrderType.values)
+_TIMES_IN_FORCE = frozenset(TimeInForce.values)
+_SOURCES = frozenset(OrderSource.values)
+
+
 def order_validate(
     *, symbol: str, side: str, qty: object, order_type: str, limit_price: object, time_in_force: str, source: str
 ) -> Validated:
     if not isinstance(symbol, str) or not symbol.strip():
         raise OrderInputError("symbol", "symbol is required")
     symbol = symbol.strip().upper()
-    if side not in Side.values:
+    if not isinstance(side, str) or side not in _SIDES:
         raise OrderInputError("side", "side must be buy or sell")
-    if order_type not in OrderType.values:
+    if not isinstance(order_type, str) or order_type not in _ORDER_TYPES:
         raise OrderInputError("type", "type must be market or limit")
-    if time_in_force not in TimeInForce.values:
+    if not isinstance(time_in_force, str) or time_in_force not in _TIMES_IN_FORCE:
         raise OrderInputError("time_in_force", "time_in_force must be day or gtc")
-    if source not in OrderSource.values:
+    if not isinstance(source, str) or source not in _SOURCES:
         raise OrderInputError("source", f"unknown source {source!r}")
     try:
         qty_d = parse_qty(qty)

@@ -110,6 +110,9 @@ def test_concurrent_same_client_order_id_is_one_order_one_broker_call(sim_broker
         ({"order_type": "limit", "limit_price": "0.12345"}, "limit_price"),
         ({"order_type": "market", "limit_price": "10"}, "limit_price"),
         ({"side": "hold"}, "side"),
+        ({"side": ["buy"]}, "side"),  # JSON that is not text: refused, not a server error
+        ({"order_type": {"market": 1}}, "type"),
+        ({"time_in_force": ["day"]}, "time_in_force"),
         ({"client_order_id": "x" * 129}, "client_order_id"),
         ({"client_order_id": "has space"}, "client_order_id"),
     ],
