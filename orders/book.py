@@ -15,6 +15,15 @@ and a replay is only *when* those instances reach the database:
 Each place that writes or reads the ledger asks :func:`book_active` once; with no book it does what it
 always did. A book is bound to the context (``contextvars``): other threads — live trading next to a
 replay — never see it.
+
+The reads answered from a book (everything else reads the database, as of the last flush):
+``orders.gateway`` — an order by client order id (idempotency) or by id (cancel, finish);
+``orders.fills`` — the order a trade update is for, whether an execution is booked, the position;
+``orders.brokers.simulated`` — the exchange's orders, working orders and undelivered updates;
+``orders.selectors`` — positions (the risk checks' exposure), the latest account snapshot, fills in
+a window (with the database's); ``orders.slicing.parents_finalize`` — whether a parent is open;
+``workflow.daily`` — the run's ids, steps and open day orders; ``workflow.replay`` — the day's orders.
+TWAP parents are never kept in a book (the slicer claims database rows): ADR 0030.
 """
 
 from __future__ import annotations
