@@ -29,7 +29,6 @@ market clock's (from ``RISK_CALENDAR_START``), so any window the data covers can
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import dataclasses
 import datetime as dt
@@ -50,8 +49,7 @@ from marketdata.panels import benchmark_close_series
 from marketdata.selectors import BarData
 from orders.book import Book, book_open, persist_all
 from orders.brokers import use_broker
-from orders.brokers.simulated import SimulatedBroker
-from orders.conf import conf as orders_conf
+from orders.brokers.simulated import PreloadedBars, SimulatedBroker
 from orders.events import FillEvent, listeners_replaced
 from orders.models import Order, Position
 from orders.selectors import price_cache_clear
@@ -85,48 +83,18 @@ from workflow.models import RebalanceRun
 from workflow.performance import metrics_compute
 from workflow.replay_store import replay_dir, replay_store
 
-ADV_DAYS = 20
-
 
 class ReplayInputError(DomainError):
     code = "validation_error"
     kind = "invalid"
 
 
-class ReplayBroker(SimulatedBroker):
-    """The simulated exchange over preloaded bars, with the replay's starting capital."""
-
-    def __init__(self, *, capital: Decimal, bars: dict[str, tuple[list[dt.date], list]]) -> None:
-        # Replay books each day's fills before the next step reads positions: inline delivery.
-        super().__init__(market_hours="nyse", fill_delivery="inline")
-        self.capital = capital
-        self._bars = bars
-
-    def _bar(self, symbol: str, session: dt.date):
-        entry = self._bars.get(symbol)
-        if entry is None:
-            return super()._bar(symbol, session)
-        dates, rows = entry
-        i = bisect.bisect_right(dates, session) - 1
-        return rows[i] if i >= 0 else None
-
-    def _adv(self, bar) -> Decimal:
-        entry = self._bars.get(bar.symbol)
-        if entry is None:
-            return super()._adv(bar)
-        dates, rows = entry
-        i = bisect.bisect_left(dates, bar.session)
-        volumes = [r.volume for r in rows[max(0, i - ADV_DAYS) : i] if r.volume]
-        adv = sum(volumes, Decimal(0)) / len(volumes) if volumes else None
-        return adv or bar.volume or orders_conf.sim_default_adv
-
-    def get_account(self):
-        account = super().get_account()
-        shift = self.capital - orders_conf.sim_starting_cash
-        cash = account.cash + shift
-        return dataclasses.replace(
-            account, cash=cash, equity=account.equity + shift, buying_power=max(cash, Decimal(0))
-        )
+def replay_broker(*, capital: Decimal, bars: dict) -> SimulatedBroker:
+    """The simulated exchange of a replay: NYSE hours, the preloaded bars, the replay's capital.
+    Fills are booked inside the submitting call (inline): each day's fills are in the ledger before
+    the next step reads positions."""
+    return SimulatedBroker(market_hours="nyse", fill_delivery="inline", bars=PreloadedBars(bars),
+                           starting_cash=capital)
 
 
 @contextlib.contextmanager
@@ -407,7 +375,7 @@ def _replay_loop(
         fractionable = frozenset(
             Asset.objects.filter(fractionable=True, symbol__in=universe).values_list("symbol", flat=True)
         )
-    broker = ReplayBroker(capital=capital, bars=live.bars)
+    broker = replay_broker(capital=capital, bars=live.bars)
     asset_ids = {symbol: pk for pk, symbol, *_ in live.assets}
     sim = SimulatedClock(dt.datetime.combine(start, dt.time(9, 30), tzinfo=NEW_YORK))
     gross = float(strategy_conf.ALLOCATION_GROSS)

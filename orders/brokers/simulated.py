@@ -45,6 +45,7 @@ left in either mode.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import random
@@ -144,10 +145,41 @@ def model_fill_price(*, side: str, price: Decimal, qty: Decimal, adv: Decimal) -
     return max((price * (1 - cost)).quantize(tick, rounding=ROUND_FLOOR), tick)
 
 
+ADV_DAYS = 20  # the sessions the average daily volume is taken over (as marketdata.selectors')
+
+
+class PreloadedBars:
+    """The exchange's market from bars held in memory — ``{symbol: (sessions, bars)}``, both sorted —
+    for a replay, which loads its window once; a symbol not held is read from the database."""
+
+    def __init__(self, bars: dict[str, tuple[list[dt.date], list[market.BarData]]]) -> None:
+        self.bars = bars
+
+    def bar(self, symbol: str, session: dt.date) -> market.BarData | None:
+        """The bar of ``session`` or the latest before it (as ``marketdata.selectors.session_bar``)."""
+        dates, rows = self.bars[symbol]
+        i = bisect.bisect_right(dates, session) - 1
+        return rows[i] if i >= 0 else None
+
+    def adv(self, bar: market.BarData) -> Decimal | None:
+        """Mean volume of the ``ADV_DAYS`` sessions before the bar (None without volume data)."""
+        dates, rows = self.bars[bar.symbol]
+        i = bisect.bisect_left(dates, bar.session)
+        volumes = [r.volume for r in rows[max(0, i - ADV_DAYS) : i] if r.volume]
+        return sum(volumes, Decimal(0)) / len(volumes) if volumes else None
+
+
 class SimulatedBroker:
     name = "simulated"
 
-    def __init__(self, *, market_hours: str | None = None, fill_delivery: str | None = None) -> None:
+    def __init__(
+        self, *, market_hours: str | None = None, fill_delivery: str | None = None,
+        bars: PreloadedBars | None = None, starting_cash: Decimal | None = None,
+    ) -> None:
+        """``bars``: the market from memory (a replay), else from the database; ``starting_cash``: the
+        account's cash before any fill (default ``SIM_STARTING_CASH``, read when the account is)."""
+        self.bars = bars
+        self.starting_cash = starting_cash
         self.market_hours = market_hours or settings.SIM_MARKET_HOURS
         self.fill_delivery = fill_delivery or settings.SIM_FILL_DELIVERY
         if self.fill_delivery not in ("stream", "inline"):
@@ -172,12 +204,18 @@ class SimulatedBroker:
         return value
 
     def _bar(self, symbol: str, session: dt.date) -> market.BarData | None:
+        if self.bars is not None and symbol in self.bars.bars:
+            return self.bars.bar(symbol, session)
         return self._cached(("bar", symbol, session), lambda: market.session_bar(symbol=symbol, session=session))
 
     def _adv(self, bar: market.BarData) -> Decimal:
-        adv = self._cached(
-            ("adv", bar.symbol, bar.session), lambda: market.average_daily_volume(symbol=bar.symbol, before=bar.session)
-        )
+        if self.bars is not None and bar.symbol in self.bars.bars:
+            adv = self.bars.adv(bar)
+        else:
+            adv = self._cached(
+                ("adv", bar.symbol, bar.session),
+                lambda: market.average_daily_volume(symbol=bar.symbol, before=bar.session),
+            )
         return adv or bar.volume or conf.sim_default_adv
 
     def _fractionable(self, symbol: str) -> bool:
@@ -485,7 +523,7 @@ class SimulatedBroker:
             side: SimOrder.objects.filter(side=side).aggregate(n=Sum("filled_notional"), c=Sum("commission"))
             for side in ("buy", "sell")
         }
-        cash = conf.sim_starting_cash
+        cash = conf.sim_starting_cash if self.starting_cash is None else self.starting_cash
         cash -= totals["buy"]["n"] or 0
         cash += totals["sell"]["n"] or 0
         cash -= (totals["buy"]["c"] or 0) + (totals["sell"]["c"] or 0)

@@ -208,10 +208,10 @@ def test_run_trade_stream_command_delivers_the_simulated_outbox(aapl, frozen, se
 
 
 def test_replay_and_inline_mode_book_fills_inside_the_call(aapl, sim_broker, frozen):
-    from workflow.replay import ReplayBroker
+    from workflow.replay import replay_broker
 
     assert sim_broker.synchronous_updates is False  # the suite's default is production's (stream)
-    assert ReplayBroker(capital=D("1000"), bars={}).synchronous_updates is True
+    assert replay_broker(capital=D("1000"), bars={}).synchronous_updates is True
     assert SimulatedBroker(fill_delivery="stream").synchronous_updates is False
     with pytest.raises(ValueError):
         SimulatedBroker(fill_delivery="later")
