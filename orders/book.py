@@ -50,6 +50,7 @@ class Book:
     next_pk: dict[type[models.Model], int] = field(default_factory=dict)
     orders: dict[str, models.Model] = field(default_factory=dict)  # client_order_id -> Order
     orders_by_pk: dict[int, models.Model] = field(default_factory=dict)
+    working: dict[int, models.Model] = field(default_factory=dict)  # orders not known final (pruned as read)
     positions: dict[str, models.Model] = field(default_factory=dict)  # symbol -> Position (loaded at open)
     execution_ids: set[str] = field(default_factory=set)
     sim_orders: dict[str, models.Model] = field(default_factory=dict)  # client_order_id -> SimOrder
@@ -75,6 +76,12 @@ class Book:
 
     def of(self, model: type[models.Model]) -> list[models.Model]:
         return self.rows.get(model, [])
+
+    def orders_working(self) -> list[models.Model]:
+        """The kept orders that are not final, oldest first (the final ones are dropped from the index)."""
+        for pk in [pk for pk, order in self.working.items() if order.is_terminal]:
+            del self.working[pk]
+        return sorted(self.working.values(), key=lambda order: order.pk)
 
     def fill_add(self, fill) -> None:
         self.add(fill)
@@ -106,6 +113,7 @@ class Book:
         self.next_pk.clear()
         self.orders.clear()
         self.orders_by_pk.clear()
+        self.working.clear()
         self.execution_ids.clear()
         self.sim_orders.clear()
         self.sim_open.clear()

@@ -224,6 +224,7 @@ def _order_insert(order: Order) -> None:
     book.add(order)
     book.orders[order.client_order_id] = order
     book.orders_by_pk[order.pk] = order
+    book.working[order.pk] = order
 
 
 def _order_get(pk: int, *, lock: bool = False) -> Order:

@@ -668,7 +668,7 @@ def day_orders_cancel(*, reason: str = "market close: leftover day order") -> in
     canceled = 0
     book = book_active()
     if book is not None:  # a replay's ledger in memory (orders.book)
-        ids = sorted(o.pk for o in book.orders_by_pk.values() if o.status in OPEN_STATUSES and o.time_in_force == "day")
+        ids = [o.pk for o in book.orders_working() if o.status in OPEN_STATUSES and o.time_in_force == "day"]
     else:
         ids = Order.objects.filter(status__in=OPEN_STATUSES, time_in_force="day").order_by("pk").values_list("pk", flat=True)
     for pk in ids:
