@@ -20,7 +20,6 @@ from orders.conf import conf as orders_conf
 from orders.gateway import order_place
 from orders.models import Fill, Order, Position
 from orders.selectors import price_cache_clear
-from orders.slicing import slices_dispatch_due
 from risk.state import CACHE_KEY
 from strategies.models import Signal
 from strategies.services import _weight_decimal, strategy_create
@@ -28,10 +27,11 @@ from tax.models import RealizedGain, TaxLot
 from tests.delivery import stream_deliver
 from trading_site.lib.clock import NEW_YORK
 from workflow import conf as workflow_conf
-from workflow.daily import day_orders_cancel, fills_confirm, rebalance_run
+from workflow.daily import rebalance_run
 from workflow.models import RebalanceRun, ReplayRun
 from workflow.replay import ReplayInputError, replay_run
 from workflow.replays import replay_create
+from workflow.tests.live_day import live_day
 
 DAY = dt.date(2010, 12, 15)
 
@@ -214,30 +214,6 @@ def test_replay_command_writes_an_html_report_and_reports_progress(market, tmp_p
 PARITY_DAYS = (dt.date(2010, 12, 13), dt.date(2010, 12, 14), dt.date(2010, 12, 15))
 
 
-def _live_day(day: dt.date, broker) -> None:
-    """One trading day as the running platform lives it: the rebalance at 15:45, fills from the trade
-    stream, the TWAP dispatcher minute by minute, the close's confirmation and leftover cancels."""
-    close = dt.datetime.combine(day, dt.time(16, 0), tzinfo=NEW_YORK)
-    moment = close - dt.timedelta(minutes=15)
-    with time_machine.travel(moment, tick=False):
-        price_cache_clear()
-        rebalance_run(day=day)
-        stream_deliver(broker)
-    t = moment
-    while t < close:
-        with time_machine.travel(t, tick=False):
-            price_cache_clear()
-            slices_dispatch_due(now=t)
-            stream_deliver(broker)
-        t += dt.timedelta(minutes=1)
-    with time_machine.travel(close - dt.timedelta(seconds=1), tick=False):
-        fills_confirm(broker=broker)
-        stream_deliver(broker)
-    with time_machine.travel(close + dt.timedelta(minutes=5), tick=False):
-        day_orders_cancel()
-        stream_deliver(broker)
-
-
 def _q(value) -> str:
     return str(Decimal(str(value)).normalize())
 
@@ -252,7 +228,7 @@ def test_three_days_of_replay_equal_the_live_workflow_with_stream_delivery(marke
     assert broker.fill_delivery == "stream"
     with use_broker(broker):
         for day in PARITY_DAYS:
-            _live_day(day, broker)
+            live_day(day, broker)
     # then orders, fills, positions and tax lots are the same
     live = {
         "orders": sorted(

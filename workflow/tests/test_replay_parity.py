@@ -28,7 +28,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import load_backend
@@ -39,16 +38,13 @@ from orders.brokers.simulated import SimulatedBroker
 from orders.conf import conf as orders_conf
 from orders.models import Fill, Order, Position
 from orders.selectors import price_cache_clear
-from orders.slicing import slices_dispatch_due
 from risk.state import CACHE_KEY
 from strategies.services import strategy_create
 from tax.models import LotAdjustment, RealizedGain, TaxLot, TaxTrade, WashSale
-from tests.delivery import stream_deliver
-from trading_site.lib.clock import NEW_YORK
 from workflow import conf as workflow_conf
-from workflow.daily import day_orders_cancel, fills_confirm, rebalance_run
 from workflow.models import RebalanceRun
 from workflow.replay import replay_run
+from workflow.tests.live_day import live_day
 
 START, END = dt.date(2010, 12, 1), dt.date(2010, 12, 15)
 CAPITAL = Decimal("50000")
@@ -73,30 +69,6 @@ def wash_market(small_market):
     orders_conf.sim_starting_cash = saved
     cache.delete(CACHE_KEY)
     price_cache_clear()
-
-
-def _live_day(day: dt.date, broker) -> None:
-    """One trading day as the running platform lives it: the rebalance at 15:45, fills from the trade
-    stream, the TWAP dispatcher minute by minute, the close's confirmation and leftover cancels."""
-    close = dt.datetime.combine(day, dt.time(16, 0), tzinfo=NEW_YORK)
-    moment = close - dt.timedelta(minutes=15)
-    with time_machine.travel(moment, tick=False):
-        price_cache_clear()
-        rebalance_run(day=day)
-        stream_deliver(broker)
-    t = moment
-    while t < close:
-        with time_machine.travel(t, tick=False):
-            price_cache_clear()
-            slices_dispatch_due(now=t)
-            stream_deliver(broker)
-        t += dt.timedelta(minutes=1)
-    with time_machine.travel(close - dt.timedelta(seconds=1), tick=False):
-        fills_confirm(broker=broker)
-        stream_deliver(broker)
-    with time_machine.travel(close + dt.timedelta(minutes=5), tick=False):
-        day_orders_cancel()
-        stream_deliver(broker)
 
 
 @contextlib.contextmanager
@@ -231,7 +203,7 @@ def test_replay_with_wash_sales_equals_the_live_workflow_day_by_day(wash_market,
     assert sessions[0] == START
     with use_broker(broker):
         for day in sessions:
-            _live_day(day, broker)
+            live_day(day, broker)
     live = ledger_rows()
     live_modes = set(RebalanceRun.objects.values_list("mode", flat=True))
     with _store_read(Path(replayed.store_path)):
