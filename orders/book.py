@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import contextvars
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -132,7 +133,8 @@ def _insert(model: type[models.Model], objs: list[models.Model]) -> None:
     for obj in objs:  # as bulk_create: a related row kept unsaved gives its id to the foreign key
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
     names = [f.attname for f in model._meta.concrete_fields]
-    sqlite_rows_insert(model, names, ([getattr(obj, name) for name in names] for obj in objs))
+    values = operator.attrgetter(*names)  # a tuple of every column's value, in one call
+    sqlite_rows_insert(model, names, (values(obj) for obj in objs))
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
 

@@ -26,6 +26,10 @@ def fetch_one(sql: str, params: Sequence[object]) -> tuple | None:
 # --- bulk inserts into SQLite (a replay's store, the embedded default) --------------------------------
 
 
+def _as_is(value: object) -> object:
+    return value
+
+
 def _sqlite_converter(field, connection) -> Callable[[object], object]:
     """What ``bulk_create`` sends SQLite for ``field``, without its per-value machinery where the
     answer is known (Django's own conversion otherwise): Decimals, text and numbers as they are,
@@ -60,7 +64,7 @@ def _sqlite_converter(field, connection) -> Callable[[object], object]:
     if kind in ("CharField", "TextField", "IntegerField", "PositiveIntegerField", "BigIntegerField",
                 "SmallIntegerField", "PositiveSmallIntegerField", "PositiveBigIntegerField", "BooleanField",
                 "AutoField", "BigAutoField", "FloatField"):
-        return lambda value: value
+        return _as_is
     if kind == "ForeignKey":
         return _sqlite_converter(field.target_field, connection)
     return django
@@ -78,7 +82,17 @@ def sqlite_rows_insert(model, attnames: Sequence[str], rows: Iterable[Sequence[o
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({marks})"
-    values = [[conv(v) for conv, v in zip(convert, row, strict=True)] for row in rows]
+    # Only the columns whose values need converting are touched (text and numbers pass as they are).
+    converted = [(i, conv) for i, conv in enumerate(convert) if conv is not _as_is]
+    width = len(fields)
+    values = []
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"a row of {len(row)} values for {width} columns")
+        row = list(row)
+        for i, conv in converted:
+            row[i] = conv(row[i])
+        values.append(row)
     with connection.cursor() as cursor:
         cursor.executemany(sql, values)
     return len(values)
