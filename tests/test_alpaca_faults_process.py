@@ -39,9 +39,9 @@ from orders.slicing import twap_order_place
 from orders.tests.conftest import make_asset
 from risk import conf as risk_conf
 from risk.services import risk_defaults_ensure
-from tests.fakes.alpaca_trading import FakeAlpaca
+from tests.fakes.alpaca_trading import FakeAlpaca, adapter_for
 from tests.processes import celery_command, log_tail, running, wait_for
-from tests.test_broker_budget_process import alpaca_broker, alpaca_env
+from tests.test_broker_budget_process import alpaca_env
 from trading_site.lib import clock
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -123,7 +123,7 @@ def test_orders_and_twap_parents_through_the_fault_cycle_end_where_the_broker_is
             "beat": celery_command("beat", "-l", "INFO", "-s", str(tmp_path / "beat-schedule")),
             "trade_stream": [sys.executable, "manage.py", "run_trade_stream"],
         }
-        broker = alpaca_broker(fake, timeout=10.0, retry_attempts=2, retry_wait_seconds=1)
+        broker = adapter_for(fake, timeout=10.0, retry_attempts=2, retry_wait_seconds=1)
         plain = [f"plain-{run}-{i}" for i in range(24)]
         with running(commands, env, tmp_path):
             try:

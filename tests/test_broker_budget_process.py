@@ -15,14 +15,13 @@ import pytest
 from django.core.cache import cache
 
 from orders.brokers import use_broker
-from orders.brokers.alpaca import AlpacaBroker
 from orders.gateway import order_place
 from orders.tests.conftest import make_asset
 from risk import conf as risk_conf
 from risk import limiter
 from risk.checks import BROKER_RATE_KEY
 from risk.services import risk_defaults_ensure
-from tests.fakes.alpaca_trading import KEY, SECRET, FakeAlpaca
+from tests.fakes.alpaca_trading import KEY, SECRET, FakeAlpaca, adapter_for, resting_buy
 from tests.processes import child_env, log_tail, running, wait_for
 from trading_site.lib import clock
 
@@ -48,20 +47,6 @@ def alpaca_env(fake: FakeAlpaca, **extra: str) -> dict[str, str]:
     return child_env(**(base | extra))
 
 
-def alpaca_broker(fake: FakeAlpaca, **options) -> AlpacaBroker:
-    """This process's adapter on the fake (the test places orders through the real gateway with it)."""
-    params = {"timeout": 5.0, "retry_attempts": 0, "retry_wait_seconds": 0} | options
-    return AlpacaBroker(
-        api_key=KEY,
-        secret_key=SECRET,
-        paper=True,
-        url_override=fake.base_url,
-        stream_url_override=fake.stream_url,
-        data_url_override=fake.base_url,
-        **params,
-    )
-
-
 def most_in_any_window(times: list[float], window: float) -> int:
     times = sorted(times)
     most, start = 0, 0
@@ -79,18 +64,10 @@ def test_thirty_polled_orders_stay_within_the_budget_and_a_new_order_goes_out_at
     make_asset("AAPL", price="100", session=clock.today_ny())
     with FakeAlpaca() as fake:
         fake.quotes["AAPL"] = (D("99.98"), D("100.02"))
-        broker = alpaca_broker(fake)
+        broker = adapter_for(fake, retry_attempts=0, timeout=5.0)
         with use_broker(broker):
             for i in range(30):  # resting limit orders: open at the broker until canceled
-                order_place(
-                    symbol="AAPL",
-                    side="buy",
-                    qty="1",
-                    order_type="limit",
-                    limit_price="97",
-                    source="api",
-                    client_order_id=f"rest-{i}",
-                )
+                resting_buy(f"rest-{i}")
         assert len(fake.orders) == 30
         limiter.clear(name=BROKER_RATE_KEY)  # the measured minute starts with the trade stream
         start = time.monotonic()

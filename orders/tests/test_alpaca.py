@@ -21,7 +21,7 @@ from orders.gateway import order_cancel, order_place, order_resolve
 from orders.models import Fill, Order, Position
 from orders.reconcile import reconcile_run
 from orders.stream import TradeStreamRunner
-from tests.fakes.alpaca_trading import KEY, SECRET, FakeAlpaca
+from tests.fakes.alpaca_trading import FakeAlpaca, adapter_for
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +33,8 @@ def fake():
         yield server
 
 
-def _broker(fake, **kwargs) -> AlpacaBroker:
-    options = {"timeout": 2.0, "retry_attempts": 0, "retry_wait_seconds": 0} | kwargs
-    return AlpacaBroker(api_key=KEY, secret_key=SECRET, paper=True, url_override=fake.base_url,
-                        stream_url_override=fake.stream_url, data_url_override=fake.base_url, **options)
+def _broker(fake, *, retry_attempts: int = 0, timeout: float = 2.0):
+    return adapter_for(fake, retry_attempts=retry_attempts, timeout=timeout)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from risk import conf, limiter, services
 from risk.checks import BROKER_RATE_KEY
 from risk.models import CircuitBreaker
 from risk.tests.test_gateway_integration import limits
-from tests.fakes.alpaca_trading import FakeAlpaca, adapter_for
+from tests.fakes.alpaca_trading import FakeAlpaca, adapter_for, resting_buy
 from trading_site.lib import clock
 
 # The shared request window lives in Redis as in production (the file fallback is per process).
@@ -65,15 +65,7 @@ def test_reads_stop_at_their_ceiling_unsent_while_orders_and_cancels_go_out(aapl
     # a submission still goes out — with the quote its price-band check reads, which has the order's
     # priority (request 7 of 10), the submission itself (8, counted once: by the pre-trade rate check) —
     # and a cancel (9)
-    order = order_place(
-        symbol="AAPL",
-        side="buy",
-        qty="1",
-        order_type="limit",
-        limit_price="97",
-        source="api",
-        client_order_id="budget-1",
-    ).order
+    order = resting_buy("budget-1")
     assert order.status == "accepted" and fake.calls("POST", "/v2/orders") == 1
     order_cancel(order=order, reason="test")
     assert fake.calls("DELETE", f"/v2/orders/{order.broker_order_id}") == 1
@@ -109,18 +101,7 @@ def test_read_429s_trip_the_broker_errors_breaker(aapl, fake, alpaca):
 
 
 def test_poll_backs_off_when_the_budget_is_tight_and_resumes_where_it_stopped(aapl, fake, alpaca):
-    orders = [
-        order_place(
-            symbol="AAPL",
-            side="buy",
-            qty="1",
-            order_type="limit",
-            limit_price="97",
-            source="api",
-            client_order_id=f"poll-{i}",
-        ).order
-        for i in range(12)
-    ]
+    orders = [resting_buy(f"poll-{i}") for i in range(12)]
     limiter.clear(name=BROKER_RATE_KEY)
     limits(broker_requests_per_minute=8, orders_per_minute=4)  # reads: 8 − 4 = 4
     runner = TradeStreamRunner(alpaca, poll_seconds=5)

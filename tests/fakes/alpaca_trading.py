@@ -520,9 +520,10 @@ class FakeAlpaca:
         }
 
 
-def adapter_for(fake: FakeAlpaca, *, retry_attempts: int = 2, timeout: float = 2.0):
+def adapter_for(fake: FakeAlpaca, *, retry_attempts: int = 2, timeout: float = 2.0, retry_wait_seconds: float = 0):
     """The platform's Alpaca adapter pointed at ``fake`` (trading, stream and data URLs), as a worker
-    builds it, with the test's keys; ``retry_attempts`` as ALPACA_RETRY_ATTEMPTS, no wait between."""
+    builds it, with the test's keys; ``retry_attempts`` as ALPACA_RETRY_ATTEMPTS (no wait between
+    unless ``retry_wait_seconds``)."""
     from orders.brokers.alpaca import AlpacaBroker  # the adapter loads alpaca-py: only for tests that use it
 
     return AlpacaBroker(
@@ -534,5 +535,15 @@ def adapter_for(fake: FakeAlpaca, *, retry_attempts: int = 2, timeout: float = 2
         data_url_override=fake.base_url,
         timeout=timeout,
         retry_attempts=retry_attempts,
-        retry_wait_seconds=0,
+        retry_wait_seconds=retry_wait_seconds,
     )
+
+
+def resting_buy(client_order_id: str, *, symbol: str = "AAPL"):
+    """A one-share buy limit at 97 through the gateway: with the fake's quote at 100 it stays open at
+    the broker (what polling, reconciliation and the request budget have to look after)."""
+    # the gateway is only imported by the tests that place orders (this module also serves processes)
+    from orders.gateway import order_place
+
+    return order_place(symbol=symbol, side="buy", qty="1", order_type="limit", limit_price="97", source="api",
+                       client_order_id=client_order_id).order
