@@ -259,6 +259,10 @@ class _LiveInputs:
     bars: dict
     benchmark: pd.Series
 
+    @property
+    def asset_ids(self) -> dict[str, int]:
+        return {symbol: pk for pk, symbol, *_ in self.assets}
+
 
 def _live_read(*, specs: list[StrategySpec], start: dt.date, end: dt.date) -> _LiveInputs:
     history = signals_history(start=start, end=end, specs=specs)
@@ -289,7 +293,7 @@ def _store_seed(live: _LiveInputs) -> None:
             for pk, symbol, name, tradable, fractionable, min_lot in live.assets
         ]
     )
-    ids = {symbol: pk for pk, symbol, *_ in live.assets}
+    ids = live.asset_ids
     now = timezone.now()
     for spec in live.specs:
         row = Strategy.objects.create(
@@ -372,11 +376,11 @@ def _replay_loop(
     universe = sorted(live.bars)
     fractionable: frozenset[str] = frozenset()
     if conf.REBALANCE_FRACTIONAL:
-        fractionable = frozenset(
-            Asset.objects.filter(fractionable=True, symbol__in=universe).values_list("symbol", flat=True)
+        fractionable = frozenset(  # from the assets read before the run (pk, symbol, name, tradable, fractionable, …)
+            symbol for _, symbol, _, _, is_fractionable, _ in live.assets if is_fractionable and symbol in universe
         )
     broker = replay_broker(capital=capital, bars=live.bars)
-    asset_ids = {symbol: pk for pk, symbol, *_ in live.assets}
+    asset_ids = live.asset_ids
     sim = SimulatedClock(dt.datetime.combine(start, dt.time(9, 30), tzinfo=NEW_YORK))
     gross = float(strategy_conf.ALLOCATION_GROSS)
 
