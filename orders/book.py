@@ -102,24 +102,14 @@ class Book:
                 _insert(model, objs)
                 written += len(objs)
             if self.positions:
-                position = type(next(iter(self.positions.values())))
-                position.objects.bulk_create(
+                Position.objects.bulk_create(
                     list(self.positions.values()),
                     update_conflicts=True,
                     unique_fields=["symbol"],
                     update_fields=["qty", "avg_cost", "realized_pnl", "updated_at"],
                 )
-        # What was kept is in the database now; the indexes start over with it.
-        self.rows.clear()
-        self.next_pk.clear()
-        self.orders.clear()
-        self.orders_by_pk.clear()
-        self.working.clear()
-        self.execution_ids.clear()
-        self.sim_orders.clear()
-        self.sim_open.clear()
-        self.outbox.clear()
-        self.fills_at.clear()
+        # What was kept is in the database now: every index starts over, the positions stay as written.
+        vars(self).update(vars(Book(positions=self.positions)))
         return written
 
 
