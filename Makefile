@@ -7,19 +7,26 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/trading
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
-# pytest-xdist workers: one per CPU, at most 4 (each takes a Redis database: REDIS_URL's and the next
-# ones; trading_site/settings_test.py). TEST_WORKERS=0 runs in one process, as before xdist.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
+# pytest-xdist workers. `make test-fast`: one per CPU, at most 4. `make test`: as many, at most 2, for
+# the tests that keep a core busy, plus TEST_WAIT_LANES workers that start on the process tests, which
+# mostly wait on the processes they start (tests/scheduling.py). At most 5 in all: each worker takes a
+# Redis database (REDIS_URL's and the next ones) and two private ones from 15 down
+# (trading_site/settings_test.py, tests/processes.py). TEST_WORKERS=0 runs in one process.
+CPUS := $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
+TEST_WAIT_LANES ?= 3
+TEST_WORKERS ?= $(shell n=$(CPUS); [ "$$n" -gt 2 ] && n=2; echo $$((n + $(TEST_WAIT_LANES))))
+FAST_WORKERS ?= $(CPUS)
 # Coverage floor of the whole code base; per-group floors: [tool.coverage_gate] in pyproject.toml.
 COVERAGE_FLOOR ?= 80
 XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load,)
+XDIST_FAST = $(if $(filter-out 0,$(FAST_WORKERS)),-n $(FAST_WORKERS) --dist load,)
 
 .PHONY: run run-check soak test test-fast lint format check-services chromium migrate demo bench clean help venv
 
 help:
 	@echo "make run    - install, set up and start the platform (embedded: SQLite, simulated broker)"
 	@echo "make test   - install dev deps and run ruff, the migrations check and the whole pytest suite"
-	@echo "              (xdist workers: TEST_WORKERS=$(TEST_WORKERS)), with the coverage floors"
+	@echo "              (xdist workers: TEST_WORKERS=$(TEST_WORKERS), TEST_WAIT_LANES=$(TEST_WAIT_LANES) of them for process tests), with the coverage floors"
 	@echo "make test-fast - the suite without PostgreSQL, Redis or Chromium (SQLite; not slow/postgres/redis)"
 	@echo "make lint   - ruff, the layers contract (lint-imports) and the function-level import rule"
 	@echo "make bench  - run the benchmarks in bench/ and write bench/results.json"
@@ -83,7 +90,7 @@ test: $(VENV)/.dev-installed chromium check-services lint
 	@rm -f coverage.json
 	@# The per-group gate prints its figures even when pytest failed (tests or the overall floor).
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
-		$(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered --cov-report=json:coverage.json \
+		TEST_WAIT_LANES=$(if $(filter-out 0,$(TEST_WORKERS)),$(TEST_WAIT_LANES),0) $(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered --cov-report=json:coverage.json \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS); status=$$?; \
 	$(BIN)/python tools/coverage_gate.py coverage.json || status=1; exit $$status
 
@@ -98,7 +105,7 @@ test: $(VENV)/.dev-installed chromium check-services lint
 TEST_FAST_SKIP = -p no:playwright -p no:schemathesis --ignore=tests/browser --ignore=tests/test_api_schemathesis.py
 test-fast: $(VENV)/.dev-installed
 	DJANGO_SETTINGS_MODULE=trading_site.settings_test_fast PYTHONDONTWRITEBYTECODE= \
-		PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(BIN)/pytest $(XDIST) -p no:cacheprovider --no-migrations \
+		PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(BIN)/pytest $(XDIST_FAST) -p no:cacheprovider --no-migrations \
 		$(TEST_FAST_SKIP) -m "not slow and not postgres and not redis" $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed check-services

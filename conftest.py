@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from tests import scheduling
 from tests.fresh_database import database_steps_run
 from trading_site.accounts import roles_ensure
 from trading_site.lib import roles
@@ -138,6 +141,20 @@ def pytest_collection_modifyitems(config, items):
         return 0 if _is_process(item) and not _uses_test_database(item) else 1
 
     items.sort(key=rank)
+    if os.environ.get("PYTEST_XDIST_WORKER") and scheduling.wait_lanes():
+        scheduling.kinds_write(items, is_browser=_is_browser, is_process=_is_process)
+
+
+def pytest_configure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER") and scheduling.wait_lanes():
+        scheduling.kinds_clear()
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test``: the process tests on waiting lanes of their own (tests/scheduling.py)."""
+    if scheduling.wait_lanes() and config.getvalue("dist") == "load":
+        return scheduling.LanesScheduling(config, log)
+    return None
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ def _place(broker, cid: str) -> None:
         connections.close_all()
 
 
+@pytest.mark.slow(seconds=140)  # the xdist scheduler starts the longest first
 def test_orders_and_twap_parents_through_the_fault_cycle_end_where_the_broker_is(tmp_path, settings, monkeypatch):
     now = clock.now()
     if not market_clock.is_open(now) or market_clock.next_close(now) - now < dt.timedelta(minutes=15):

@@ -110,6 +110,7 @@ def login_page_answers(base: str) -> bool:
         return response.status == 200
 
 
+@pytest.mark.slow(seconds=140)  # the xdist scheduler starts the longest first
 def test_the_embedded_default_opens_on_a_traded_demo_account(tmp_path):
     env = embedded_env(tmp_path, DEMO_BACKFILL_SESSIONS="25")
     manage(env, "migrate", "--noinput")
@@ -146,6 +147,7 @@ def test_the_embedded_default_opens_on_a_traded_demo_account(tmp_path):
         assert proc.poll() is None, (tmp_path / "platform.log").read_text()[-3000:]
 
 
+@pytest.mark.slow(seconds=330)  # the xdist scheduler starts the longest first
 def test_fast_mode_plays_five_trading_days_in_six_minutes(tmp_path):
     env = embedded_env(tmp_path, DEMO_BACKFILL_SESSIONS="3", DEMO_DAY_MINUTES="1")
     manage(env, "migrate", "--noinput")

@@ -40,6 +40,7 @@ def _restarted(platform: EmbeddedPlatform, name: str, old_pid: int) -> bool:
     return child.get("running") and child.get("pid") not in (None, old_pid) and platform.healthz() == 200
 
 
+@pytest.mark.slow(seconds=150)  # the xdist scheduler starts the longest first
 def test_each_child_killed_in_turn_is_back_within_30_s_and_a_twap_completes_once(platform):
     assert platform.healthz() == 200
     status, body = platform.api("POST", "/api/v1/orders/", {

@@ -32,6 +32,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow(seconds=90)  # the xdist scheduler starts the longest first
 def test_two_replays_and_live_orders_at_once_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "BROKER"}}
     env.update(DJANGO_SETTINGS_MODULE="trading_site.settings", VAR_DIR=str(tmp_path), SIM_MARKET_HOURS="always",

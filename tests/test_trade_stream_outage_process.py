@@ -42,6 +42,7 @@ def _filled(prefix: str, count: int) -> bool:
     return Order.objects.filter(client_order_id__startswith=f"{prefix}-", status="filled").count() == count
 
 
+@pytest.mark.slow(seconds=40)  # the xdist scheduler starts the longest first
 def test_trade_stream_survives_a_database_outage_and_books_its_fills_once(tmp_path, settings):
     settings.SIM_MARKET_HOURS = "always"
     make_asset("AAPL", price="100", session=clock.today_ny() - dt.timedelta(days=1))
