@@ -34,14 +34,15 @@ def demo_day(db, monkeypatch, settings):
     return moment, demo_market.original_for(run.day)
 
 
-@pytest.mark.parametrize("path", PAGES)
 @pytest.mark.slow
-def test_every_console_page_with_prices_names_the_real_day(client, viewer, demo_day, path):
+def test_every_console_page_with_prices_names_the_real_day(client, viewer, demo_day):
+    """One demo day for all the pages (it costs seconds: the demo market re-dated, a rebalance)."""
     moment, original = demo_day
     client.force_login(viewer)
-    with time_machine.travel(moment, tick=False):
-        html = client.get(path).content.decode()
-    assert f"real prices of {original.isoformat()}" in html
+    for path in PAGES:
+        with time_machine.travel(moment, tick=False):
+            html = client.get(path).content.decode()
+        assert f"real prices of {original.isoformat()}" in html, path
 
 
 def test_without_the_demo_market_no_page_claims_real_prices(client, viewer, db, settings):
