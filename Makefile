@@ -13,7 +13,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 # Redis database (REDIS_URL's and the next ones) and two private ones from 15 down
 # (trading_site/settings_test.py, tests/processes.py). TEST_WORKERS=0 runs in one process.
 CPUS := $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
-TEST_WAIT_LANES ?= 2
+TEST_WAIT_LANES ?= 3
 TEST_WORKERS ?= $(shell n=$(CPUS); [ "$$n" -gt 2 ] && n=2; echo $$((n + $(TEST_WAIT_LANES))))
 FAST_WORKERS ?= $(CPUS)
 # Coverage floor of the whole code base; per-group floors: [tool.coverage_gate] in pyproject.toml.

@@ -91,13 +91,15 @@ def api_as():
     return factory
 
 
-# pytest-xdist (``make test`` runs ``--dist load``): tests are handed out in collection order. Each
-# worker has its own database, Redis database and VAR_DIR (trading_site/settings_test.py), and process
-# tests take free ports, tmp_path folders and private Redis databases (tests/processes.py), so they
-# share the run like any other test. Browser tests are collected last (below), so a worker that gets
-# one gets nothing but browser tests after it. (Not --dist loadgroup: xdist 3.8 marks a group by
-# rewriting ``item._nodeid``, which pytest 9 no longer reads, and both loadgroup and loadscope hand out
-# work by node id, so schemathesis's items, which share one node id, would run once.)
+# pytest-xdist. Each worker has its own database, Redis database and VAR_DIR
+# (trading_site/settings_test.py), and process tests take free ports, tmp_path folders and private Redis
+# databases (tests/processes.py), so any test can run on any worker. `make test` hands the process tests
+# to waiting lanes of their own, longest first, and the rest to the other workers in collection order
+# (tests/scheduling.py, hooks below); `make test-fast` uses plain ``--dist load``. Browser tests come
+# last either way, so a worker that gets one gets nothing but browser tests after it. (Not --dist
+# loadgroup: xdist 3.8 marks a group by rewriting ``item._nodeid``, which pytest 9 no longer reads, and
+# both loadgroup and loadscope hand out work by node id, so schemathesis's items, which share one node
+# id, would run once.)
 
 
 def _is_browser(item) -> bool:
@@ -129,10 +131,10 @@ def pytest_collection_modifyitems(config, items):
     Playwright test after all other tests keeps that loop away from them.
 
     The process tests without the test database (the embedded platform's: minutes each, mostly
-    waiting on wall-clock time) go first, so xdist workers start on them and the short tests fill in
-    around them, instead of one long test starting last. Tests that use the database keep
-    pytest-django's order (transactional ones after the others). Stable sort: the order within each
-    class is unchanged.
+    waiting on wall-clock time) go first, so plain ``--dist load`` starts on them instead of one long
+    test starting last. Tests that use the database keep pytest-django's order (transactional ones
+    after the others). Stable sort: the order within each class is unchanged. Under ``make test``
+    each worker also writes the kinds of the tests it collected for the scheduler (tests/scheduling.py).
     """
 
     def rank(item) -> int:
@@ -150,6 +152,7 @@ def pytest_configure(config):
         scheduling.kinds_clear()
 
 
+@pytest.hookimpl(optionalhook=True)  # known only when xdist is loaded
 def pytest_xdist_make_scheduler(config, log):
     """``make test``: the process tests on waiting lanes of their own (tests/scheduling.py)."""
     if scheduling.wait_lanes() and config.getvalue("dist") == "load":

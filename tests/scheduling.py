@@ -64,6 +64,8 @@ class LanesScheduling(LoadScheduling):
     one it runs and the next (xdist needs the next to decide fixture teardown), so a long test never
     has more than one test queued behind it."""
 
+    kinds_file = KINDS_FILE
+
     def __init__(self, config, log=None) -> None:
         super().__init__(config, log)
         self.lanes = wait_lanes()
@@ -95,7 +97,7 @@ class LanesScheduling(LoadScheduling):
             self.log("**Different tests collected, aborting run**")
             return
         self.collection = next(iter(self.node2collection.values()))
-        kinds = json.loads(KINDS_FILE.read_text()) if KINDS_FILE.exists() else {WAIT: [], BROWSER: []}
+        kinds = json.loads(self.kinds_file.read_text()) if self.kinds_file.exists() else {WAIT: [], BROWSER: []}
         position = {nodeid: i for i, nodeid in enumerate(self.collection)}
         waiting = [position[n] for n in kinds[WAIT] if n in position]
         browser = {position[n] for n in kinds[BROWSER] if n in position}
