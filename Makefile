@@ -88,8 +88,12 @@ format: $(VENV)/.dev-installed
 test: $(VENV)/.dev-installed chromium check-services lint
 	DJANGO_SETTINGS_MODULE=trading_site.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 	@rm -f coverage.json
+	@# Bytecode and pytest's rewritten test modules written once, before the workers start: each worker
+	@# compiles the whole suite otherwise (~7 CPU-s) when PYTHONDONTWRITEBYTECODE is set (docs/testing.md).
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} PYTHONDONTWRITEBYTECODE= \
+		$(BIN)/pytest --collect-only -q -p no:cacheprovider > /dev/null
 	@# The per-group gate prints its figures even when pytest failed (tests or the overall floor).
-	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} PYTHONDONTWRITEBYTECODE= \
 		TEST_WAIT_LANES=$(if $(filter-out 0,$(TEST_WORKERS)),$(TEST_WAIT_LANES),0) $(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered --cov-report=json:coverage.json \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS); status=$$?; \
 	$(BIN)/python tools/coverage_gate.py coverage.json || status=1; exit $$status

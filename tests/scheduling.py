@@ -62,7 +62,7 @@ def kinds_clear() -> None:
 class LanesScheduling(LoadScheduling):
     """``--dist load`` with waiting lanes (module docstring). Each worker holds at most two tests, the
     one it runs and the next (xdist needs the next to decide fixture teardown), so a long test never
-    has more than one test queued behind it."""
+    has more than one test queued behind it, and that one is a short one (``_take``)."""
 
     kinds_file = KINDS_FILE
 
@@ -76,16 +76,32 @@ class LanesScheduling(LoadScheduling):
         waiting_lane = self.nodes.index(node) < self.lanes
         return (WAIT, BUSY, BROWSER) if waiting_lane else (BUSY, WAIT, BROWSER)
 
-    def _fill(self, node) -> None:
+    def _take(self, node) -> int | None:
+        """The next test for ``node``: by its lane's preference; but behind a process test it is about to
+        run for minutes, the cheapest test there is (a busy one, else the shortest process test), since
+        that one waits until the long one ends. Browser tests only when nothing else is left."""
         pending = self.node2pending[node]
-        while len(pending) < 2:
-            queue = next((self.queues[k] for k in self._preferences(node) if self.queues[k]), None)
-            if queue is None:
+        if pending and self.kind[pending[-1]] == WAIT:
+            choices = ((BUSY, False), (WAIT, True), (BROWSER, False))
+        else:
+            choices = tuple((kind, False) for kind in self._preferences(node))
+        for kind, shortest in choices:
+            queue = self.queues[kind]
+            if queue:
+                return queue.pop() if shortest else queue.popleft()
+        return None
+
+    def _send(self, node, index: int) -> None:
+        self.pending.remove(index)
+        self.node2pending[node].append(index)
+        node.send_runtest_some([index])
+
+    def _fill(self, node) -> None:
+        while len(self.node2pending[node]) < 2:
+            index = self._take(node)
+            if index is None:
                 break
-            index = queue.popleft()
-            self.pending.remove(index)
-            pending.append(index)
-            node.send_runtest_some([index])
+            self._send(node, index)
 
     def schedule(self) -> None:
         assert self.collection_is_completed
@@ -109,8 +125,11 @@ class LanesScheduling(LoadScheduling):
         }
         self.kind = {i: kind for kind, queue in self.queues.items() for i in queue}
         self.pending[:] = [*self.queues[WAIT], *self.queues[BUSY], *self.queues[BROWSER]]
-        for node in self.nodes:
-            self._fill(node)
+        for _ in range(2):  # breadth first: every lane starts on its own kind's first test
+            for node in self.nodes:
+                index = self._take(node)
+                if index is not None:
+                    self._send(node, index)
         if not self.pending:
             for node in self.nodes:
                 node.shutdown()
