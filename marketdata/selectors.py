@@ -7,6 +7,8 @@ couple to the models.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -90,14 +92,25 @@ def session_bar(*, symbol: str, session: dt.date) -> BarData | None:
     return latest_daily_bar(symbol=symbol, on_or_before=session)
 
 
-def average_daily_volume(*, symbol: str, before: dt.date, days: int = 20) -> Decimal | None:
-    """Mean volume of the ``days`` sessions before ``before``; None when the source has no volume."""
-    vols = list(
+ADV_DAYS = 20  # the sessions an average daily volume is taken over
+
+
+def volume_mean(volumes: Iterable[Decimal | None], *, days: int = ADV_DAYS) -> Decimal | None:
+    """The average-daily-volume rule: the mean of the first ``days`` known volumes of ``volumes``
+    (newest first; a session without volume is skipped, a zero counts); None when none is known.
+    One rule for the database's bars (:func:`average_daily_volume`) and a replay's bars in memory."""
+    known = list(itertools.islice((v for v in volumes if v is not None), days))
+    return sum(known, Decimal(0)) / len(known) if known else None
+
+
+def average_daily_volume(*, symbol: str, before: dt.date, days: int = ADV_DAYS) -> Decimal | None:
+    """Mean volume of the ``days`` sessions with volume before ``before`` (:func:`volume_mean`)."""
+    return volume_mean(
         Bar.objects.filter(asset__symbol=symbol.upper(), session__lt=before, volume__isnull=False)
         .order_by("-session")
-        .values_list("volume", flat=True)[:days]
+        .values_list("volume", flat=True)[:days],
+        days=days,
     )
-    return (sum(vols) / len(vols)) if vols else None
 
 
 def bars_recent(

@@ -145,9 +145,6 @@ def model_fill_price(*, side: str, price: Decimal, qty: Decimal, adv: Decimal) -
     return max((price * (1 - cost)).quantize(tick, rounding=ROUND_FLOOR), tick)
 
 
-ADV_DAYS = 20  # the sessions the average daily volume is taken over (as marketdata.selectors')
-
-
 class PreloadedBars:
     """The exchange's market from bars held in memory — ``{symbol: (sessions, bars)}``, both sorted —
     for a replay, which loads its window once; a symbol not held is read from the database."""
@@ -162,11 +159,10 @@ class PreloadedBars:
         return rows[i] if i >= 0 else None
 
     def adv(self, bar: market.BarData) -> Decimal | None:
-        """Mean volume of the ``ADV_DAYS`` sessions before the bar (None without volume data)."""
+        """The average daily volume before the bar, by the database's rule (``market.volume_mean``)."""
         dates, rows = self.bars[bar.symbol]
         i = bisect.bisect_left(dates, bar.session)
-        volumes = [r.volume for r in rows[max(0, i - ADV_DAYS) : i] if r.volume]
-        return sum(volumes, Decimal(0)) / len(volumes) if volumes else None
+        return market.volume_mean(rows[j].volume for j in range(i - 1, -1, -1))  # newest first
 
 
 class SimulatedBroker:

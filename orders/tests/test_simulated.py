@@ -8,8 +8,9 @@ from decimal import Decimal as D
 import pytest
 import time_machine
 
-from marketdata.selectors import BarData
-from orders.brokers.simulated import SimulatedBroker, path_price, session_position
+from marketdata.models import Asset, Bar
+from marketdata.selectors import BarData, average_daily_volume
+from orders.brokers.simulated import PreloadedBars, SimulatedBroker, path_price, session_position
 from orders.gateway import order_place
 from orders.models import Fill, Order, SimOrder
 from orders.reconcile import reconcile_run, stale_orders_cancel
@@ -146,3 +147,19 @@ def test_reconcile_flags_position_mismatch_and_orphans_and_snapshots(aapl, sim_b
     mismatch = Alert.objects.get(metric="position_mismatch")
     assert (D(mismatch.data["ledger"]), D(mismatch.data["broker"])) == (D(5), D(3))
     assert report.snapshot_id is not None
+
+
+def test_a_replay_s_bars_in_memory_give_the_database_s_average_daily_volume():
+    """A replay's exchange (PreloadedBars) and the live one (the database's bars) take the same ADV,
+    also when some sessions have no volume (skipped, reaching further back) or a zero volume (counted)."""
+    asset = Asset.objects.create(symbol="ADV", name="ADV")
+    sessions = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(40)]
+    volumes = [None if i % 7 == 3 else D(0) if i % 11 == 5 else D(1000 + 37 * i) for i in range(40)]
+    Bar.objects.bulk_create([Bar(asset=asset, session=s, open=1, high=1, low=1, close=1, volume=v)
+                             for s, v in zip(sessions, volumes, strict=True)])
+    rows = [BarData(symbol="ADV", session=s, open=D(1), high=D(1), low=D(1),
+                           close=D(1), volume=v) for s, v in zip(sessions, volumes, strict=True)]
+    preloaded = PreloadedBars({"ADV": (sessions, rows)})
+    for bar in rows[::3]:
+        assert preloaded.adv(bar) == average_daily_volume(symbol="ADV", before=bar.session), bar.session
+    assert preloaded.adv(rows[0]) is None  # nothing before the first session
