@@ -6,18 +6,19 @@ import datetime as dt
 
 import time_machine
 
+from marketdata import market_clock
 from orders.selectors import price_cache_clear
 from orders.slicing import slices_dispatch_due
 from tests.delivery import stream_deliver
-from trading_site.lib.clock import NEW_YORK
+from workflow import schedules
 from workflow.daily import day_orders_cancel, fills_confirm, rebalance_run
 
 
 def live_day(day: dt.date, broker) -> None:
-    """The rebalance at 15:45, fills from the trade stream, the TWAP dispatcher minute by minute, the
-    close's confirmation and leftover cancels."""
-    close = dt.datetime.combine(day, dt.time(16, 0), tzinfo=NEW_YORK)
-    moment = close - dt.timedelta(minutes=15)
+    """The rebalance at its scheduled moment, fills from the trade stream, the TWAP dispatcher minute by
+    minute, the confirmation before the close and the leftover cancels at the scheduled market-close step."""
+    close = market_clock.session_close(day)
+    moment = schedules.moment("rebalance", day)  # as beat schedules it (and replay runs it)
     with time_machine.travel(moment, tick=False):
         price_cache_clear()
         rebalance_run(day=day)
@@ -32,6 +33,6 @@ def live_day(day: dt.date, broker) -> None:
     with time_machine.travel(close - dt.timedelta(seconds=1), tick=False):
         fills_confirm(broker=broker)
         stream_deliver(broker)
-    with time_machine.travel(close + dt.timedelta(minutes=5), tick=False):
+    with time_machine.travel(schedules.moment("market_close", day), tick=False):
         day_orders_cancel()
         stream_deliver(broker)
