@@ -26,6 +26,8 @@ from pathlib import Path
 
 from xdist.scheduler import LoadScheduling
 
+from trading_site.lib.env import env_int
+
 ROOT = Path(__file__).resolve().parents[1]
 KINDS_FILE = ROOT / "var" / "test" / "xdist-kinds.json"
 WAIT, BUSY, BROWSER = "wait", "busy", "browser"
@@ -33,10 +35,7 @@ WAIT, BUSY, BROWSER = "wait", "busy", "browser"
 
 def wait_lanes() -> int:
     """How many workers start on the process tests (``TEST_WAIT_LANES``, default 0: plain load)."""
-    raw = os.environ.get("TEST_WAIT_LANES", "0")
-    if not raw.isascii() or not raw.isdigit():
-        raise ValueError(f"TEST_WAIT_LANES must be a whole number, not {raw!r}")
-    return int(raw)
+    return env_int("TEST_WAIT_LANES", 0, low=0)
 
 
 def expected_seconds(item) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from tests import scheduling
 
@@ -125,5 +126,5 @@ def test_the_lanes_come_from_the_environment_as_a_whole_number(monkeypatch):
     assert scheduling.wait_lanes() == 2
     for bad in ("-1", "1.5", "２", "x"):
         monkeypatch.setenv("TEST_WAIT_LANES", bad)
-        with pytest.raises(ValueError, match="TEST_WAIT_LANES"):
+        with pytest.raises(ImproperlyConfigured, match="TEST_WAIT_LANES"):  # the settings reader's error
             scheduling.wait_lanes()
